@@ -1,0 +1,40 @@
+# nyhetsbrev: two commands on a fresh machine, `make build` and `make test`.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: build test bench lint preview golden screenshots clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+build: $(STAMP)
+	$(BIN)/nyhetsbrev build 22:1
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python bench/build.py
+	$(BIN)/python bench/preview.py
+	$(BIN)/python bench/import.py
+	$(BIN)/python bench/send.py
+
+lint: $(STAMP)
+	$(BIN)/python -m compileall -q nyhetsbrev tests bench
+
+preview: $(STAMP)
+	$(BIN)/nyhetsbrev preview 22:1
+
+golden: $(STAMP)
+	$(BIN)/python -m tests.golden
+
+screenshots: $(STAMP)
+	$(BIN)/python -m tests.screenshots
+
+clean:
+	rm -rf build screenshots

@@ -1,0 +1,67 @@
+"""The Typer app, its global options and the one place errors become messages."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from typer.core import TyperGroup
+
+from ..errors import NyhetsbrevError
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+
+class _Group(TyperGroup):
+    """Turns NyhetsbrevError into one line and an exit code; a traceback only with --debug."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except NyhetsbrevError as exc:
+            if (ctx.obj or {}).get("debug") or os.environ.get("NYHETSBREV_DEBUG"):
+                raise
+            err_console.print(f"[bold red]error:[/] {exc}", soft_wrap=True, markup=True)
+            raise typer.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:
+            err_console.print("stopped.")
+            raise typer.Exit(130) from None
+
+
+app = typer.Typer(
+    cls=_Group,
+    help="Write, preview and send the newsletter. Start with 'nyhetsbrev build 22:1'.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+@app.callback()
+def _global(
+    ctx: typer.Context,
+    project: Path = typer.Option(
+        None, "--project", envvar="NYHETSBREV_PROJECT", help="The project folder (default: nearest folder with nyhetsbrev.toml)."
+    ),
+    debug: bool = typer.Option(False, "--debug", help="Show a full traceback on errors."),
+) -> None:
+    ctx.obj = {"project": project, "debug": debug}
+
+
+def project_root(ctx: typer.Context) -> Path:
+    """The project root for this invocation (--project, NYHETSBREV_PROJECT or the nearest one)."""
+    from ..config import find_root
+
+    obj = ctx.find_root().obj or {}
+    return find_root(explicit=obj.get("project"))
+
+
+def escape(text: object) -> str:
+    """Text made safe for rich markup."""
+    from rich.markup import escape as _escape
+
+    return _escape(str(text))

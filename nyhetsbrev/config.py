@@ -1,0 +1,215 @@
+"""Find the project and read nyhetsbrev.toml and roster.toml, validated in one place."""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError, ProjectNotFound
+from .models import Contact, Group, Member, Project, Roster, Settings, SmtpSettings
+
+SETTINGS_FILE = "nyhetsbrev.toml"
+ROSTER_FILE = "roster.toml"
+SECURITY_MODES = ("starttls", "tls", "none")
+LANGUAGES = ("sv", "en")
+
+_SETTINGS_KEYS = {
+    "name", "language", "from", "reply_to", "subject", "archive_url", "image_base_url",
+    "unsubscribe_email", "unsubscribe_url", "organisation", "list_id", "smtp",
+}
+_SMTP_KEYS = {"host", "port", "security", "username", "timeout", "password"}
+_MEMBER_KEYS = {"name", "title", "organisation", "email", "phone"}
+
+
+def find_root(start: Path | None = None, explicit: str | Path | None = None) -> Path:
+    """The project root: --project / NYHETSBREV_PROJECT, else the nearest folder with nyhetsbrev.toml."""
+    named = explicit or os.environ.get("NYHETSBREV_PROJECT")
+    if named:
+        root = Path(named).expanduser().resolve()
+        if not (root / SETTINGS_FILE).is_file():
+            raise ProjectNotFound(
+                f"no {SETTINGS_FILE} in {root}",
+                hint="point --project at a nyhetsbrev project, or create one with 'nyhetsbrev init DIR'",
+            )
+        return root
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / SETTINGS_FILE).is_file():
+            return folder
+    raise ProjectNotFound(
+        f"no {SETTINGS_FILE} in {here} or any folder above it",
+        hint="run this inside a nyhetsbrev project, use --project DIR, or create one with 'nyhetsbrev init DIR'",
+    )
+
+
+def load_project(root: Path) -> Project:
+    """Read and validate the settings and roster of the project at root."""
+    return Project(root=root, settings=load_settings(root / SETTINGS_FILE), roster=load_roster(root / ROSTER_FILE))
+
+
+def read_toml(path: Path) -> tuple[dict[str, Any], str]:
+    """Parse a TOML file; syntax errors become one line with the line number."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path.name} is missing", path=path, hint="create it (see 'nyhetsbrev init')") from None
+    except UnicodeDecodeError:
+        raise ConfigError("not UTF-8 text", path=path, hint="save the file as UTF-8") from None
+    try:
+        return tomllib.loads(text), text
+    except tomllib.TOMLDecodeError as exc:
+        message = str(exc)
+        match = re.search(r"\(at line (\d+), column \d+\)", message)
+        line = int(match.group(1)) if match else None
+        what = re.sub(r"\s*\(at line \d+, column \d+\)", "", message)
+        raise ConfigError(f"TOML syntax error: {what}", path=path, line=line, hint="fix the line and try again") from None
+
+
+def line_of(text: str, key: str, start: int = 1) -> int | None:
+    """The first line (from start) on which `key =` or `[key]` appears, for error messages."""
+    pattern = re.compile(rf"^\s*(\[+\s*{re.escape(key)}\s*\]+|\"?{re.escape(key)}\"?\s*=)")
+    for number, line in enumerate(text.splitlines()[start - 1:], start=start):
+        if pattern.search(line) or (key and re.search(rf"\b{re.escape(key)}\s*=", line)):
+            return number
+    return None
+
+
+class _Checker:
+    """Reads typed values out of a TOML table, raising ConfigError with a line."""
+
+    def __init__(self, path: Path, text: str) -> None:
+        self.path, self.text = path, text
+
+    def fail(self, what: str, key: str | None = None, hint: str | None = None) -> ConfigError:
+        return ConfigError(what, path=self.path, line=line_of(self.text, key) if key else None, hint=hint)
+
+    def unknown(self, table: dict[str, Any], allowed: set[str], where: str = "") -> None:
+        for key in table:
+            if key not in allowed:
+                raise self.fail(
+                    f"unknown setting '{key}'{where}", key,
+                    hint=f"known settings are: {', '.join(sorted(allowed))}",
+                )
+
+    def text_value(self, table: dict[str, Any], key: str, *, required: bool = False, default: str | None = None) -> str | None:
+        value = table.get(key, default)
+        if value is None or value == "":
+            if required:
+                raise self.fail(f"'{key}' is required", hint=f"add {key} = \"…\" to {self.path.name}")
+            return default if default != "" else None
+        if not isinstance(value, str):
+            raise self.fail(f"'{key}' must be text in quotes", key)
+        return value.strip()
+
+
+def load_settings(path: Path) -> Settings:
+    """Read nyhetsbrev.toml and apply NYHETSBREV_SMTP_* environment overrides."""
+    data, text = read_toml(path)
+    check = _Checker(path, text)
+    check.unknown(data, _SETTINGS_KEYS)
+    language = check.text_value(data, "language", default="sv")
+    if language not in LANGUAGES:
+        raise check.fail(f"language '{language}' is not supported", "language", hint="use \"sv\" or \"en\"")
+    for key in ("archive_url", "image_base_url", "unsubscribe_url"):
+        value = data.get(key)
+        if value and not (isinstance(value, str) and value.startswith("https://")):
+            raise check.fail(f"'{key}' must be an https:// address", key)
+    smtp_table = data.get("smtp", {})
+    if not isinstance(smtp_table, dict):
+        raise check.fail("'smtp' must be a table: [smtp]", "smtp")
+    check.unknown(smtp_table, _SMTP_KEYS, " in [smtp]")
+    if "password" in smtp_table:
+        raise check.fail(
+            "the SMTP password must not be written in nyhetsbrev.toml", "password",
+            hint="remove it and set NYHETSBREV_SMTP_PASSWORD in the environment instead",
+        )
+    smtp = _smtp_settings(smtp_table, check)
+    subject = check.text_value(data, "subject", default="{name} {issue}")
+    try:
+        subject.format(name="n", issue="22:1", subject="s", date="d")
+    except (KeyError, IndexError, ValueError) as exc:
+        raise check.fail(
+            f"subject pattern cannot be filled ({exc})", "subject",
+            hint="use only {name}, {issue}, {subject} and {date}",
+        ) from None
+    return Settings(
+        name=check.text_value(data, "name", required=True),
+        sender=check.text_value(data, "from", required=True),
+        language=language,
+        reply_to=check.text_value(data, "reply_to"),
+        subject=subject,
+        archive_url=check.text_value(data, "archive_url"),
+        image_base_url=check.text_value(data, "image_base_url"),
+        unsubscribe_email=check.text_value(data, "unsubscribe_email"),
+        unsubscribe_url=check.text_value(data, "unsubscribe_url"),
+        organisation=check.text_value(data, "organisation"),
+        list_id=check.text_value(data, "list_id"),
+        smtp=smtp,
+    )
+
+
+def _smtp_settings(table: dict[str, Any], check: _Checker) -> SmtpSettings:
+    env = os.environ
+    host = env.get("NYHETSBREV_SMTP_HOST") or check.text_value(table, "host")
+    security = (env.get("NYHETSBREV_SMTP_SECURITY") or check.text_value(table, "security", default="starttls")).lower()
+    if security not in SECURITY_MODES:
+        raise check.fail(f"SMTP security '{security}' is not known", "security", hint="use starttls, tls or none")
+    port_raw = env.get("NYHETSBREV_SMTP_PORT") or table.get("port") or (465 if security == "tls" else 587)
+    try:
+        port = int(port_raw)
+        if not 0 < port < 65536:
+            raise ValueError
+    except (TypeError, ValueError):
+        raise check.fail(f"SMTP port '{port_raw}' is not a port number", "port") from None
+    username = env.get("NYHETSBREV_SMTP_USERNAME") or check.text_value(table, "username")
+    timeout = table.get("timeout", 30)
+    if not isinstance(timeout, (int, float)) or timeout <= 0:
+        raise check.fail("SMTP timeout must be a positive number of seconds", "timeout")
+    return SmtpSettings(host=host, port=port, security=security, username=username, timeout=float(timeout))
+
+
+def load_roster(path: Path) -> Roster:
+    """Read a roster.toml; a missing file is an empty roster."""
+    if not path.is_file():
+        return Roster(path=None)
+    data, text = read_toml(path)
+    check = _Checker(path, text)
+    check.unknown(data, {"group", "contact"})
+    groups_raw = data.get("group", [])
+    if not isinstance(groups_raw, list):
+        raise check.fail("'group' must be written as [[group]] tables", "group")
+    groups = []
+    for index, raw in enumerate(groups_raw, start=1):
+        if not isinstance(raw, dict) or not raw.get("heading"):
+            raise check.fail(f"group {index} has no heading", "group", hint="add heading = \"…\" to each [[group]]")
+        check.unknown(raw, {"heading", "members"}, f" in group '{raw.get('heading')}'")
+        members = []
+        for member in raw.get("members", []):
+            if isinstance(member, str):
+                member = {"name": member}
+            if not isinstance(member, dict):
+                raise check.fail(f"a member of '{raw['heading']}' is not a table", "members")
+            check.unknown(member, _MEMBER_KEYS, f" for a member of '{raw['heading']}'")
+            if not any(member.get(k) for k in _MEMBER_KEYS):
+                raise check.fail(f"an empty member in '{raw['heading']}'", "members")
+            members.append(Member(**{k: str(v).strip() for k, v in member.items() if v}))
+        groups.append(Group(heading=str(raw["heading"]).strip(), members=tuple(members)))
+    contact = None
+    if "contact" in data:
+        raw = data["contact"]
+        if not isinstance(raw, dict):
+            raise check.fail("'contact' must be a table: [contact]", "contact")
+        check.unknown(raw, {"heading", "text", "emails", "phones"}, " in [contact]")
+        for key in ("emails", "phones"):
+            if not isinstance(raw.get(key, []), list):
+                raise check.fail(f"'{key}' in [contact] must be a list: [\"…\"]", key)
+        contact = Contact(
+            heading=str(raw.get("heading") or "Kontakt"),
+            text=str(raw.get("text") or ""),
+            emails=tuple(str(e).strip() for e in raw.get("emails", [])),
+            phones=tuple(str(p).strip() for p in raw.get("phones", [])),
+        )
+    return Roster(groups=tuple(groups), contact=contact, path=path)

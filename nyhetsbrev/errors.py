@@ -1,0 +1,122 @@
+"""Every error a user can meet, as exception classes; the CLI turns them into one line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class NyhetsbrevError(Exception):
+    """A problem the user can fix: what went wrong, where, and what to do."""
+
+    exit_code = 1
+
+    def __init__(
+        self,
+        what: str,
+        *,
+        path: str | Path | None = None,
+        line: int | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(what)
+        self.what = what
+        self.path = Path(path) if path is not None else None
+        self.line = line
+        self.hint = hint
+
+    def where(self) -> str:
+        """The 'file:line' part, or '' when the error has no place."""
+        if self.path is None:
+            return ""
+        return f"{self.path}:{self.line}" if self.line else str(self.path)
+
+    def __str__(self) -> str:
+        parts = []
+        where = self.where()
+        if where:
+            parts.append(f"{where}: ")
+        parts.append(self.what.rstrip("."))
+        if self.hint:
+            hint = self.hint.rstrip(".")
+            parts.append(f". {hint[:1].upper()}{hint[1:]}")
+        return "".join(parts).replace("\n", " ")
+
+
+class ProjectNotFound(NyhetsbrevError):
+    """No nyhetsbrev.toml at or above the working directory."""
+
+
+class ConfigError(NyhetsbrevError):
+    """nyhetsbrev.toml, roster.toml or issue.toml is broken or invalid."""
+
+
+class IssueIdError(NyhetsbrevError):
+    """An issue id that is not YY:N."""
+
+
+class IssueNotFound(NyhetsbrevError):
+    """The issue folder does not exist."""
+
+
+class ContentError(NyhetsbrevError):
+    """A section file is broken (front matter, Markdown, images)."""
+
+
+class TemplateError(NyhetsbrevError):
+    """A Jinja2/MJML template is broken."""
+
+
+class CheckFailed(NyhetsbrevError):
+    """Preflight found errors (not only warnings)."""
+
+
+class ProjectExists(NyhetsbrevError):
+    """init or new would overwrite something that already exists."""
+
+
+class StoreError(NyhetsbrevError):
+    """The recipients database cannot be used as asked."""
+
+
+class RecipientFileError(NyhetsbrevError):
+    """A recipients file (CSV/XLSX) cannot be read."""
+
+
+class UnknownList(StoreError):
+    """A list name that does not exist where one must."""
+
+
+class SendError(NyhetsbrevError):
+    """A send cannot start or go on."""
+
+
+class SendLocked(SendError):
+    """Another send of the same issue is running."""
+
+
+class SendPaused(SendError):
+    """A run of identical policy rejections paused the send."""
+
+
+class SmtpConfigError(SendError):
+    """SMTP settings are missing or unsafe."""
+
+
+class TransportError(SendError):
+    """The SMTP server could not be used (connection, TLS, auth)."""
+
+
+class HeaderInjection(SendError):
+    """A value bound for a mail header holds CR, LF, NUL or an encoded word."""
+
+
+class PreviewError(NyhetsbrevError):
+    """The preview server cannot start."""
+
+
+class TokenError(NyhetsbrevError):
+    """An unsubscribe token that is malformed or was not made with this newsletter's key."""
+
+
+class SmtpUnavailable(TransportError):
+    """The SMTP server cannot be reached right now (refused, timed out, dropped); trying again may help."""

@@ -1,0 +1,193 @@
+"""Markdown to email-safe HTML and to plain text (pure: text in, text out)."""
+
+from __future__ import annotations
+
+import textwrap
+from dataclasses import dataclass, field
+from html import escape
+from typing import Iterable
+
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
+
+TEXT_WIDTH = 72
+
+
+@dataclass
+class Findings:
+    """What a Markdown body refers to, with line numbers relative to the body."""
+
+    images: list[tuple[str, str, int]] = field(default_factory=list)  # (src, alt, line)
+    links: list[tuple[str, int]] = field(default_factory=list)  # (href, line)
+    headings: list[tuple[int, str, int]] = field(default_factory=list)  # (level, text, line)
+
+
+def _parser() -> MarkdownIt:
+    md = MarkdownIt("commonmark", {"html": False, "typographer": False})
+    md.enable(["table", "strikethrough"])
+    return md
+
+
+_MD = _parser()
+
+
+def parse(body: str) -> list[Token]:
+    """Markdown tokens of a body."""
+    return _MD.parse(body)
+
+
+def to_html(body: str) -> str:
+    """Markdown rendered as HTML (raw HTML in the source is escaped, not passed on)."""
+    return _MD.renderer.render(parse(body), _MD.options, {})
+
+
+def findings(body: str) -> Findings:
+    """Images, links and headings in a body, with their lines."""
+    found = Findings()
+    for token in parse(body):
+        line = token.map[0] + 1 if token.map else 0
+        if token.type == "heading_open":
+            continue
+        if token.type == "inline":
+            for child in token.children or []:
+                if child.type == "image":
+                    found.images.append((str(child.attrGet("src") or ""), child.content, line))
+                elif child.type == "link_open":
+                    found.links.append((str(child.attrGet("href") or ""), line))
+    tokens = parse(body)
+    for i, token in enumerate(tokens):
+        if token.type == "heading_open":
+            found.headings.append((int(token.tag[1]), tokens[i + 1].content, (token.map[0] + 1) if token.map else 0))
+    return found
+
+
+def split_steps(body: str) -> tuple[str, list[tuple[str, str]]]:
+    """A timeline body split at its ### headings: (lead-in, [(step title, step Markdown)])."""
+    lead: list[str] = []
+    steps: list[tuple[str, list[str]]] = []
+    for line in body.splitlines():
+        if line.startswith("### "):
+            steps.append((line[4:].strip(), []))
+        elif steps:
+            steps[-1][1].append(line)
+        else:
+            lead.append(line)
+    return "\n".join(lead).strip(), [(title, "\n".join(lines).strip()) for title, lines in steps]
+
+
+def to_text(body: str, width: int = TEXT_WIDTH) -> str:
+    """Markdown rendered as readable plain text for the text/plain part."""
+    return _TextRenderer(width).render(parse(body))
+
+
+class _TextRenderer:
+    """Walks markdown-it block tokens and writes wrapped plain text."""
+
+    def __init__(self, width: int) -> None:
+        self.width = width
+
+    def render(self, tokens: list[Token]) -> str:
+        blocks: list[str] = []
+        list_stack: list[list[int]] = []  # per open list: [ordered?, counter]
+        prefix_quote = 0
+        pending_item = False
+        i = 0
+        while i < len(tokens):
+            token = tokens[i]
+            kind = token.type
+            if kind == "heading_open":
+                text = self.inline(tokens[i + 1].children or [])
+                underline = "=" if token.tag in ("h1", "h2") else "-"
+                blocks.append(f"{text}\n{underline * min(len(text), self.width)}")
+                i += 3
+                continue
+            if kind in ("bullet_list_open", "ordered_list_open"):
+                list_stack.append([kind == "ordered_list_open", int(token.attrGet("start") or 1)])
+            elif kind in ("bullet_list_close", "ordered_list_close"):
+                list_stack.pop()
+            elif kind == "list_item_open":
+                pending_item = True
+            elif kind == "blockquote_open":
+                prefix_quote += 1
+            elif kind == "blockquote_close":
+                prefix_quote -= 1
+            elif kind == "hr":
+                blocks.append("-" * 20)
+            elif kind in ("fence", "code_block"):
+                blocks.append(token.content.rstrip("\n"))
+            elif kind == "table_open":
+                close = next(j for j in range(i, len(tokens)) if tokens[j].type == "table_close")
+                blocks.append(self.table(tokens[i:close]))
+                i = close + 1
+                continue
+            elif kind == "inline":
+                text = self.inline(token.children or [])
+                quote = "> " * prefix_quote
+                if list_stack and pending_item:
+                    ordered, counter = list_stack[-1]
+                    bullet = f"{counter}. " if ordered else "- "
+                    list_stack[-1][1] += 1
+                    indent = "  " * (len(list_stack) - 1)
+                    blocks.append(self.wrap(text, quote + indent + bullet, quote + indent + " " * len(bullet)))
+                    pending_item = False
+                elif list_stack:
+                    indent = "  " * len(list_stack)
+                    blocks.append(self.wrap(text, quote + indent, quote + indent))
+                else:
+                    blocks.append(self.wrap(text, quote, quote))
+            i += 1
+        return "\n\n".join(b for b in blocks if b.strip()) + "\n"
+
+    def wrap(self, text: str, first: str, rest: str) -> str:
+        out = []
+        for n, line in enumerate(text.split("\n")):
+            wrapped = textwrap.wrap(
+                line, self.width, initial_indent=first if n == 0 else rest, subsequent_indent=rest,
+                break_long_words=False, break_on_hyphens=False,
+            )
+            out.extend(wrapped or [rest.rstrip()])
+        return "\n".join(out)
+
+    def inline(self, children: Iterable[Token]) -> str:
+        parts: list[str] = []
+        href_stack: list[str] = []
+        text_start: list[int] = []
+        for child in children:
+            kind = child.type
+            if kind in ("text", "code_inline"):
+                parts.append(child.content)
+            elif kind == "softbreak":
+                parts.append(" ")
+            elif kind == "hardbreak":
+                parts.append("\n")
+            elif kind == "image":
+                parts.append(f"[{child.content}]" if child.content else "")
+            elif kind == "link_open":
+                href_stack.append(str(child.attrGet("href") or ""))
+                text_start.append(len(parts))
+            elif kind == "link_close":
+                href = href_stack.pop()
+                label = "".join(parts[text_start.pop():])
+                target = href[7:] if href.startswith("mailto:") else href
+                if target and target != label:
+                    parts.append(f" <{target}>")
+        return "".join(parts).strip()
+
+    def table(self, tokens: list[Token]) -> str:
+        rows: list[list[str]] = []
+        for token in tokens:
+            if token.type == "tr_open":
+                rows.append([])
+            elif token.type == "inline" and rows:
+                rows[-1].append(self.inline(token.children or []))
+        return "\n".join(" | ".join(cells) for cells in rows)
+
+
+def inline_html(text: str) -> str:
+    """One line of Markdown as inline HTML (no surrounding <p>)."""
+    return _MD.renderInline(text)
+
+
+def plain(text: str) -> str:
+    """Text escaped for HTML."""
+    return escape(text, quote=True)

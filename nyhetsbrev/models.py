@@ -1,0 +1,234 @@
+"""Plain data: issue ids, settings, roster, sections and build results."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import IssueIdError
+
+# Tokens that build leaves in the email and sending fills per recipient.
+# They survive Jinja2 (rendered as text), MJML and the CSS inliner unchanged.
+UNSUBSCRIBE_PLACEHOLDER = "{{unsubscribe_url}}"
+WEB_PLACEHOLDER = "{{web_url}}"
+
+_ID_RE = re.compile(r"^(?:20)?(\d{2})[:\-](\d{1,3})$")
+
+
+@dataclass(frozen=True, order=True)
+class IssueId:
+    """An issue number such as 22:1: two-digit year and a number from 1."""
+
+    year: int
+    number: int
+
+    @classmethod
+    def parse(cls, text: str) -> "IssueId":
+        """Parse 'YY:N', 'YY-N' or '20YY:N'; refuse anything else."""
+        raw = (text or "").strip()
+        match = _ID_RE.match(raw)
+        if not match:
+            raise IssueIdError(
+                f"'{text}' is not an issue id",
+                hint="write it as YY:N, for example 22:1 (22-1 and 2022:1 work too)",
+            )
+        year, number = int(match.group(1)), int(match.group(2))
+        if number < 1:
+            raise IssueIdError(
+                f"'{text}' is not an issue id: numbers start at 1",
+                hint="write it as YY:N, for example 22:1",
+            )
+        return cls(year, number)
+
+    @classmethod
+    def from_folder(cls, name: str) -> "IssueId | None":
+        """The id of an issue folder name like '22-1', or None."""
+        match = re.fullmatch(r"(\d{2})-(\d{1,3})", name)
+        if not match or int(match.group(2)) < 1:
+            return None
+        return cls(int(match.group(1)), int(match.group(2)))
+
+    @property
+    def folder(self) -> str:
+        """The folder name: '22-1'."""
+        return f"{self.year:02d}-{self.number}"
+
+    def __str__(self) -> str:
+        return f"{self.year:02d}:{self.number}"
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    """Where and how to send; the password is never held here."""
+
+    host: str | None = None
+    port: int = 587
+    security: str = "starttls"
+    username: str | None = None
+    timeout: float = 30.0
+
+
+@dataclass(frozen=True)
+class Settings:
+    """nyhetsbrev.toml, validated."""
+
+    name: str
+    sender: str
+    language: str = "sv"
+    reply_to: str | None = None
+    subject: str = "{name} {issue}"
+    archive_url: str | None = None
+    image_base_url: str | None = None
+    unsubscribe_email: str | None = None
+    unsubscribe_url: str | None = None
+    organisation: str | None = None
+    list_id: str | None = None
+    smtp: SmtpSettings = field(default_factory=SmtpSettings)
+
+
+@dataclass(frozen=True)
+class Member:
+    """One person or organisation in a roster group."""
+
+    name: str | None = None
+    title: str | None = None
+    organisation: str | None = None
+    email: str | None = None
+    phone: str | None = None
+
+
+@dataclass(frozen=True)
+class Group:
+    """A roster heading with its members, in order."""
+
+    heading: str
+    members: tuple[Member, ...]
+
+
+@dataclass(frozen=True)
+class Contact:
+    """The contact block: a lead-in text and addresses."""
+
+    heading: str
+    text: str = ""
+    emails: tuple[str, ...] = ()
+    phones: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Roster:
+    """The people and organisations behind the work."""
+
+    groups: tuple[Group, ...] = ()
+    contact: Contact | None = None
+    path: Path | None = None
+
+
+@dataclass(frozen=True)
+class TimelineStep:
+    """One step of a timeline section."""
+
+    title: str
+    html: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Section:
+    """One Markdown file of an issue."""
+
+    path: Path
+    body: str
+    body_line: int  # line number in the file where the Markdown body starts
+    layout: str = "text"
+    audience: tuple[str, ...] = ()
+    title: str | None = None
+    unknown_keys: tuple[tuple[str, int | None], ...] = ()  # front-matter keys nyhetsbrev does not know
+
+
+@dataclass(frozen=True)
+class Issue:
+    """An issue folder, read and validated."""
+
+    id: IssueId
+    folder: Path
+    subject: str
+    date: dt.date | None
+    preheader: str
+    sections: tuple[Section, ...]
+    roster: Roster
+    title: str | None = None
+
+
+@dataclass(frozen=True)
+class Project:
+    """A newsletter project on disk."""
+
+    root: Path
+    settings: Settings
+    roster: Roster
+
+    @property
+    def issues_dir(self) -> Path:
+        return self.root / "issues"
+
+    @property
+    def templates_dir(self) -> Path:
+        return self.root / "templates"
+
+    @property
+    def build_dir(self) -> Path:
+        return self.root / "build"
+
+    def issue_dir(self, issue_id: IssueId) -> Path:
+        """The folder of one issue."""
+        return self.issues_dir / issue_id.folder
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A finding of check/build: an error or a warning, with its place."""
+
+    level: str  # "error" or "warning"
+    message: str
+    path: Path | None = None
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = ""
+        if self.path is not None:
+            where = f"{self.path}:{self.line}: " if self.line else f"{self.path}: "
+        return f"{where}{self.message}"
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """One rendering of an issue: the email, its text part and the web copy."""
+
+    email_html: str
+    email_text: str
+    web_html: str
+    subject: str
+    preheader: str
+    images: tuple[Path, ...] = ()
+    audience: frozenset[str] | None = None  # None: every section
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    """What build wrote (or check would write) and what it found."""
+
+    issue: Issue
+    rendered: Rendered
+    problems: tuple[Problem, ...] = ()
+    out_dir: Path | None = None
+
+    @property
+    def errors(self) -> tuple[Problem, ...]:
+        return tuple(p for p in self.problems if p.level == "error")
+
+    @property
+    def warnings(self) -> tuple[Problem, ...]:
+        return tuple(p for p in self.problems if p.level == "warning")

@@ -1,0 +1,267 @@
+"""Render an issue: Markdown → Jinja2 MJML → HTML → inlined CSS, plus plain text (pure: text in, text out)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+from typing import Iterable
+
+from . import markdown
+from .errors import TemplateError
+from .models import (
+    UNSUBSCRIBE_PLACEHOLDER, WEB_PLACEHOLDER, Group, Issue, Member, Rendered, Roster, Section, Settings,
+)
+
+STRINGS = {
+    "sv": {
+        "issue_label": "Nyhetsbrev {issue}",
+        "view_in_browser": "Visa i webbläsare",
+        "unsubscribe": "Avregistrera",
+        "unsubscribe_text": "Avregistrera dig",
+        "sent_by": "Du får det här nyhetsbrevet från {name}.",
+        "months": ["januari", "februari", "mars", "april", "maj", "juni", "juli", "augusti",
+                   "september", "oktober", "november", "december"],
+        "audience": "Endast till",
+    },
+    "en": {
+        "issue_label": "Newsletter {issue}",
+        "view_in_browser": "View in browser",
+        "unsubscribe": "Unsubscribe",
+        "unsubscribe_text": "Unsubscribe",
+        "sent_by": "You receive this newsletter from {name}.",
+        "months": ["January", "February", "March", "April", "May", "June", "July", "August",
+                   "September", "October", "November", "December"],
+        "audience": "Only for",
+    },
+}
+
+MAIN_TEMPLATE = "email.mjml.j2"
+Templates = dict[str, tuple[str, Path]]
+
+
+def render_issue(
+    settings: Settings, issue: Issue, templates: Templates, audience: frozenset[str] | None = None,
+    cache_dir: Path | None = None,
+) -> Rendered:
+    """The email (HTML with placeholders), its text part and the web copy for one audience (None: all)."""
+    sections = [s for s in issue.sections if _included(s, audience)]
+    env = environment(templates, cache_dir)
+    email_html = render_html(settings, issue, sections, env, web=False)
+    web_html = render_html(settings, issue, issue.sections, env, web=True)
+    images = tuple(sorted({(issue.folder / src).resolve() for s in sections for src, _, _ in _images(s)}))
+    return Rendered(
+        email_html=email_html,
+        email_text=render_text(settings, issue, sections),
+        web_html=web_html,
+        subject=issue.subject,
+        preheader=issue.preheader,
+        images=images,
+        audience=audience,
+    )
+
+
+def _included(section: Section, audience: frozenset[str] | None) -> bool:
+    return audience is None or not section.audience or bool(audience.intersection(section.audience))
+
+
+def _images(section: Section) -> list[tuple[str, str, int]]:
+    return [(src, alt, line) for src, alt, line in markdown.findings(section.body).images if not _is_remote(src)]
+
+
+def _is_remote(src: str) -> bool:
+    return bool(re.match(r"^[a-z][a-z0-9+.-]*:", src, re.I))
+
+
+def issue_label(settings: Settings, issue: Issue) -> str:
+    """'Nyhetsbrev 22:1' in the newsletter's language."""
+    return _strings(settings)["issue_label"].format(issue=issue.id)
+
+
+def date_text(settings: Settings, date: dt.date | None) -> str:
+    """A date written out: '1 april 2022'."""
+    if date is None:
+        return ""
+    return f"{date.day} {_strings(settings)['months'][date.month - 1]} {date.year}"
+
+
+def _strings(settings: Settings) -> dict:
+    return STRINGS.get(settings.language, STRINGS["sv"])
+
+
+def render_html(settings: Settings, issue: Issue, sections: Iterable[Section], env, *, web: bool) -> str:
+    """Inlined HTML of the issue (web=True: the public web copy without personal links)."""
+    mjml_source = render_mjml(settings, issue, sections, env, web=web)
+    from mjml import mjml2html
+
+    try:
+        html = mjml2html(mjml_source, disable_comments=False, fonts={})
+    except Exception as exc:  # mjml-python raises a bare exception type for MJML errors
+        raise TemplateError(
+            f"MJML could not be rendered: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}",
+            path=env.get_template(MAIN_TEMPLATE).filename,
+            hint="check the MJML tags in your templates",
+        ) from None
+    return inline_css(html)
+
+
+def inline_css(html: str) -> str:
+    """CSS from <style> inlined into elements; @media rules (and !important) kept in <style>."""
+    import css_inline
+
+    inliner = css_inline.CSSInliner(load_remote_stylesheets=False, keep_style_tags=True, keep_at_rules=True)
+    return inliner.inline(html)
+
+
+def environment(templates: Templates, cache_dir: Path | None = None):
+    """A Jinja2 environment over the given template sources; compiled templates are cached in cache_dir."""
+    import jinja2
+
+    cache = None
+    if cache_dir is not None:
+        try:
+            cache_dir.mkdir(parents=True, exist_ok=True)
+            cache = jinja2.FileSystemBytecodeCache(str(cache_dir))
+        except OSError:  # a read-only project still builds, only slower
+            cache = None
+
+    def load(name: str):
+        if name not in templates:
+            return None
+        source, path = templates[name]
+        return source, str(path), lambda: True
+
+    return jinja2.Environment(
+        loader=jinja2.FunctionLoader(load),
+        autoescape=lambda name: bool(name and name.endswith(".j2")),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        bytecode_cache=cache,
+    )
+
+
+def render_mjml(settings: Settings, issue: Issue, sections: Iterable[Section], env, *, web: bool) -> str:
+    """The MJML source of the issue, from the Jinja2 templates."""
+    import jinja2
+
+    strings = _strings(settings)
+    context = {
+        "lang": settings.language,
+        "s": strings,
+        "name": settings.name,
+        "organisation": settings.organisation,
+        "subject": issue.subject,
+        "preheader": issue.preheader,
+        "issue_label": issue_label(settings, issue),
+        "date_text": date_text(settings, issue.date),
+        "sections": [_section_context(s) for s in sections],
+        "roster_columns": roster_columns(issue.roster),
+        "contact": issue.roster.contact,
+        "web": web,
+        "web_url": WEB_PLACEHOLDER,
+        "unsubscribe_url": UNSUBSCRIBE_PLACEHOLDER,
+    }
+    try:
+        return env.get_template(MAIN_TEMPLATE).render(context)
+    except jinja2.TemplateSyntaxError as exc:
+        raise TemplateError(
+            f"template syntax error: {exc.message}", path=exc.filename or exc.name, line=exc.lineno,
+            hint="fix the Jinja2 tag on that line",
+        ) from None
+    except jinja2.TemplateNotFound as exc:
+        raise TemplateError(f"template '{exc.name}' not found", hint="add it to templates/ or remove the include") from None
+    except jinja2.UndefinedError as exc:
+        raise TemplateError(f"template uses an unknown value: {exc.message}", hint="check the names used in templates/") from None
+
+
+def _section_context(section: Section) -> dict:
+    from markupsafe import Markup
+
+    if section.layout == "timeline":
+        lead, steps = markdown.split_steps(section.body)
+        return {
+            "layout": "timeline",
+            "title": section.title,
+            "audience": list(section.audience),
+            "html": Markup(markdown.to_html(lead)),
+            "steps": [{"title": t, "html": Markup(markdown.to_html(body))} for t, body in steps],
+        }
+    return {
+        "layout": "text",
+        "title": section.title,
+        "audience": list(section.audience),
+        "html": Markup(markdown.to_html(section.body)),
+    }
+
+
+def roster_columns(roster: Roster) -> list[list[Group]]:
+    """The roster groups split into two columns of about equal height, order kept."""
+    groups = list(roster.groups)
+    if len(groups) < 2:
+        return [groups] if groups else []
+    weights = [2 + sum(_member_lines(m) for m in g.members) for g in groups]
+    total, running, split = sum(weights), 0, 1
+    best = None
+    for index in range(1, len(groups)):
+        running += weights[index - 1]
+        diff = abs(total - 2 * running)
+        if best is None or diff < best:
+            best, split = diff, index
+    return [groups[:split], groups[split:]]
+
+
+def _member_lines(member: Member) -> int:
+    return 1 + bool(member.organisation and (member.name or member.title)) + bool(member.email) + bool(member.phone)
+
+
+def render_text(settings: Settings, issue: Issue, sections: Iterable[Section]) -> str:
+    """The text/plain part: masthead, sections, timeline, roster, contact and footer links."""
+    strings = _strings(settings)
+    label = issue_label(settings, issue)
+    head = [settings.name, label]
+    if issue.date:
+        head.append(date_text(settings, issue.date))
+    parts = ["\n".join(head) + "\n" + "=" * max(len(line) for line in head)]
+    for section in sections:
+        if section.title:
+            parts.append(f"{section.title}\n{'-' * len(section.title)}")
+        if section.layout == "timeline":
+            lead, steps = markdown.split_steps(section.body)
+            if lead:
+                parts.append(markdown.to_text(lead).rstrip())
+            for number, (title, body) in enumerate(steps, start=1):
+                step = markdown.to_text(body).rstrip()
+                indented = "\n".join(("   " + line) if line else "" for line in step.splitlines())
+                parts.append(f"{number}. {title}\n{indented}")
+        else:
+            parts.append(markdown.to_text(section.body).rstrip())
+    parts.extend(_roster_text(issue.roster))
+    parts.append("-" * 20)
+    parts.append(f"{strings['view_in_browser']}: {WEB_PLACEHOLDER}\n{strings['unsubscribe']}: {UNSUBSCRIBE_PLACEHOLDER}")
+    footer = strings["sent_by"].format(name=settings.name)
+    if settings.organisation:
+        footer += f"\n{settings.organisation}"
+    parts.append(footer)
+    return "\n\n".join(p for p in parts if p.strip()) + "\n"
+
+
+def _roster_text(roster: Roster) -> list[str]:
+    parts = []
+    for group in roster.groups:
+        lines = [group.heading, "-" * len(group.heading)]
+        for member in group.members:
+            first = ", ".join(x for x in (member.name, member.title) if x)
+            entry = [x for x in (first, member.organisation, member.email, member.phone) if x]
+            lines.append("\n".join(entry))
+            if len(entry) > 1:
+                lines.append("")
+        parts.append("\n".join(lines).rstrip())
+    if roster.contact:
+        c = roster.contact
+        lines = [c.heading, "-" * len(c.heading)]
+        if c.text:
+            lines.append(c.text)
+        lines.extend(c.emails)
+        lines.extend(c.phones)
+        parts.append("\n".join(lines))
+    return parts

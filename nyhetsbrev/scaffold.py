@@ -1,0 +1,119 @@
+"""Create a new project (init) or a new issue seeded from the last one (new)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import config, reader
+from .errors import IssueNotFound, ProjectExists
+from .models import IssueId
+from .writer import write_text
+
+STARTER = Path(__file__).parent / "starter"
+
+
+@dataclass(frozen=True)
+class Created:
+    """What init or new made."""
+
+    root: Path
+    issue: IssueId
+    folder: Path
+    files: tuple[Path, ...]
+
+
+def init_project(directory: Path, today: dt.date | None = None) -> Created:
+    """Make a working project in directory: settings, roster, an example issue and .gitignore."""
+    today = today or dt.date.today()
+    root = Path(directory).expanduser().resolve()
+    if (root / config.SETTINGS_FILE).exists():
+        raise ProjectExists(
+            f"{root} already holds a nyhetsbrev project", path=root / config.SETTINGS_FILE,
+            hint="choose an empty folder, or work in the existing project",
+        )
+    issue_id = IssueId(today.year % 100, 1)
+    if (root / "issues" / issue_id.folder).exists():
+        raise ProjectExists(f"{root / 'issues' / issue_id.folder} already exists", hint="choose an empty folder")
+    root.mkdir(parents=True, exist_ok=True)
+    for name in (config.SETTINGS_FILE, config.ROSTER_FILE):
+        shutil.copyfile(STARTER / name, root / name)
+    if not (root / ".gitignore").exists():
+        shutil.copyfile(STARTER / "gitignore", root / ".gitignore")
+    folder = root / "issues" / issue_id.folder
+    files = []
+    for source in sorted((STARTER / "issue").rglob("*")):
+        if source.is_dir():
+            continue
+        dest = folder / source.relative_to(STARTER / "issue")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        if source.name == reader.ISSUE_FILE:
+            text = source.read_text(encoding="utf-8").replace("{issue}", str(issue_id)).replace("{date}", today.isoformat())
+            write_text(dest, text)
+        else:
+            shutil.copyfile(source, dest)
+        files.append(dest)
+    return Created(root=root, issue=issue_id, folder=folder, files=tuple(files))
+
+
+def next_issue_id(existing: list[IssueId], today: dt.date) -> IssueId:
+    """The id after the newest issue: the next number this year, or YY:1 in a new year."""
+    year = today.year % 100
+    this_year = [i for i in existing if i.year == year]
+    return IssueId(year, max(i.number for i in this_year) + 1) if this_year else IssueId(year, 1)
+
+
+def new_issue(root: Path, issue: str | None = None, today: dt.date | None = None) -> Created:
+    """Make issues/YY-N/ with the section files and front matter of the last issue, bodies to fill in."""
+    today = today or dt.date.today()
+    project = config.load_project(root)
+    existing = reader.list_issues(project)
+    issue_id = IssueId.parse(issue) if issue else next_issue_id(existing, today)
+    folder = project.issue_dir(issue_id)
+    if folder.exists():
+        raise ProjectExists(
+            f"issue {issue_id} already exists", path=folder,
+            hint=f"edit it, or run 'nyhetsbrev new' for the next number",
+        )
+    previous = [i for i in existing if i < issue_id] or existing
+    if not previous:
+        raise IssueNotFound(
+            "the project has no issue to take the shape from", path=project.issues_dir,
+            hint="run 'nyhetsbrev init' in a new folder to get an example issue",
+        )
+    last = reader.read_issue(project, previous[-1])
+    files = [folder / reader.ISSUE_FILE]
+    subject = last.subject.replace(str(last.id), str(issue_id)) if last.subject else f"Nyhetsbrev {issue_id}"
+    write_text(files[0], "\n".join([
+        f"subject = {_toml_string(subject)}",
+        f"date = {today.isoformat()}",
+        'preheader = ""  # the line an inbox shows after the subject',
+        "",
+    ]))
+    for section in last.sections:
+        dest = folder / section.path.name
+        write_text(dest, _skeleton(section))
+        files.append(dest)
+    (folder / "images").mkdir(exist_ok=True)
+    return Created(root=project.root, issue=issue_id, folder=folder, files=tuple(files))
+
+
+def _skeleton(section) -> str:
+    """A section file with the old front matter and headings, and a line to replace under each."""
+    lines: list[str] = []
+    front = section.path.read_text(encoding="utf-8").lstrip("\ufeff").split("\n")
+    if front and front[0].strip() == "---":
+        end = next((i for i in range(1, len(front)) if front[i].strip() in ("---", "...")), 0)
+        lines.extend(front[: end + 1])
+    for line in section.body.splitlines():
+        if line.startswith("#"):
+            lines.extend([line, "", "Skriv texten här.", ""])
+    if not any(line.startswith("#") for line in section.body.splitlines()):
+        lines.extend(["Skriv texten här.", ""])
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _toml_string(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'

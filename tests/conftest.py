@@ -1,0 +1,27 @@
+"""Shared fixtures: every test gets its own data folder; nothing touches the user's files."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+pytest_plugins = ["tests.fixtures"]
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(tmp_path, monkeypatch):
+    """Point the database and key at a temp dir and clear settings from the environment."""
+    for name in list(os.environ):
+        if name.startswith("NYHETSBREV_") and name not in ("NYHETSBREV_REQUIRE_BROWSER",):
+            monkeypatch.delenv(name, raising=False)
+    data = tmp_path / "_data"
+    data.mkdir()
+    monkeypatch.setenv("NYHETSBREV_DB", str(data / "nyhetsbrev.db"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(data / "cache"))
+    yield

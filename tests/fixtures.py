@@ -1,0 +1,71 @@
+"""Fixtures used across test modules: a fresh project, the CLI runner, the browser."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+REPO = Path(__file__).resolve().parent.parent
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture
+def repo_project(tmp_path) -> Path:
+    """A copy of this repository's own newsletter project (22:1) in a temp dir."""
+    dest = tmp_path / "project"
+    dest.mkdir()
+    for name in ("nyhetsbrev.toml", "roster.toml"):
+        shutil.copy(REPO / name, dest / name)
+    shutil.copytree(REPO / "issues", dest / "issues")
+    if (REPO / "templates").is_dir():
+        shutil.copytree(REPO / "templates", dest / "templates")
+    return dest
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    """A Typer CliRunner (stderr kept apart from stdout)."""
+    return CliRunner()
+
+
+@pytest.fixture
+def cli(runner):
+    """Call the CLI with arguments; returns the click Result."""
+    from nyhetsbrev.cli import app
+
+    def invoke(*args: str, input: str | None = None, env: dict | None = None):
+        return runner.invoke(app, [str(a) for a in args], input=input, env=env, catch_exceptions=False)
+
+    return invoke
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    """Debian's chromium; skips when absent, fails when NYHETSBREV_REQUIRE_BROWSER is set (CI)."""
+    if CHROMIUM:
+        return CHROMIUM
+    if os.environ.get("NYHETSBREV_REQUIRE_BROWSER"):
+        pytest.fail("chromium is required here (NYHETSBREV_REQUIRE_BROWSER) but not installed: apt-get install chromium")
+    pytest.skip("chromium not installed (apt-get install chromium)")
+
+
+@pytest.fixture(scope="session")
+def browser(chromium_path):
+    """A headless Playwright Chromium browser using the system binary."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(
+            executable_path=chromium_path,
+            headless=True,
+            args=[
+                "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            ],
+        )
+        yield b
+        b.close()

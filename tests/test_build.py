@@ -1,0 +1,125 @@
+"""Building 22:1: faithful to the seed, deterministic, equal to the golden files."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from nyhetsbrev.pipeline import build
+from tests.golden import FILES, GOLDEN, REPO, build_repo_issue
+from tests.htmltext import normalise, visible_text
+from tests.seed import seed_lines
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> Path:
+    return build_repo_issue(tmp_path_factory.mktemp("golden"))
+
+
+def test_every_line_of_the_seed_is_in_the_email_html(built):
+    text = visible_text((built / "email.html").read_text(encoding="utf-8"))
+    missing = [line for line in seed_lines() if line not in text]
+    assert missing == []
+
+
+def test_every_line_of_the_seed_is_in_the_plain_text(built):
+    text = normalise((built / "email.txt").read_text(encoding="utf-8"))
+    missing = [line for line in seed_lines() if line not in text]
+    assert missing == []
+
+
+def test_the_web_copy_has_the_seed_too_but_no_personal_links(built):
+    html = (built / "web.html").read_text(encoding="utf-8")
+    text = visible_text(html)
+    assert [line for line in seed_lines() if line not in text] == []
+    assert "{{unsubscribe_url}}" not in html
+
+
+def test_seed_lines_are_found_in_order(built):
+    text = visible_text((built / "email.html").read_text(encoding="utf-8"))
+    position, out_of_order = 0, []
+    for line in seed_lines():
+        found = text.find(line, position)
+        if found < 0:
+            out_of_order.append(line)
+        else:
+            position = found + len(line)
+    assert out_of_order == []
+
+
+def test_masthead_says_nyhetsbrev_and_the_id(built):
+    html = (built / "email.html").read_text(encoding="utf-8")
+    assert "Nyhetsbrev 22:1" in visible_text(html)
+    assert "NYHETSREV" not in html
+    assert '<html lang="sv"' in html
+
+
+def test_timeline_holds_the_2021_steps_of_the_website(built):
+    html = (built / "email.html").read_text(encoding="utf-8")
+    text = visible_text(html)
+    for step in ("Ta fram målbild", "Beslut av målbild", "Ta fram projektplan", "Förankra arbetet",
+                 "Identifiera och definiera viktiga begrepp", "Nästa steg"):
+        assert step in text
+    assert "Kartläggningar" not in text  # a 2022 step: not part of the 2021 process
+    assert html.count('class="nb-step-number"') == 6
+
+
+def test_placeholders_for_sending_are_in_the_email(built):
+    html = (built / "email.html").read_text(encoding="utf-8")
+    text = (built / "email.txt").read_text(encoding="utf-8")
+    for token in ("{{unsubscribe_url}}", "{{web_url}}"):
+        assert token in html and token in text
+    assert "Visa i webbläsare" in html and "Avregistrera" in html
+
+
+def test_media_queries_survive_inlining(built):
+    html = (built / "email.html").read_text(encoding="utf-8")
+    assert "@media only screen and (max-width: 480px)" in html
+    assert "font-size: 26px !important" in html
+    assert html.lower().startswith("<!doctype html>")
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_output_equals_golden(built, name):
+    expected = (GOLDEN / name).read_text(encoding="utf-8")
+    actual = (built / name).read_text(encoding="utf-8")
+    assert actual == expected, f"{name} differs from tests/golden: run 'make golden' and review the diff"
+
+
+def test_build_is_deterministic(repo_project):
+    first = {n: (build(repo_project, "22:1").out_dir / n).read_bytes() for n in FILES}
+    second = {n: (build(repo_project, "22-1").out_dir / n).read_bytes() for n in FILES}
+    assert first == second
+
+
+def test_issue_roster_replaces_the_project_roster(repo_project):
+    (repo_project / "issues" / "22-1" / "roster.toml").write_text(
+        '[[group]]\nheading = "Redaktion"\nmembers = [{ name = "Ada Exempel" }]\n', encoding="utf-8")
+    html = (build(repo_project, "22:1").out_dir / "email.html").read_text(encoding="utf-8")
+    assert "Ada Exempel" in html and "Tony Lööw" not in html
+
+
+def test_images_are_copied_next_to_the_output(tmp_path):
+    from nyhetsbrev.scaffold import init_project
+
+    created = init_project(tmp_path / "p")
+    out = build(created.root, str(created.issue)).out_dir
+    assert (out / "images" / "exempel.png").read_bytes() == (created.folder / "images" / "exempel.png").read_bytes()
+    assert 'src="images/exempel.png"' in (out / "email.html").read_text(encoding="utf-8")
+
+
+def test_help_does_not_import_the_renderer():
+    code = (
+        "import sys\n"
+        "from nyhetsbrev.cli import app\n"
+        "from typer.testing import CliRunner\n"
+        "r = CliRunner().invoke(app, ['--help'])\n"
+        "assert r.exit_code == 0, r.output\n"
+        "heavy = [m for m in ('mjml', 'css_inline', 'markdown_it', 'jinja2', 'sqlite_utils', 'openpyxl', 'email_validator') if m in sys.modules]\n"
+        "print(','.join(heavy))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True)
+    assert out.stdout.strip() == ""

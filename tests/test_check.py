@@ -1,0 +1,65 @@
+"""check: preflight findings, exit 1 on errors and 0 with warnings, nothing written."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from nyhetsbrev.scaffold import init_project
+
+
+@pytest.fixture
+def project(tmp_path) -> tuple[Path, str, Path]:
+    created = init_project(tmp_path / "p")
+    return created.root, str(created.issue), created.folder
+
+
+def _check(cli, root, issue):
+    return cli("--project", root, "check", issue)
+
+
+def test_clean_example_passes(cli, project):
+    root, issue, _ = project
+    result = _check(cli, root, issue)
+    assert result.exit_code == 0 and "no errors, 0 warning(s)" in result.stdout
+    assert not (root / "build").exists()
+
+
+@pytest.mark.parametrize("edit, expected", [
+    (lambda f: (f / "01-inledning.md").write_text("## Rubrik\n\n![](images/exempel.png)\n", encoding="utf-8"), "has no alt text"),
+    (lambda f: (f / "01-inledning.md").write_text("Se [sidan](http://example.se/).\n", encoding="utf-8"), "uses http://"),
+    (lambda f: (f / "04-tom.md").write_text("\n", encoding="utf-8"), "the section is empty"),
+    (lambda f: (f / "01-inledning.md").write_text("---\nlayuot: text\n---\nText.\n", encoding="utf-8"), "unknown front-matter key 'layuot'"),
+    (lambda f: (f / "issue.toml").write_text('subject = "' + "Lång " * 20 + '"\npreheader = "p"\n', encoding="utf-8"), "phones cut it"),
+    (lambda f: (f / "issue.toml").write_text('subject = "Ämne"\n', encoding="utf-8"), "no preheader"),
+    (lambda f: (f / "01-inledning.md").write_text("Text.\n\n" + "Ett långt stycke med mycket text. " * 3500, encoding="utf-8"), "Gmail clips"),
+])
+def test_warnings(cli, project, edit, expected):
+    root, issue, folder = project
+    edit(folder)
+    result = _check(cli, root, issue)
+    assert result.exit_code == 0, result.output
+    assert expected in result.stderr and "warning:" in result.stderr
+
+
+def test_missing_subject_is_an_error(cli, project):
+    root, issue, folder = project
+    (folder / "issue.toml").write_text('preheader = "p"\n', encoding="utf-8")
+    result = _check(cli, root, issue)
+    assert result.exit_code == 1 and "has no subject" in result.stderr
+
+
+def test_missing_image_is_an_error_with_line(cli, project):
+    root, issue, folder = project
+    (folder / "01-inledning.md").write_text("## A\n\nText\n\n![Bild](images/borta.png)\n", encoding="utf-8")
+    result = _check(cli, root, issue)
+    assert result.exit_code == 1
+    assert f"{folder / '01-inledning.md'}:5: image 'images/borta.png' not found" in result.stderr
+
+
+def test_front_matter_line_numbers_are_file_lines(cli, project):
+    root, issue, folder = project
+    (folder / "01-inledning.md").write_text("---\ntitle: T\n---\n\nSe [x](http://example.se)\n", encoding="utf-8")
+    result = _check(cli, root, issue)
+    assert f"{folder / '01-inledning.md'}:5:" in result.stderr

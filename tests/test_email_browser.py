@@ -1,0 +1,89 @@
+"""The email in a real browser (Debian's chromium): phone and desktop layout, contrast."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.golden import build_repo_issue
+from tests.screenshots import take
+
+pytestmark = pytest.mark.browser
+
+CONTRAST_JS = """
+() => {
+  function rgb(s) { const m = s.match(/rgba?\\(([^)]+)\\)/); if (!m) return null;
+    const p = m[1].split(',').map(Number); return {r: p[0], g: p[1], b: p[2], a: p.length > 3 ? p[3] : 1}; }
+  function lum(c) { const f = v => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); };
+    return 0.2126 * f(c.r) + 0.7152 * f(c.g) + 0.0722 * f(c.b); }
+  function background(el) { for (let e = el; e; e = e.parentElement) {
+      const c = rgb(getComputedStyle(e).backgroundColor); if (c && c.a > 0) return c; }
+    return {r: 255, g: 255, b: 255, a: 1}; }
+  const out = [];
+  for (const el of document.body.querySelectorAll('*')) {
+    const own = [...el.childNodes].some(n => n.nodeType === 3 && n.textContent.trim());
+    if (!own || el.offsetParent === null) continue;
+    const fg = rgb(getComputedStyle(el).color), bg = background(el);
+    const [a, b] = [lum(fg), lum(bg)].sort((x, y) => y - x);
+    out.push({text: el.textContent.trim().slice(0, 40), ratio: (a + 0.05) / (b + 0.05)});
+  }
+  return out;
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def email(tmp_path_factory):
+    return build_repo_issue(tmp_path_factory.mktemp("email")) / "email.html"
+
+
+def _open(browser, email, width):
+    page = browser.new_page(viewport={"width": width, "height": 800})
+    page.goto(email.as_uri())
+    return page
+
+
+def _roster_boxes(page):
+    return page.eval_on_selector_all(".nb-roster-column", "els => els.map(e => e.getBoundingClientRect().toJSON())")
+
+
+def test_phone_width_has_no_horizontal_scroll_and_stacks_the_roster(browser, email):
+    page = _open(browser, email, 375)
+    assert page.evaluate("document.scrollingElement.scrollWidth") <= 375
+    first, second = _roster_boxes(page)
+    assert second["top"] >= first["bottom"] - 1  # one column: the second group starts below the first
+    assert first["width"] > 300
+    page.close()
+
+
+def test_desktop_width_shows_the_roster_in_two_columns(browser, email):
+    page = _open(browser, email, 600)
+    assert page.evaluate("document.scrollingElement.scrollWidth") <= 600
+    first, second = _roster_boxes(page)
+    assert abs(first["top"] - second["top"]) < 2 and second["left"] >= first["right"] - 1
+    assert page.get_by_text("Nyhetsbrev 22:1").is_visible()
+    page.close()
+
+
+@pytest.mark.parametrize("width", [375, 600])
+def test_text_contrast_is_at_least_4_5(browser, email, width):
+    page = _open(browser, email, width)
+    low = [item for item in page.evaluate(CONTRAST_JS) if item["ratio"] < 4.5]
+    page.close()
+    assert low == []
+
+
+def test_headings_are_in_order_and_images_have_alt(browser, email):
+    page = _open(browser, email, 600)
+    levels = page.eval_on_selector_all("h1,h2,h3,h4,h5,h6", "els => els.map(e => Number(e.tagName[1]))")
+    without_alt = page.eval_on_selector_all("img", "els => els.filter(e => !e.hasAttribute('alt')).length")
+    lang = page.evaluate("document.documentElement.lang")
+    page.close()
+    assert without_alt == 0 and lang == "sv"
+    assert levels[0] == 1
+    assert all(b - a <= 1 for a, b in zip(levels, levels[1:]))
+
+
+def test_screenshots_are_written(browser, email, tmp_path):
+    shots = take(browser, email, tmp_path)
+    for path in shots.values():
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
