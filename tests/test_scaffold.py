@@ -1,0 +1,68 @@
+"""init makes a working project; new makes the next issue in the shape of the last one."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from nyhetsbrev.models import IssueId
+from nyhetsbrev.scaffold import init_project, new_issue, next_issue_id
+
+
+def test_init_makes_a_project_that_builds_and_checks_clean(cli, tmp_path):
+    target = tmp_path / "nytt"
+    result = cli("init", target)
+    assert result.exit_code == 0, result.output
+    year = dt.date.today().year % 100
+    assert (target / "issues" / f"{year}-1" / "images" / "exempel.png").is_file()
+    assert "recipients/" in (target / ".gitignore").read_text(encoding="utf-8")
+    check = cli("--project", target, "check", f"{year}:1")
+    assert check.exit_code == 0 and "0 warning(s)" in check.stdout
+    assert cli("--project", target, "build", f"{year}:1").exit_code == 0
+    html = (target / "build" / f"{year}-1" / "email.html").read_text(encoding="utf-8")
+    assert "Välkommen till nyhetsbrevet" in html and "example.se" in html
+
+
+def test_init_refuses_an_existing_project(cli, tmp_path):
+    init_project(tmp_path / "p")
+    result = cli("init", tmp_path / "p")
+    assert result.exit_code == 1 and "already holds a nyhetsbrev project" in result.stderr
+
+
+def test_new_takes_the_next_number_and_the_shape_of_the_last_issue(tmp_path):
+    created = init_project(tmp_path / "p", today=dt.date(2026, 3, 1))
+    made = new_issue(created.root, today=dt.date(2026, 9, 1))
+    assert made.issue == IssueId(26, 2)
+    names = sorted(p.name for p in made.files)
+    assert names == ["01-inledning.md", "02-tidslinje.md", "03-politiker.md", "issue.toml"]
+    timeline = (made.folder / "02-tidslinje.md").read_text(encoding="utf-8")
+    assert timeline.startswith("---\nlayout: timeline") and "### Planera" in timeline
+    assert "Vi bestämmer" not in timeline  # the old text is not carried over
+    assert "audience: [politiker]" in (made.folder / "03-politiker.md").read_text(encoding="utf-8")
+    toml = (made.folder / "issue.toml").read_text(encoding="utf-8")
+    assert 'subject = "Nyhetsbrev 26:2' in toml and "date = 2026-09-01" in toml
+
+
+def test_new_with_an_explicit_id_and_refusing_an_existing_one(cli, tmp_path):
+    created = init_project(tmp_path / "p", today=dt.date(2026, 3, 1))
+    assert cli("--project", created.root, "new", "27:1").exit_code == 0
+    assert (created.root / "issues" / "27-1" / "issue.toml").is_file()
+    again = cli("--project", created.root, "new", "27:1")
+    assert again.exit_code == 1 and "already exists" in again.stderr
+
+
+@pytest.mark.parametrize("existing, today, expected", [
+    ([], dt.date(2022, 5, 1), IssueId(22, 1)),
+    ([IssueId(22, 1), IssueId(22, 2)], dt.date(2022, 9, 1), IssueId(22, 3)),
+    ([IssueId(22, 3)], dt.date(2023, 1, 10), IssueId(23, 1)),
+])
+def test_next_issue_id(existing, today, expected):
+    assert next_issue_id(existing, today) == expected
+
+
+def test_new_issue_in_the_repository_project_builds(cli, repo_project):
+    result = cli("--project", repo_project, "new", "22:2")
+    assert result.exit_code == 0, result.output
+    check = cli("--project", repo_project, "check", "22:2")
+    assert check.exit_code == 0, check.output
