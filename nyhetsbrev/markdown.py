@@ -91,6 +91,7 @@ class _TextRenderer:
         list_stack: list[list[int]] = []  # per open list: [ordered?, counter]
         prefix_quote = 0
         pending_item = False
+        last_was_tight_item = False
         i = 0
         while i < len(tokens):
             token = tokens[i]
@@ -105,6 +106,7 @@ class _TextRenderer:
                 list_stack.append([kind == "ordered_list_open", int(token.attrGet("start") or 1)])
             elif kind in ("bullet_list_close", "ordered_list_close"):
                 list_stack.pop()
+                last_was_tight_item = False
             elif kind == "list_item_open":
                 pending_item = True
             elif kind == "blockquote_open":
@@ -128,8 +130,15 @@ class _TextRenderer:
                     bullet = f"{counter}. " if ordered else "- "
                     list_stack[-1][1] += 1
                     indent = "  " * (len(list_stack) - 1)
-                    blocks.append(self.wrap(text, quote + indent + bullet, quote + indent + " " * len(bullet)))
+                    item = self.wrap(text, quote + indent + bullet, quote + indent + " " * len(bullet))
+                    if tokens[i - 1].hidden and last_was_tight_item:
+                        blocks[-1] += "\n" + item  # a tight list keeps its items on consecutive lines
+                    else:
+                        blocks.append(item)
+                    last_was_tight_item = tokens[i - 1].hidden
                     pending_item = False
+                    i += 1
+                    continue
                 elif list_stack:
                     indent = "  " * len(list_stack)
                     blocks.append(self.wrap(text, quote + indent, quote + indent))

@@ -36,7 +36,7 @@ def test_markdown_to_text_keeps_structure():
     text = markdown.to_text(body)
     assert "Rubrik\n======" in text
     assert "Ett stycke med en länk <https://example.se/a> och betoning.\nNy rad." in text
-    assert "- ett\n\n- två" in text and "1. första" in text and "2. andra" in text
+    assert "- ett\n- två" in text and "1. första" in text and "2. andra" in text
     assert "> Citat här" in text and "A | B\n1 | 2" in text
     assert "kalle@example.se" in text and "<kalle@example.se>" not in text
 
