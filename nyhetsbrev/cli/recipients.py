@@ -1,0 +1,231 @@
+"""Commands for people and lists: recipients import/add/list/remove/unsubscribe/forget/export, and lists."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from enum import Enum
+from pathlib import Path
+
+import typer
+from rich.table import Column, Table
+
+from .app import app, console, err_console, escape, project_root
+
+recipients_app = typer.Typer(
+    help="Manage the people who get the newsletter: import, add, list, remove, unsubscribe, forget, export.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+app.add_typer(recipients_app, name="recipients")
+
+SKIPPED_SHOWN = 100
+LIST_OPTION = typer.Option(None, "--list", "-l", help="List name (repeat for several lists).")
+
+
+class Format(str, Enum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+def _db(ctx: typer.Context):
+    """The open database: NYHETSBREV_DB, or recipients/nyhetsbrev.db in the project."""
+    from ..store import default_db_path, open_db
+
+    return open_db(default_db_path(None if os.environ.get("NYHETSBREV_DB") else project_root(ctx)))
+
+
+@recipients_app.command("import")
+def import_(
+    ctx: typer.Context,
+    file: Path = typer.Argument(..., help="A CSV (comma or semicolon; UTF-8 or Windows-1252) or XLSX file."),
+    lists: list[str] = typer.Option(..., "--list", "-l", help="List to add the people to (made if new; repeat for several)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show the report but write nothing."),
+    show_all: bool = typer.Option(False, "--all", help="Show every skipped row, not just the first 100."),
+) -> None:
+    """Import people from a CSV or XLSX file into lists; reports imported, updated, unchanged and skipped rows."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from ..store import import_recipients
+
+    db = _db(ctx)
+    with Progress(
+        TextColumn("importing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+        console=err_console, transient=True, disable=not err_console.is_terminal,
+    ) as bar:
+        task = bar.add_task("import", total=None)
+        report = import_recipients(
+            db, file, lists, dry_run=dry_run, progress=lambda done, total: bar.update(task, completed=done, total=total)
+        )
+    _print_report(report, show_all)
+
+
+def _print_report(report, show_all: bool) -> None:
+    where = report.sheet and f", sheet '{report.sheet}'" or ""
+    source = f"{report.kind.upper()}{where}" + (f", {report.encoding}, '{report.delimiter}'" if report.encoding else "")
+    columns = ", ".join(f"{field} ← '{header}'" for field, header in report.columns.items())
+    console.print(f"[bold]{escape(report.file.name)}[/] ({escape(source)}): {escape(columns)}", soft_wrap=True)
+    for name in report.lists_created:
+        console.print(f"New list [bold]{escape(name)}[/]{' (would be created)' if report.dry_run else ' created'}.")
+    if report.skipped:
+        table = Table("row", "address", "reason", title="Skipped rows", title_justify="left")
+        shown = report.skipped if show_all else report.skipped[:SKIPPED_SHOWN]
+        for skipped in shown:
+            table.add_row(str(skipped.row), escape(skipped.email), escape(skipped.reason))
+        console.print(table)
+        if len(shown) < len(report.skipped):
+            console.print(f"… and {len(report.skipped) - len(shown)} more skipped rows (see them all with --all).")
+    summary = Table("imported", "updated", "unchanged", "skipped", title=f"Lists: {', '.join(report.lists)}",
+                    title_justify="left")
+    summary.add_row(str(report.imported), str(report.updated), str(report.unchanged), str(len(report.skipped)))
+    console.print(summary)
+    if report.dry_run:
+        console.print("[yellow]Dry run: nothing was written.[/]")
+
+
+@recipients_app.command("add")
+def add(
+    ctx: typer.Context,
+    address: str = typer.Argument(..., help="E-mail address."),
+    lists: list[str] = typer.Option(..., "--list", "-l", help="List to add to (made if new; repeat for several)."),
+    name: str = typer.Option(None, "--name", help="Full name."),
+    organisation: str = typer.Option(None, "--organisation", help="Organisation or department."),
+    municipality: str = typer.Option(None, "--municipality", help="Municipality."),
+    title: str = typer.Option(None, "--title", help="Role or title."),
+    resubscribe: bool = typer.Option(
+        False, "--resubscribe", help="The person unsubscribed or was forgotten and has asked to come back."
+    ),
+) -> None:
+    """Add one person to one or more lists."""
+    from ..store import add_recipient
+
+    details = {"name": name, "organisation": organisation, "municipality": municipality, "title": title}
+    outcome = add_recipient(_db(ctx), address, lists, details=details, resubscribe=resubscribe)
+    console.print(f"{escape(address.strip())}: {outcome} ({escape(', '.join(lists))}).")
+
+
+@recipients_app.command("list")
+def list_(
+    ctx: typer.Context,
+    lists: list[str] = LIST_OPTION,
+    output: Format = typer.Option(Format.table, "--format", "-f", help="table, csv or json."),
+    everyone: bool = typer.Option(False, "--all", help="Also show unsubscribed and bounced people (table and json)."),
+) -> None:
+    """Show the people on lists (all lists when none is named)."""
+    from ..store import list_recipients, write_lists_csv
+
+    db = _db(ctx)
+    if output is Format.csv:
+        write_lists_csv(db, lists, sys.stdout)
+        return
+    people = list_recipients(db, lists, include_suppressed=everyone)
+    if output is Format.json:
+        typer.echo(json.dumps(people, ensure_ascii=False, indent=2))
+        return
+    table = Table(Column("e-mail", no_wrap=True), "name", "organisation", "municipality", "lists", "status")
+    for person in people:
+        table.add_row(*(escape(person[k] or "") for k in ("email", "name", "organisation", "municipality")),
+                      escape(", ".join(person["lists"])), person["status"])
+    console.print(table)
+    console.print(f"{len(people)} {'person' if len(people) == 1 else 'people'}.")
+
+
+@recipients_app.command("remove")
+def remove(
+    ctx: typer.Context,
+    address: str = typer.Argument(..., help="E-mail address."),
+    lists: list[str] = typer.Option(None, "--list", "-l", help="List to remove from (default: every list)."),
+) -> None:
+    """Take a person off a list (they can be added again; use unsubscribe to stop all mail)."""
+    from ..store import remove_recipient
+
+    removed = remove_recipient(_db(ctx), address, lists)
+    if removed:
+        console.print(f"{escape(address.strip())} removed from {escape(', '.join(removed))}.")
+    else:
+        console.print(f"{escape(address.strip())} was not on {escape(', '.join(lists or ['any list']))}.")
+
+
+@recipients_app.command("unsubscribe")
+def unsubscribe(
+    ctx: typer.Context,
+    address: str = typer.Argument(None, help="E-mail address."),
+    token: str = typer.Option(None, "--token", help="The token from a personal unsubscribe link, instead of an address."),
+) -> None:
+    """Stop all mail to a person; later imports will not add them again."""
+    from ..errors import NyhetsbrevError
+    from ..store import unsubscribe as unsubscribe_address
+    from ..store import unsubscribe_token
+
+    if bool(address) == bool(token):
+        raise NyhetsbrevError("give either an ADDRESS or --token", hint="see 'nyhetsbrev recipients unsubscribe --help'")
+    if token:
+        address, new = unsubscribe_token(_db(ctx), token)
+    else:
+        new = unsubscribe_address(_db(ctx), address)
+    state = "unsubscribed" if new else "was already unsubscribed"
+    console.print(f"{escape(address.strip())} {state}.")
+
+
+@recipients_app.command("forget")
+def forget(
+    ctx: typer.Context,
+    address: str = typer.Argument(..., help="E-mail address."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+) -> None:
+    """Erase everything about a person (GDPR); only a keyed hash stays so they are never imported again."""
+    from ..store import forget as forget_address
+
+    if not yes:
+        typer.confirm(f"Erase everything about {address.strip()}? This cannot be undone", abort=True)
+    result = forget_address(_db(ctx), address)
+    erased = ", ".join(f"{n} from {t}" for t, n in result.rows.items()) or "nothing was stored"
+    console.print(f"{escape(address.strip())} forgotten ({escape(erased)}); only a keyed hash remains.")
+    if not result.clean:
+        err_console.print("[yellow]warning:[/] another program has the database open; close it and run forget again "
+                          "so that freed space is wiped too.")
+
+
+@recipients_app.command("export")
+def export(
+    ctx: typer.Context,
+    address: str = typer.Argument(None, help="Everything about this address, as JSON (GDPR art. 15)."),
+    lists: list[str] = typer.Option(None, "--list", "-l", help="Export these lists' members as CSV instead."),
+    output: Path = typer.Option(None, "--output", "-o", help="Write to this file instead of the screen."),
+) -> None:
+    """Export one person's data as JSON, or whole lists as CSV."""
+    from ..errors import NyhetsbrevError
+    from ..store import export_person, save_lists_csv, write_lists_csv
+
+    if bool(address) == bool(lists):
+        raise NyhetsbrevError("give either an ADDRESS or --list NAME", hint="see 'nyhetsbrev recipients export --help'")
+    db = _db(ctx)
+    if lists and output:
+        count = save_lists_csv(db, lists, output)
+        err_console.print(f"{count} people written to {escape(output)}.")
+    elif lists:
+        write_lists_csv(db, lists, sys.stdout)
+    else:
+        text = json.dumps(export_person(db, address), ensure_ascii=False, indent=2)
+        if output:
+            output.write_text(text + "\n", encoding="utf-8")
+            err_console.print(f"Written to {escape(output)}.")
+        else:
+            typer.echo(text)
+
+
+@app.command("lists")
+def lists_(ctx: typer.Context) -> None:
+    """Show every list with its member and suppressed counts."""
+    from ..store import list_lists
+
+    rows = list_lists(_db(ctx))
+    if not rows:
+        console.print("No lists yet. Import people with 'nyhetsbrev recipients import FILE --list NAME'.")
+        return
+    table = Table("list", "members", "suppressed", "created")
+    for row in rows:
+        table.add_row(escape(row.name), str(row.members), str(row.suppressed), row.created_at[:10])
+    console.print(table)

@@ -1,0 +1,306 @@
+"""Read recipients from CSV or XLSX files: columns mapped, addresses cleaned and checked, one row at a time."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import re
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import RecipientFileError
+from .tokens import normalise_address
+
+# The recipient fields a column can fill, and the column names (casefolded, letters and digits only) that mean them.
+COLUMN_NAMES: dict[str, tuple[str, ...]] = {
+    "email": ("epost", "epostadress", "email", "emailadress", "emailaddress", "mail", "mailadress", "mejl",
+              "mejladress", "emejl"),
+    "name": ("namn", "name", "fullständigtnamn", "fullname"),
+    "first_name": ("förnamn", "firstname", "givenname"),
+    "last_name": ("efternamn", "lastname", "surname", "familyname"),
+    "organisation": ("organisation", "organization", "förvaltning", "org"),
+    "municipality": ("kommun", "municipality"),
+    "title": ("roll", "titel", "title", "role", "befattning"),
+}
+_FIELD_OF = {alias: name for name, aliases in COLUMN_NAMES.items() for alias in aliases}
+FIELDS = ("name", "organisation", "municipality", "title")
+CSV_SUFFIXES = (".csv", ".txt")
+XLSX_SUFFIXES = (".xlsx", ".xlsm")
+HEADER_SEARCH_ROWS = 10
+_STRIP = " \t\u00a0\u202f\u2007\u200b\ufeff"
+_FORBIDDEN = re.compile(r"[\r\n\x00]")
+_ANGLE = re.compile(r"^(.*?)\s*<([^<>]*)>$")
+# Plain ASCII addresses that email-validator always accepts; anything else is checked by email-validator itself.
+_FAST_ADDRESS = re.compile(
+    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}"
+)
+_SPECIAL_TLDS = frozenset({"arpa", "invalid", "local", "localhost", "onion", "test"})
+
+
+@dataclass(slots=True)
+class FileRow:
+    """One data row of a recipients file: where it was, what it holds, and why it is skipped (problem)."""
+
+    row: int
+    email: str = ""
+    email_key: str = ""
+    email_ascii: str = ""
+    fields: dict[str, str] = field(default_factory=dict)
+    attributes: dict[str, str] = field(default_factory=dict)
+    problem: str | None = None
+
+
+@dataclass
+class RecipientFile:
+    """An opened recipients file: its kind, the columns found, how they map, and its rows (read lazily)."""
+
+    path: Path
+    kind: str
+    columns: list[str]
+    mapping: dict[str, str]
+    header_row: int
+    size_hint: int
+    rows: Iterator[FileRow]
+    encoding: str | None = None
+    delimiter: str | None = None
+    sheet: str | None = None
+
+
+def clean(value: object) -> str:
+    """A cell as text: spaces, NBSP and byte-order marks trimmed; numbers and dates written plainly."""
+    if type(value) is str:
+        return value.strip(_STRIP)
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    elif isinstance(value, dt.datetime):
+        value = value.date().isoformat() if value.time() == dt.time() else value.isoformat(sep=" ")
+    elif isinstance(value, dt.date):
+        value = value.isoformat()
+    return str(value).strip(_STRIP)
+
+
+def column_key(header: str) -> str:
+    """A header reduced for matching: casefolded, letters and digits only ('E-post ' -> 'epost')."""
+    return "".join(ch for ch in clean(header).casefold() if ch.isalnum())
+
+
+def map_columns(headers: list[str]) -> dict[str, int]:
+    """Recipient field -> column index for the headers that name one (the first such column wins)."""
+    found: dict[str, int] = {}
+    for index, header in enumerate(headers):
+        name = _FIELD_OF.get(column_key(header))
+        if name and name not in found:
+            found[name] = index
+    return found
+
+
+def check_address(raw: str) -> tuple[str, str, str]:
+    """(address as given, comparison key, ASCII form to send to); ValueError with the reason when invalid."""
+    address = raw.strip(_STRIP)
+    if address[:7].lower() == "mailto:":
+        address = address[7:].strip(_STRIP)
+    if not address:
+        raise ValueError("no e-mail address")
+    if len(address) <= 254 and _FAST_ADDRESS.fullmatch(address):
+        local, _, domain = address.rpartition("@")
+        domain = domain.lower()
+        if len(local) <= 64 and domain.rpartition(".")[2] not in _SPECIAL_TLDS and "xn--" not in domain:
+            return address, normalise_address(address), f"{local}@{domain}"
+    from email_validator import EmailNotValidError, validate_email
+
+    try:
+        result = validate_email(address, check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise ValueError(f"not a valid e-mail address ({str(exc).rstrip('.')})") from None
+    ascii_address = result.ascii_email or f"{result.local_part}@{result.ascii_domain}"
+    return address, normalise_address(address), ascii_address
+
+
+def open_recipient_file(path: Path) -> RecipientFile:
+    """Open a CSV or XLSX recipients file; RecipientFileError when it is neither or has no e-mail column."""
+    path = Path(path)
+    if not path.is_file():
+        raise RecipientFileError("file not found", path=path, hint="check the file name")
+    suffix = path.suffix.lower()
+    with path.open("rb") as handle:
+        magic = handle.read(4)
+    if suffix in XLSX_SUFFIXES or (magic == b"PK\x03\x04" and suffix not in CSV_SUFFIXES):
+        return _open_xlsx(path)
+    if suffix == ".xls" or magic == b"\xd0\xcf\x11\xe0":
+        raise RecipientFileError(
+            "old Excel format (.xls) is not supported", path=path, hint="open it in Excel and save as .xlsx or CSV"
+        )
+    if suffix in CSV_SUFFIXES or (suffix == "" and b"\x00" not in magic):
+        return _open_csv(path)
+    raise RecipientFileError(
+        f"not a CSV or XLSX file ({suffix or 'no extension'})",
+        path=path,
+        hint="save the list as .csv (comma or semicolon) or .xlsx",
+    )
+
+
+def decode_csv(data: bytes, path: Path) -> tuple[str, str]:
+    """The text of a CSV file and its encoding: strict UTF-8 (with or without BOM) first, then Windows-1252."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16"), "utf-16"
+    try:
+        return data.decode("utf-8-sig"), "utf-8-sig" if data.startswith(b"\xef\xbb\xbf") else "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:  # a BOM in front of Windows-1252 text happens when a tool adds one to a file it did not convert
+        return data.removeprefix(b"\xef\xbb\xbf").decode("cp1252"), "cp1252"
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise RecipientFileError(
+            "the file is neither UTF-8 nor Windows-1252 text", path=path, line=line, hint="save it as CSV UTF-8"
+        ) from None
+
+
+def detect_delimiter(text: str) -> str:
+    """Semicolon, tab or comma: whichever the first lines use most (comma when none)."""
+    sample = [line for line in text[:65536].splitlines()[:20] if line.strip(_STRIP)][:5]
+    counts = {d: sum(line.count(d) for line in sample) for d in (";", "\t", ",")}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] else ","
+
+
+def _open_csv(path: Path) -> RecipientFile:
+    text, encoding = decode_csv(path.read_bytes(), path)
+    delimiter = detect_delimiter(text)
+    reader = csv.reader(_lines(text), delimiter=delimiter)
+    records = ((number, row) for number, row in enumerate(_csv_records(reader, path), start=1))
+    size_hint = text.count("\n") + 1
+    return _build(path, "csv", records, size_hint, encoding=encoding, delimiter=delimiter)
+
+
+def _lines(text: str) -> Iterator[str]:
+    """The lines of text with their endings (so quoted fields may span lines), without copying the whole text."""
+    start, length = 0, len(text)
+    while start < length:
+        end = text.find("\n", start)
+        end = length if end < 0 else end + 1
+        yield text[start:end]
+        start = end
+
+
+def _csv_records(reader, path: Path) -> Iterator[list[str]]:
+    try:
+        yield from reader
+    except csv.Error as exc:
+        raise RecipientFileError(f"broken CSV: {exc}", path=path, line=reader.line_num,
+                                 hint="check the quotes on that line") from None
+
+
+def _open_xlsx(path: Path) -> RecipientFile:
+    try:
+        import openpyxl
+
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
+        raise RecipientFileError(
+            f"not a readable XLSX file ({exc})", path=path, hint="open it in Excel and save as .xlsx or CSV"
+        ) from None
+    first_error: RecipientFileError | None = None
+    for sheet in book.worksheets:
+        records = enumerate(sheet.iter_rows(values_only=True), start=1)
+        try:
+            opened = _build(path, "xlsx", records, sheet.max_row or 0, sheet=sheet.title)
+        except RecipientFileError as exc:
+            first_error = first_error or exc
+            continue
+        opened.rows = _closing(opened.rows, book)
+        return opened
+    book.close()
+    raise first_error or RecipientFileError("the workbook has no sheets", path=path)
+
+
+def _closing(rows: Iterator[FileRow], book) -> Iterator[FileRow]:
+    """The rows, closing the workbook file when they are read (or abandoned)."""
+    try:
+        yield from rows
+    finally:
+        book.close()
+
+
+def _build(path: Path, kind: str, records, size_hint: int, **extra) -> RecipientFile:
+    """Find the header row (the first of the first few rows with an e-mail column) and start reading rows."""
+    first_headers: list[str] | None = None
+    for number, values in records:
+        headers = [clean(v) for v in values]
+        if not any(headers):
+            continue
+        first_headers = first_headers if first_headers is not None else headers
+        mapping = map_columns(headers)
+        if "email" in mapping:
+            rows = _rows(records, headers, mapping)
+            named = {name: headers[i] for name, i in mapping.items()}
+            return RecipientFile(path, kind, headers, named, number, size_hint, rows, **extra)
+        if number >= HEADER_SEARCH_ROWS:
+            break
+    found = ", ".join(f"'{h}'" for h in (first_headers or []) if h) or "none"
+    where = f" (sheet '{extra['sheet']}')" if extra.get("sheet") else ""
+    raise RecipientFileError(
+        f"no e-mail column found{where}; columns found: {found}",
+        path=path,
+        hint="name the column E-post, E-postadress, Epost, Mail or Email",
+    )
+
+
+def _rows(records, headers: list[str], mapping: dict[str, int]) -> Iterator[FileRow]:
+    """FileRows for the data rows: blank rows dropped, problems noted, in-file duplicates marked."""
+    email_at = mapping["email"]
+    named = {i for i in mapping.values()}
+    named_fields = [(name, i) for name, i in mapping.items() if name in FIELDS]
+    split_name = "name" not in mapping and ("first_name" in mapping or "last_name" in mapping)
+    if not split_name:  # first and last name columns beside a full name column are kept as attributes
+        named -= {mapping.get("first_name"), mapping.get("last_name")}
+    extra = [(i, h) for i, h in enumerate(headers) if i not in named and h]
+    seen: dict[str, int] = {}
+    for number, values in records:
+        cells = [clean(v) for v in values]
+        if not any(cells):
+            continue
+        out = FileRow(row=number)
+        width = len(cells)
+        for index, value in enumerate(cells):
+            if _FORBIDDEN.search(value):
+                column = headers[index] if index < len(headers) and headers[index] else f"column {index + 1}"
+                out.problem = f"'{column}' contains a line break or NUL character"
+                break
+        raw = cells[email_at] if email_at < width else ""
+        if out.problem:
+            out.email = raw.replace("\r", "\\r").replace("\n", "\\n").replace("\x00", "\\0")
+            yield out
+            continue
+        display = ""
+        angle = _ANGLE.match(raw)
+        if angle:
+            display, raw = angle.group(1).strip(_STRIP + '"'), angle.group(2)
+        try:
+            out.email, out.email_key, out.email_ascii = check_address(raw)
+        except ValueError as exc:
+            out.email = raw
+            out.problem = str(exc)
+            yield out
+            continue
+        for name, index in named_fields:
+            if index < width and cells[index]:
+                out.fields[name] = cells[index]
+        if split_name:
+            parts = [cells[i] for i in (mapping.get("first_name"), mapping.get("last_name")) if i is not None and i < width]
+            if any(parts):
+                out.fields["name"] = " ".join(p for p in parts if p)
+        if display and "name" not in out.fields:
+            out.fields["name"] = display
+        for index, header in extra:
+            if index < width and cells[index]:
+                out.attributes[header] = cells[index]
+        first = seen.setdefault(out.email_key, number)
+        if first != number:
+            out.problem = f"duplicate of row {first}"
+        yield out

@@ -1,0 +1,26 @@
+"""The recipients database: people, lists, consent, suppression (and, later, the send ledger)."""
+
+from .db import default_db_path, open_db, utc_now
+from .importing import ImportReport, SkippedRow, import_recipients
+from .recipients import (
+    ListInfo,
+    add_recipient,
+    export_person,
+    find_recipient,
+    list_lists,
+    list_recipients,
+    recipients_for_lists,
+    remove_recipient,
+    save_lists_csv,
+    unsubscribe,
+    unsubscribe_token,
+    write_lists_csv,
+)
+from .suppressions import Forgotten, forget, is_suppressed, signing_key, suppress
+
+__all__ = [
+    "Forgotten", "ImportReport", "ListInfo", "SkippedRow", "add_recipient", "default_db_path", "export_person",
+    "find_recipient", "forget", "import_recipients", "is_suppressed", "list_lists", "list_recipients", "open_db",
+    "recipients_for_lists", "remove_recipient", "save_lists_csv", "signing_key", "suppress", "unsubscribe",
+    "unsubscribe_token", "utc_now", "write_lists_csv",
+]

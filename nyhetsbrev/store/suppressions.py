@@ -1,0 +1,160 @@
+"""Who must never get mail again: unsubscribes, permanent bounces and forgotten people (GDPR erasure)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import StoreError
+from ..tokens import address_hash, default_key_path, load_or_create_key, normalise_address
+from .db import Database, checkpoint, db_file, utc_now
+
+REASONS = ("unsubscribed", "bounced", "forgotten")
+OWN_TABLES = ("recipients", "lists", "memberships", "subscription_events", "suppressions")
+_EVENT_OF = {"unsubscribed": "unsubscribed", "bounced": "bounced"}
+
+
+def signing_key(db: Database) -> bytes:
+    """The newsletter's secret key (the key file next to the database, or NYHETSBREV_KEY_FILE)."""
+    return load_or_create_key(default_key_path(db_file(db)))
+
+
+def suppress(db: Database, address: str, reason: str, source: str, detail: str | None = None) -> bool:
+    """Record that address must get no more mail (reason 'unsubscribed' or 'bounced'); True when it is new."""
+    if reason not in _EVENT_OF:
+        raise StoreError(f"unknown suppression reason '{reason}'", hint=f"use one of: {', '.join(_EVENT_OF)}")
+    key = normalise_address(address)
+    if "@" not in key:
+        raise StoreError(f"'{address}' is not an e-mail address", hint="give the whole address, name@example.se")
+    hashed = address_hash(signing_key(db), key)
+    now = utc_now()
+    with db.atomic():
+        cursor = db.execute(
+            "INSERT OR IGNORE INTO suppressions (reason, email_key, address_hash, at, source, detail)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            [reason, key, hashed, now, source, detail],
+        )
+        if cursor.rowcount:
+            db.execute(
+                "INSERT INTO subscription_events (recipient_id, list_id, event, at, source)"
+                " SELECT id, NULL, ?, ?, ? FROM recipients WHERE email_key = ?",
+                [_EVENT_OF[reason], now, source, key],
+            )
+    return bool(cursor.rowcount)
+
+
+def is_suppressed(db: Database, address: str) -> str | None:
+    """Why address must get no mail ('unsubscribed', 'bounced' or 'forgotten'), or None when it may."""
+    key = normalise_address(address)
+    row = db.execute(
+        "SELECT reason FROM suppressions WHERE email_key = ? ORDER BY id LIMIT 1", [key]
+    ).fetchone()
+    if row:
+        return row[0]
+    if db.execute("SELECT 1 FROM suppressions WHERE reason = 'forgotten' LIMIT 1").fetchone() is None:
+        return None
+    hashed = address_hash(signing_key(db), key)
+    row = db.execute("SELECT reason FROM suppressions WHERE address_hash = ? LIMIT 1", [hashed]).fetchone()
+    return row[0] if row else None
+
+
+@dataclass(frozen=True)
+class Suppressed:
+    """Everything suppressed, for checking many addresses at once: reason and date by key, forgotten hashes."""
+
+    by_key: dict[str, tuple[str, str]]
+    forgotten: frozenset[str]
+
+    def reason(self, key: str, hash_of) -> str | None:
+        """Why the address with this comparison key is suppressed (hash_of(key) is called only when needed)."""
+        found = self.by_key.get(key)
+        if found:
+            return f"{found[0]} {found[1][:10]}"
+        if self.forgotten and hash_of(key) in self.forgotten:
+            return "forgotten on request"
+        return None
+
+
+def load_suppressed(db: Database) -> Suppressed:
+    """All suppressions, loaded once (the import checks every row against them)."""
+    by_key: dict[str, tuple[str, str]] = {}
+    forgotten = set()
+    for reason, key, hashed, at in db.execute("SELECT reason, email_key, address_hash, at FROM suppressions ORDER BY id"):
+        if reason == "forgotten":
+            forgotten.add(hashed)
+        else:
+            by_key.setdefault(key, (reason, at))
+    return Suppressed(by_key, frozenset(forgotten))
+
+
+def lift(db: Database, address: str) -> int:
+    """Remove every suppression of address (the person asked to come back); the number removed."""
+    key = normalise_address(address)
+    hashed = address_hash(signing_key(db), key)
+    return db.execute("DELETE FROM suppressions WHERE email_key = ? OR address_hash = ?", [key, hashed]).rowcount
+
+
+@dataclass(frozen=True)
+class Forgotten:
+    """What forget erased: rows per table, and whether the database file was cleaned of freed pages."""
+
+    rows: dict[str, int]
+    clean: bool
+
+
+def forget(db: Database, address: str, source: str = "cli") -> Forgotten:
+    """Erase every row about address in every table and keep only its keyed hash as a 'forgotten' suppression."""
+    key = normalise_address(address)
+    if "@" not in key:
+        raise StoreError(f"'{address}' is not an e-mail address", hint="give the whole address, name@example.se")
+    hashed = address_hash(signing_key(db), key)
+    found = db.execute("SELECT id, email, email_ascii FROM recipients WHERE email_key = ?", [key]).fetchone()
+    forms = {address.strip(), key}
+    if found:
+        forms.update((found[1], found[2]))
+    rows: dict[str, int] = {}
+    db.execute("PRAGMA secure_delete=ON")  # deleted cells are zeroed, not left in free space
+    try:
+        with db.atomic():
+            for table in _other_tables(db):
+                rows[table] = _erase_from(db, table, found[0] if found else None, forms)
+            if found:
+                for table in ("memberships", "subscription_events"):
+                    rows[table] = db.execute(f"DELETE FROM {table} WHERE recipient_id = ?", [found[0]]).rowcount
+                rows["recipients"] = db.execute("DELETE FROM recipients WHERE id = ?", [found[0]]).rowcount
+            rows["suppressions"] = db.execute(
+                "DELETE FROM suppressions WHERE email_key = ? OR address_hash = ?", [key, hashed]
+            ).rowcount
+            db.execute(
+                "INSERT INTO suppressions (reason, email_key, address_hash, at, source, detail)"
+                " VALUES ('forgotten', NULL, ?, ?, ?, NULL)",
+                [hashed, utc_now(), source],
+            )
+        clean = checkpoint(db, vacuum=True)
+    finally:
+        db.execute("PRAGMA secure_delete=OFF")
+    return Forgotten({t: n for t, n in rows.items() if n}, clean=clean)
+
+
+def _other_tables(db: Database) -> list[str]:
+    """Tables added by later features (the send ledger): forget must reach them too."""
+    return [
+        name for name in db.table_names()
+        if name not in OWN_TABLES and not name.startswith(("_sqlite", "sqlite_"))
+    ]
+
+
+def _erase_from(db: Database, table: str, recipient_id: int | None, forms: set[str]) -> int:
+    """Delete rows of table that point at the recipient or hold the address anywhere in a text column."""
+    columns = db.execute(f'PRAGMA table_info("{table}")').fetchall()
+    clauses, params = [], []
+    for _cid, name, kind, *_ in columns:
+        if recipient_id is not None and name == "recipient_id":
+            clauses.append(f'"{name}" = ?')
+            params.append(recipient_id)
+        elif not kind or "CHAR" in kind.upper() or "TEXT" in kind.upper() or "CLOB" in kind.upper():
+            for form in sorted(forms):
+                clauses.append(f'instr(CAST("{name}" AS TEXT), ?) > 0 OR instr(lower(CAST("{name}" AS TEXT)), ?) > 0')
+                params.extend((form, form.lower()))
+    if not clauses:
+        return 0
+    return db.execute(f'DELETE FROM "{table}" WHERE {" OR ".join(clauses)}', params).rowcount

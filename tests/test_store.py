@@ -1,0 +1,288 @@
+"""The recipients database on a real SQLite file: imports, consent, suppression, forget, and who a send reaches."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import stat
+from pathlib import Path
+
+import pytest
+
+from nyhetsbrev import store
+from nyhetsbrev.errors import StoreError, TokenError, UnknownList
+from nyhetsbrev.store import importing
+from nyhetsbrev.tokens import address_hash, load_or_create_key, make_token, verify_token
+from tests.recipient_helpers import (
+    BOM_OK, QUIRKS_OK, QUIRKS_SKIPPED, XLSX_OK, all_text_in_db, bom_csv, quirks_csv, quirks_xlsx, simple_csv,
+)
+
+ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+
+
+@pytest.fixture
+def db():
+    database = store.open_db(Path(os.environ["NYHETSBREV_DB"]))
+    yield database
+    database.close()
+
+
+def _counts(db) -> dict[str, int]:
+    tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    return {t: db.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0] for t in tables}
+
+
+def _emails(db) -> set[str]:
+    return {r[0] for r in db.execute("SELECT email FROM recipients")}
+
+
+def test_import_quirks_file_exact_counts(db, tmp_path):
+    report = store.import_recipients(db, quirks_csv(tmp_path), ["Styrgrupp"])
+    assert (report.imported, report.updated, report.unchanged) == (5, 0, 0)
+    assert {s.row: s.reason for s in report.skipped}.keys() == QUIRKS_SKIPPED.keys()
+    assert report.lists_created == ["Styrgrupp"]
+    assert _emails(db) == QUIRKS_OK
+    counts = _counts(db)
+    assert (counts["recipients"], counts["memberships"], counts["subscription_events"]) == (5, 5, 5)
+    event = db.execute(
+        "SELECT e.event, e.source_file, e.source_row, e.at FROM subscription_events e JOIN recipients r"
+        " ON r.id = e.recipient_id WHERE r.email = 'mia.berg@example.se'"
+    ).fetchone()
+    assert event[:3] == ("subscribed", "kommun.csv", 13)
+    assert ISO_UTC.match(event[3])
+    row = db.execute("SELECT email_ascii, name FROM recipients WHERE email = 'björn.ek@exämple.se'").fetchone()
+    assert row == ("björn.ek@xn--exmple-cua.se", "Björn Ek")
+
+
+def test_reimport_is_idempotent(db, tmp_path):
+    path = quirks_csv(tmp_path)
+    store.import_recipients(db, path, ["Styrgrupp"])
+    before = _counts(db)
+    snapshot = db.execute("SELECT * FROM recipients ORDER BY id").fetchall()
+    report = store.import_recipients(db, path, ["Styrgrupp"])
+    assert (report.imported, report.updated, report.unchanged, len(report.skipped)) == (0, 0, 5, 5)
+    assert _counts(db) == before
+    assert db.execute("SELECT * FROM recipients ORDER BY id").fetchall() == snapshot
+
+
+def test_all_three_formats_into_two_lists(db, tmp_path):
+    store.import_recipients(db, quirks_csv(tmp_path), ["Styrgrupp"])
+    store.import_recipients(db, bom_csv(tmp_path), ["Nätverk"])
+    report = store.import_recipients(db, quirks_xlsx(tmp_path), ["Nätverk", "Styrgrupp"])
+    assert (report.imported, len(report.skipped)) == (2, 3)
+    assert _emails(db) == QUIRKS_OK | BOM_OK | XLSX_OK
+    info = {i.name: (i.members, i.suppressed) for i in store.list_lists(db)}
+    assert info == {"Styrgrupp": (7, 0), "Nätverk": (5, 0)}
+
+
+def test_update_fills_details_without_erasing(db, tmp_path):
+    store.import_recipients(db, simple_csv(tmp_path, [("ola@example.se", "Ola")]), ["A"])
+    path = tmp_path / "mer.csv"
+    path.write_text("E-post;Namn;Kommun\nOLA@example.se;;Flen\n", encoding="utf-8")
+    report = store.import_recipients(db, path, ["A"])
+    assert (report.imported, report.updated, report.unchanged) == (0, 1, 0)
+    person = store.find_recipient(db, "ola@example.se")
+    assert (person["name"], person["municipality"], person["email"]) == ("Ola", "Flen", "ola@example.se")
+    assert person["updated_at"] >= person["created_at"]
+
+
+def test_dry_run_writes_nothing(db, tmp_path):
+    before = _counts(db)
+    report = store.import_recipients(db, quirks_csv(tmp_path), ["Ny lista"], dry_run=True)
+    assert (report.imported, len(report.skipped), report.lists_created) == (5, 5, ["Ny lista"])
+    assert _counts(db) == before
+
+
+def test_import_is_one_transaction(db, tmp_path, monkeypatch):
+    rows = [(f"p{i}@example.se", f"P {i}") for i in range(4500)]
+    path = simple_csv(tmp_path, rows)
+    monkeypatch.setattr(importing, "BATCH", 100)
+
+    def stop(done, total):
+        if done >= 4000:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        store.import_recipients(db, path, ["A"], progress=stop)
+    assert _counts(db)["recipients"] == 0 and _counts(db)["lists"] == 0
+    assert store.import_recipients(db, path, ["A"]).imported == 4500
+
+
+def test_unsubscribe_then_reimport_stays_unsubscribed(db, tmp_path):
+    path = quirks_csv(tmp_path)
+    store.import_recipients(db, path, ["Styrgrupp"])
+    assert store.unsubscribe(db, "MIA.BERG@example.se") is True
+    assert store.unsubscribe(db, "mia.berg@example.se") is False
+    report = store.import_recipients(db, path, ["Styrgrupp", "Ny"])
+    reasons = {s.row: s.reason for s in report.skipped}
+    assert reasons[13].startswith("unsubscribed")
+    assert store.is_suppressed(db, "Mia.Berg@Example.se") == "unsubscribed"
+    reached = {r["email"] for r, _ in store.recipients_for_lists(db, ["Styrgrupp", "Ny"])}
+    assert reached == QUIRKS_OK - {"mia.berg@example.se"}
+    assert {i.name: (i.members, i.suppressed) for i in store.list_lists(db)} == {"Styrgrupp": (4, 1), "Ny": (4, 0)}
+    with pytest.raises(StoreError, match="unsubscribed"):
+        store.add_recipient(db, "mia.berg@example.se", ["Styrgrupp"])
+
+
+def test_unsubscribing_an_unknown_address_blocks_its_import(db, tmp_path):
+    store.unsubscribe(db, "ny@example.se", source="e-post")
+    report = store.import_recipients(db, simple_csv(tmp_path, [("Ny@Example.se", "Ny")]), ["A"])
+    assert report.imported == 0 and "unsubscribed" in report.skipped[0].reason
+
+
+def test_bounce_suppresses_and_is_recorded(db, tmp_path):
+    store.import_recipients(db, simple_csv(tmp_path, [("a@example.se", "A"), ("b@example.se", "B")]), ["A"])
+    assert store.suppress(db, "b@example.se", "bounced", "send 22:1", detail="550 5.1.1 no such user")
+    assert store.is_suppressed(db, "b@example.se") == "bounced"
+    assert store.is_suppressed(db, "a@example.se") is None
+    assert [r["email"] for r, _ in store.recipients_for_lists(db, ["A"])] == ["a@example.se"]
+    events = store.export_person(db, "b@example.se")["events"]
+    assert [e["event"] for e in events] == ["subscribed", "bounced"]
+    with pytest.raises(StoreError):
+        store.suppress(db, "b@example.se", "annoyed", "x")
+
+
+def test_recipients_for_lists_is_a_union_each_address_once(db, tmp_path):
+    store.import_recipients(db, simple_csv(tmp_path, [("a@example.se", "A"), ("b@example.se", "B")]), ["Ett"])
+    store.import_recipients(db, simple_csv(tmp_path, [("B@example.se", "B"), ("c@example.se", "C")]), ["Två"])
+    store.import_recipients(db, simple_csv(tmp_path, [("d@example.se", "D")]), ["Tre"])
+    got = {r["email_key"]: lists for r, lists in store.recipients_for_lists(db, ["ett", "Två"])}
+    assert got == {"a@example.se": {"Ett"}, "b@example.se": {"Ett", "Två"}, "c@example.se": {"Två"}}
+    with pytest.raises(UnknownList, match="Tre"):
+        store.recipients_for_lists(db, ["Fyra"])
+
+
+def _raw_bytes(db_path: Path) -> bytes:
+    return b"".join(p.read_bytes() for p in db_path.parent.iterdir() if p.name.startswith(db_path.name))
+
+
+def test_forget_leaves_only_the_keyed_hash(db, tmp_path):
+    db_path = Path(os.environ["NYHETSBREV_DB"])
+    store.import_recipients(db, quirks_csv(tmp_path), ["Styrgrupp"])
+    store.import_recipients(db, bom_csv(tmp_path), ["Nätverk"])
+    target = "Erik.Öberg@Example.SE"
+    store.unsubscribe(db, target)
+    store.suppress(db, target, "bounced", "send", detail=f"550 <{target}> unknown")
+    # A table added by a later feature (like the send ledger) holding the address and the recipient id.
+    recipient_id = store.find_recipient(db, target)["id"]
+    db.execute("CREATE TABLE later_feature (recipient_id INTEGER, note TEXT, n INTEGER)")
+    db.execute("INSERT INTO later_feature VALUES (?, 'welcome', 1), (NULL, 'to erik.öberg@example.se', 2), (99, 'other', 3)",
+               [recipient_id])
+    result = store.forget(db, target.upper())
+    assert result.clean
+    assert result.rows["later_feature"] == 2 and result.rows["recipients"] == 1
+    text = all_text_in_db(db).casefold()
+    for needle in ("erik.öberg", "erik", "öberg", "barn- och utbildning", "gnesta"):
+        assert needle not in text
+    raw = _raw_bytes(db_path)
+    for form in ("Erik.Öberg", "erik.öberg", "Öberg", "Barn- och utbildning"):
+        assert form.encode("utf-8") not in raw, form
+    key = load_or_create_key(db_path.with_suffix(".key"))
+    hashed = address_hash(key, target)
+    assert db.execute("SELECT reason, email_key, detail, address_hash FROM suppressions").fetchall() == [
+        ("forgotten", None, None, hashed)
+    ]
+    assert hashed.encode() in raw
+    assert db.execute("SELECT count(*) FROM later_feature").fetchone()[0] == 1
+    assert store.is_suppressed(db, "erik.öberg@example.se") == "forgotten"
+    report = store.import_recipients(db, quirks_csv(tmp_path), ["Styrgrupp"])
+    assert {s.row: s.reason for s in report.skipped}[3].startswith("forgotten")
+    assert report.unchanged == 4
+    person = store.export_person(db, target)
+    assert person["recipient"] is None and [s["reason"] for s in person["suppressions"]] == ["forgotten"]
+
+
+def test_forget_then_resubscribe_on_request(db, tmp_path):
+    store.forget(db, "ola@example.se")
+    with pytest.raises(StoreError, match="forgotten"):
+        store.add_recipient(db, "ola@example.se", ["A"])
+    assert store.add_recipient(db, "Ola@example.se", ["A"], resubscribe=True) == "added"
+    assert store.is_suppressed(db, "ola@example.se") is None
+    assert _counts(db)["suppressions"] == 0
+
+
+def test_add_remove_and_events(db):
+    assert store.add_recipient(db, "eva@example.se", ["A", "B"], details={"name": "Eva"}) == "added"
+    assert store.add_recipient(db, "EVA@example.se", ["A"]) == "unchanged"
+    assert store.add_recipient(db, "eva@example.se", ["A"], details={"title": "Rektor"}) == "updated"
+    assert store.remove_recipient(db, "eva@example.se", ["b"]) == ["B"]
+    assert store.remove_recipient(db, "eva@example.se", ["B"]) == []
+    with pytest.raises(UnknownList):
+        store.remove_recipient(db, "eva@example.se", ["C"])
+    with pytest.raises(StoreError, match="not in the recipients database"):
+        store.remove_recipient(db, "noone@example.se")
+    person = store.export_person(db, "eva@example.se")
+    assert [(e["event"], e["list"]) for e in person["events"]] == [("subscribed", "A"), ("subscribed", "B"),
+                                                                   ("removed", "B")]
+    assert [m["list"] for m in person["lists"]] == ["A"]
+    assert person["recipient"]["title"] == "Rektor"
+    json.dumps(person)
+    with pytest.raises(StoreError, match="line breaks"):
+        store.add_recipient(db, "x@example.se", ["A"], details={"name": "X\nBcc: y@example.se"})
+    with pytest.raises(StoreError, match="not a valid"):
+        store.add_recipient(db, "x@", ["A"])
+
+
+def test_list_names_are_checked(db):
+    with pytest.raises(StoreError, match="cannot be a list name"):
+        store.add_recipient(db, "x@example.se", ["bad\nname"])
+
+
+def test_lists_csv_round_trip(db, tmp_path):
+    store.import_recipients(db, bom_csv(tmp_path), ["Nätverk"])
+    store.unsubscribe(db, "åsa.öst@example.se")
+    out = tmp_path / "export.csv"
+    assert store.save_lists_csv(db, ["Nätverk"], out) == 2
+    other = store.open_db(tmp_path / "other.db")
+    report = store.import_recipients(other, out, ["Kopia"])
+    assert report.imported == 2 and not report.skipped
+    assert store.find_recipient(other, "lena.ström@example.se")["attributes"] == {"Phone": "0155-123456"}
+    assert store.find_recipient(other, "lena.ström@example.se")["organisation"] == "Region Sörmland"
+
+
+def test_tokens_round_trip_and_refuse_forgeries(db, tmp_path):
+    key = store.signing_key(db)
+    token = make_token(key, "Åsa.Öst@Exämple.se")
+    assert re.fullmatch(r"[A-Za-z0-9_.-]+", token)
+    assert verify_token(key, token) == "Åsa.Öst@Exämple.se"
+    payload, mac = token.split(".")
+    other = make_token(key, "someone@example.se").split(".")[0]
+    for bad in (f"{other}.{mac}", payload, "", "x.y", token[:-2], f"{payload}.{mac}A"):
+        with pytest.raises(TokenError):
+            verify_token(key, bad)
+    with pytest.raises(TokenError):
+        verify_token(os.urandom(32), token)
+    store.add_recipient(db, "åsa.öst@exämple.se", ["A"])
+    assert store.unsubscribe_token(db, token) == ("Åsa.Öst@Exämple.se", True)
+    assert store.recipients_for_lists(db, ["A"]) == []
+
+
+def test_key_file_is_private_and_stable(db):
+    db_path = Path(os.environ["NYHETSBREV_DB"])
+    key = store.signing_key(db)
+    key_path = db_path.with_suffix(".key")
+    assert stat.S_IMODE(key_path.stat().st_mode) == 0o600
+    assert store.signing_key(db) == key and len(key) == 32
+    assert key.hex().encode() not in db_path.read_bytes()
+    assert address_hash(key, " A@Exämple.SE ") == address_hash(key, "a@xn--exmple-cua.se")
+
+
+def test_key_file_from_environment(db, tmp_path, monkeypatch):
+    monkeypatch.setenv("NYHETSBREV_KEY_FILE", str(tmp_path / "secret" / "k.key"))
+    key = store.signing_key(db)
+    assert (tmp_path / "secret" / "k.key").read_text().strip() == key.hex()
+    (tmp_path / "secret" / "k.key").write_text("nonsense")
+    with pytest.raises(StoreError, match="not a nyhetsbrev key"):
+        store.signing_key(db)
+
+
+def test_list_recipients_filters(db, tmp_path):
+    store.import_recipients(db, simple_csv(tmp_path, [("a@example.se", "A"), ("b@example.se", "B")]), ["Ett"])
+    store.add_recipient(db, "c@example.se", ["Två"])
+    store.unsubscribe(db, "a@example.se")
+    assert [p["email"] for p in store.list_recipients(db, ["Ett"])] == ["b@example.se"]
+    everyone = store.list_recipients(db, include_suppressed=True)
+    assert [(p["email"], p["status"], p["lists"]) for p in everyone] == [
+        ("a@example.se", "unsubscribed", ["Ett"]), ("b@example.se", "active", ["Ett"]), ("c@example.se", "active", ["Två"])
+    ]
