@@ -32,7 +32,7 @@ def read_issue(project: Project, issue_id: IssueId) -> Issue:
         raise check.fail("'date' must be a date such as 2022-04-01 (no quotes)", "date")
     if isinstance(date, dt.datetime):
         date = date.date()
-    sections = tuple(read_section(path) for path in sorted(folder.glob("*.md")))
+    sections = tuple(read_section(path) for path in sorted(folder.glob("*.md")) if not path.name.startswith("."))
     own_roster = folder / ROSTER_FILE
     return Issue(
         id=issue_id,
@@ -60,6 +60,8 @@ def read_section(path: Path) -> Section:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise ContentError("not UTF-8 text", path=path, hint="save the file as UTF-8") from None
+    except OSError as exc:
+        raise ContentError(f"cannot read the section: {exc.strerror}", path=path, hint="make it a readable .md file") from None
     meta, body, body_line = split_front_matter(text, path)
     unknown = [k for k in meta if k not in FRONT_MATTER_KEYS]
     layout = meta.get("layout", "text")
@@ -102,7 +104,8 @@ def split_front_matter(text: str, path: Path) -> tuple[dict, str, int]:
     try:
         meta = yaml.safe_load("\n".join(lines[1:end])) or {}
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        # the construct that was left open (context) points nearer the mistake than where parsing stopped
+        mark = getattr(exc, "context_mark", None) or getattr(exc, "problem_mark", None)
         line = mark.line + 2 if mark is not None else 1
         problem = getattr(exc, "problem", None) or str(exc).split("\n")[0]
         raise ContentError(
