@@ -5,7 +5,6 @@ Both run in the same session, taking turns; the figure that matters is the ratio
 
 from __future__ import annotations
 
-import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -13,6 +12,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import interleaved, median_ms  # noqa: E402
+from tests.golden import copy_repo_project  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 RUNS = 15
@@ -21,10 +21,7 @@ RUNS = 15
 def main() -> None:
     python = sys.executable
     with tempfile.TemporaryDirectory() as tmp:
-        project = Path(tmp)
-        for name in ("nyhetsbrev.toml", "roster.toml"):
-            shutil.copy(REPO / name, project / name)
-        shutil.copytree(REPO / "issues", project / "issues")
+        project = copy_repo_project(Path(tmp) / "project")
         commands = {
             "import floor": [python, "-c", "import typer, jinja2, markdown_it, mjml, css_inline"],
             "nyhetsbrev build 22:1": [python, "-m", "nyhetsbrev", "--project", str(project), "build", "22:1"],

@@ -13,17 +13,22 @@ REPO = Path(__file__).resolve().parent.parent
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
+def one_line_error(result) -> str:
+    """Assert a CLI result failed with exactly one 'error: …' line and no traceback; return that line."""
+    assert result.exit_code != 0
+    assert "Traceback" not in result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ")
+    return lines[0]
+
+
 @pytest.fixture
 def repo_project(tmp_path) -> Path:
     """A copy of this repository's own newsletter project (22:1) in a temp dir."""
-    dest = tmp_path / "project"
-    dest.mkdir()
-    for name in ("nyhetsbrev.toml", "roster.toml"):
-        shutil.copy(REPO / name, dest / name)
-    shutil.copytree(REPO / "issues", dest / "issues")
-    if (REPO / "templates").is_dir():
-        shutil.copytree(REPO / "templates", dest / "templates")
-    return dest
+    from tests.golden import copy_repo_project
+
+    return copy_repo_project(tmp_path / "project")
 
 
 @pytest.fixture

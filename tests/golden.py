@@ -11,16 +11,22 @@ GOLDEN = Path(__file__).resolve().parent / "golden" / "22-1"
 FILES = ("email.html", "email.txt", "web.html")
 
 
-def build_repo_issue(dest: Path) -> Path:
-    """Build the repository's 22:1 from a copy of the project in dest; returns the output folder."""
-    from nyhetsbrev.pipeline import build
-
+def copy_repo_project(dest: Path) -> Path:
+    """Copy the repository's own newsletter project (settings, roster, issues, templates) into dest."""
+    dest.mkdir(parents=True, exist_ok=True)
     for name in ("nyhetsbrev.toml", "roster.toml"):
         shutil.copy(REPO / name, dest / name)
     shutil.copytree(REPO / "issues", dest / "issues")
     if (REPO / "templates").is_dir():
         shutil.copytree(REPO / "templates", dest / "templates")
-    return build(dest, "22:1").out_dir
+    return dest
+
+
+def build_repo_issue(dest: Path) -> Path:
+    """Build the repository's 22:1 from a copy of the project in dest; returns the output folder."""
+    from nyhetsbrev.pipeline import build
+
+    return build(copy_repo_project(dest), "22:1").out_dir
 
 
 def main() -> None:

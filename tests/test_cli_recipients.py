@@ -13,15 +13,7 @@ import pytest
 from nyhetsbrev import store
 from nyhetsbrev.tokens import make_token
 from tests.recipient_helpers import QUIRKS_OK, QUIRKS_SKIPPED, all_text_in_db, quirks_csv, quirks_xlsx, simple_csv
-
-
-def _error_line(result) -> str:
-    assert result.exit_code != 0
-    assert "Traceback" not in result.output
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("error: ")
-    return lines[0]
+from tests.fixtures import one_line_error as _error_line
 
 
 def _db():

@@ -4,14 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-
-def _one_line_error(result) -> str:
-    assert result.exit_code != 0
-    assert "Traceback" not in result.output
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("error: ")
-    return lines[0]
+from tests.fixtures import one_line_error as _one_line_error
 
 
 @pytest.mark.parametrize("bad", ["22:x", "../x", "22:0", "2022", "22:1:1", "x-1"])

@@ -11,8 +11,8 @@ from typer.core import TyperGroup
 
 from ..errors import NyhetsbrevError
 
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+console = Console(highlight=False, soft_wrap=True)  # paths and addresses stay whole for copying
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 class _Group(TyperGroup):
