@@ -1,0 +1,263 @@
+"""Sending 2 000 personalised messages of issue 22:1 to a local SMTP sink, against baselines measured in the same run.
+
+(1) nyhetsbrev send vs raw smtplib sending one pre-built message over the same number of connections
+    (ratio of throughputs, target ≥ 0.8);
+(2) the same against a sink that takes 20 ms per message: speed-up over one connection (target ≥ 6×);
+(3) mailmerge (one connection per message, as it works) on the same sink and list, as the peer baseline.
+
+Run: python bench/send.py [--count N]. The sink runs in its own process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import smtplib
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+LIST = "bench"
+SENDER = "nyhetsbrev@example.se"
+
+
+# -- the sink: a minimal SMTP server that accepts everything -------------------------------------------------------
+
+
+def run_sink(delay: float, pipelining: bool) -> None:
+    """Serve SMTP on 127.0.0.1 (a free port, printed first); every message is accepted after `delay` seconds."""
+    extensions = b"250-8BITMIME\r\n" + (b"250-PIPELINING\r\n" if pipelining else b"") + b"250 SIZE 52428800\r\n"
+    count = 0
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal count
+        writer.write(b"220 sink ESMTP\r\n")
+        while True:
+            line = await reader.readline()
+            if not line:
+                break
+            verb = line[:4].upper()
+            if verb == b"EHLO":
+                writer.write(b"250-sink\r\n" + extensions)
+            elif verb == b"DATA":
+                writer.write(b"354 go ahead\r\n")
+                await writer.drain()
+                await reader.readuntil(b"\r\n.\r\n")
+                if delay:
+                    await asyncio.sleep(delay)
+                count += 1
+                writer.write(b"250 2.0.0 OK\r\n")
+            elif verb == b"STAT":
+                writer.write(f"250 {count}\r\n".encode())
+            elif verb == b"QUIT":
+                writer.write(b"221 bye\r\n")
+                await writer.drain()
+                break
+            else:
+                writer.write(b"250 OK\r\n")
+            await writer.drain()
+        writer.close()
+
+    async def main() -> None:
+        server = await asyncio.start_server(handle, "127.0.0.1", 0, limit=64 * 1024 * 1024)
+        print(server.sockets[0].getsockname()[1], flush=True)
+        async with server:
+            await server.serve_forever()
+
+    asyncio.run(main())
+
+
+class Sink:
+    """The sink in its own process."""
+
+    def __init__(self, delay: float, pipelining: bool = False) -> None:
+        argv = [sys.executable, __file__, "--sink", str(delay)] + (["--pipelining"] if pipelining else [])
+        self.process = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
+        self.port = int(self.process.stdout.readline())
+
+    def count(self) -> int:
+        with smtplib.SMTP("127.0.0.1", self.port) as smtp:
+            return int(smtp.docmd("STAT")[1])
+
+    def close(self) -> None:
+        self.process.terminate()
+        self.process.wait()
+
+
+# -- the contestants ---------------------------------------------------------------------------------------------
+
+
+def make_project(folder: Path) -> Path:
+    """A copy of this repository's 22:1 project with one-click unsubscribe and web copies configured."""
+    for name in ("nyhetsbrev.toml", "roster.toml"):
+        shutil.copy(REPO / name, folder / name)
+    for name in ("issues", "templates"):
+        if (REPO / name).is_dir():
+            shutil.copytree(REPO / name, folder / name)
+    settings = (folder / "nyhetsbrev.toml").read_text(encoding="utf-8")
+    extra = 'unsubscribe_url = "https://www.example.se/avregistrera"\narchive_url = "https://www.example.se/nyhetsbrev"\n'
+    (folder / "nyhetsbrev.toml").write_text(extra + settings, encoding="utf-8")
+    return folder
+
+
+def addresses(count: int) -> list[str]:
+    return [f"mottagare{n}@example.org" for n in range(count)]
+
+
+def fresh_database(folder: Path, count: int) -> None:
+    """A new database with `count` invented people on the bench list."""
+    from nyhetsbrev.store import import_recipients, open_db
+
+    path = folder / f"db-{time.monotonic_ns()}" / "nyhetsbrev.db"
+    os.environ["NYHETSBREV_DB"] = str(path)
+    csv = folder / "people.csv"
+    if not csv.exists():
+        rows = ["email,name"] + [f"{a},Östen Åberg {n}" for n, a in enumerate(addresses(count))]
+        csv.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    db = open_db(path)
+    import_recipients(db, csv, [LIST])
+    db.close()
+
+
+def nyhetsbrev_send(project: Path, sink: Sink, count: int, connections: int) -> float:
+    """Seconds for the whole send() (load, render, ledger, personalise, deliver), on a fresh database."""
+    from nyhetsbrev.dispatch import Options
+    from nyhetsbrev.sender import send
+
+    fresh_database(project, count)
+    os.environ.update(NYHETSBREV_SMTP_HOST="127.0.0.1", NYHETSBREV_SMTP_PORT=str(sink.port), NYHETSBREV_SMTP_SECURITY="none")
+    start = time.perf_counter()
+    report = send(project, "22:1", [LIST], options=Options(connections=connections))
+    elapsed = time.perf_counter() - start
+    assert report.tally.sent == count, report.tally
+    return elapsed
+
+
+def prebuilt_message(project: Path) -> bytes:
+    """One personalised message, built once (what the raw baseline sends to everyone)."""
+    from nyhetsbrev import message, pipeline
+
+    proj, issue = pipeline.load(project, "22:1")
+    template = message.build_template(proj.settings, issue, pipeline.render(proj, issue, frozenset()))
+    return template.personalise("mottagare0@example.org", "Östen Åberg", message_id="<x@example.se>", token="t.t")
+
+
+def raw_smtplib(sink: Sink, data: bytes, count: int, connections: int) -> float:
+    """Seconds for plain smtplib to send the same bytes to every address over `connections` connections."""
+    everyone = addresses(count)
+    shares = [everyone[i::connections] for i in range(connections)]
+
+    def work(share: list[str]) -> None:
+        with smtplib.SMTP("127.0.0.1", sink.port) as smtp:
+            for address in share:
+                smtp.sendmail(SENDER, [address], data)
+
+    start = time.perf_counter()
+    threads = [threading.Thread(target=work, args=(share,)) for share in shares]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return time.perf_counter() - start
+
+
+def mailmerge(project: Path, sink: Sink, count: int) -> float | None:
+    """Seconds for mailmerge to send the same issue (HTML and text) to the same list, or None if absent."""
+    exe = shutil.which("mailmerge") or str(Path(sys.executable).with_name("mailmerge"))
+    if not Path(exe).exists():
+        return None
+    from nyhetsbrev import pipeline
+
+    proj, issue = pipeline.load(project, "22:1")
+    rendered = pipeline.render(proj, issue, frozenset())
+    folder = project / "mailmerge"
+    folder.mkdir(exist_ok=True)
+    boundary = "nyhetsbrev-mailmerge-boundary"
+    (folder / "template.txt").write_text(
+        f"TO: {{{{email}}}}\nFROM: {SENDER}\nSUBJECT: {issue.subject}\nMIME-Version: 1.0\n"
+        f'Content-Type: multipart/alternative; boundary="{boundary}"\n\n'
+        f"--{boundary}\nContent-Type: text/plain; charset=utf-8\n\n{rendered.email_text}\n"
+        f"--{boundary}\nContent-Type: text/html; charset=utf-8\n\n{rendered.email_html}\n--{boundary}--\n",
+        encoding="utf-8",
+    )
+    rows = ["email,unsubscribe_url,web_url"] + [
+        f"{a},https://www.example.se/avregistrera?token={n},https://www.example.se/nyhetsbrev/22-1/web.html"
+        for n, a in enumerate(addresses(count))
+    ]
+    (folder / "database.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    (folder / "server.conf").write_text(f"[smtp_server]\nhost = 127.0.0.1\nport = {sink.port}\nratelimit = 0\n", encoding="utf-8")
+    start = time.perf_counter()
+    subprocess.run(
+        [exe, "--no-dry-run", "--no-limit", "--output-format", "raw", "--template", "template.txt",
+         "--database", "database.csv", "--config", "server.conf"],
+        cwd=folder, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    return time.perf_counter() - start
+
+
+# -- the run ---------------------------------------------------------------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=2000)
+    parser.add_argument("--sink", type=float, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--pipelining", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.sink is not None:
+        run_sink(args.sink, args.pipelining)
+        return
+    count = args.count
+    with tempfile.TemporaryDirectory() as tmp:
+        project = make_project(Path(tmp))
+        data = prebuilt_message(project)
+        print(f"send benchmark: {count} messages of 22:1 ({len(data) // 1024} KB each) to a local sink")
+
+        print("(1) fast sink: whole send (load, render, ledger, personalise, deliver) vs raw smtplib with one pre-built message")
+        ours = {}
+        for pipelining in (False, True):
+            sink = Sink(0.0, pipelining)
+            try:
+                label = "sink offers PIPELINING (nyhetsbrev uses it, smtplib cannot)" if pipelining else "sink without PIPELINING (lockstep, like smtplib)"
+                print(f"    {label}")
+                for connections in (1, 4):
+                    mine, raw = [], []
+                    for _ in range(3):  # taking turns, best of three each
+                        mine.append(nyhetsbrev_send(project, sink, count, connections))
+                        raw.append(raw_smtplib(sink, data, count, connections))
+                    ours[(pipelining, connections)] = min(mine)
+                    print(f"      {connections} connection(s): nyhetsbrev {count / min(mine):6.0f} msg/s, raw smtplib "
+                          f"{count / min(raw):6.0f} msg/s, ratio {min(raw) / min(mine):.2f} (target ≥ 0.8)")
+                if pipelining:
+                    peer = mailmerge(project, sink, count)
+                delivered = sink.count()
+            finally:
+                sink.close()
+            expected = count * 12 + (count if pipelining and peer else 0)
+            assert delivered == expected, (delivered, expected)
+        print("(3) mailmerge on the same sink and list: " + (
+            f"{count / peer:6.0f} msg/s (a new connection per message); nyhetsbrev with 4 connections is "
+            f"{peer / ours[(True, 4)]:.1f}× faster, with 1 connection {peer / ours[(True, 1)]:.1f}×" if peer else "not installed"))
+
+        slow = Sink(0.020, pipelining=True)
+        try:
+            print("(2) sink taking 20 ms per message (offers PIPELINING)")
+            one = nyhetsbrev_send(project, slow, count, 1)
+            print(f"    1 connection: {count / one:6.1f} msg/s")
+            for connections in (4, 8, 16):
+                many = nyhetsbrev_send(project, slow, count, connections)
+                print(f"    {connections:2d} connections: {count / many:6.1f} msg/s, speed-up {one / many:.1f}× (target ≥ 6×)")
+        finally:
+            slow.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,184 @@
+"""Commands that send: send (to lists, test copies or an outbox folder) and status."""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from ..errors import SendError
+from .app import app, console, err_console, escape, project_root
+
+FAILED_SHOWN = 50
+
+
+@app.command()
+def send(
+    ctx: typer.Context,
+    issue: str = typer.Argument(..., help="Issue id, e.g. 22:1"),
+    lists: list[str] = typer.Option(None, "--list", "-l", metavar="NAME", help="List to send to (repeat for several; each person gets one copy)."),
+    test: list[str] = typer.Option(
+        None, "--test", metavar="ADDRESS", help="Send a test copy to this address instead (repeat or separate with commas); subject marked [TEST], not recorded."
+    ),
+    outbox: Path = typer.Option(None, "--outbox", metavar="DIR", help="Write the messages as .eml files into this folder instead of sending; never recorded as sent."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Send without asking first."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show what would be sent, and send nothing."),
+    resend_unknown: bool = typer.Option(
+        False, "--resend-unknown", help="Also resend messages whose delivery is unknown after a crash (they may arrive twice)."
+    ),
+    connections: int = typer.Option(4, "--connections", min=1, max=64, metavar="N", help="SMTP connections used at the same time."),
+    rate: float = typer.Option(None, "--rate", min=0.01, metavar="R", help="At most this many messages per second (for a relay's limit)."),
+) -> None:
+    """Send an issue to lists: each address once, suppressed ones never; run it again to continue after a stop."""
+    from ..dispatch import Options
+    from ..sender import send as send_issue
+
+    addresses = [a for value in (test or []) for a in re.split(r"[,\s;]+", value) if a]
+    with _Bar() as bar:
+        report = send_issue(
+            project_root(ctx), issue, lists or [], test=addresses, outbox=outbox, dry_run=dry_run,
+            resend_unknown=resend_unknown, options=Options(connections=connections, rate=rate),
+            confirm=None if yes else bar.ask, progress=bar.update,
+        )
+    if report.dry_run or report.cancelled:
+        _show_plan(report.plan)
+        console.print("Dry run: nothing was sent." if report.dry_run else "Cancelled: nothing was sent.")
+        return
+    if report.test_results:
+        _show_tests(report)
+    elif report.plan.mode == "outbox":
+        console.print(f"Wrote {len(report.written)} messages to [bold]{escape(report.plan.destination)}[/] (not recorded as sent).")
+    else:
+        _show_summary(report)
+
+
+class _Bar:
+    """The confirmation question and a progress bar with rate and time left."""
+
+    def __init__(self) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self.progress = Progress(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]:.1f}/s"), TimeRemainingColumn(), TextColumn("{task.fields[note]}"),
+            console=err_console, transient=True, disable=not err_console.is_terminal,
+        )
+        self.task = None
+
+    def __enter__(self) -> "_Bar":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.task is not None:
+            self.progress.stop()
+
+    def ask(self, plan) -> bool:
+        _show_plan(plan)
+        if not sys.stdin.isatty():
+            raise SendError(
+                "not sending: there is no terminal to confirm on",
+                hint=f"add --yes to send {plan.issue} to {plan.to_send} recipients without being asked",
+            )
+        return typer.confirm(f"Send {plan.issue} to {plan.to_send} recipients now?", default=False)
+
+    def update(self, tally) -> None:
+        import time
+
+        if self.task is None:
+            self.progress.start()
+            self.task = self.progress.add_task("sending", total=tally.total, rate=0.0, note="")
+        elapsed = max(time.monotonic() - tally.started, 1e-6)
+        note = ""
+        if tally.waiting_until is not None:
+            note = f"waiting {max(0, tally.waiting_until - time.monotonic()):.0f} s to retry {tally.retrying} deferred"
+        elif tally.failed or tally.unknown:
+            note = f"{tally.failed} failed, {tally.unknown} unknown"
+        self.progress.update(self.task, completed=tally.done, rate=tally.sent / elapsed, note=note)
+
+
+def _show_plan(plan) -> None:
+    for warning in plan.warnings:
+        err_console.print(f"[yellow]warning:[/] {escape(warning)}", soft_wrap=True)
+    table = Table(show_header=False, box=None)
+    table.add_row("issue", escape(f"{plan.issue}: {plan.subject}"))
+    if plan.lists:
+        table.add_row("lists", escape(", ".join(plan.lists)))
+    table.add_row("recipients", f"{plan.recipients}" + (f" in {plan.variants} versions (audience)" if plan.variants > 1 else ""))
+    if plan.mode == "send":
+        table.add_row("to send now", str(plan.to_send))
+        if plan.already_sent:
+            table.add_row("already sent", str(plan.already_sent))
+        if plan.failed_before:
+            table.add_row("failed earlier", f"{plan.failed_before} (not retried)")
+        if plan.unknown:
+            what = "resent now (--resend-unknown)" if plan.resend_unknown else "not resent; add --resend-unknown to resend"
+            table.add_row("unknown", f"{plan.unknown} ({what})")
+    table.add_row("via" if plan.mode != "outbox" else "into", escape(plan.destination))
+    console.print(table)
+
+
+def _show_tests(report) -> None:
+    for address, kind, reply in report.test_results:
+        style = "green" if kind == "sent" else "red"
+        console.print(f"[{style}]{kind}[/] {escape(address)}  {escape(reply)}", soft_wrap=True)
+    if any(kind != "sent" for _, kind, _ in report.test_results):
+        raise typer.Exit(1)
+
+
+def _show_summary(report) -> None:
+    tally, plan = report.tally, report.plan
+    if report.recovered:
+        err_console.print(
+            f"[yellow]warning:[/] {report.recovered} messages were in flight when an earlier send stopped; "
+            "they are marked unknown (resend them with --resend-unknown)"
+        )
+    if tally is None or tally.total == 0:
+        console.print(f"Nothing to send: {plan.already_sent} of {plan.recipients} recipients already have {plan.issue}.")
+        return
+    table = Table("sent", "deferred", "failed", "unknown", "time", title=f"Sent {plan.issue}", title_justify="left")
+    table.add_row(str(tally.sent), str(tally.deferred), str(tally.failed), str(tally.unknown), f"{report.elapsed:.1f} s")
+    console.print(table)
+    if report.failed:
+        _show_failed(report.failed)
+    if report.bounced:
+        console.print(f"{len(report.bounced)} address(es) do not exist according to the server: marked as bounced, "
+                      "they get no more mail (see 'nyhetsbrev recipients list --all').")
+    if tally.deferred:
+        console.print(f"{tally.deferred} deferred by the server: run the same command later to retry them.")
+    if tally.unknown:
+        console.print(f"{tally.unknown} unknown (connection lost after sending): resend with --resend-unknown if needed.")
+
+
+def _show_failed(failed: list[tuple[str, str]]) -> None:
+    table = Table("failed address", "server reply", title_justify="left")
+    for address, reply in failed[:FAILED_SHOWN]:
+        table.add_row(escape(address), escape(reply))
+    console.print(table)
+    if len(failed) > FAILED_SHOWN:
+        console.print(f"… and {len(failed) - FAILED_SHOWN} more (see 'nyhetsbrev status').")
+
+
+@app.command()
+def status(ctx: typer.Context, issue: str = typer.Argument(..., help="Issue id, e.g. 22:1")) -> None:
+    """Show per list how many were sent, pending, deferred, failed and unknown, and why some failed."""
+    from ..sender import status as send_status
+
+    report = send_status(project_root(ctx), issue)
+    if not report.per_list:
+        console.print(f"{report.issue} has not been sent to any list yet.")
+        return
+    states = ["sent", "pending", "deferred", "failed", "unknown"] + (["sending"] if report.running else [])
+    table = Table("list", *states, title=f"Status of {report.issue}" + (" (a send is running)" if report.running else ""),
+                  title_justify="left")
+    for name, counts in sorted(report.per_list.items()):
+        table.add_row(escape(name), *(str(counts.get(state, 0)) for state in states))
+    console.print(table)
+    if report.failed:
+        _show_failed(report.failed)
+    if report.unknown:
+        console.print(f"{len(report.unknown)} unknown: they may or may not have arrived; resend with 'send … --resend-unknown'.")
+    if report.next_attempt:
+        console.print(f"Deferred messages can be retried from {report.next_attempt} (UTC): run the same send command again.")

@@ -1,0 +1,405 @@
+"""Deliver prepared messages over several SMTP connections: ledger first, retries with back-off, rate limit, pause."""
+
+from __future__ import annotations
+
+import contextlib
+import heapq
+import os
+import queue
+import re
+import signal
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Callable
+
+from . import transport
+from .errors import HeaderInjection, SendError, SendPaused, SmtpUnavailable, TransportError
+from .models import SmtpSettings
+from .store import ledger
+
+RETRY_BASE_ENV = "NYHETSBREV_RETRY_BASE"
+DEFAULT_RETRY_BASE = 30.0  # seconds before the first retry of a deferred message; doubles each time
+
+
+@dataclass
+class Tally:
+    """How far a send has come; handed to the progress callback."""
+
+    total: int
+    sent: int = 0
+    deferred: int = 0
+    failed: int = 0
+    unknown: int = 0
+    retrying: int = 0
+    waiting_until: float | None = None  # monotonic time of the next retry while only retries are left
+    started: float = field(default_factory=time.monotonic)
+
+    @property
+    def done(self) -> int:
+        return self.sent + self.deferred + self.failed + self.unknown
+
+
+@dataclass
+class Job:
+    """One message on its way: ledger row, Message-ID, how often it was tried in this run; bytes made by its connection."""
+
+    row: ledger.Row
+    message_id: str
+    attempt: int = 1
+    address: str = ""
+    data: bytes = b""
+
+    @property
+    def key(self) -> str:
+        return self.row.email_key
+
+
+@dataclass(frozen=True)
+class Options:
+    """How to send: connections, rate limit (messages per second), retries in this run and when to pause."""
+
+    connections: int = 4
+    rate: float | None = None
+    retries: int = 3
+    retry_base: float | None = None
+    pause_after: int = 5
+    cafile: str | None = None
+
+    def base(self) -> float:
+        if self.retry_base is not None:
+            return self.retry_base
+        try:
+            return float(os.environ.get(RETRY_BASE_ENV, DEFAULT_RETRY_BASE))
+        except ValueError:
+            return DEFAULT_RETRY_BASE
+
+
+Prepare = Callable[[ledger.Row, str], tuple[str, bytes]]  # (row, message_id) -> (envelope recipient, message bytes)
+
+
+class _Reports:
+    """What the connections report; the main thread is woken once per batch, not once per message."""
+
+    def __init__(self) -> None:
+        self.items: deque = deque()
+        self.lock = threading.Lock()
+        self.ready = threading.Event()
+        self.wake_at = 1
+
+    def put(self, item: object, *, urgent: bool = False) -> None:
+        with self.lock:
+            self.items.append(item)
+            if urgent or len(self.items) >= self.wake_at:
+                self.ready.set()
+
+    def take(self, wanted: int, timeout: float) -> list:
+        """Everything reported so far, after waiting (up to timeout) until at least `wanted` items are in."""
+        with self.lock:
+            waiting = len(self.items) < wanted
+            if waiting:
+                self.wake_at = wanted
+                self.ready.clear()
+        if waiting:
+            self.ready.wait(timeout)
+        with self.lock:
+            items = list(self.items)
+            self.items.clear()
+            self.wake_at = 1
+        return items
+
+
+def in_flight_limit(connections: int) -> int:
+    """The most messages claimed and not yet answered at once: all that a crash can leave as 'unknown'."""
+    return 3 * connections
+
+
+class _Limiter:
+    """At most `rate` messages per second over all connections."""
+
+    def __init__(self, rate: float | None) -> None:
+        self.interval = 1.0 / rate if rate else 0.0
+        self.next = time.monotonic()
+        self.lock = threading.Lock()
+
+    def wait(self) -> None:
+        if not self.interval:
+            return
+        with self.lock:
+            now = time.monotonic()
+            slot = max(self.next, now)
+            self.next = slot + self.interval
+        if slot > now:
+            time.sleep(slot - now)
+
+
+def _policy_key(result: transport.Result) -> str:
+    """A policy reply without the parts that name the recipient, to see whether rejections are identical."""
+    text = re.sub(r"<[^>]*>|\S+@\S+|\b[0-9A-Fa-f]{8,}\b", "", result.reply)
+    return f"{result.code} {' '.join(text.split())}"
+
+
+class Dispatcher:
+    """Runs one send: claims rows in the ledger, hands messages to connection threads, records every reply."""
+
+    def __init__(self, db, issue: str, smtp: SmtpSettings, sender: str, prepare: Prepare,
+                 new_message_id: Callable[[], str], options: Options,
+                 progress: Callable[[Tally], None] | None = None) -> None:
+        self.db, self.issue, self.smtp, self.sender = db, issue, smtp, sender
+        self.prepare, self.new_message_id, self.options = prepare, new_message_id, options
+        self.progress = progress or (lambda tally: None)
+        self.jobs: queue.Queue = queue.Queue()
+        self.results = _Reports()
+        self.stop = threading.Event()
+        self.interrupted = threading.Event()
+        self.limiter = _Limiter(options.rate)
+        self.in_flight: dict[str, Job] = {}
+        self.unwritten: list[ledger.Outcome] = []  # replies collected, written with the next claims
+        self.alive = 0
+        self.last_error: Exception | None = None
+        self.policy_run: list[tuple[str, str, transport.Result]] = []
+        self.paused: transport.Result | None = None
+        self.tally = Tally(total=0)
+
+    # -- main thread ---------------------------------------------------------
+    def run(self, rows: list[ledger.Row]) -> Tally:
+        """Send every row; returns the tally. Raises SendPaused or TransportError when the send cannot go on."""
+        self.tally = Tally(total=len(rows))
+        if not rows:
+            return self.tally
+        first = transport.Connection(self.smtp, cafile=self.options.cafile)
+        first.open()  # certificate, STARTTLS and login problems surface here, before anything is claimed
+        threads = []
+        for index in range(max(1, min(self.options.connections, len(rows)))):
+            conn = first if index == 0 else transport.Connection(self.smtp, cafile=self.options.cafile)
+            thread = threading.Thread(target=self._worker, args=(conn,), name=f"smtp-{index + 1}", daemon=True)
+            self.alive += 1
+            thread.start()
+            threads.append(thread)
+        todo = deque((row, 1) for row in rows)
+        retries: list[tuple[float, int, ledger.Row, int]] = []
+        held = 0
+        try:
+            with self._interrupts_at_safe_points():
+                self._loop(todo, retries)
+        finally:
+            self._shutdown(threads)
+            held = len(self.policy_run)
+            self._settle_policy_run(ledger.PENDING if self.paused is not None else ledger.FAILED)
+            self._write()
+        if self.paused is not None:
+            raise SendPaused(
+                f"the server rejected {held} messages in a row with the same policy reply ({self.paused}); "
+                "the send is paused and those messages are pending again",
+                hint="fix the cause with your mail provider (sender authentication such as SPF/DKIM, relay "
+                "permission or content), then run the same command again to continue",
+            )
+        if self.alive == 0 and self.last_error is not None and (todo or retries):
+            raise self.last_error
+        return self.tally
+
+    @contextlib.contextmanager
+    def _interrupts_at_safe_points(self):
+        """Ctrl-C or `kill` stops the send between two steps, never halfway through one; a second one stops at once."""
+        def stop(signum, frame):
+            if self.interrupted.is_set():
+                raise KeyboardInterrupt
+            self.interrupted.set()
+            self.results.ready.set()  # wake the main loop
+
+        previous = {}
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                if signal.getsignal(signum) not in (signal.SIG_IGN, None):
+                    previous[signum] = signal.signal(signum, stop)
+        try:
+            yield
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+
+    def _loop(self, todo: deque, retries: list) -> None:
+        seq = 0
+        while True:
+            if self.interrupted.is_set():
+                raise KeyboardInterrupt
+            now = time.monotonic()
+            while retries and retries[0][0] <= now:
+                _, _, row, attempt = heapq.heappop(retries)
+                todo.append((row, attempt))
+                self.tally.retrying -= 1
+            if self.alive == 0:
+                return
+            if not self.in_flight and (self.paused is not None or not todo):
+                if self.paused is not None or not retries:
+                    return
+                self.tally.waiting_until = retries[0][0]  # only retries are left: wait for the next one
+                self.progress(self.tally)
+                self.interrupted.wait(min(0.25, max(0.0, retries[0][0] - time.monotonic())))
+                continue
+            self.tally.waiting_until = None
+            # Refill in batches (fewer, larger ledger transactions) while every connection still has work queued.
+            outcomes, handled = self._collect(block=not self._can_fill(todo))
+            self.unwritten.extend(outcomes)
+            batch = self._prepare(todo) if self._can_fill(todo) else []
+            if batch or not self.in_flight:
+                self._write(claims=[(job.key, job.message_id) for job in batch])
+            for job in batch:
+                self.in_flight[job.key] = job
+                self.jobs.put(job)
+            for job, result, exhausted in handled:
+                if result.kind == transport.DEFERRED and job.attempt <= self.options.retries and not exhausted:
+                    delay = self.options.base() * (2 ** (job.attempt - 1))
+                    seq += 1
+                    job.row.message_id = job.message_id
+                    heapq.heappush(retries, (time.monotonic() + delay, seq, job.row, job.attempt + 1))
+                    self.tally.retrying += 1
+            self.progress(self.tally)
+
+    def _can_fill(self, todo: deque) -> bool:
+        return self.paused is None and bool(todo) and len(self.in_flight) <= self._low_water()
+
+    def _write(self, claims: list[tuple[str, str]] = ()) -> None:
+        """One transaction: the replies collected so far, and the next messages claimed before their DATA goes out."""
+        outcomes, self.unwritten = self.unwritten, []
+        ledger.write(self.db, self.issue, outcomes=outcomes, claims=claims)
+
+    def _high_water(self) -> int:
+        return in_flight_limit(self.alive)
+
+    def _low_water(self) -> int:
+        return 2 * self.alive  # every connection still has a message queued while the next batch is made
+
+    def _prepare(self, todo: deque) -> list[Job]:
+        """The next messages to claim, up to the high-water mark in flight (their connections build the bytes)."""
+        room = self._high_water() - len(self.in_flight)
+        batch = []
+        while todo and len(batch) < room:
+            row, attempt = todo.popleft()
+            batch.append(Job(row, row.message_id or self.new_message_id(), attempt))
+        return batch
+
+    def _collect(self, block: bool) -> tuple[list[ledger.Outcome], list[tuple[Job, transport.Result, bool]]]:
+        """What the connections reported since last time; when block, wait until a batch's worth is in."""
+        wanted = max(1, len(self.in_flight) - self._low_water()) if block else 0
+        items = self.results.take(wanted, timeout=0.2)
+        outcomes, handled = [], []
+        for item in items:
+            if item == "exit":
+                self.alive -= 1
+                continue
+            job, result = item
+            self.in_flight.pop(job.key, None)
+            if isinstance(result, Exception) or result is None:
+                if isinstance(result, Exception):
+                    self.last_error = result
+                outcomes.append(ledger.Outcome(job.key, ledger.PENDING))  # never went out: send it later
+                continue
+            handled.append(self._outcome(job, result, outcomes))
+        return outcomes, handled
+
+    def _drain(self) -> None:
+        outcomes, _ = self._collect(block=True)
+        self.unwritten.extend(outcomes)
+        self._write()
+
+    def _outcome(self, job: Job, result: transport.Result, outcomes: list) -> tuple[Job, transport.Result, bool]:
+        reply = str(result) or None
+        if result.policy:
+            key = _policy_key(result)
+            if self.policy_run and self.policy_run[-1][1] != key:
+                self._settle_policy_run(ledger.FAILED)
+            self.policy_run.append((job.key, key, result))
+            if len(self.policy_run) >= self.options.pause_after and self.paused is None:
+                self.paused = result
+            return job, result, True
+        if self.policy_run and result.kind == transport.SENT:
+            self._settle_policy_run(ledger.FAILED)
+        kind = result.kind
+        if kind == transport.RECONNECT:  # the connection kept dropping before the message was complete
+            kind = transport.DEFERRED
+        exhausted = kind == transport.DEFERRED and job.attempt > self.options.retries
+        if kind in (transport.SENT, transport.FAILED, transport.UNKNOWN):  # the same names as the ledger states
+            outcomes.append(ledger.Outcome(job.key, kind, reply))
+            setattr(self.tally, kind, getattr(self.tally, kind) + 1)
+        else:
+            nxt = ledger.later(self.options.base() * (2 ** job.attempt))
+            outcomes.append(ledger.Outcome(job.key, ledger.DEFERRED, reply, nxt))
+            if exhausted:
+                self.tally.deferred += 1
+        return job, transport.Result(kind, result.code, result.reply), exhausted
+
+    def _settle_policy_run(self, state: str) -> None:
+        if not self.policy_run:
+            return
+        self.unwritten.extend(ledger.Outcome(key, state, str(result)) for key, _, result in self.policy_run)
+        if state == ledger.FAILED:
+            self.tally.failed += len(self.policy_run)
+        self.policy_run = []
+
+    def _shutdown(self, threads: list[threading.Thread]) -> None:
+        """Stop the connections, wait for messages already on the wire, and put unsent ones back to pending."""
+        self.stop.set()
+        while True:  # jobs no connection has taken yet
+            try:
+                job = self.jobs.get_nowait()
+            except queue.Empty:
+                break
+            if self.in_flight.pop(job.key, None):
+                self.unwritten.append(ledger.Outcome(job.key, ledger.PENDING))
+        self._write()
+        for _ in threads:
+            self.jobs.put(None)
+        deadline = time.monotonic() + self.smtp.timeout + 5
+        while self.in_flight and self.alive > 0 and time.monotonic() < deadline:
+            self._drain()
+        for thread in threads:
+            thread.join(timeout=0.5)
+
+    # -- connection threads ----------------------------------------------------
+    def _worker(self, conn: transport.Connection) -> None:
+        try:
+            while True:
+                job = self.jobs.get()
+                if job is None:
+                    return
+                if self.stop.is_set():
+                    self.results.put((job, None))
+                    continue
+                try:
+                    job.address, job.data = self.prepare(job.row, job.message_id)
+                except (HeaderInjection, SendError) as exc:  # a name or address that must not reach a header
+                    self.results.put((job, transport.Result(transport.FAILED, None, f"not sent: {exc}")))
+                    continue
+                self.limiter.wait()
+                try:
+                    self.results.put((job, self._deliver(conn, job)))
+                except TransportError as exc:
+                    self.results.put((job, exc), urgent=True)
+                    return
+        finally:
+            conn.close()
+            self.results.put("exit", urgent=True)
+
+    def _deliver(self, conn: transport.Connection, job: Job) -> transport.Result:
+        result = None
+        for attempt in range(3):
+            self._connect(conn)
+            result = conn.send(self.sender, job.address, job.data)
+            if result.kind != transport.RECONNECT:
+                return result
+            time.sleep(0.05 * (2 ** attempt))
+        return result
+
+    def _connect(self, conn: transport.Connection) -> None:
+        if conn.is_open:
+            return
+        for wait in (0.2, 0.5, 1.0, 2.0, None):
+            try:
+                conn.open()
+                return
+            except SmtpUnavailable:
+                if wait is None or self.stop.is_set():
+                    raise
+                time.sleep(wait)

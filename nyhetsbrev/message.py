@@ -1,0 +1,311 @@
+"""The email itself: MIME built once per audience, personalised per recipient at the byte level."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import email.policy
+import hashlib
+import html
+import itertools
+import mimetypes
+import re
+import secrets
+import time
+from dataclasses import dataclass
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import formatdate, parseaddr
+from pathlib import Path
+from urllib.parse import quote
+
+from .errors import HeaderInjection, SendError
+from .models import UNSUBSCRIBE_PLACEHOLDER, WEB_PLACEHOLDER, Issue, Rendered, Settings
+
+POLICY = email.policy.SMTP.clone(max_line_length=78)
+if hasattr(POLICY, "verify_generated_headers"):  # Python 3.11.10+ / 3.12.5+ (CVE-2024-6923)
+    POLICY = POLICY.clone(verify_generated_headers=True)
+
+TEST_PREFIX = "[TEST] "
+_UNSAFE = ("\r", "\n", "\0", "=?")
+_PLAIN_PHRASE = re.compile(r"[A-Za-z0-9 !#$%&'*+/^_`{|}~-]{1,60}")
+_ADDRESS = re.compile(r"[^\s@<>()\[\],;:\"\\]+@[^\s@<>()\[\],;:\"\\]+\.[^\s@<>()\[\],;:\"\\]+")
+_URL_SAFE = re.compile(r"[A-Za-z0-9._~-]*")
+_SRC = re.compile(r"""(\bsrc\s*=\s*)(["'])([^"']*)\2""", re.I)
+_PERSONAL_MARK = "X-Nyhetsbrev-Personal"
+_UNSUBSCRIBE_WORD = {"sv": "Avregistrera", "en": "Unsubscribe"}
+
+
+def check_header_value(value: str | None, what: str) -> str:
+    """Return value, or raise HeaderInjection if it holds CR, LF, NUL or an encoded word ('=?')."""
+    text = value or ""
+    for bad in _UNSAFE:
+        if bad in text:
+            shown = {"\r": "a carriage return", "\n": "a line break", "\0": "a NUL character"}.get(bad, "'=?'")
+            raise HeaderInjection(
+                f"the {what} contains {shown}, which could add headers or recipients to the email",
+                hint=f"remove it from the {what}",
+            )
+    return text
+
+
+def envelope_address(address: str) -> str:
+    """The address as it goes on the wire: checked, IDN domain in ASCII; SendError when it cannot be sent."""
+    check_header_value(address, "address")
+    address = address.strip()
+    local, _, domain = address.rpartition("@")
+    try:
+        domain = domain.encode("idna").decode("ascii") if not domain.isascii() else domain
+    except UnicodeError:
+        raise SendError(f"the address {address} has a domain that cannot be written in ASCII") from None
+    if not local.isascii():
+        raise SendError(f"the address {address} has non-ASCII characters before the @, which this sender cannot deliver")
+    result = f"{local}@{domain}"
+    if not _ADDRESS.fullmatch(result):
+        raise SendError(f"'{address}' is not a deliverable email address")
+    return result
+
+
+def sender_address(settings: Settings) -> str:
+    """The bare address of From (used as the envelope sender and for Message-IDs)."""
+    check_header_value(settings.sender, "From address in nyhetsbrev.toml")
+    address = parseaddr(settings.sender)[1]
+    if "@" not in address:
+        raise SendError(f"'from' in nyhetsbrev.toml is not an address: {settings.sender}", hint='write it as "Name <address@domain>"')
+    return envelope_address(address)
+
+
+def subject_line(settings: Settings, issue: Issue, *, test: bool = False) -> str:
+    """The subject from the settings' pattern ({name}, {issue}, {subject}, {date}); '[TEST] ' first for test copies."""
+    date = (issue.date or dt.date.today()).isoformat()
+    subject = settings.subject.format(name=settings.name, issue=str(issue.id), subject=issue.subject, date=date)
+    subject = " ".join(check_header_value(subject, "subject").split())
+    return (TEST_PREFIX + subject) if test else subject
+
+
+def web_url(settings: Settings, issue: Issue) -> str:
+    """The web copy of the issue under archive_url ('#' when no archive is configured)."""
+    if not settings.archive_url:
+        return "#"
+    return f"{settings.archive_url.rstrip('/')}/{issue.id.folder}/web.html"
+
+
+def new_message_id(domain: str, issue: Issue) -> str:
+    """A unique Message-ID on the sender's domain."""
+    return f"<{issue.id.folder}.{secrets.token_hex(10)}@{domain}>"
+
+
+class MessageIds:
+    """Unique Message-IDs for one run: a random part drawn once, then a counter (cheaper than randomness each time)."""
+
+    def __init__(self, domain: str, issue: Issue) -> None:
+        self._prefix = f"<{issue.id.folder}.{secrets.token_hex(8)}."
+        self._suffix = f"@{domain}>"
+        self._count = itertools.count(1)
+
+    def __call__(self) -> str:
+        return f"{self._prefix}{next(self._count)}{self._suffix}"
+
+
+@dataclass(frozen=True)
+class _Body:
+    """A text part quoted-printable encoded once; per-recipient values are spliced in between soft line breaks."""
+
+    segments: tuple[bytes, ...]
+
+    def fill(self, encoded_value: bytes) -> bytes:
+        """The part with the value (already made by _spliced) in every place of the placeholder."""
+        return encoded_value.join(self.segments) if len(self.segments) > 1 else self.segments[0]
+
+
+def _spliced(value: str) -> bytes:
+    return b"=\r\n" + _qp(value) + b"=\r\n"
+
+
+class MessageTemplate:
+    """One audience's message, encoded once; personalise() makes the bytes for one recipient."""
+
+    def __init__(self, head: tuple[bytes, bytes], bodies: tuple[bytes, bytes, bytes], text: _Body, html_body: _Body,
+                 settings: Settings, sender: str, domain: str) -> None:
+        self._head = head
+        self._bodies = bodies
+        self._text = text
+        self._html = html_body
+        self.settings = settings
+        self.sender = sender
+        self.domain = domain
+        self._links = _UnsubscribeLinks(settings)
+
+    def personalise(self, address: str, name: str | None, *, message_id: str, token: str, date: str | None = None) -> bytes:
+        """The complete message for one recipient (To, Message-ID, Date, unsubscribe links filled in)."""
+        to = _to_header(envelope_address(address), name)
+        https, mailto = self._links.make(token)
+        listed = f"<{https}>,\r\n <{mailto}>" if https else f"<{mailto}>"
+        personal = (
+            f"{to}Date: {date or _now()}\r\nMessage-ID: {message_id}\r\n"
+            f"List-Unsubscribe: {listed}\r\n"
+        ).encode("ascii")
+        link = https or mailto
+        in_text = _spliced(link)
+        escaped = html.escape(link, quote=True)
+        in_html = in_text if escaped == link else _spliced(escaped)
+        before, after = self._head
+        top, middle, end = self._bodies
+        return b"".join((before, personal, after, top, self._text.fill(in_text), middle, self._html.fill(in_html), end))
+
+
+_last_date: list = [0, ""]
+
+
+def _now() -> str:
+    """The Date header value, made once a second."""
+    second = int(time.time())
+    if _last_date[0] != second:
+        _last_date[:] = [second, formatdate(second, localtime=True)]
+    return _last_date[1]
+
+
+class _UnsubscribeLinks:
+    """The fixed parts of the unsubscribe links, checked once; make() adds a recipient's token."""
+
+    def __init__(self, settings: Settings) -> None:
+        mailbox = envelope_address(
+            settings.unsubscribe_email or settings.reply_to and parseaddr(settings.reply_to)[1] or parseaddr(settings.sender)[1]
+        )
+        word = _UNSUBSCRIBE_WORD.get(settings.language, "Unsubscribe")
+        self.mailto = f"mailto:{mailbox}?subject={quote(word, safe='')}%20"
+        self.https = None
+        if settings.unsubscribe_url:
+            base = check_header_value(settings.unsubscribe_url, "unsubscribe_url in nyhetsbrev.toml")
+            if any(ch in base for ch in " <>\"'"):
+                raise SendError("unsubscribe_url in nyhetsbrev.toml contains spaces or quotes", hint="write a plain https:// address")
+            self.https = f"{base}{'&' if '?' in base else '?'}token="
+
+    def make(self, token: str) -> tuple[str | None, str]:
+        quoted = token if _URL_SAFE.fullmatch(token) else quote(token, safe="")
+        return (self.https + quoted if self.https else None), self.mailto + quoted
+
+
+def build_template(settings: Settings, issue: Issue, rendered: Rendered, *, test: bool = False) -> MessageTemplate:
+    """Encode the message of one rendering once: headers, both parts and embedded images."""
+    sender = sender_address(settings)
+    domain = sender.rpartition("@")[2]
+    msg = EmailMessage(policy=POLICY)
+    msg["From"] = check_header_value(settings.sender, "From address in nyhetsbrev.toml")
+    if settings.reply_to:
+        msg["Reply-To"] = check_header_value(settings.reply_to, "reply_to in nyhetsbrev.toml")
+    msg["Subject"] = subject_line(settings, issue, test=test)
+    msg[_PERSONAL_MARK] = "here"
+    msg["List-Id"] = _list_id(settings, domain)
+    msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    msg["Auto-Submitted"] = "auto-generated"
+    msg["Precedence"] = "bulk"
+    web = web_url(settings, issue)
+    text_src = rendered.email_text.replace(WEB_PLACEHOLDER, web)
+    html_src = _image_sources(settings, issue, rendered, domain).replace(WEB_PLACEHOLDER, html.escape(web, quote=True))
+    mark = secrets.token_hex(12)
+    text_mark, html_mark = f"NBTEXT{mark}", f"NBHTML{mark}"
+    msg.set_content(text_mark + "\n", cte="quoted-printable")
+    msg.add_alternative(html_mark + "\n", subtype="html", cte="quoted-printable")
+    if not settings.image_base_url:
+        _embed_images(msg.get_payload()[1], rendered.images, domain)
+    raw = msg.as_bytes(policy=POLICY)
+    head, sep, body = raw.partition(b"\r\n\r\n")
+    before, marker_line, after = head.partition(f"{_PERSONAL_MARK}: here\r\n".encode("ascii"))
+    if not marker_line:
+        raise SendError("the message headers could not be built", hint="report this as a bug in nyhetsbrev")
+    top, _, rest = body.partition(f"{text_mark}\r\n".encode("ascii"))
+    middle, _, end = rest.partition(f"{html_mark}\r\n".encode("ascii"))
+    return MessageTemplate(
+        (before, after + sep), (top, middle, end),
+        _encode_body(text_src), _encode_body(html_src),
+        settings, sender, domain,
+    )
+
+
+def _list_id(settings: Settings, domain: str) -> str:
+    list_id = check_header_value(settings.list_id, "list_id in nyhetsbrev.toml") or f"nyhetsbrev.{domain}"
+    if "<" in list_id:
+        return list_id
+    name = check_header_value(settings.name, "name in nyhetsbrev.toml").replace('"', "'")
+    return f'"{name}" <{list_id}>'
+
+
+def _to_header(address: str, name: str | None) -> str:
+    """The To header line for one recipient, name encoded (RFC 2047) when it is not plain ASCII."""
+    name = " ".join(check_header_value(name, "recipient's name").split())
+    if not name:
+        return f"To: {address}\r\n"
+    if _PLAIN_PHRASE.fullmatch(name):
+        return f"To: {name} <{address}>\r\n"
+    raw = name.encode("utf-8")
+    if len(raw) <= 45:  # one encoded word of at most 72 characters
+        return f"To: =?utf-8?b?{base64.b64encode(raw).decode('ascii')}?= <{address}>\r\n"
+    header = POLICY.header_factory("To", [Address(display_name=name, addr_spec=address)])
+    return header.fold(policy=POLICY)
+
+
+def _crlf(text: str) -> str:
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if not text.endswith("\n"):
+        text += "\n"
+    return text.replace("\n", "\r\n")
+
+
+def _qp(text: str) -> bytes:
+    """Quoted-printable of text that starts at the beginning of a line, CRLF line ends, lines of at most 76."""
+    encoded = binascii.b2a_qp(b"\r\n" + text.encode("utf-8"), istext=True)[2:]
+    last = encoded.rfind(b"\n") + 1
+    if len(encoded) - last >= 76:  # room for the soft line break that follows
+        cut = last + 70
+        while encoded[cut - 1:cut] == b"=" or encoded[cut - 2:cut - 1] == b"=":
+            cut -= 1
+        encoded = encoded[:cut] + b"=\r\n" + encoded[cut:]
+    return encoded
+
+
+def _encode_body(text: str) -> _Body:
+    pieces = _crlf(text).split(UNSUBSCRIBE_PLACEHOLDER)
+    return _Body(tuple(_qp(piece) for piece in pieces))
+
+
+def _image_sources(settings: Settings, issue: Issue, rendered: Rendered, domain: str) -> str:
+    """The HTML with local image sources pointing at embedded parts (cid:) or at image_base_url."""
+    folder = issue.folder.resolve()
+    known = {Path(p).resolve(): p for p in rendered.images}
+
+    def replace(match: re.Match) -> str:
+        src = html.unescape(match.group(3))
+        if re.match(r"^[a-z][a-z0-9+.-]*:", src, re.I):
+            return match.group(0)
+        path = (folder / src).resolve()
+        if path not in known:
+            return match.group(0)
+        if settings.image_base_url:
+            rel = path.relative_to(folder).as_posix() if path.is_relative_to(folder) else path.name
+            target = f"{settings.image_base_url.rstrip('/')}/{issue.id.folder}/{quote(rel)}"
+        else:
+            target = f"cid:{_content_id(path, domain)}"
+        return f"{match.group(1)}{match.group(2)}{html.escape(target, quote=True)}{match.group(2)}"
+
+    return _SRC.sub(replace, rendered.email_html)
+
+
+def _content_id(path: Path, domain: str) -> str:
+    digest = hashlib.sha256(str(path).encode("utf-8")).hexdigest()[:16]
+    return f"{digest}.{re.sub(r'[^A-Za-z0-9.-]', '-', path.name)}@{domain}"
+
+
+def _embed_images(html_part: EmailMessage, images: tuple[Path, ...], domain: str) -> None:
+    for path in images:
+        path = Path(path).resolve()
+        kind = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        maintype, subtype = kind.split("/", 1)
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise SendError(f"cannot read the image: {exc.strerror}", path=path, hint="run 'nyhetsbrev check' for the issue") from None
+        html_part.add_related(
+            data, maintype, subtype, cid=f"<{_content_id(path, domain)}>", disposition="inline", filename=path.name
+        )

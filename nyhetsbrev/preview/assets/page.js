@@ -1,0 +1,187 @@
+// The preview page: shows the last good build, reloads it when the server's epoch moves (long-poll).
+"use strict";
+(() => {
+  const $ = (id) => document.getElementById(id);
+  const frames = [$("frame-desktop"), $("frame-phone")];
+  const markers = $("markers");
+  const dark = $("dark");
+  let instance = null;
+  let epoch = null;
+
+  const remembered = (key, fallback) => {
+    try {
+      const value = localStorage.getItem("nyhetsbrev-preview-" + key);
+      return value === null ? fallback : value === "1";
+    } catch (e) { return fallback; }
+  };
+  const remember = (key, value) => {
+    try { localStorage.setItem("nyhetsbrev-preview-" + key, value ? "1" : "0"); } catch (e) { /* private mode */ }
+  };
+  markers.checked = remembered("markers", true);
+  dark.checked = remembered("dark", false);
+
+  const el = (tag, className, text) => {
+    const node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined && text !== null) node.textContent = text;
+    return node;
+  };
+  const clock = (seconds) => new Date(seconds * 1000).toLocaleTimeString();
+
+  function setStatus(kind, text) {
+    const status = $("status");
+    status.className = "status " + kind;
+    status.textContent = text;
+  }
+
+  // Frames grow to the email's height so the page scrolls as one and both widths line up.
+  function fit(frame) {
+    try {
+      const doc = frame.contentDocument;
+      if (!doc || !doc.documentElement) return;
+      const height = Math.ceil(doc.documentElement.getBoundingClientRect().height);
+      if (height > 0) frame.style.height = height + 20 + "px";
+    } catch (e) { /* not loaded yet */ }
+  }
+  for (const frame of frames) {
+    frame.addEventListener("load", () => {
+      fit(frame);
+      try {
+        new ResizeObserver(() => fit(frame)).observe(frame.contentDocument.documentElement);
+      } catch (e) { /* older browsers: height from load only */ }
+    });
+  }
+
+  function loadFrames() {
+    const url = `/email.html?v=${epoch}&markers=${markers.checked ? 1 : 0}&dark=${dark.checked ? 1 : 0}`;
+    for (const frame of frames) frame.src = url;
+  }
+
+  function showError(error, build) {
+    const box = $("error");
+    box.hidden = !error;
+    if (!error) return;
+    $("error-where").textContent = error.file ? (error.line ? `${error.file}:${error.line}` : error.file) : "";
+    $("error-what").textContent = error.what;
+    $("error-hint").textContent = error.hint ? `${error.hint}.` : "";
+    $("error-note").textContent = build
+      ? `Still showing the last good build (${clock(build.built_at)}). Fix the file and save it: the preview rebuilds by itself.`
+      : "Nothing to show yet. Fix the file and save it: the preview rebuilds by itself.";
+  }
+
+  function showInbox(build) {
+    $("inbox-from").textContent = build.sender;
+    $("inbox-from-line").textContent = build.sender;
+    $("inbox-date").textContent = build.date;
+    $("inbox-subject").textContent = build.subject || "(no subject)";
+    $("inbox-subject-line").textContent = build.subject || "(no subject)";
+    $("inbox-preheader").textContent = build.preheader || "(no preheader: the inbox shows the email's first words)";
+    $("inbox-preheader-line").textContent = build.preheader ? "– " + build.preheader : "";
+  }
+
+  function showProblems(problems) {
+    const list = $("problems");
+    list.replaceChildren();
+    const errors = problems.filter((p) => p.level === "error").length;
+    const warnings = problems.length - errors;
+    $("problem-count").textContent = problems.length ? `(${errors} errors, ${warnings} warnings)` : "";
+    if (!problems.length) {
+      list.append(el("li", "none", "No errors or warnings."));
+      return;
+    }
+    for (const problem of problems) {
+      const item = el("li", problem.level);
+      if (problem.where) item.append(el("span", "where", problem.where));
+      item.append(el("span", null, `${problem.level}: ${problem.message}`));
+      list.append(item);
+    }
+  }
+
+  function showSections(sections) {
+    const list = $("sections");
+    list.replaceChildren();
+    for (const section of sections) {
+      const item = el("li", section.audience.length ? "limited" : null);
+      item.append(el("span", "file", section.file));
+      item.append(el("span", "title", section.title || "(no heading)"));
+      item.append(document.createElement("br"));
+      if (section.audience.length) item.append(el("span", "audience", "Only for: " + section.audience.join(", ")));
+      else item.append(el("span", "everyone", "Everyone"));
+      list.append(item);
+    }
+  }
+
+  function show(state) {
+    $("issue").textContent = `Preview ${state.issue}`;
+    document.title = `${state.issue} – preview – nyhetsbrev`;
+    const build = state.build;
+    showError(state.error, build);
+    if (build) {
+      showInbox(build);
+      showProblems(build.problems);
+      showSections(build.sections);
+      $("text").textContent = build.text;
+      $("built").textContent = `built ${clock(build.built_at)} in ${Math.round(build.build_ms)} ms`;
+    }
+    setStatus(state.error ? "failed" : "live", state.error ? "build failed" : "live");
+  }
+
+  async function refresh() {
+    const response = await fetch("/api/state", { cache: "no-store" });
+    const state = await response.json();
+    if (instance !== null && state.instance !== instance) {
+      location.reload();  // the preview was restarted
+      return;
+    }
+    instance = state.instance;
+    epoch = state.epoch;
+    show(state);
+    loadFrames();
+  }
+
+  async function watch() {
+    for (;;) {
+      try {
+        const response = await fetch(`/api/wait?epoch=${epoch}`, { cache: "no-store" });
+        if (!response.ok) throw new Error(String(response.status));
+        const answer = await response.json();
+        if (answer.instance !== instance) { location.reload(); return; }
+        if (answer.epoch !== epoch) await refresh();
+        else if ($("status").classList.contains("offline")) await refresh();
+      } catch (e) {
+        setStatus("offline", "preview stopped – run nyhetsbrev preview again");
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+      }
+    }
+  }
+
+  function selectTab(name) {
+    for (const button of document.querySelectorAll("[role=tab]")) {
+      const selected = button.dataset.tab === name;
+      button.setAttribute("aria-selected", String(selected));
+      $("tab-" + button.dataset.tab).hidden = !selected;
+    }
+    if (location.hash !== "#" + name) history.replaceState(null, "", "#" + name);
+  }
+  for (const button of document.querySelectorAll("[role=tab]")) {
+    button.addEventListener("click", () => selectTab(button.dataset.tab));
+  }
+  selectTab(location.hash === "#text" ? "text" : "email");
+
+  for (const box of [markers, dark]) {
+    box.addEventListener("change", () => {
+      remember(box.id, box.checked);
+      loadFrames();
+    });
+  }
+
+  (async () => {
+    for (;;) {
+      try { await refresh(); break; } catch (e) {
+        setStatus("offline", "cannot reach the preview server");
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+      }
+    }
+    watch();
+  })();
+})();

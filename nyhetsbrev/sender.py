@@ -1,0 +1,264 @@
+"""Send an issue: who gets it, one rendering per audience, the ledger, test copies, the outbox and status."""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+from . import message, pipeline, transport
+from .dispatch import Dispatcher, Options, Tally
+from .errors import CheckFailed, SendError
+from .models import Issue, IssueId, Project
+from .store import ledger
+from .store.db import default_db_path, open_db
+from .store.recipients import recipients_for_lists
+from .store.suppressions import signing_key, suppress
+from .tokens import make_token
+
+
+@dataclass
+class SendPlan:
+    """What a send will do, shown before it starts (and all that --dry-run does)."""
+
+    issue: str
+    subject: str
+    lists: tuple[str, ...]
+    mode: str  # "send", "test", "outbox"
+    recipients: int = 0
+    to_send: int = 0
+    already_sent: int = 0
+    failed_before: int = 0
+    unknown: int = 0
+    deferred: int = 0
+    resend_unknown: bool = False
+    variants: int = 1
+    destination: str = ""
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class SendReport:
+    """What a send did."""
+
+    plan: SendPlan
+    dry_run: bool = False
+    cancelled: bool = False
+    tally: Tally | None = None
+    recovered: int = 0
+    written: list[Path] = field(default_factory=list)
+    test_results: list[tuple[str, str, str]] = field(default_factory=list)  # (address, kind, reply)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    bounced: list[str] = field(default_factory=list)  # newly suppressed: the server said the address does not exist
+    elapsed: float = 0.0
+
+
+@dataclass
+class StatusReport:
+    """Where the send of an issue stands."""
+
+    issue: str
+    per_list: dict[str, Counter]
+    failed: list[tuple[str, str]]
+    unknown: list[str]
+    next_attempt: str | None
+    running: bool
+
+
+def send(
+    root: Path,
+    issue_text: str,
+    lists: Sequence[str] = (),
+    *,
+    test: Sequence[str] = (),
+    outbox: Path | None = None,
+    dry_run: bool = False,
+    resend_unknown: bool = False,
+    options: Options | None = None,
+    confirm: Callable[[SendPlan], bool] | None = None,
+    progress: Callable[[Tally], None] | None = None,
+) -> SendReport:
+    """Send issue_text to the named lists (or test copies, or .eml files); resumable through the ledger."""
+    started = time.monotonic()
+    options = options or Options()
+    if options.connections < 1:
+        raise SendError("--connections must be at least 1")
+    if options.rate is not None and options.rate <= 0:
+        raise SendError("--rate must be a positive number of messages per second")
+    lists = tuple(dict.fromkeys(name.strip() for name in lists if name.strip()))
+    if not lists and not test:
+        raise SendError("name the lists to send to", hint="add --list NAME (see 'nyhetsbrev lists'), or --test ADDRESS for a test copy")
+    project, issue = pipeline.load(root, issue_text)
+    checked = pipeline.check(root, issue.id)
+    if checked.errors:
+        first = checked.errors[0]
+        raise CheckFailed(
+            f"the issue has {len(checked.errors)} error(s), nothing was sent: {first.message}",
+            path=first.path, line=first.line, hint=f"run 'nyhetsbrev check {issue.id}' and fix them first",
+        )
+    mode = "test" if test else "outbox" if outbox else "send"
+    plan = SendPlan(str(issue.id), message.subject_line(project.settings, issue, test=bool(test)), lists, mode,
+                    resend_unknown=resend_unknown, warnings=_warnings(project))
+    db = open_db(default_db_path(root))
+    try:
+        key = signing_key(db)
+        if test:
+            return _send_tests(project, issue, checked.rendered, list(test), lists, plan, key, options, dry_run, started)
+        people = {item["email_key"]: (item, names) for item, names in recipients_for_lists(db, list(lists))}
+        renderer = _Renderer(project, issue, checked.rendered)
+        plan.recipients = len(people)
+        plan.variants = len({renderer.audience(names) for _, names in people.values()}) or 1
+        if outbox:
+            plan.destination = str(outbox)
+            plan.to_send = len(people)
+            if dry_run:
+                return SendReport(plan, dry_run=True, elapsed=time.monotonic() - started)
+            written = _write_outbox(Path(outbox), people, renderer, key)
+            return SendReport(plan, written=written, elapsed=time.monotonic() - started)
+        smtp = project.settings.smtp
+        plan.destination = f"{smtp.host}:{smtp.port} ({smtp.security})" if smtp.host else "no SMTP server configured"
+        issue_key = str(issue.id)
+        entries = [ledger.Entry(k, item["email"], item["id"], tuple(sorted(names))) for k, (item, names) in people.items()]
+        if dry_run:
+            _fill_plan(plan, ledger.plan(db, issue_key, entries), resend_unknown)
+            return SendReport(plan, dry_run=True, elapsed=time.monotonic() - started)
+        transport.check_settings(smtp)
+        with ledger.SendLock(db, issue_key):
+            recovered = ledger.recover(db, issue_key)
+            _fill_plan(plan, ledger.plan(db, issue_key, entries), resend_unknown)
+            if confirm is not None and plan.to_send and not confirm(plan):
+                return SendReport(plan, cancelled=True, recovered=recovered, elapsed=time.monotonic() - started)
+            ledger.enqueue(db, issue_key, entries)
+            rows = [r for r in ledger.due(db, issue_key, resend_unknown=resend_unknown) if r.email_key in people]
+            for row in rows:
+                renderer.template(renderer.audience(people[row.email_key][1]))  # render every variant up front
+
+            def prepare(row: ledger.Row, message_id: str) -> tuple[str, bytes]:
+                item, names = people[row.email_key]
+                return _personal(renderer.template(renderer.audience(names)), item, message_id, key)
+
+            sender = message.sender_address(project.settings)
+            ids = message.MessageIds(sender.rpartition("@")[2], issue)
+            tally = Dispatcher(db, issue_key, smtp, sender, prepare, ids, options, progress).run(rows)
+            failed = ledger.failed(db, issue_key)
+            bounced = _suppress_bad_addresses(db, issue_key, failed)
+        return SendReport(plan, tally=tally, recovered=recovered, failed=failed, bounced=bounced,
+                          elapsed=time.monotonic() - started)
+    finally:
+        db.close()
+
+
+def status(root: Path, issue_text: str) -> StatusReport:
+    """Per list: sent, pending, deferred, failed and unknown; the failed addresses with the server's replies."""
+    issue_id = IssueId.parse(issue_text)
+    db = open_db(default_db_path(root))
+    try:
+        issue_key = str(issue_id)
+        running = ledger.SendLock(db, issue_key).held_elsewhere()
+        per_list, failed_rows = ledger.status(db, issue_key, running=running)
+        rows = ledger.rows(db, issue_key)
+        unknown = [r.email for r in rows if r.state == ledger.UNKNOWN or (r.state == ledger.SENDING and not running)]
+        waits = sorted(r.next_attempt_at for r in rows if r.state == ledger.DEFERRED and r.next_attempt_at)
+        return StatusReport(issue_key, per_list, [(r.email, r.reply or "") for r in failed_rows], unknown,
+                            waits[0] if waits else None, running)
+    finally:
+        db.close()
+
+
+def _suppress_bad_addresses(db, issue_key: str, failed: list[tuple[str, str]]) -> list[str]:
+    """Addresses the server said do not exist are suppressed as bounced, so no later issue goes to them."""
+    bounced = []
+    for address, reply in failed:
+        if transport.is_bad_address(reply) and suppress(db, address, "bounced", f"send {issue_key}", detail=reply):
+            bounced.append(address)
+    return bounced
+
+
+def _fill_plan(plan: SendPlan, counts: ledger.Plan, resend_unknown: bool) -> None:
+    plan.to_send = counts.to_send(resend_unknown)
+    plan.already_sent = counts.by_state[ledger.SENT]
+    plan.failed_before = counts.by_state[ledger.FAILED]
+    plan.unknown = counts.by_state[ledger.UNKNOWN]
+    plan.deferred = counts.by_state[ledger.DEFERRED]
+
+
+def _warnings(project: Project) -> list[str]:
+    settings, found = project.settings, []
+    if not settings.archive_url:
+        found.append("archive_url is not set in nyhetsbrev.toml: the 'view in browser' link leads nowhere")
+    if not settings.unsubscribe_url:
+        found.append("unsubscribe_url is not set: unsubscribing works by email only (no one-click link)")
+    return found
+
+
+class _Renderer:
+    """Renders the issue once per audience and encodes each rendering's message once."""
+
+    def __init__(self, project: Project, issue: Issue, full, *, test: bool = False) -> None:
+        self.project, self.issue, self.test = project, issue, test
+        self.audience_names = pipeline.audience_lists(issue)
+        self._rendered = {None: full}
+        self._templates: dict = {}
+
+    def audience(self, lists) -> frozenset[str] | None:
+        """The part of a person's lists that decides which sections they get."""
+        return frozenset(set(lists) & self.audience_names) if self.audience_names else None
+
+    def template(self, audience: frozenset[str] | None) -> message.MessageTemplate:
+        if audience not in self._templates:
+            if audience not in self._rendered:
+                self._rendered[audience] = pipeline.render(self.project, self.issue, audience)
+            self._templates[audience] = message.build_template(
+                self.project.settings, self.issue, self._rendered[audience], test=self.test
+            )
+        return self._templates[audience]
+
+
+def _personal(template: message.MessageTemplate, item: dict, message_id: str, key: bytes) -> tuple[str, bytes]:
+    address = message.envelope_address(item.get("email_ascii") or item["email"])
+    data = template.personalise(address, item.get("name"), message_id=message_id, token=make_token(key, item["email"]))
+    return address, data
+
+
+def _send_tests(project: Project, issue: Issue, full, addresses: list[str], lists: tuple[str, ...], plan: SendPlan,
+                key: bytes, options: Options, dry_run: bool, started: float) -> SendReport:
+    smtp = project.settings.smtp
+    plan.recipients = plan.to_send = len(addresses)
+    plan.destination = f"{smtp.host}:{smtp.port} ({smtp.security})" if smtp.host else "no SMTP server configured"
+    checked = [message.envelope_address(a) for a in addresses]
+    renderer = _Renderer(project, issue, full, test=True)
+    audience = renderer.audience(lists) if lists else None
+    if dry_run:
+        return SendReport(plan, dry_run=True, elapsed=time.monotonic() - started)
+    transport.check_settings(smtp)
+    template = renderer.template(audience)
+    results = []
+    with transport.Connection(smtp, cafile=options.cafile) as conn:
+        for address in checked:
+            mid = message.new_message_id(template.domain, issue)
+            data = template.personalise(address, None, message_id=mid, token=make_token(key, address))
+            result = conn.send(template.sender, address, data)
+            if result.kind == transport.RECONNECT:
+                result = conn.send(template.sender, address, data)
+            results.append((address, result.kind, str(result)))
+    return SendReport(plan, test_results=results, elapsed=time.monotonic() - started)
+
+
+def _write_outbox(folder: Path, people: dict, renderer: _Renderer, key: bytes) -> list[Path]:
+    """One .eml file per recipient, each written whole (temp file, then renamed)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for number, (item, names) in enumerate(people.values(), start=1):
+        template = renderer.template(renderer.audience(names))
+        _, data = _personal(template, item, message.new_message_id(template.domain, renderer.issue), key)
+        safe = re.sub(r"[^A-Za-z0-9@._-]", "_", item["email"])[:120]
+        path = folder / f"{number:05d}-{safe}.eml"
+        temp = path.with_name(f".{path.name}.tmp")
+        temp.write_bytes(data)
+        os.replace(temp, path)
+        written.append(path)
+    return written

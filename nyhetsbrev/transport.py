@@ -1,0 +1,346 @@
+"""SMTP delivery: verified TLS, AUTH from the environment, one envelope per message, replies classified by code."""
+
+from __future__ import annotations
+
+import base64
+import functools
+import ipaddress
+import os
+import re
+import smtplib
+import socket
+import ssl
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import SmtpConfigError, SmtpUnavailable, TransportError
+from .models import SmtpSettings
+
+PASSWORD_ENV = "NYHETSBREV_SMTP_PASSWORD"
+CAFILE_ENV = "NYHETSBREV_SMTP_CAFILE"
+
+# What became of one message.
+SENT = "sent"            # the server replied 250 to the end of DATA
+DEFERRED = "deferred"    # 4xx (or 552): try again later
+FAILED = "failed"        # other 5xx: permanent for this recipient
+UNKNOWN = "unknown"      # the connection was lost after the whole message was sent
+RECONNECT = "reconnect"  # 421 or a connection lost before the message was complete: retry on a new connection
+
+_ENHANCED = re.compile(r"^([245])\.(\d{1,3})\.(\d{1,3})\b")
+
+
+@dataclass(frozen=True)
+class Result:
+    """The outcome of one message: its kind, the SMTP code and the server's reply text."""
+
+    kind: str
+    code: int | None = None
+    reply: str = ""
+
+    @property
+    def enhanced(self) -> str | None:
+        """The enhanced status code (RFC 3463) at the start of the reply, e.g. '5.7.1'."""
+        match = _ENHANCED.match(self.reply)
+        return ".".join(match.groups()) if match else None
+
+    @property
+    def policy(self) -> bool:
+        """True for a permanent policy rejection (5.7.x): usually about the sender, not the recipient."""
+        return self.kind == FAILED and (self.enhanced or "").startswith("5.7.")
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.reply}".strip() if self.code else self.reply
+
+
+def classify(code: int, text: str, *, data_sent: bool = False) -> Result:
+    """Turn an SMTP reply into a Result by its code (smtplib raises one exception for 451 and 550 alike)."""
+    if code == 421:
+        return Result(RECONNECT, code, text)
+    if 400 <= code < 500 or code == 552:
+        return Result(DEFERRED, code, text)
+    if 500 <= code < 600:
+        return Result(FAILED, code, text)
+    return Result(UNKNOWN if data_sent else RECONNECT, code if code > 0 else None, text or "unreadable reply")
+
+
+def is_bad_address(reply: str) -> bool:
+    """True for a permanent rejection of the address itself (5.1.1 no such user, 5.1.2 no such domain, 5.1.10 null MX)."""
+    return bool(re.match(r"^5\d\d 5\.1\.(1|2|3|10)\b", reply or ""))
+
+
+def is_loopback(host: str) -> bool:
+    """True for localhost and loopback addresses (127.0.0.0/8, ::1)."""
+    name = host.strip().strip("[]").rstrip(".").lower()
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def check_settings(smtp: SmtpSettings) -> None:
+    """Refuse settings that cannot work or are unsafe, saying exactly what to set."""
+    if not smtp.host:
+        raise SmtpConfigError(
+            "no SMTP server is configured",
+            hint='add host = "smtp.example.se" (with port, security and username as your mail provider says) to the '
+            "smtp section of nyhetsbrev.toml, or set NYHETSBREV_SMTP_HOST; put the password in NYHETSBREV_SMTP_PASSWORD; "
+            "or use --outbox DIR to write .eml files instead",
+        )
+    if smtp.security not in ("starttls", "tls", "none"):
+        raise SmtpConfigError(f"SMTP security '{smtp.security}' is not known", hint="use starttls, tls or none")
+    if smtp.security == "none" and not is_loopback(smtp.host):
+        raise SmtpConfigError(
+            f"security = \"none\" would send in plain text to {smtp.host}",
+            hint="use starttls (port 587) or tls (port 465); none is only allowed towards this computer (localhost)",
+        )
+    if smtp.username and not os.environ.get(PASSWORD_ENV):
+        raise SmtpConfigError(
+            f"the SMTP username is {smtp.username} but {PASSWORD_ENV} is not set",
+            hint=f"set {PASSWORD_ENV} in the environment before sending (it is never stored)",
+        )
+
+
+def tls_context(cafile: str | Path | None = None) -> ssl.SSLContext:
+    """A verifying TLS context: the system's CAs, or only the CA file given (NYHETSBREV_SMTP_CAFILE)."""
+    cafile = cafile or os.environ.get(CAFILE_ENV) or None
+    if cafile and not Path(cafile).is_file():
+        raise SmtpConfigError(f"the CA file {cafile} does not exist", hint=f"fix {CAFILE_ENV} or remove it")
+    context = ssl.create_default_context(cafile=str(cafile) if cafile else None)
+    context.check_hostname = True
+    context.verify_mode = ssl.CERT_REQUIRED
+    return context
+
+
+@functools.cache
+def _local_hostname() -> str:
+    name = socket.gethostname() or "localhost"
+    return name if "." in name else f"{name}.localdomain"
+
+
+def _text(raw: bytes | str) -> str:
+    if isinstance(raw, bytes):
+        raw = raw.decode("utf-8", "replace")
+    return " ".join(raw.split())
+
+
+def _dot_stuffed(data: bytes) -> bytes:
+    # The same as smtplib's re.sub(rb"(?m)^\.", b"..", data), ten times faster on a 40 KB message.
+    data = data.replace(b"\n.", b"\n..")
+    if data.startswith(b"."):
+        data = b"." + data
+    if not data.endswith(b"\r\n"):
+        data += b"\r\n"
+    return data + b".\r\n"
+
+
+class Connection:
+    """One SMTP session that sends pre-built messages, one envelope each; reconnects on demand."""
+
+    def __init__(self, smtp: SmtpSettings, *, cafile: str | Path | None = None) -> None:
+        check_settings(smtp)
+        self.settings = smtp
+        self.cafile = cafile
+        self._smtp: smtplib.SMTP | None = None
+
+    @property
+    def where(self) -> str:
+        return f"{self.settings.host}:{self.settings.port}"
+
+    @property
+    def is_open(self) -> bool:
+        """True while a session is established."""
+        return self._smtp is not None
+
+    def __enter__(self) -> "Connection":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def open(self) -> None:
+        """Connect, secure the session as configured and log in; raises TransportError on any failure."""
+        self.close()
+        s = self.settings
+        context = tls_context(self.cafile) if s.security in ("starttls", "tls") else None
+        try:
+            if s.security == "tls":
+                smtp = smtplib.SMTP_SSL(s.host, s.port, local_hostname=_local_hostname(), timeout=s.timeout, context=context)
+            else:
+                smtp = smtplib.SMTP(s.host, s.port, local_hostname=_local_hostname(), timeout=s.timeout)
+        except ssl.SSLCertVerificationError as exc:
+            raise self._untrusted(exc) from None
+        except (OSError, smtplib.SMTPException) as exc:
+            raise SmtpUnavailable(
+                f"cannot connect to the SMTP server {self.where}: {_text(str(exc)) or type(exc).__name__}",
+                hint="check host and port in the smtp section of nyhetsbrev.toml (or NYHETSBREV_SMTP_HOST/PORT) and the network",
+            ) from None
+        smtp.set_debuglevel(0)  # smtplib's debug output would print the AUTH exchange
+        try:
+            self._greet(smtp, context)
+            self._login(smtp)
+        except BaseException:
+            _quietly_close(smtp)
+            raise
+        self._smtp = smtp
+
+    def _greet(self, smtp: smtplib.SMTP, context: ssl.SSLContext | None) -> None:
+        try:
+            code, text = smtp.ehlo()
+            if code != 250:
+                code, text = smtp.helo()
+                if code != 250:
+                    raise TransportError(f"{self.where} refused the greeting: {code} {_text(text)}")
+            if self.settings.security != "starttls":
+                return
+            if not smtp.has_extn("starttls"):
+                raise TransportError(
+                    f"the SMTP server {self.where} does not offer STARTTLS; nothing was sent in plain text",
+                    hint='use security = "tls" if the server speaks TLS directly (often port 465), '
+                    "or ask the mail administrator to enable STARTTLS",
+                )
+            code, text = smtp.docmd("STARTTLS")
+            if code != 220:
+                raise TransportError(f"{self.where} refused STARTTLS: {code} {_text(text)}; nothing was sent in plain text")
+            smtp.sock = context.wrap_socket(smtp.sock, server_hostname=self.settings.host)
+            smtp.file = None
+            smtp.helo_resp = smtp.ehlo_resp = None
+            smtp.esmtp_features = {}
+            smtp.does_esmtp = False
+            code, text = smtp.ehlo()
+            if code != 250:
+                raise TransportError(f"{self.where} refused the greeting after STARTTLS: {code} {_text(text)}")
+        except ssl.SSLCertVerificationError as exc:
+            raise self._untrusted(exc) from None
+        except (OSError, smtplib.SMTPException) as exc:
+            raise SmtpUnavailable(f"the SMTP server {self.where} closed the connection while greeting: {_text(str(exc))}") from None
+
+    def _login(self, smtp: smtplib.SMTP) -> None:
+        username = self.settings.username
+        if not username:
+            return
+        password = os.environ.get(PASSWORD_ENV)
+        if not password:
+            raise SmtpConfigError(f"{PASSWORD_ENV} is not set", hint="set it in the environment before sending")
+        if not smtp.has_extn("auth"):
+            raise TransportError(
+                f"the SMTP server {self.where} does not offer login (AUTH) on this connection",
+                hint="check port and security with your mail provider, or remove username if the relay needs no login",
+            )
+        methods = (smtp.esmtp_features.get("auth") or "").upper().split()
+        try:
+            code, text = _authenticate(smtp, methods, username, password)
+        except (OSError, smtplib.SMTPException) as exc:
+            raise SmtpUnavailable(f"the SMTP server {self.where} closed the connection during login: {type(exc).__name__}") from None
+        if code is None:
+            raise TransportError(
+                f"the SMTP server {self.where} offers no login method nyhetsbrev knows ({' '.join(methods)})",
+                hint="nyhetsbrev logs in with PLAIN or LOGIN over TLS",
+            )
+        if code != 235:
+            raise TransportError(
+                f"the SMTP server {self.where} refused the login for {username}: {code} {_text(text)}",
+                hint=f"check the username and {PASSWORD_ENV}",
+            )
+
+    def _untrusted(self, exc: ssl.SSLCertVerificationError) -> TransportError:
+        reason = getattr(exc, "verify_message", "") or _text(str(exc))
+        return TransportError(
+            f"the certificate of the SMTP server {self.where} cannot be trusted ({reason}); nothing was sent",
+            hint=f"the server must present a valid certificate for {self.settings.host}; "
+            f"for a private certificate authority set {CAFILE_ENV} to its certificate file",
+        )
+
+    def send(self, sender: str, recipient: str, data: bytes) -> Result:
+        """Send one pre-built message to exactly one recipient (MAIL, one RCPT, DATA); never raises for replies."""
+        if self._smtp is None:
+            self.open()
+        smtp = self._smtp
+        data_sent = False
+        try:
+            code, text = self._envelope(smtp, sender, recipient)
+            if code != 354:
+                return self._rejected(code, text)
+            smtp.send(_dot_stuffed(data))
+            data_sent = True
+            code, text = smtp.getreply()
+        except (OSError, smtplib.SMTPException) as exc:
+            self.close()
+            lost = f"connection lost ({_text(str(exc)) or type(exc).__name__})"
+            return Result(UNKNOWN if data_sent else RECONNECT, None, lost)
+        if code == 250:
+            return Result(SENT, code, _text(text))
+        return self._rejected(code, text, data_sent=True)
+
+    def _envelope(self, smtp: smtplib.SMTP, sender: str, recipient: str) -> tuple[int, bytes]:
+        """MAIL, RCPT and DATA: the first reply that is not a go-ahead, or DATA's 354."""
+        if not smtp.has_extn("pipelining"):
+            code, text = smtp.mail(sender)
+            if code != 250:
+                return code, text
+            code, text = smtp.rcpt(recipient)
+            if code not in (250, 251):
+                return code, text
+            smtp.putcmd("data")
+            return smtp.getreply()
+        # RFC 2920: the three commands in one packet, then their three replies in order.
+        smtp.send(f"MAIL FROM:{smtplib.quoteaddr(sender)}\r\nRCPT TO:{smtplib.quoteaddr(recipient)}\r\nDATA\r\n".encode("ascii"))
+        replies = [smtp.getreply()]
+        if replies[0][0] == 421:
+            return replies[0]
+        replies += [smtp.getreply(), smtp.getreply()]
+        (mail, mail_text), (rcpt, rcpt_text), (go, go_text) = replies
+        if go == 354 and (mail != 250 or rcpt not in (250, 251)):
+            smtp.send(b".\r\n")  # a server that said 354 anyway gets an empty, recipient-less message ended at once
+            smtp.getreply()
+        if mail != 250:
+            return mail, mail_text
+        if rcpt not in (250, 251):
+            return rcpt, rcpt_text
+        return go, go_text
+
+    def _rejected(self, code: int, text: bytes | str, *, data_sent: bool = False) -> Result:
+        result = classify(code, _text(text), data_sent=data_sent)
+        if result.kind in (RECONNECT, UNKNOWN):
+            self.close()
+        else:
+            try:
+                if self._smtp.rset()[0] != 250:
+                    self.close()
+            except (OSError, smtplib.SMTPException):
+                self.close()
+        return result
+
+    def close(self) -> None:
+        """End the session politely when possible; always drop the socket."""
+        smtp, self._smtp = self._smtp, None
+        if smtp is not None:
+            try:
+                smtp.quit()
+            except (OSError, smtplib.SMTPException):
+                pass
+            _quietly_close(smtp)
+
+
+def _authenticate(smtp: smtplib.SMTP, methods: list[str], username: str, password: str) -> tuple[int | None, bytes]:
+    """AUTH PLAIN (else LOGIN) with UTF-8 credentials; smtplib's login() cannot send a non-ASCII password."""
+    user, secret = username.encode("utf-8"), password.encode("utf-8")
+    if "PLAIN" in methods:
+        token = base64.b64encode(b"\0" + user + b"\0" + secret).decode("ascii")
+        return smtp.docmd("AUTH", "PLAIN " + token)
+    if "LOGIN" in methods:
+        code, text = smtp.docmd("AUTH", "LOGIN")
+        if code == 334:
+            code, text = smtp.docmd(base64.b64encode(user).decode("ascii"))
+        if code == 334:
+            code, text = smtp.docmd(base64.b64encode(secret).decode("ascii"))
+        return code, text
+    return None, b""
+
+
+def _quietly_close(smtp: smtplib.SMTP) -> None:
+    try:
+        smtp.close()
+    except OSError:
+        pass

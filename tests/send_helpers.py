@@ -1,0 +1,130 @@
+"""Fixtures for the send tests: a small project on disk, people in a real SQLite file, the fault-injecting server."""
+
+from __future__ import annotations
+
+import os
+import struct
+import zlib
+from pathlib import Path
+
+import pytest
+
+from tests.smtp_server import FaultServer, make_certificate
+
+SETTINGS = """\
+name = "Tillsammans för barnens bästa"
+organisation = "FoU Sörmland"
+language = "sv"
+from = "FoU Sörmland <nyhetsbrev@example.org>"
+reply_to = "redaktion@example.org"
+subject = "{subject} ({issue})"
+list_id = "nyhetsbrev.example.org"
+unsubscribe_email = "avregistrera@example.org"
+unsubscribe_url = "https://www.example.org/avregistrera"
+archive_url = "https://www.example.org/nyhetsbrev"
+"""
+
+ROSTER = """\
+[[group]]
+heading = "Styrgrupp"
+members = [ { name = "Åsa Exempel", title = "Skolchef", organisation = "Exempelkommunen" } ]
+
+[contact]
+heading = "Kontakt"
+text = "Frågor besvaras av:"
+emails = ["redaktion@example.org"]
+"""
+
+ISSUE = """\
+subject = "Nyhetsbrev om barnens bästa – våren"
+date = 2022-04-01
+preheader = "Läs om tidslinjen och vad som händer i vår."
+"""
+
+SECTIONS = {
+    "01-inledning.md": "## Välkommen\n\nHär är nyhetsbrevet med åäö och ÅÄÖ.\n\n![Vår logga](images/logga.png)\n",
+    "02-politiker.md": "---\naudience: [politiker]\n---\n## Till förtroendevalda\n\nEndast för politikerlistan.\n",
+    "03-profession.md": "---\naudience: [profession]\n---\n## Till professionen\n\nEndast för professionslistan.\n",
+}
+
+
+def tiny_png() -> bytes:
+    """A valid 1×1 PNG."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0\xff\x80\x00")) + chunk(b"IEND", b"")
+
+
+def make_project(root: Path, *, settings: str = SETTINGS, issue: str = ISSUE) -> Path:
+    """A newsletter project with issue 22:1: a general section with an image and two audience sections."""
+    folder = root / "issues" / "22-1"
+    (folder / "images").mkdir(parents=True)
+    (root / "nyhetsbrev.toml").write_text(settings, encoding="utf-8")
+    (root / "roster.toml").write_text(ROSTER, encoding="utf-8")
+    (folder / "issue.toml").write_text(issue, encoding="utf-8")
+    for name, text in SECTIONS.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    (folder / "images" / "logga.png").write_bytes(tiny_png())
+    return root
+
+
+def add_people(count: int, lists: list[str], *, start: int = 0, prefix: str = "person") -> list[str]:
+    """Import invented people (prefixN@example.org, with Swedish names) into lists; their addresses."""
+    from nyhetsbrev.store import import_recipients, open_db
+
+    addresses = [f"{prefix}{n}@example.org" for n in range(start, start + count)]
+    path = Path(os.environ["NYHETSBREV_DB"]).parent / f"import-{prefix}-{start}-{'-'.join(lists)}.csv"
+    rows = ["email,name"] + [f"{a},Östen Åberg {n}" for n, a in enumerate(addresses, start=start)]
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    db = open_db(Path(os.environ["NYHETSBREV_DB"]))
+    try:
+        import_recipients(db, path, lists)
+    finally:
+        db.close()
+    return addresses
+
+
+def ledger_rows(issue: str = "22:1") -> dict[str, tuple]:
+    """email -> (state, message_id, reply) from the real database file."""
+    from nyhetsbrev.store import open_db
+    from nyhetsbrev.store.ledger import rows
+
+    db = open_db(Path(os.environ["NYHETSBREV_DB"]))
+    try:
+        return {r.email: (r.state, r.message_id, r.reply) for r in rows(db, issue)}
+    finally:
+        db.close()
+
+
+@pytest.fixture
+def project(tmp_path) -> Path:
+    """A fresh project with issue 22:1."""
+    return make_project(tmp_path / "project")
+
+
+@pytest.fixture
+def smtp(monkeypatch):
+    """A running fault-injecting SMTP server (plain, loopback) that nyhetsbrev is pointed at; fast retries."""
+    server = FaultServer().start()
+    for name, value in server.env().items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("NYHETSBREV_RETRY_BASE", "0.05")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def certificate(tmp_path_factory) -> tuple[Path, Path]:
+    """A self-signed certificate for localhost/127.0.0.1 made for this test run."""
+    return make_certificate(tmp_path_factory.mktemp("tls"))
+
+
+def send(project: Path, lists=("politiker",), **kwargs):
+    """sender.send with small back-off delays."""
+    from nyhetsbrev.dispatch import Options
+    from nyhetsbrev.sender import send as send_issue
+
+    options = kwargs.pop("options", None) or Options(retry_base=0.05, connections=kwargs.pop("connections", 4))
+    return send_issue(project, "22:1", list(lists), options=options, **kwargs)

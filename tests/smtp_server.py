@@ -1,0 +1,262 @@
+"""A real aiosmtpd server on 127.0.0.1 with scripted faults, optional STARTTLS/TLS and AUTH, recording everything."""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import email.policy
+import logging
+import ssl
+import subprocess
+import threading
+import time
+from collections import defaultdict, deque
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
+
+logging.getLogger("mail.log").setLevel(logging.ERROR)  # aiosmtpd's own chatter is not what the tests read
+
+DROP = "drop"  # a scripted reply that closes the connection instead of answering
+USERNAME = "nyhetsbrev@example.org"
+PASSWORD = "hemligt-Lösen-7f3a9c"
+
+
+def make_certificate(folder: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for localhost and 127.0.0.1 (cert file, key file), made with openssl."""
+    folder.mkdir(parents=True, exist_ok=True)
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    if not cert.exists():
+        subprocess.run(
+            [
+                "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                "-nodes", "-days", "2", "-subj", "/CN=localhost",
+                "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+                "-keyout", str(key), "-out", str(cert),
+            ],
+            check=True, capture_output=True,
+        )
+    return cert, key
+
+
+@dataclass
+class Received:
+    """One message the server accepted with 250."""
+
+    mail_from: str
+    rcpt_tos: list[str]
+    data: bytes
+    tls: bool
+    login: str | None
+
+    @property
+    def message(self) -> email.message.EmailMessage:
+        return email.message_from_bytes(self.data, policy=email.policy.default)
+
+
+@dataclass
+class Attempt:
+    """One command the server answered (or dropped): stage, address and the reply given."""
+
+    stage: str
+    address: str
+    reply: str
+
+
+class _Handler:
+    def __init__(self, server: "FaultServer") -> None:
+        self.s = server
+
+    async def _scripted(self, smtp: SMTP, stage: str, address: str) -> str | None:
+        s = self.s
+        with s.lock:
+            queue = s.scripts.get((stage, address.lower()))
+            reply = queue.popleft() if queue else None
+            if reply is None and stage == "mail" and s.mail_script:
+                reply = s.mail_script.popleft()
+            if reply is None:
+                reply = s.always.get(stage)
+            s.attempts.append(Attempt(stage, address, reply or "250"))
+        if reply == DROP:
+            smtp.transport.close()
+            await asyncio.sleep(30)  # cancelled when the connection is gone
+        if reply and reply.startswith("421"):
+            await smtp.push(reply)
+            smtp.transport.close()
+            await asyncio.sleep(30)
+        return reply
+
+    async def handle_EHLO(self, smtp, session, envelope, hostname, responses):
+        session.host_name = hostname
+        if self.s.pipelining:  # commands are read one line at a time, so pipelined ones simply wait their turn
+            responses.insert(-1, "250-PIPELINING")
+        return responses
+
+    async def handle_MAIL(self, smtp, session, envelope, address, options):
+        reply = await self._scripted(smtp, "mail", address)
+        if reply:
+            return reply
+        envelope.mail_from = address
+        envelope.mail_options.extend(options)
+        return "250 2.1.0 OK"
+
+    async def handle_RCPT(self, smtp, session, envelope, address, options):
+        reply = await self._scripted(smtp, "rcpt", address)
+        if reply:
+            return reply
+        envelope.rcpt_tos.append(address)
+        return "250 2.1.5 OK"
+
+    async def handle_DATA(self, smtp, session, envelope):
+        if self.s.delay:
+            await asyncio.sleep(self.s.delay)
+        reply = None
+        for address in envelope.rcpt_tos:
+            reply = reply or await self._scripted(smtp, "data", address)
+        if reply:
+            return reply
+        login = getattr(session.auth_data, "login", None)
+        if isinstance(login, bytes):
+            login = login.decode()
+        with self.s.lock:
+            self.s.received.append(
+                Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content, _is_tls(smtp, session), login)
+            )
+        return "250 2.0.0 OK queued"
+
+
+def _is_tls(smtp: SMTP, session) -> bool:
+    return bool(session.ssl) or smtp.transport.get_extra_info("ssl_object") is not None
+
+
+class _Controller(Controller):
+    """Binds a free port (port 0) and counts the connections made to it."""
+
+    def __init__(self, owner: "FaultServer", **kwargs) -> None:
+        super().__init__(_Handler(owner), hostname="127.0.0.1", port=0, **kwargs)
+        self.owner = owner
+
+    def factory(self):
+        self.owner.connections += 1
+        return super().factory()
+
+    def _trigger_server(self):
+        self.port = self.server.sockets[0].getsockname()[1]
+        super()._trigger_server()
+
+
+class FaultServer:
+    """An SMTP server on 127.0.0.1 with per-recipient and per-attempt scripted replies."""
+
+    def __init__(
+        self,
+        *,
+        certificate: tuple[Path, Path] | None = None,
+        starttls: bool = False,
+        implicit_tls: bool = False,
+        auth: bool = False,
+        delay: float = 0.0,
+        pipelining: bool = True,
+    ) -> None:
+        self.lock = threading.Lock()
+        self.received: list[Received] = []
+        self.attempts: list[Attempt] = []
+        self.auth_attempts: list[tuple[str, str, bool]] = []
+        self.scripts: dict[tuple[str, str], deque] = defaultdict(deque)
+        self.mail_script: deque = deque()
+        self.always: dict[str, str] = {}
+        self.delay = delay
+        self.pipelining = pipelining
+        self.connections = 0
+        kwargs: dict = {"ready_timeout": 10, "data_size_limit": 10_000_000}
+        context = None
+        if certificate:
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(*[str(p) for p in certificate])
+        if implicit_tls:
+            kwargs["ssl_context"] = context
+        elif starttls:
+            kwargs.update(tls_context=context, require_starttls=True)
+        if auth:
+            # Offered even without TLS, so that a client that logs in over plain text is caught.
+            kwargs.update(authenticator=self._authenticate, auth_require_tls=False)
+        self.controller = _Controller(self, **kwargs)
+
+    def _authenticate(self, smtp, session, envelope, mechanism, data):
+        ok = isinstance(data, LoginPassword) and data.login.decode() == USERNAME and data.password.decode() == PASSWORD
+        login = data.login.decode() if isinstance(data, LoginPassword) else "?"
+        with self.lock:
+            self.auth_attempts.append((mechanism, login, _is_tls(smtp, session)))
+        return AuthResult(success=ok, handled=False, auth_data=data if ok else None)
+
+    # -- scripting -------------------------------------------------------
+    def script(self, address: str, stage: str, *replies: str) -> None:
+        """The next attempts for address at stage ('rcpt' or 'data') get these replies in turn, then 250."""
+        with self.lock:
+            self.scripts[(stage, address.lower())].extend(replies)
+
+    def script_mail(self, *replies: str) -> None:
+        """The next MAIL commands (whoever they are for) get these replies in turn."""
+        with self.lock:
+            self.mail_script.extend(replies)
+
+    def always_reply(self, stage: str, reply: str | None) -> None:
+        """Every attempt at stage gets this reply (None: back to normal)."""
+        with self.lock:
+            if reply is None:
+                self.always.pop(stage, None)
+            else:
+                self.always[stage] = reply
+
+    # -- running ---------------------------------------------------------
+    @property
+    def host(self) -> str:
+        return "127.0.0.1"
+
+    @property
+    def port(self) -> int:
+        return self.controller.port
+
+    def start(self) -> "FaultServer":
+        self.controller.start()
+        self.connections = 0  # the controller's own readiness probe does not count
+        return self
+
+    def stop(self) -> None:
+        self.controller.stop()
+
+    def __enter__(self) -> "FaultServer":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def wait_for(self, count: int, timeout: float = 30.0) -> bool:
+        """Wait until at least count messages were accepted."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if len(self.received) >= count:
+                return True
+            time.sleep(0.005)
+        return False
+
+    def recipients(self) -> list[str]:
+        """Every RCPT of every accepted message, in order."""
+        with self.lock:
+            return [r for message in self.received for r in message.rcpt_tos]
+
+    def env(self, security: str = "none", cafile: Path | None = None, username: bool = False) -> dict[str, str]:
+        """Environment variables that point nyhetsbrev at this server."""
+        env = {
+            "NYHETSBREV_SMTP_HOST": "127.0.0.1",
+            "NYHETSBREV_SMTP_PORT": str(self.port),
+            "NYHETSBREV_SMTP_SECURITY": security,
+        }
+        if cafile:
+            env["NYHETSBREV_SMTP_CAFILE"] = str(cafile)
+        if username:
+            env["NYHETSBREV_SMTP_USERNAME"] = USERNAME
+            env["NYHETSBREV_SMTP_PASSWORD"] = PASSWORD
+        return env

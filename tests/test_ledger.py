@@ -1,0 +1,114 @@
+"""The send ledger in a real SQLite file: states, recovery after a crash, the per-issue lock."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from nyhetsbrev.errors import SendLocked
+from nyhetsbrev.store import ledger, open_db
+
+pytestmark = pytest.mark.timeout(30)
+
+
+@pytest.fixture
+def db():
+    database = open_db(Path(os.environ["NYHETSBREV_DB"]))
+    yield database
+    database.close()
+
+
+def entries(*names: str, lists=("politiker",)) -> list[ledger.Entry]:
+    return [ledger.Entry(f"{n}@example.org", f"{n}@example.org", None, tuple(lists)) for n in names]
+
+
+def states(db, issue="22:1") -> dict[str, str]:
+    return {row.email: row.state for row in ledger.rows(db, issue)}
+
+
+def test_the_database_runs_in_wal_mode(db):
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert db.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
+
+
+def test_enqueue_keeps_existing_states_and_drops_unsent_people_no_longer_selected(db):
+    ledger.enqueue(db, "22:1", entries("anna", "bo", "cecilia"))
+    ledger.mark_sending(db, "22:1", [("anna@example.org", "<a@example.org>")])
+    ledger.record(db, "22:1", [ledger.Outcome("anna@example.org", ledger.SENT, "250 OK")])
+    plan = ledger.plan(db, "22:1", entries("anna", "bo", "david"))
+    assert (plan.selected, plan.new, plan.by_state[ledger.SENT], plan.by_state[ledger.PENDING]) == (3, 1, 1, 1)
+    assert plan.to_send(False) == 2
+    ledger.enqueue(db, "22:1", entries("bo", "david"))  # anna left the list after she got it; cecilia left before
+    assert states(db) == {"anna@example.org": "sent", "bo@example.org": "pending", "david@example.org": "pending"}
+    assert [r.email for r in ledger.due(db, "22:1")] == ["bo@example.org", "david@example.org"]
+    assert states(db, "22:2") == {}
+
+
+def test_sending_rows_become_unknown_at_the_next_start_and_keep_their_message_id(db):
+    ledger.enqueue(db, "22:1", entries("anna", "bo"))
+    ledger.mark_sending(db, "22:1", [("anna@example.org", "<x1@example.org>"), ("bo@example.org", "<x2@example.org>")])
+    ledger.record(db, "22:1", [ledger.Outcome("bo@example.org", ledger.SENT, "250 OK")])
+    assert ledger.recover(db, "22:1") == 1
+    rows = {r.email: r for r in ledger.rows(db, "22:1")}
+    assert rows["anna@example.org"].state == ledger.UNKNOWN and rows["anna@example.org"].message_id == "<x1@example.org>"
+    assert rows["anna@example.org"].attempts == 1
+    assert ledger.due(db, "22:1") == []
+    assert [r.message_id for r in ledger.due(db, "22:1", resend_unknown=True)] == ["<x1@example.org>"]
+    sent_at = db.execute("SELECT sent_at FROM send_ledger WHERE email = 'bo@example.org'").fetchone()[0]
+    unknown_sent_at = db.execute("SELECT sent_at FROM send_ledger WHERE email = 'anna@example.org'").fetchone()[0]
+    assert sent_at and unknown_sent_at is None
+
+
+def test_status_counts_per_list(db):
+    ledger.enqueue(db, "22:1", entries("anna", "bo", lists=("politiker", "profession")) + entries("cecilia", lists=("profession",)))
+    ledger.record(db, "22:1", [ledger.Outcome("anna@example.org", ledger.SENT, "250"),
+                               ledger.Outcome("cecilia@example.org", ledger.FAILED, "550 5.1.1 unknown user")])
+    per_list, failed = ledger.status(db, "22:1")
+    assert per_list["politiker"] == {"sent": 1, "pending": 1}
+    assert per_list["profession"] == {"sent": 1, "pending": 1, "failed": 1}
+    assert [(r.email, r.reply) for r in failed] == [("cecilia@example.org", "550 5.1.1 unknown user")]
+
+
+def test_a_second_lock_on_the_same_issue_is_refused_and_other_issues_are_free(db):
+    with ledger.SendLock(db, "22:1"):
+        with pytest.raises(SendLocked) as caught:
+            with ledger.SendLock(db, "22:1"):
+                pass
+        assert f"pid {os.getpid()}" in str(caught.value)
+        with ledger.SendLock(db, "22:2"):
+            pass
+        assert ledger.SendLock(db, "22:1").held_elsewhere()
+    assert not ledger.SendLock(db, "22:1").held_elsewhere()
+    with ledger.SendLock(db, "22:1"):
+        pass
+
+
+def test_a_lock_held_by_a_killed_process_is_taken_over(db):
+    holder = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(f"""
+            import sys, time
+            from pathlib import Path
+            from nyhetsbrev.store import ledger, open_db
+            db = open_db(Path({os.environ['NYHETSBREV_DB']!r}))
+            with ledger.SendLock(db, "22:1"):
+                print("locked", flush=True)
+                time.sleep(60)
+        """)],
+        stdout=subprocess.PIPE, env=dict(os.environ),
+    )
+    try:
+        assert holder.stdout.readline().strip() == b"locked"
+        with pytest.raises(SendLocked):
+            with ledger.SendLock(db, "22:1"):
+                pass
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait(timeout=10)
+    with ledger.SendLock(db, "22:1"):  # no stale lock to clean up by hand
+        pass

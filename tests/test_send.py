@@ -1,0 +1,371 @@
+"""Sending, against a real aiosmtpd server on 127.0.0.1 and a real SQLite file (issue 5's acceptance list)."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from nyhetsbrev.errors import SendPaused
+from tests.send_helpers import add_people, certificate, ledger_rows, project, send, smtp  # noqa: F401  (fixtures)
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def test_every_message_has_the_required_headers_and_a_unique_message_id(project, smtp):
+    add_people(12, ["politiker"])
+    send(project)
+    assert len(smtp.received) == 12
+    ids = []
+    for received in smtp.received:
+        msg = received.message
+        for name in ("Message-ID", "Date", "From", "To", "Subject", "List-Id", "List-Unsubscribe",
+                     "List-Unsubscribe-Post", "Reply-To", "Auto-Submitted", "Precedence"):
+            assert msg[name], f"{name} missing"
+        assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        assert msg["Auto-Submitted"] == "auto-generated"
+        assert msg["Precedence"] == "bulk"
+        assert msg.get_content_type() == "multipart/alternative"
+        assert msg.get_body(("plain",)) is not None and msg.get_body(("html",)) is not None
+        assert msg["Message-ID"].endswith("@example.org>")
+        links = re.findall(r"<([^>]+)>", msg["List-Unsubscribe"])
+        assert links[0].startswith("https://www.example.org/avregistrera?token=")
+        assert links[1].startswith("mailto:avregistrera@example.org?subject=")
+        assert links[0] in msg.get_body(("html",)).get_content()  # the footer link is the personal one
+        ids.append(msg["Message-ID"])
+    assert len(set(ids)) == len(ids)
+
+
+def test_one_rcpt_per_message_equal_to_to(project, smtp):
+    add_people(10, ["politiker"])
+    send(project)
+    assert smtp.received
+    for received in smtp.received:
+        assert len(received.rcpt_tos) == 1
+        assert received.message["To"].addresses[0].addr_spec == received.rcpt_tos[0]
+        assert received.mail_from == "nyhetsbrev@example.org"
+    rcpts = [a for a in smtp.attempts if a.stage == "rcpt"]
+    assert len(rcpts) == len(smtp.received)
+
+
+def test_union_of_lists_without_duplicates_and_audience_sections(project, smtp):
+    both = add_people(5, ["politiker"], start=0)
+    add_people(5, ["profession"], start=0)  # the same five people are on both lists
+    only_politiker = add_people(3, ["politiker"], start=10)
+    only_profession = add_people(4, ["profession"], start=20)
+    report = send(project, ("politiker", "profession"))
+    counts = Counter(smtp.recipients())
+    assert set(counts) == set(both + only_politiker + only_profession)
+    assert max(counts.values()) == 1
+    assert report.tally.sent == 12 and report.plan.variants == 3
+    for received in smtp.received:
+        text = received.message.get_body(("plain",)).get_content()
+        address = received.rcpt_tos[0]
+        assert ("Endast för politikerlistan" in text) == (address not in only_profession)
+        assert ("Endast för professionslistan" in text) == (address not in only_politiker)
+
+
+def test_suppressed_addresses_are_never_mailed(project, smtp):
+    from nyhetsbrev.store import forget, open_db, suppress, unsubscribe
+
+    people = add_people(8, ["politiker"])
+    db = open_db(Path(os.environ["NYHETSBREV_DB"]))
+    unsubscribe(db, people[1])
+    suppress(db, people[2], "bounced", "test")
+    forget(db, people[3])
+    db.close()
+    send(project)
+    assert sorted(smtp.recipients()) == sorted(set(people) - set(people[1:4]))
+
+
+def test_a_rerun_sends_nothing(project, smtp):
+    add_people(15, ["politiker"])
+    first = send(project)
+    assert first.tally.sent == 15
+    second = send(project)
+    assert second.tally.total == 0
+    assert len(smtp.received) == 15
+
+
+def test_451_twice_then_delivered_once(project, smtp):
+    people = add_people(3, ["politiker"])
+    smtp.script(people[1], "data", "451 4.7.1 Greylisted, try again", "451 4.7.1 Greylisted, try again")
+    report = send(project)
+    assert Counter(smtp.recipients())[people[1]] == 1
+    assert [a.reply[:3] for a in smtp.attempts if a.stage == "data" and a.address == people[1]] == ["451", "451", "250"]
+    assert report.tally.sent == 3 and report.tally.deferred == 0
+    assert ledger_rows()[people[1]][0] == "sent"
+
+
+def test_550_is_failed_and_not_retried_by_a_rerun(project, smtp):
+    people = add_people(4, ["politiker"])
+    smtp.script(people[2], "rcpt", "550 5.1.1 <%s>: Recipient address rejected: User unknown" % people[2])
+    report = send(project)
+    assert report.tally.failed == 1 and report.tally.sent == 3
+    assert report.failed == [(people[2], f"550 5.1.1 <{people[2]}>: Recipient address rejected: User unknown")]
+    attempts = len(smtp.attempts)
+    rerun = send(project)
+    assert rerun.tally.total == 0 and len(smtp.attempts) == attempts
+    assert ledger_rows()[people[2]][0] == "failed"
+    from nyhetsbrev.store import is_suppressed, open_db
+
+    db = open_db(Path(os.environ["NYHETSBREV_DB"]))
+    assert is_suppressed(db, people[2]) == "bounced"  # 5.1.1: the address does not exist
+    assert is_suppressed(db, people[1]) is None
+    db.close()
+    assert report.bounced == [people[2]]
+
+
+def test_421_on_mail_reconnects_and_nobody_fails(project, smtp):
+    people = add_people(6, ["politiker"])
+    smtp.script_mail("421 4.3.2 Service shutting down", "421 4.3.2 Service shutting down")
+    report = send(project, connections=2)
+    assert report.tally.sent == 6 and report.tally.failed == 0
+    assert sorted(smtp.recipients()) == sorted(people)
+    assert smtp.connections >= 4  # two connections, each reopened after its 421
+
+
+def test_552_is_deferred_with_a_next_attempt_time(project, smtp):
+    people = add_people(3, ["politiker"])
+    smtp.script(people[0], "data", *["552 5.3.4 Mailbox full"] * 10)
+    report = send(project)
+    assert report.tally.deferred == 1 and report.tally.failed == 0 and report.tally.sent == 2
+    state, _, reply = ledger_rows()[people[0]]
+    assert state == "deferred" and reply.startswith("552")
+    from nyhetsbrev.sender import status
+
+    assert status(project, "22:1").next_attempt is not None
+    smtp.scripts.clear()
+    rerun = send(project)  # picked up by the next run
+    assert rerun.tally.sent == 1 and ledger_rows()[people[0]][0] == "sent"
+
+
+def test_a_run_of_identical_policy_rejections_pauses_the_send(project, smtp):
+    add_people(30, ["politiker"])
+    smtp.always_reply("data", "550 5.7.1 Message rejected: sender domain not authorised (SPF)")
+    with pytest.raises(SendPaused) as caught:
+        send(project)
+    assert "5.7.1" in str(caught.value) and "paused" in str(caught.value)
+    states = Counter(state for state, _, _ in ledger_rows().values())
+    assert states["failed"] == 0 and states["sent"] == 0
+    assert len([a for a in smtp.attempts if a.stage == "data"]) < 30  # stopped early, not the whole list
+    smtp.always_reply("data", None)
+    resumed = send(project)
+    assert resumed.tally.sent == 30 and len(set(smtp.recipients())) == 30
+
+
+def test_connection_dropped_after_data_is_unknown_without_hanging(project, smtp):
+    people = add_people(4, ["politiker"])
+    smtp.script(people[1], "data", "drop")
+    report = send(project)
+    assert report.tally.unknown == 1 and report.tally.sent == 3
+    state, message_id, _ = ledger_rows()[people[1]]
+    assert state == "unknown"
+    assert send(project).tally.total == 0  # not resent without --resend-unknown
+    again = send(project, resend_unknown=True)
+    assert again.tally.sent == 1
+    assert smtp.received[-1].message["Message-ID"] == message_id  # the same message, so clients can drop a duplicate
+
+
+def test_injection_in_a_name_adds_no_header_or_recipient(project, smtp):
+    from nyhetsbrev.store import add_recipient, open_db
+
+    db = open_db(Path(os.environ["NYHETSBREV_DB"]))
+    add_recipient(db, "eve@example.org", ["politiker"], details={"name": "Eve =?utf-8?q?x=0D=0ABcc:_victim@example.org?="})
+    add_recipient(db, "adam@example.org", ["politiker"], details={"name": "Adam Åberg"})
+    db.close()
+    report = send(project)
+    assert smtp.recipients() == ["adam@example.org"]
+    for received in smtp.received:
+        assert received.message["Bcc"] is None and b"victim" not in received.data
+    state, _, reply = ledger_rows()["eve@example.org"]
+    assert state == "failed" and "=?" in reply
+    assert report.tally.failed == 1
+
+
+def test_injection_in_the_subject_stops_the_send(tmp_path, smtp, cli):
+    from tests.send_helpers import ISSUE, make_project
+
+    root = make_project(tmp_path / "p", issue=ISSUE.replace("våren", 'våren\\r\\nBcc: victim@example.org'))
+    add_people(2, ["politiker"])
+    result = cli("--project", root, "send", "22:1", "--list", "politiker", "--yes")
+    assert result.exit_code != 0 and "subject" in result.stderr and "Traceback" not in result.output
+    assert smtp.received == [] and smtp.attempts == []
+
+
+def test_second_concurrent_send_is_refused(project, smtp):
+    from nyhetsbrev.errors import SendLocked
+    from nyhetsbrev.store import open_db
+    from nyhetsbrev.store.ledger import SendLock
+
+    add_people(2, ["politiker"])
+    db = open_db(Path(os.environ["NYHETSBREV_DB"]))
+    with SendLock(db, "22:1"):  # as a running send holds it
+        with pytest.raises(SendLocked) as caught:
+            send(project)
+    assert "already being sent" in str(caught.value)
+    assert smtp.received == []
+    assert send(project).tally.sent == 2  # free again once the other send ends
+    db.close()
+
+
+# -- the command line ------------------------------------------------------------------------------
+
+
+def test_the_password_appears_in_no_output_log_or_database_byte(project, certificate, cli, caplog, tmp_path):
+    import logging
+
+    from tests.smtp_server import PASSWORD, FaultServer
+
+    caplog.set_level(logging.INFO)
+    add_people(5, ["politiker"])
+    with FaultServer(certificate=certificate, starttls=True, auth=True) as server:
+        env = server.env("starttls", cafile=certificate[0], username=True)
+        ok = cli("--project", project, "send", "22:1", "--list", "politiker", "--yes", env=env)
+        status = cli("--project", project, "status", "22:1", env=env)
+        wrong_env = {**env, "NYHETSBREV_SMTP_USERNAME": "someone-else@example.org"}
+        wrong = cli("--project", project, "send", "22:1", "--test", "me@example.org", env=wrong_env)
+        traced = subprocess.run(  # with --debug the error comes with a full traceback
+            [sys.executable, "-m", "nyhetsbrev", "--project", str(project), "--debug", "send", "22:1", "--test", "me@example.org"],
+            env={**os.environ, **wrong_env}, capture_output=True, timeout=60,
+        )
+        assert [login for _, login, _ in server.auth_attempts][:1] == ["nyhetsbrev@example.org"]
+        assert all(tls for _, _, tls in server.auth_attempts)
+        assert len(server.received) == 5 and all(r.tls for r in server.received)
+    assert ok.exit_code == 0, ok.output
+    assert wrong.exit_code != 0 and "refused the login" in wrong.stderr
+    assert traced.returncode != 0 and b"Traceback" in traced.stderr
+    secret = PASSWORD.encode("utf-8")
+    for result in (ok, status, wrong):
+        assert secret not in result.stdout_bytes and secret not in result.stderr_bytes
+    assert secret not in traced.stdout + traced.stderr
+    assert PASSWORD not in caplog.text
+    files = [p for p in Path(os.environ["NYHETSBREV_DB"]).parent.iterdir() if p.is_file()]
+    files += [p for p in project.rglob("*") if p.is_file()]
+    assert any(p.name.endswith(".db") for p in files)
+    for path in files:
+        data = path.read_bytes()
+        assert secret not in data and PASSWORD.encode("utf-16-le") not in data, path
+        import base64
+
+        assert base64.b64encode(secret) not in data, path
+
+
+def test_without_a_terminal_and_without_yes_it_refuses(project, smtp, cli):
+    add_people(3, ["politiker"])
+    result = cli("--project", project, "send", "22:1", "--list", "politiker")
+    assert result.exit_code != 0
+    assert "no terminal" in result.stderr and "--yes" in result.stderr
+    assert "recipients" in result.stdout and "3" in result.stdout  # it showed what would happen first
+    assert smtp.received == [] and ledger_rows() == {}
+
+
+def test_dry_run_shows_the_plan_and_sends_nothing(project, smtp, cli):
+    add_people(3, ["politiker"])
+    add_people(2, ["profession"], start=10)
+    result = cli("--project", project, "send", "22:1", "--list", "politiker", "--list", "profession", "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert "Dry run" in result.stdout and "politiker, profession" in result.stdout
+    assert re.search(r"to send now\s+5", result.stdout)
+    assert smtp.received == [] and ledger_rows() == {}
+
+
+def test_without_an_smtp_host_it_says_what_to_set(project, cli, monkeypatch):
+    for name in ("NYHETSBREV_SMTP_HOST", "NYHETSBREV_SMTP_PORT", "NYHETSBREV_SMTP_SECURITY"):
+        monkeypatch.delenv(name, raising=False)
+    add_people(2, ["politiker"])
+    result = cli("--project", project, "send", "22:1", "--list", "politiker", "--yes")
+    assert result.exit_code != 0
+    assert "no SMTP server is configured" in result.stderr
+    assert "host =" in result.stderr and "NYHETSBREV_SMTP_HOST" in result.stderr and "--outbox" in result.stderr
+    assert "Traceback" not in result.output and ledger_rows() == {}
+
+
+def test_a_test_copy_is_marked_and_not_recorded(project, smtp, cli):
+    add_people(3, ["politiker"])
+    result = cli("--project", project, "send", "22:1", "--test", "granskare@example.org,chef@example.org")
+    assert result.exit_code == 0, result.output
+    assert sorted(smtp.recipients()) == ["chef@example.org", "granskare@example.org"]
+    for received in smtp.received:
+        assert received.message["Subject"].startswith("[TEST] ")
+        text = received.message.get_body(("plain",)).get_content()
+        assert "Endast för politikerlistan" in text and "Endast för professionslistan" in text  # every section
+    assert ledger_rows() == {}
+    assert "has not been sent" in cli("--project", project, "status", "22:1").stdout
+
+
+def test_outbox_writes_eml_files_and_records_nothing(project, smtp, cli, tmp_path):
+    import email
+    import email.policy
+
+    people = add_people(4, ["politiker"])
+    outbox = tmp_path / "utkorg"
+    result = cli("--project", project, "send", "22:1", "--list", "politiker", "--outbox", outbox)
+    assert result.exit_code == 0, result.output
+    files = sorted(outbox.glob("*.eml"))
+    assert len(files) == 4
+    to = sorted(email.message_from_bytes(p.read_bytes(), policy=email.policy.default)["To"].addresses[0].addr_spec for p in files)
+    assert to == sorted(people)
+    assert smtp.received == [] and ledger_rows() == {}
+
+
+def test_send_and_status_on_the_command_line(project, smtp, cli):
+    people = add_people(6, ["politiker"])
+    add_people(2, ["profession"], start=10)
+    smtp.script(people[0], "rcpt", "550 5.1.1 User unknown")
+    result = cli("--project", project, "send", "22:1", "--list", "politiker", "--list", "profession", "--yes")
+    assert result.exit_code == 0, result.output
+    assert re.search(r"7\s+.\s+0\s+.\s+1\s+.\s+0", result.stdout), result.stdout  # sent, deferred, failed, unknown
+    assert people[0] in result.stdout and "User unknown" in result.stdout
+    status = cli("--project", project, "status", "22:1")
+    assert status.exit_code == 0
+    lines = {line.split()[1]: line for line in status.stdout.splitlines() if re.match(r"\W*\s*(politiker|profession)\s", line)}
+    assert re.search(r"politiker\s+.\s+5\s+.\s+0\s+.\s+0\s+.\s+1\s+.\s+0", lines["politiker"]), status.stdout
+    assert re.search(r"profession\s+.\s+2\s+.\s+0\s+.\s+0\s+.\s+0\s+.\s+0", lines["profession"]), status.stdout
+    assert people[0] in status.stdout
+
+
+def test_rate_limit_gives_each_message_its_own_slot():
+    from nyhetsbrev.dispatch import _Limiter
+
+    limiter = _Limiter(rate=200.0)
+    first = limiter.next
+    for _ in range(5):
+        limiter.wait()
+    assert limiter.next - first == pytest.approx(5 / 200.0, abs=0.004)
+    assert _Limiter(None).interval == 0
+
+
+def test_paused_send_says_why_on_the_command_line(project, smtp, cli):
+    add_people(12, ["politiker"])
+    smtp.always_reply("data", "554 5.7.1 Service unavailable; client host blocked using a block list")
+    result = cli("--project", project, "send", "22:1", "--list", "politiker", "--yes")
+    assert result.exit_code != 0
+    assert "paused" in result.stderr and "5.7.1" in result.stderr and "run the same command again" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_the_personal_unsubscribe_token_works_with_recipients_unsubscribe(project, smtp, cli):
+    people = add_people(3, ["politiker"])
+    send(project)
+    received = next(r for r in smtp.received if r.rcpt_tos == [people[1]])
+    token = re.search(r"token=([A-Za-z0-9_.-]+)>", received.message["List-Unsubscribe"]).group(1)
+    result = cli("--project", project, "recipients", "unsubscribe", "--token", token)
+    assert result.exit_code == 0, result.output
+    smtp.received.clear()
+    (project / "issues" / "22-2").mkdir()
+    for path in (project / "issues" / "22-1").iterdir():
+        if path.is_file():
+            (project / "issues" / "22-2" / path.name).write_bytes(path.read_bytes())
+    (project / "issues" / "22-2" / "images").mkdir()
+    (project / "issues" / "22-2" / "images" / "logga.png").write_bytes((project / "issues/22-1/images/logga.png").read_bytes())
+    from nyhetsbrev.dispatch import Options
+    from nyhetsbrev.sender import send as send_issue
+
+    send_issue(project, "22:2", ["politiker"], options=Options(retry_base=0.05))
+    assert sorted(smtp.recipients()) == sorted([people[0], people[2]])

@@ -1,0 +1,141 @@
+"""The SMTP transport against a real aiosmtpd server on 127.0.0.1: TLS, AUTH, replies classified by code."""
+
+from __future__ import annotations
+
+import pytest
+
+from nyhetsbrev import transport
+from nyhetsbrev.errors import SmtpConfigError, SmtpUnavailable, TransportError
+from nyhetsbrev.models import SmtpSettings
+from tests.send_helpers import certificate  # noqa: F401  (fixture)
+from tests.smtp_server import PASSWORD, USERNAME, FaultServer
+
+pytestmark = pytest.mark.timeout(30)
+MESSAGE = b"From: a@example.org\r\nTo: b@example.org\r\nSubject: prov\r\n\r\nHej!\r\n.En rad som b\xc3\xb6rjar med punkt\r\n"
+
+
+def settings(server: FaultServer, security: str = "none", **kwargs) -> SmtpSettings:
+    return SmtpSettings(host="127.0.0.1", port=server.port, security=security, timeout=5, **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("code", "text", "kind"),
+    [(451, "4.7.1 later", "deferred"), (452, "4.2.2 full", "deferred"), (421, "4.3.2 bye", "reconnect"),
+     (552, "5.3.4 too big", "deferred"), (550, "5.1.1 unknown", "failed"), (554, "5.7.1 spam", "failed"),
+     (-1, "garbage", "reconnect")],
+)
+def test_replies_are_classified_by_code(code, text, kind):
+    result = transport.classify(code, text)
+    assert result.kind == kind
+    assert result.policy == (code == 554)
+
+
+@pytest.mark.parametrize("pipelining", [True, False])
+def test_scripted_replies_on_a_live_server(pipelining):
+    with FaultServer(pipelining=pipelining) as server:
+        server.script("b@example.org", "data", "451 4.7.1 Try again later", "550 5.7.1 Rejected by policy", "552 5.3.4 Too big")
+        with transport.Connection(settings(server)) as conn:
+            results = [conn.send("a@example.org", "b@example.org", MESSAGE) for _ in range(4)]
+    assert [r.kind for r in results] == ["deferred", "failed", "deferred", "sent"]
+    assert results[1].policy and results[1].enhanced == "5.7.1" and "Rejected by policy" in results[1].reply
+    assert len(server.received) == 1 and server.received[0].rcpt_tos == ["b@example.org"]
+    assert b"\r\n.En rad" in server.received[0].data  # dot-stuffing undone by the server: the line is intact
+
+
+@pytest.mark.parametrize("pipelining", [True, False])
+def test_421_on_mail_asks_for_a_new_connection(pipelining):
+    with FaultServer(pipelining=pipelining) as server:
+        server.script_mail("421 4.3.2 Service shutting down")
+        with transport.Connection(settings(server)) as conn:
+            first = conn.send("a@example.org", "b@example.org", MESSAGE)
+            assert first.kind == "reconnect" and not conn.is_open
+            second = conn.send("a@example.org", "b@example.org", MESSAGE)
+    assert second.kind == "sent" and server.connections == 2
+
+
+@pytest.mark.parametrize("pipelining", [True, False])
+def test_connection_dropped_after_data_is_unknown_and_does_not_hang(pipelining):
+    with FaultServer(pipelining=pipelining) as server:
+        server.script("b@example.org", "data", "drop")
+        server.script("c@example.org", "rcpt", "drop")
+        with transport.Connection(settings(server)) as conn:
+            after_data = conn.send("a@example.org", "b@example.org", MESSAGE)
+            before_data = conn.send("a@example.org", "c@example.org", MESSAGE)
+    assert after_data.kind == "unknown"
+    assert before_data.kind == "reconnect"
+
+
+def test_starttls_with_a_trusted_certificate_logs_in_over_tls(certificate, monkeypatch):
+    monkeypatch.setenv("NYHETSBREV_SMTP_PASSWORD", PASSWORD)  # not ASCII: sent as UTF-8
+    with FaultServer(certificate=certificate, starttls=True, auth=True) as server:
+        with transport.Connection(settings(server, "starttls", username=USERNAME), cafile=certificate[0]) as conn:
+            assert conn.send("a@example.org", "b@example.org", MESSAGE).kind == "sent"
+    assert server.auth_attempts == [("PLAIN", USERNAME, True)]
+    assert server.received[0].tls and server.received[0].login == USERNAME
+
+
+def test_implicit_tls(certificate, monkeypatch):
+    monkeypatch.setenv("NYHETSBREV_SMTP_CAFILE", str(certificate[0]))
+    with FaultServer(certificate=certificate, implicit_tls=True) as server:
+        with transport.Connection(settings(server, "tls")) as conn:
+            assert conn.send("a@example.org", "b@example.org", MESSAGE).kind == "sent"
+    assert server.received[0].tls
+
+
+def test_a_server_without_starttls_aborts_before_auth(monkeypatch):
+    monkeypatch.setenv("NYHETSBREV_SMTP_PASSWORD", PASSWORD)
+    with FaultServer(auth=True) as server:  # offers AUTH in plain text, but no STARTTLS
+        with pytest.raises(TransportError) as caught:
+            transport.Connection(settings(server, "starttls", username=USERNAME)).open()
+    assert "does not offer STARTTLS" in str(caught.value)
+    assert server.auth_attempts == [] and server.received == []
+    assert PASSWORD not in str(caught.value)
+
+
+def test_a_self_signed_certificate_aborts(certificate, monkeypatch):
+    monkeypatch.setenv("NYHETSBREV_SMTP_PASSWORD", PASSWORD)
+    for starttls in (True, False):
+        with FaultServer(certificate=certificate, starttls=starttls, implicit_tls=not starttls, auth=True) as server:
+            security = "starttls" if starttls else "tls"
+            with pytest.raises(TransportError) as caught:
+                transport.Connection(settings(server, security, username=USERNAME)).open()
+            assert "cannot be trusted" in str(caught.value) and "NYHETSBREV_SMTP_CAFILE" in str(caught.value)
+            assert server.auth_attempts == [] and server.received == []
+
+
+def test_security_none_only_towards_loopback():
+    with pytest.raises(SmtpConfigError) as caught:
+        transport.Connection(SmtpSettings(host="smtp.example.org", port=25, security="none"))
+    assert "plain text" in str(caught.value)
+    for host in ("localhost", "127.0.0.1", "::1", "[::1]", "127.1.2.3"):
+        transport.check_settings(SmtpSettings(host=host, security="none"))
+
+
+def test_missing_host_and_missing_password_say_what_to_set(monkeypatch):
+    with pytest.raises(SmtpConfigError) as caught:
+        transport.check_settings(SmtpSettings())
+    assert "NYHETSBREV_SMTP_HOST" in str(caught.value)
+    monkeypatch.delenv("NYHETSBREV_SMTP_PASSWORD", raising=False)
+    with pytest.raises(SmtpConfigError) as caught:
+        transport.check_settings(SmtpSettings(host="smtp.example.org", username=USERNAME))
+    assert "NYHETSBREV_SMTP_PASSWORD" in str(caught.value)
+
+
+def test_a_refused_connection_is_reported_as_unavailable():
+    with FaultServer() as server:
+        port = server.port
+    with pytest.raises(SmtpUnavailable) as caught:
+        transport.Connection(SmtpSettings(host="127.0.0.1", port=port, security="none", timeout=2)).open()
+    assert f"127.0.0.1:{port}" in str(caught.value)
+
+
+@pytest.mark.parametrize("pipelining", [True, False])
+def test_a_rejected_sender_or_recipient_leaves_the_session_usable(pipelining):
+    with FaultServer(pipelining=pipelining) as server:
+        server.script_mail("553 5.7.1 Sender address rejected")
+        server.script("c@example.org", "rcpt", "450 4.2.0 Mailbox busy")
+        with transport.Connection(settings(server)) as conn:
+            results = [conn.send("a@example.org", "b@example.org", MESSAGE), conn.send("a@example.org", "c@example.org", MESSAGE),
+                       conn.send("a@example.org", "b@example.org", MESSAGE)]
+    assert [(r.kind, r.code) for r in results] == [("failed", 553), ("deferred", 450), ("sent", 250)]
+    assert server.connections == 1 and [r.rcpt_tos for r in server.received] == [["b@example.org"]]
