@@ -158,6 +158,7 @@ def render_mjml(settings: Settings, issue: Issue, sections: Iterable[Section], e
         "roster_columns": roster_columns(issue.roster),
         "contact": issue.roster.contact,
         "web": web,
+        "has_web_copy": bool(settings.archive_url),  # without an archive the web copy has no address to link to
         "web_url": WEB_PLACEHOLDER,
         "unsubscribe_url": UNSUBSCRIBE_PLACEHOLDER,
     }
@@ -237,7 +238,10 @@ def render_text(settings: Settings, issue: Issue, sections: Iterable[Section]) -
             parts.append(markdown.to_text(section.body).rstrip())
     parts.extend(_roster_text(issue.roster))
     parts.append("-" * 20)
-    parts.append(f"{strings['view_in_browser']}: {WEB_PLACEHOLDER}\n{strings['unsubscribe']}: {UNSUBSCRIBE_PLACEHOLDER}")
+    links = [f"{strings['unsubscribe']}: {UNSUBSCRIBE_PLACEHOLDER}"]
+    if settings.archive_url:
+        links.insert(0, f"{strings['view_in_browser']}: {WEB_PLACEHOLDER}")
+    parts.append("\n".join(links))
     footer = strings["sent_by"].format(name=settings.name)
     if settings.organisation:
         footer += f"\n{settings.organisation}"

@@ -189,7 +189,7 @@ def _fill_plan(plan: SendPlan, counts: ledger.Plan, resend_unknown: bool) -> Non
 def _warnings(project: Project) -> list[str]:
     settings, found = project.settings, []
     if not settings.archive_url:
-        found.append("archive_url is not set in nyhetsbrev.toml: the 'view in browser' link leads nowhere")
+        found.append("archive_url is not set in nyhetsbrev.toml: the email has no 'view in browser' link")
     if not settings.unsubscribe_url:
         found.append("unsubscribe_url is not set: unsubscribing works by email only (no one-click link)")
     return found

@@ -119,3 +119,10 @@ def test_a_folder_named_like_a_section(cli, repo_project):
     (repo_project / "issues" / "22-1" / "05-x.md").mkdir()
     line = _one_line_error(cli("--project", repo_project, "check", "22:1"))
     assert "05-x.md" in line and "cannot read the section" in line
+
+
+def test_brackets_in_a_message_are_printed_as_written(cli, repo_project):
+    path = repo_project / "nyhetsbrev.toml"
+    path.write_text(path.read_text(encoding="utf-8") + 'colour = "red"\n', encoding="utf-8")
+    line = _one_line_error(cli("--project", repo_project, "build", "22:1"))
+    assert "unknown setting 'colour' in [smtp]" in line

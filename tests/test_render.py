@@ -69,7 +69,7 @@ def test_english_strings(tmp_path):
     settings.write_text(settings.read_text(encoding="utf-8").replace('language = "sv"', 'language = "en"'), encoding="utf-8")
     project, issue = load(root, "26:1")
     rendered = render(project, issue)
-    assert "View in browser" in rendered.email_html and "Newsletter 26:1" in rendered.email_text
+    assert "Unsubscribe" in rendered.email_html and "Newsletter 26:1" in rendered.email_text
     assert '<html lang="en"' in rendered.email_html and "1 March 2026" in rendered.email_text
 
 
@@ -81,3 +81,12 @@ def test_project_templates_override_the_builtin_ones(tmp_path):
         encoding="utf-8")
     project, issue = load(root, "26:1")
     assert "Egen rubrik Nyhetsbrev 26:1" in visible_text(render(project, issue).email_html)
+
+
+def test_without_an_archive_the_email_has_no_view_in_browser_link(tmp_path):
+    project, issue = load(_project(tmp_path), "26:1")
+    assert project.settings.archive_url is None
+    rendered = render(project, issue)
+    assert "Visa i webbläsare" not in rendered.email_html and "{{web_url}}" not in rendered.email_html
+    assert "Visa i webbläsare" not in rendered.email_text
+    assert "{{unsubscribe_url}}" in rendered.email_html and "{{unsubscribe_url}}" in rendered.email_text

@@ -24,7 +24,7 @@ class _Group(TyperGroup):
         except NyhetsbrevError as exc:
             if (ctx.obj or {}).get("debug") or os.environ.get("NYHETSBREV_DEBUG"):
                 raise
-            err_console.print(f"[bold red]error:[/] {exc}", soft_wrap=True, markup=True)
+            err_console.print(f"[bold red]error:[/] {escape(exc)}")
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
             err_console.print("stopped.")
