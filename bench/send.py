@@ -25,6 +25,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from tests.golden import copy_repo_project  # noqa: E402
+
 LIST = "bench"
 SENDER = "nyhetsbrev@example.se"
 
@@ -97,14 +99,11 @@ class Sink:
 
 def make_project(folder: Path) -> Path:
     """A copy of this repository's 22:1 project with one-click unsubscribe and web copies configured."""
-    for name in ("nyhetsbrev.toml", "roster.toml"):
-        shutil.copy(REPO / name, folder / name)
-    for name in ("issues", "templates"):
-        if (REPO / name).is_dir():
-            shutil.copytree(REPO / name, folder / name)
+    copy_repo_project(folder)
     settings = (folder / "nyhetsbrev.toml").read_text(encoding="utf-8")
-    extra = 'unsubscribe_url = "https://www.example.se/avregistrera"\narchive_url = "https://www.example.se/nyhetsbrev"\n'
-    (folder / "nyhetsbrev.toml").write_text(extra + settings, encoding="utf-8")
+    lines = [line for line in settings.splitlines() if not line.startswith(("archive_url", "unsubscribe_url"))]
+    extra = ['unsubscribe_url = "https://www.example.se/avregistrera"', 'archive_url = "https://www.example.se/nyhetsbrev"']
+    (folder / "nyhetsbrev.toml").write_text("\n".join(extra + lines) + "\n", encoding="utf-8")
     return folder
 
 
