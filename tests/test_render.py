@@ -90,3 +90,10 @@ def test_without_an_archive_the_email_has_no_view_in_browser_link(tmp_path):
     assert "Visa i webbläsare" not in rendered.email_html and "{{web_url}}" not in rendered.email_html
     assert "Visa i webbläsare" not in rendered.email_text
     assert "{{unsubscribe_url}}" in rendered.email_html and "{{unsubscribe_url}}" in rendered.email_text
+
+
+def test_the_web_copy_marks_sections_meant_for_some_lists(tmp_path):
+    project, issue = load(_project(tmp_path), "26:1")
+    rendered = render(project, issue)
+    assert "Endast till: politiker" in visible_text(rendered.web_html)
+    assert "Endast till" not in visible_text(rendered.email_html)  # the email itself is as sent
