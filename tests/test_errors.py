@@ -126,3 +126,29 @@ def test_brackets_in_a_message_are_printed_as_written(cli, repo_project):
     path.write_text(path.read_text(encoding="utf-8") + 'colour = "red"\n', encoding="utf-8")
     line = _one_line_error(cli("--project", repo_project, "build", "22:1"))
     assert "unknown setting 'colour' in [smtp]" in line
+
+
+def test_a_file_where_the_build_folder_should_be(cli, repo_project):
+    (repo_project / "build").write_text("not a folder", encoding="utf-8")
+    line = _one_line_error(cli("--project", repo_project, "build", "22:1"))
+    assert "build" in line and "Check the path" in line
+
+
+def test_an_unexpected_error_is_one_line_without_debug(runner, repo_project, monkeypatch):
+    from nyhetsbrev import pipeline
+    from nyhetsbrev.cli import app
+
+    def broken(*args, **kwargs):
+        raise ValueError("a bug")
+
+    monkeypatch.setattr(pipeline, "build", broken)
+    result = runner.invoke(app, ["--project", str(repo_project), "build", "22:1"])
+    line = _one_line_error(result)
+    assert "unexpected ValueError: a bug" in line and "--debug" in line
+    debug = runner.invoke(app, ["--debug", "--project", str(repo_project), "build", "22:1"])
+    assert isinstance(debug.exception, ValueError)
+
+
+def test_usage_errors_stay_typers_own(cli):
+    result = cli("build")
+    assert result.exit_code == 2 and "Missing argument" in result.output

@@ -15,6 +15,10 @@ console = Console(highlight=False, soft_wrap=True)  # paths and addresses stay w
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
+def _debug(ctx) -> bool:
+    return bool((ctx.obj or {}).get("debug") or os.environ.get("NYHETSBREV_DEBUG"))
+
+
 class _Group(TyperGroup):
     """Turns NyhetsbrevError into one line and an exit code; a traceback only with --debug."""
 
@@ -22,13 +26,27 @@ class _Group(TyperGroup):
         try:
             return super().invoke(ctx)
         except NyhetsbrevError as exc:
-            if (ctx.obj or {}).get("debug") or os.environ.get("NYHETSBREV_DEBUG"):
+            if _debug(ctx):
                 raise
             err_console.print(f"[bold red]error:[/] {escape(exc)}")
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
             err_console.print("stopped.")
             raise typer.Exit(130) from None
+        except OSError as exc:  # disk full, a folder where a file should be, no permission …
+            if _debug(ctx):
+                raise
+            where = f"{exc.filename}: " if exc.filename else ""
+            err_console.print(f"[bold red]error:[/] {escape(where)}{escape(exc.strerror or exc)}. Check the path and try again")
+            raise typer.Exit(1) from None
+        except Exception as exc:  # a bug: still one line, the traceback is behind --debug
+            if _debug(ctx) or type(exc).__module__.startswith(("typer", "click")):
+                raise  # typer's own exit and usage errors, which it prints itself
+            err_console.print(
+                f"[bold red]error:[/] unexpected {type(exc).__name__}: {escape(exc)}. "
+                "Run again with --debug and report the traceback"
+            )
+            raise typer.Exit(2) from None
 
 
 app = typer.Typer(
