@@ -77,16 +77,18 @@ def line_of(text: str, key: str, start: int = 1) -> int | None:
     return None
 
 
-class _Checker:
+class TableChecker:
     """Reads typed values out of a TOML table, raising ConfigError with a line."""
 
     def __init__(self, path: Path, text: str) -> None:
         self.path, self.text = path, text
 
     def fail(self, what: str, key: str | None = None, hint: str | None = None) -> ConfigError:
+        """An error pointing at the line of key."""
         return ConfigError(what, path=self.path, line=line_of(self.text, key) if key else None, hint=hint)
 
     def unknown(self, table: dict[str, Any], allowed: set[str], where: str = "") -> None:
+        """Refuse keys that are not settings (a typo would otherwise be ignored)."""
         for key in table:
             if key not in allowed:
                 raise self.fail(
@@ -95,6 +97,7 @@ class _Checker:
                 )
 
     def text_value(self, table: dict[str, Any], key: str, *, required: bool = False, default: str | None = None) -> str | None:
+        """A text setting, stripped; None when absent and not required."""
         value = table.get(key, default)
         if value is None or value == "":
             if required:
@@ -108,7 +111,7 @@ class _Checker:
 def load_settings(path: Path) -> Settings:
     """Read nyhetsbrev.toml and apply NYHETSBREV_SMTP_* environment overrides."""
     data, text = read_toml(path)
-    check = _Checker(path, text)
+    check = TableChecker(path, text)
     check.unknown(data, _SETTINGS_KEYS)
     language = check.text_value(data, "language", default="sv")
     if language not in LANGUAGES:
@@ -151,7 +154,7 @@ def load_settings(path: Path) -> Settings:
     )
 
 
-def _smtp_settings(table: dict[str, Any], check: _Checker) -> SmtpSettings:
+def _smtp_settings(table: dict[str, Any], check: TableChecker) -> SmtpSettings:
     env = os.environ
     host = env.get("NYHETSBREV_SMTP_HOST") or check.text_value(table, "host")
     security = (env.get("NYHETSBREV_SMTP_SECURITY") or check.text_value(table, "security", default="starttls")).lower()
@@ -176,7 +179,7 @@ def load_roster(path: Path) -> Roster:
     if not path.is_file():
         return Roster(path=None)
     data, text = read_toml(path)
-    check = _Checker(path, text)
+    check = TableChecker(path, text)
     check.unknown(data, {"group", "contact"})
     groups_raw = data.get("group", [])
     if not isinstance(groups_raw, list):

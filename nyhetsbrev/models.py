@@ -172,14 +172,17 @@ class Project:
 
     @property
     def issues_dir(self) -> Path:
+        """The folder of all issues."""
         return self.root / "issues"
 
     @property
     def templates_dir(self) -> Path:
+        """The project's own templates (override the built-in ones)."""
         return self.root / "templates"
 
     @property
     def build_dir(self) -> Path:
+        """Where build writes."""
         return self.root / "build"
 
     def issue_dir(self, issue_id: IssueId) -> Path:
@@ -227,8 +230,10 @@ class BuildResult:
 
     @property
     def errors(self) -> tuple[Problem, ...]:
+        """The findings that stop a build."""
         return tuple(p for p in self.problems if p.level == "error")
 
     @property
     def warnings(self) -> tuple[Problem, ...]:
+        """The findings worth a look before sending."""
         return tuple(p for p in self.problems if p.level == "warning")

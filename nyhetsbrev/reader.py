@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from .config import ROSTER_FILE, _Checker, load_roster, read_toml
+from .config import ROSTER_FILE, TableChecker, load_roster, read_toml
 from .errors import ConfigError, ContentError, IssueNotFound
 from .models import Issue, IssueId, Project, Section
 
@@ -25,7 +25,7 @@ def read_issue(project: Project, issue_id: IssueId) -> Issue:
             hint=f"issues in this project: {known}; create one with 'nyhetsbrev new {issue_id}'",
         )
     data, text = read_toml(folder / ISSUE_FILE)
-    check = _Checker(folder / ISSUE_FILE, text)
+    check = TableChecker(folder / ISSUE_FILE, text)
     check.unknown(data, {"subject", "date", "preheader", "title"})
     date = data.get("date")
     if date is not None and not isinstance(date, dt.date):

@@ -85,6 +85,7 @@ def _run(db: Database, *statements: str) -> None:
 
 @migrations(name="m001_recipients")
 def m001_recipients(db: Database) -> None:
+    """People, lists and who is on which list."""
     _run(
         db,
         """CREATE TABLE recipients (
@@ -119,6 +120,7 @@ def m001_recipients(db: Database) -> None:
 
 @migrations(name="m002_subscription_events")
 def m002_subscription_events(db: Database) -> None:
+    """What happened to a subscription, when, and from which file and row."""
     _run(
         db,
         """CREATE TABLE subscription_events (
@@ -138,6 +140,7 @@ def m002_subscription_events(db: Database) -> None:
 
 @migrations(name="m003_suppressions")
 def m003_suppressions(db: Database) -> None:
+    """Addresses never to mail again: unsubscribed, bounced, forgotten (hash only)."""
     _run(
         db,
         """CREATE TABLE suppressions (
@@ -157,6 +160,7 @@ def m003_suppressions(db: Database) -> None:
 
 @migrations(name="send_ledger_v1")
 def send_ledger_v1(db: Database) -> None:
+    """One row per (issue, recipient): the state of that message."""
     _run(
         db,
         """CREATE TABLE send_ledger (
