@@ -10,10 +10,9 @@ from pathlib import Path
 
 from ..errors import StoreError
 from ..recipient_files import FIELDS, open_recipient_file
-from ..tokens import address_hash
 from .db import Database, utc_now
 from .recipients import clean_list_name
-from .suppressions import load_suppressed, signing_key
+from .suppressions import address_hasher, load_suppressed
 
 BATCH = 5000
 PROGRESS_EVERY = 2000
@@ -153,12 +152,7 @@ def _run(db: Database, source, names: list[str], report: ImportReport, dry_run: 
     }
     next_id = (conn.execute("SELECT max(id) FROM recipients").fetchone()[0] or 0) + 1
     suppressed = load_suppressed(db)
-    key_cache: list[bytes] = []
-
-    def hash_of(key: str) -> str:
-        if not key_cache:
-            key_cache.append(signing_key(db))
-        return address_hash(key_cache[0], key)
+    hash_of = address_hasher(db)
 
     writer = _Writer(db)
     total = source.size_hint

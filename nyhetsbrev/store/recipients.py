@@ -15,7 +15,7 @@ from ..errors import StoreError, UnknownList
 from ..recipient_files import FIELDS, check_address
 from ..tokens import address_hash, normalise_address, verify_token
 from .db import Database, utc_now
-from .suppressions import is_suppressed, lift, load_suppressed, signing_key, suppress
+from .suppressions import address_hasher, is_suppressed, lift, load_suppressed, signing_key, suppress
 
 _BAD_NAME = re.compile(r"[\x00-\x1f\x7f]")
 _FORBIDDEN = re.compile(r"[\r\n\x00]")
@@ -219,12 +219,7 @@ def recipients_for_lists(db: Database, names: list[str]) -> list[tuple[dict[str,
     ):
         memberships.setdefault(recipient_id, set()).add(by_id[list_id])
     suppressed = load_suppressed(db)
-    key: list[bytes] = []
-
-    def hash_of(email_key: str) -> str:
-        if not key:
-            key.append(signing_key(db))
-        return address_hash(key[0], email_key)
+    hash_of = address_hasher(db)
 
     out = []
     for row in db.execute(

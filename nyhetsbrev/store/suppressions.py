@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from dataclasses import dataclass
 
 from ..errors import StoreError
@@ -84,6 +86,18 @@ def load_suppressed(db: Database) -> Suppressed:
         else:
             by_key.setdefault(key, (reason, at))
     return Suppressed(by_key, frozenset(forgotten))
+
+
+def address_hasher(db: Database) -> Callable[[str], str]:
+    """A function giving the keyed hash of an address key; the key file is read only if it is needed."""
+    key: list[bytes] = []
+
+    def hash_of(email_key: str) -> str:
+        if not key:
+            key.append(signing_key(db))
+        return address_hash(key[0], email_key)
+
+    return hash_of
 
 
 def lift(db: Database, address: str) -> int:
