@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from . import markdown
 from .models import Issue, Problem, Rendered
 
@@ -46,7 +44,7 @@ def _section_problems(issue: Issue, section) -> list[Problem]:
         where = offset + line if line else None
         if not alt.strip():
             problems.append(Problem("warning", f"image '{src}' has no alt text: write ![what it shows]({src})", path, where))
-        if src.startswith(("http://", "https://", "data:", "cid:")):
+        if not markdown.is_local(src):
             if src.startswith("http://"):
                 problems.append(Problem("warning", f"image '{src}' uses http://; use https://", path, where))
             continue
@@ -62,16 +60,3 @@ def _section_problems(issue: Issue, section) -> list[Problem]:
     if section.layout == "timeline" and not markdown.split_steps(section.body)[1]:
         problems.append(Problem("warning", "timeline section has no steps: start each step with a ### heading", path))
     return problems
-
-
-def image_files(issue: Issue, sections=None) -> dict[str, Path]:
-    """Local images the sections use: their path relative to the issue folder → source file."""
-    found: dict[str, Path] = {}
-    for section in sections if sections is not None else issue.sections:
-        for src, _, _ in markdown.findings(section.body).images:
-            if src.startswith(("http://", "https://", "data:", "cid:")):
-                continue
-            target = (issue.folder / src).resolve()
-            if target.is_file() and target.is_relative_to(issue.folder.resolve()):
-                found[src] = target
-    return found

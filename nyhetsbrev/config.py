@@ -68,11 +68,11 @@ def read_toml(path: Path) -> tuple[dict[str, Any], str]:
         raise ConfigError(f"TOML syntax error: {what}", path=path, line=line, hint="fix the line and try again") from None
 
 
-def line_of(text: str, key: str, start: int = 1) -> int | None:
-    """The first line (from start) on which `key =` or `[key]` appears, for error messages."""
-    pattern = re.compile(rf"^\s*(\[+\s*{re.escape(key)}\s*\]+|\"?{re.escape(key)}\"?\s*=)")
-    for number, line in enumerate(text.splitlines()[start - 1:], start=start):
-        if pattern.search(line) or (key and re.search(rf"\b{re.escape(key)}\s*=", line)):
+def line_of(text: str, key: str) -> int | None:
+    """The first line on which `key =` (also inside an inline table) or `[key]` appears, for error messages."""
+    pattern = re.compile(rf"^\s*\[+\s*{re.escape(key)}\s*\]+|(^|[\s{{,\"]){re.escape(key)}\"?\s*=")
+    for number, line in enumerate(text.splitlines(), start=1):
+        if pattern.search(line):
             return number
     return None
 

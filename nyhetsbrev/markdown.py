@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import textwrap
 from dataclasses import dataclass, field
-from html import escape
 from typing import Iterable
 
 from markdown_it import MarkdownIt
@@ -19,7 +19,15 @@ class Findings:
 
     images: list[tuple[str, str, int]] = field(default_factory=list)  # (src, alt, line)
     links: list[tuple[str, int]] = field(default_factory=list)  # (href, line)
-    headings: list[tuple[int, str, int]] = field(default_factory=list)  # (level, text, line)
+
+    def local_images(self) -> list[tuple[str, str, int]]:
+        """The images that are files beside the issue (not http:, data:, cid: …)."""
+        return [image for image in self.images if is_local(image[0])]
+
+
+def is_local(src: str) -> bool:
+    """True for a relative path such as images/x.png; False for anything with a scheme."""
+    return not re.match(r"^[a-z][a-z0-9+.-]*:", src, re.I)
 
 
 def _parser() -> MarkdownIt:
@@ -42,22 +50,16 @@ def to_html(body: str) -> str:
 
 
 def findings(body: str) -> Findings:
-    """Images, links and headings in a body, with their lines."""
+    """Images and links in a body, with their lines."""
     found = Findings()
     for token in parse(body):
         line = token.map[0] + 1 if token.map else 0
-        if token.type == "heading_open":
-            continue
         if token.type == "inline":
             for child in token.children or []:
                 if child.type == "image":
                     found.images.append((str(child.attrGet("src") or ""), child.content, line))
                 elif child.type == "link_open":
                     found.links.append((str(child.attrGet("href") or ""), line))
-    tokens = parse(body)
-    for i, token in enumerate(tokens):
-        if token.type == "heading_open":
-            found.headings.append((int(token.tag[1]), tokens[i + 1].content, (token.map[0] + 1) if token.map else 0))
     return found
 
 
@@ -190,13 +192,3 @@ class _TextRenderer:
             elif token.type == "inline" and rows:
                 rows[-1].append(self.inline(token.children or []))
         return "\n".join(" | ".join(cells) for cells in rows)
-
-
-def inline_html(text: str) -> str:
-    """One line of Markdown as inline HTML (no surrounding <p>)."""
-    return _MD.renderInline(text)
-
-
-def plain(text: str) -> str:
-    """Text escaped for HTML."""
-    return escape(text, quote=True)

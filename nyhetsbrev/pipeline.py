@@ -53,9 +53,10 @@ def build(root: Path, issue_id: IssueId | str) -> BuildResult:
         raise ContentError(first.message + more, path=first.path, line=first.line)
     out_dir = Path(root) / "build" / result.issue.id.folder
     rendered = result.rendered
+    folder = result.issue.folder.resolve()
     writer.write_output(
         out_dir,
         {"email.html": rendered.email_html, "email.txt": rendered.email_text, "web.html": rendered.web_html},
-        checks.image_files(result.issue),
+        {path.relative_to(folder).as_posix(): path for path in rendered.images},
     )
     return BuildResult(issue=result.issue, rendered=rendered, problems=result.problems, out_dir=out_dir)

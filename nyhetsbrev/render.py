@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 from pathlib import Path
 from typing import Iterable
 
@@ -44,12 +43,17 @@ def render_issue(
     settings: Settings, issue: Issue, templates: Templates, audience: frozenset[str] | None = None,
     cache_dir: Path | None = None,
 ) -> Rendered:
-    """The email (HTML with placeholders), its text part and the web copy for one audience (None: all)."""
+    """The email (HTML with placeholders) and its text part for one audience (None: every section).
+
+    Only the full rendering (audience None) carries the web copy: it is the same for every audience.
+    """
     sections = [s for s in issue.sections if _included(s, audience)]
     env = environment(templates, cache_dir)
     email_html = render_html(settings, issue, sections, env, web=False)
-    web_html = render_html(settings, issue, issue.sections, env, web=True)
-    images = tuple(sorted({(issue.folder / src).resolve() for s in sections for src, _, _ in _images(s)}))
+    web_html = render_html(settings, issue, issue.sections, env, web=True) if audience is None else None
+    images = tuple(sorted({
+        (issue.folder / src).resolve() for s in sections for src, _, _ in markdown.findings(s.body).local_images()
+    }))
     return Rendered(
         email_html=email_html,
         email_text=render_text(settings, issue, sections),
@@ -63,14 +67,6 @@ def render_issue(
 
 def _included(section: Section, audience: frozenset[str] | None) -> bool:
     return audience is None or not section.audience or bool(audience.intersection(section.audience))
-
-
-def _images(section: Section) -> list[tuple[str, str, int]]:
-    return [(src, alt, line) for src, alt, line in markdown.findings(section.body).images if not _is_remote(src)]
-
-
-def _is_remote(src: str) -> bool:
-    return bool(re.match(r"^[a-z][a-z0-9+.-]*:", src, re.I))
 
 
 def issue_label(settings: Settings, issue: Issue) -> str:

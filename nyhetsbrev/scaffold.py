@@ -102,11 +102,8 @@ def new_issue(root: Path, issue: str | None = None, today: dt.date | None = None
 
 def _skeleton(section) -> str:
     """A section file with the old front matter and headings, and a line to replace under each."""
-    lines: list[str] = []
-    front = section.path.read_text(encoding="utf-8").lstrip("\ufeff").split("\n")
-    if front and front[0].strip() == "---":
-        end = next((i for i in range(1, len(front)) if front[i].strip() in ("---", "...")), 0)
-        lines.extend(front[: end + 1])
+    text = section.path.read_text(encoding="utf-8").lstrip("\ufeff")
+    lines = text.split("\n")[: section.body_line - 1]  # the front matter block, as written
     for line in section.body.splitlines():
         if line.startswith("#"):
             lines.extend([line, "", "Skriv texten här.", ""])

@@ -11,6 +11,11 @@ from typer.testing import CliRunner
 
 REPO = Path(__file__).resolve().parent.parent
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+# Headless flags for this machine: no background traffic (the network is closed), no GPU, no sandbox as root.
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
 
 
 def one_line_error(result) -> str:
@@ -67,10 +72,7 @@ def browser(chromium_path):
         b = pw.chromium.launch(
             executable_path=chromium_path,
             headless=True,
-            args=[
-                "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-            ],
+            args=CHROMIUM_ARGS,
         )
         yield b
         b.close()

@@ -5,14 +5,10 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from tests.fixtures import CHROMIUM
+from tests.fixtures import CHROMIUM, CHROMIUM_ARGS
 from tests.golden import REPO, build_repo_issue
 
 WIDTHS = {"desktop": 600, "phone": 375}
-LAUNCH_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
 
 
 def take(browser, email: Path, out_dir: Path) -> dict[str, Path]:
@@ -36,7 +32,7 @@ def main() -> None:
         raise SystemExit("chromium not installed: apt-get install chromium")
     with tempfile.TemporaryDirectory() as tmp, sync_playwright() as pw:
         out = build_repo_issue(Path(tmp))
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS)
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         for path in take(browser, out / "email.html", REPO / "screenshots").values():
             print(f"wrote {path}")
         browser.close()
