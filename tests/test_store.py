@@ -286,3 +286,22 @@ def test_list_recipients_filters(db, tmp_path):
     assert [(p["email"], p["status"], p["lists"]) for p in everyone] == [
         ("a@example.se", "unsubscribed", ["Ett"]), ("b@example.se", "active", ["Ett"]), ("c@example.se", "active", ["Två"])
     ]
+
+
+def test_forget_touches_no_one_whose_address_merely_contains_it(db):
+    from nyhetsbrev.store import ledger
+
+    store.add_recipient(db, "a@example.se", ["A"])
+    store.add_recipient(db, "anna@example.se", ["A"])
+    entries = [
+        ledger.Entry(email_key=p["email_key"], email=p["email"], recipient_id=p["id"], lists=tuple(sorted(lists)))
+        for p, lists in store.recipients_for_lists(db, ["A"])
+    ]
+    ledger.enqueue(db, "22:1", entries)
+    db.execute("CREATE TABLE later_feature (note TEXT)")
+    db.execute("INSERT INTO later_feature VALUES ('bounce for a@example.se.'), ('to anna@example.se'), ('xa@example.se')")
+    result = store.forget(db, "a@example.se")
+    assert result.rows["send_ledger"] == 1 and result.rows["later_feature"] == 1
+    assert [r[0] for r in db.execute("SELECT email FROM send_ledger")] == ["anna@example.se"]
+    assert sorted(r[0] for r in db.execute("SELECT note FROM later_feature")) == ["to anna@example.se", "xa@example.se"]
+    assert _emails(db) == {"anna@example.se"}

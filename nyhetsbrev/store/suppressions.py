@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from dataclasses import dataclass
@@ -10,9 +11,8 @@ from ..errors import StoreError
 from ..tokens import address_hash, default_key_path, load_or_create_key, normalise_address
 from .db import Database, checkpoint, db_file, utc_now
 
-REASONS = ("unsubscribed", "bounced", "forgotten")
 OWN_TABLES = ("recipients", "lists", "memberships", "subscription_events", "suppressions")
-_EVENT_OF = {"unsubscribed": "unsubscribed", "bounced": "bounced"}
+_SUPPRESSIBLE = ("unsubscribed", "bounced")  # forgotten goes through forget()
 
 
 def signing_key(db: Database) -> bytes:
@@ -22,8 +22,8 @@ def signing_key(db: Database) -> bytes:
 
 def suppress(db: Database, address: str, reason: str, source: str, detail: str | None = None) -> bool:
     """Record that address must get no more mail (reason 'unsubscribed' or 'bounced'); True when it is new."""
-    if reason not in _EVENT_OF:
-        raise StoreError(f"unknown suppression reason '{reason}'", hint=f"use one of: {', '.join(_EVENT_OF)}")
+    if reason not in _SUPPRESSIBLE:
+        raise StoreError(f"unknown suppression reason '{reason}'", hint=f"use one of: {', '.join(_SUPPRESSIBLE)}")
     key = normalise_address(address)
     if "@" not in key:
         raise StoreError(f"'{address}' is not an e-mail address", hint="give the whole address, name@example.se")
@@ -39,7 +39,7 @@ def suppress(db: Database, address: str, reason: str, source: str, detail: str |
             db.execute(
                 "INSERT INTO subscription_events (recipient_id, list_id, event, at, source)"
                 " SELECT id, NULL, ?, ?, ? FROM recipients WHERE email_key = ?",
-                [_EVENT_OF[reason], now, source, key],
+                [reason, now, source, key],
             )
     return bool(cursor.rowcount)
 
@@ -149,6 +149,9 @@ def forget(db: Database, address: str, source: str = "cli") -> Forgotten:
     return Forgotten({t: n for t, n in rows.items() if n}, clean=clean)
 
 
+_ADDRESS_COLUMNS = {"email", "email_key", "email_ascii", "address"}
+
+
 def _other_tables(db: Database) -> list[str]:
     """Tables added by later features (the send ledger): forget must reach them too."""
     return [
@@ -158,17 +161,31 @@ def _other_tables(db: Database) -> list[str]:
 
 
 def _erase_from(db: Database, table: str, recipient_id: int | None, forms: set[str]) -> int:
-    """Delete rows of table that point at the recipient or hold the address anywhere in a text column."""
-    columns = db.execute(f'PRAGMA table_info("{table}")').fetchall()
-    clauses, params = [], []
-    for _cid, name, kind, *_ in columns:
-        if recipient_id is not None and name == "recipient_id":
-            clauses.append(f'"{name}" = ?')
-            params.append(recipient_id)
-        elif not kind or "CHAR" in kind.upper() or "TEXT" in kind.upper() or "CLOB" in kind.upper():
-            for form in sorted(forms):
-                clauses.append(f'instr(CAST("{name}" AS TEXT), ?) > 0 OR instr(lower(CAST("{name}" AS TEXT)), ?) > 0')
-                params.extend((form, form.lower()))
-    if not clauses:
-        return 0
-    return db.execute(f'DELETE FROM "{table}" WHERE {" OR ".join(clauses)}', params).rowcount
+    """Delete rows of table that belong to the person: by recipient_id or address column, or mentioning the address."""
+    lowered = sorted({form.lower() for form in forms if form})
+    exact, params, free_text = [], [], []
+    for _cid, name, kind, *_ in db.execute(f'PRAGMA table_info("{table}")').fetchall():
+        if name == "recipient_id":
+            if recipient_id is not None:
+                exact.append('"recipient_id" = ?')
+                params.append(recipient_id)
+        elif name in _ADDRESS_COLUMNS:
+            exact.append(f'lower("{name}") IN ({", ".join("?" * len(lowered))})')
+            params.extend(lowered)
+        elif not kind or any(t in kind.upper() for t in ("CHAR", "TEXT", "CLOB")):
+            free_text.append(name)
+    deleted = db.execute(f'DELETE FROM "{table}" WHERE {" OR ".join(exact)}', params).rowcount if exact else 0
+    # A mention must be the whole address: forgetting a@example.se must not touch anna@example.se's rows.
+    mention = re.compile("|".join(rf"(?<![\w.+-]){re.escape(form)}(?![\w-]|\.\w)" for form in lowered))
+    for name in free_text:
+        column = f'lower(CAST("{name}" AS TEXT))'
+        rowids = [
+            rowid for rowid, value in db.execute(
+                f'SELECT rowid, {column} FROM "{table}" WHERE ' + " OR ".join(f"instr({column}, ?) > 0" for _ in lowered),
+                lowered,
+            )
+            if mention.search(value)
+        ]
+        for rowid in rowids:
+            deleted += db.execute(f'DELETE FROM "{table}" WHERE rowid = ?', [rowid]).rowcount
+    return deleted
