@@ -239,3 +239,16 @@ def test_the_watcher_sees_sections_and_skips_editor_scratch_files(repo_project):
     (folder / "04-ny.md").write_text("## Ny\n", encoding="utf-8")
     after = scan([folder, repo_project / "roster.toml", repo_project / "templates"])
     assert changed_paths(before, after) == [str(folder / "04-ny.md")]
+
+
+@pytest.mark.parametrize("path, status", [
+    ("/api/wait?epoch=nan&timeout=0", 200),
+    ("/api/wait?epoch=inf&timeout=0", 200),
+    ("/%00", 404),
+    ("/images/a%00.png", 404),
+    ("/" + "x" * 5000 + ".png", 404),
+])
+def test_bad_requests_get_an_answer_and_no_traceback(preview, capfd, path, status):
+    assert get(preview, path)[0] == status
+    assert get(preview, "/api/state")[0] == 200  # still serving
+    assert "Traceback" not in capfd.readouterr().err

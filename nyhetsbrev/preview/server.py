@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import html
 import json
+import math
 import mimetypes
 import os
 import secrets
@@ -241,6 +242,9 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = os.name != "nt"
     preview: PreviewServer
 
+    def handle_error(self, request, client_address) -> None:
+        pass  # one broken request (a reset, garbage on the socket) must not print a traceback into the terminal
+
 
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
@@ -250,6 +254,12 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def do_GET(self) -> None:  # noqa: N802 - the http.server naming
+        try:
+            self._route()
+        except Exception as exc:  # a bad request never kills the preview or prints a traceback
+            self._send(HTTPStatus.INTERNAL_SERVER_ERROR, f"preview error: {exc}".encode("utf-8"), "text/plain")
+
+    def _route(self) -> None:
         preview = self.server.preview
         if not self._host_allowed():
             return self._send(HTTPStatus.FORBIDDEN, b"forbidden host", "text/plain")
@@ -296,9 +306,13 @@ class _Handler(BaseHTTPRequestHandler):
         """Images and other files the email links relative to the issue folder (never outside it)."""
         folder = (good.issue_folder if good else self.server.preview.root / "issues" /
                   self.server.preview.issue_id.folder).resolve()
-        target = (folder / path.lstrip("/")).resolve()
-        kind = mimetypes.guess_type(target.name)[0] or ""
-        if not target.is_relative_to(folder) or not target.is_file() or not kind.startswith(("image/", "application/pdf")):
+        try:
+            target = (folder / path.lstrip("/")).resolve()
+            found = target.is_relative_to(folder) and target.is_file()
+        except (OSError, ValueError):  # a NUL byte or an over-long name in the URL
+            found = False
+        kind = mimetypes.guess_type(path)[0] or ""
+        if not found or not kind.startswith(("image/", "application/pdf")):
             return self._send(HTTPStatus.NOT_FOUND, b"not found", "text/plain")
         return self._send(HTTPStatus.OK, target.read_bytes(), kind)
 
@@ -340,9 +354,10 @@ class _Handler(BaseHTTPRequestHandler):
 
 def _number(query: dict, name: str, default: float) -> float:
     try:
-        return float(query.get(name, [""])[0])
+        value = float(query.get(name, [""])[0])
     except ValueError:
         return default
+    return value if math.isfinite(value) else default
 
 
 def _flag(query: dict, name: str, default: bool) -> bool:
