@@ -10,11 +10,14 @@ import csv
 import os
 import random
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from bench.common import run_command  # noqa: E402
 
 VENV_BIN = Path(sys.executable).parent
 ROWS = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
@@ -42,43 +45,31 @@ def make_csv(path: Path, rows: int) -> None:
             ])
 
 
-def timed(args: list[str], env: dict[str, str]) -> tuple[float, int]:
-    """Wall time in seconds and peak memory in MiB of one command (which must succeed)."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _pid, status, usage = os.wait4(proc.pid, 0)
-    elapsed = time.perf_counter() - start
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"failed: {' '.join(args)}\n{proc.stderr.read().decode()}")
-    return elapsed, usage.ru_maxrss // 1024
-
-
 def main() -> None:
+    """Run the benchmark and print the figures."""
     with tempfile.TemporaryDirectory(prefix="nyhetsbrev-bench-") as tmp:
         folder = Path(tmp)
         data = folder / "mottagare.csv"
         make_csv(data, ROWS)
         env = {k: v for k, v in os.environ.items() if not k.startswith("NYHETSBREV_")}
-        ours, theirs, ours_mem, theirs_mem = [], [], [], []
+        ours, theirs = [], []
         for run in range(RUNS):
-            db = folder / f"ours{run}.db"
-            seconds, mib = timed(
+            ours.append(run_command(
                 [str(VENV_BIN / "nyhetsbrev"), "recipients", "import", str(data), "--list", "Bench"],
-                {**env, "NYHETSBREV_DB": str(db)},
-            )
-            ours.append(seconds)
-            ours_mem.append(mib)
-            seconds, mib = timed(
+                env={**env, "NYHETSBREV_DB": str(folder / f"ours{run}.db")},
+            ))
+            theirs.append(run_command(
                 [str(VENV_BIN / "sqlite-utils"), "insert", str(folder / f"base{run}.db"), "recipients", str(data), "--csv"],
-                env,
-            )
-            theirs.append(seconds)
-            theirs_mem.append(mib)
-        ours_s, theirs_s = statistics.median(ours), statistics.median(theirs)
+                env=env,
+            ))
+        ours_s = statistics.median(r.seconds for r in ours)
+        theirs_s = statistics.median(r.seconds for r in theirs)
         ratio = ours_s / theirs_s
         print(f"rows:                          {ROWS}")
-        print(f"nyhetsbrev recipients import:  {ours_s:.2f} s (median of {RUNS}), peak {max(ours_mem)} MiB")
-        print(f"sqlite-utils insert --csv:     {theirs_s:.2f} s (median of {RUNS}), peak {max(theirs_mem)} MiB")
+        print(f"nyhetsbrev recipients import:  {ours_s:.2f} s (median of {RUNS}), "
+              f"peak {max(r.peak_mib for r in ours):.0f} MiB")
+        print(f"sqlite-utils insert --csv:     {theirs_s:.2f} s (median of {RUNS}), "
+              f"peak {max(r.peak_mib for r in theirs):.0f} MiB")
         print(f"ratio:                         {ratio:.2f} (target <= {TARGET}) {'OK' if ratio <= TARGET else 'OVER'}")
 
 

@@ -120,3 +120,7 @@ class TokenError(NyhetsbrevError):
 
 class SmtpUnavailable(TransportError):
     """The SMTP server cannot be reached right now (refused, timed out, dropped); trying again may help."""
+
+
+class NoRecipientsYet(StoreError):
+    """A command that only reads found no recipients database (nothing has been imported or added)."""

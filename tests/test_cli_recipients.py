@@ -130,6 +130,44 @@ def test_export_person_json_and_list_csv(cli, tmp_path):
     assert "either" in _error_line(cli("recipients", "export"))
 
 
+def test_export_to_files_in_a_new_folder(cli, tmp_path):
+    cli("recipients", "import", quirks_csv(tmp_path), "--list", "Styrgrupp")
+    folder = tmp_path / "utdrag" / "2024"  # does not exist yet
+    person_file = folder / "mia.json"
+    result = cli("recipients", "export", "mia.berg@example.se", "--output", person_file)
+    assert result.exit_code == 0, result.output
+    assert "Written to" in result.stderr and result.stdout == ""
+    person = json.loads(person_file.read_text(encoding="utf-8"))
+    assert person == {**json.loads(cli("recipients", "export", "mia.berg@example.se").stdout),
+                      "exported_at": person["exported_at"]}
+    assert person["recipient"]["name"] == "Mia Berg" and [e["list"] for e in person["lists"]] == ["Styrgrupp"]
+    lists_file = folder / "styrgrupp.csv"
+    result = cli("recipients", "export", "--list", "Styrgrupp", "--output", lists_file)
+    assert result.exit_code == 0, result.output
+    assert {r["Email"] for r in csv.DictReader(io.StringIO(lists_file.read_text(encoding="utf-8")))} == QUIRKS_OK
+    assert sorted(p.name for p in folder.iterdir()) == ["mia.json", "styrgrupp.csv"]  # no temp files left behind
+
+
+def test_reading_commands_create_nothing_before_the_first_import(cli, repo_project, monkeypatch):
+    database = Path(os.environ["NYHETSBREV_DB"])
+    result = cli("lists")
+    assert result.exit_code == 0 and "No lists yet: no recipients yet" in result.stdout
+    assert "no recipients yet" in _error_line(cli("recipients", "list"))
+    assert "no recipients yet" in _error_line(cli("recipients", "list", "--format", "json"))
+    assert "no recipients yet" in _error_line(cli("recipients", "export", "a@example.se"))
+    assert "no recipients yet" in _error_line(cli("recipients", "export", "--list", "A"))
+    assert list(database.parent.iterdir()) == []  # no database, no key file
+    monkeypatch.delenv("NYHETSBREV_DB")
+    assert "no recipients yet" in cli("--project", repo_project, "lists").stdout
+    assert not (repo_project / "recipients").exists()
+
+
+def test_database_from_the_environment_outside_a_project(cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no nyhetsbrev.toml here or above
+    assert cli("recipients", "add", "a@example.se", "--list", "A").exit_code == 0
+    assert "a@example.se" in cli("recipients", "list").stdout
+
+
 @pytest.mark.parametrize("command", ["import", "add", "list", "remove", "unsubscribe", "forget", "export"])
 def test_every_command_has_help(cli, command):
     result = cli("recipients", command, "--help")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from nyhetsbrev import store
-from nyhetsbrev.errors import StoreError
+from nyhetsbrev.errors import NoRecipientsYet, StoreError
 
 # (column, declared type, NOT NULL, position in primary key) for EVERY table. A migration that adds or changes a
 # table must update this and docs/database.md.
@@ -41,6 +41,10 @@ EXPECTED = {
 }
 
 
+# Every released migration, in the order it must run; a new one is appended here and at the end of store/db.py.
+RELEASED = ["m001_recipients", "m002_subscription_events", "m003_suppressions", "send_ledger_v1"]
+
+
 def _columns(db, table: str) -> list[tuple]:
     return [(c[1], c[2], c[3], c[5]) for c in db.execute(f'PRAGMA table_info("{table}")').fetchall()]
 
@@ -67,11 +71,11 @@ def test_migrations_run_once_and_in_order(tmp_path):
     path = tmp_path / "twice.db"
     store.open_db(path).close()
     db = store.open_db(path)
-    names = [r[0] for r in db.execute("SELECT name FROM _sqlite_migrations ORDER BY id")]
-    assert names[:3] == ["m001_recipients", "m002_subscription_events", "m003_suppressions"]
-    assert len(names) == len(set(names))
-    applied = [r[0] for r in db.execute("SELECT applied_at FROM _sqlite_migrations")]
-    assert all(a.endswith("+00:00") for a in applied)
+    assert _applied(db) == RELEASED
+
+
+def _applied(db) -> list[str]:
+    return [r[0] for r in db.execute("SELECT name FROM _sqlite_migrations ORDER BY id")]
 
 
 def test_pragmas_on_every_open(tmp_path):
@@ -100,6 +104,26 @@ def test_existing_database_gets_new_migrations(tmp_path):
     assert set(db.table_names()) == set(EXPECTED)
 
 
+def test_an_older_database_gets_the_missing_table_and_keeps_its_people(tmp_path):
+    path = tmp_path / "older.db"
+    db = store.open_db(path)
+    store.add_recipient(db, "kvar@example.se", ["Styrgrupp"], details={"name": "Kvar Kvarsson"})
+    db.execute("DROP TABLE send_ledger")  # as a database from before the send ledger was released
+    db.execute("DELETE FROM _sqlite_migrations WHERE name = 'send_ledger_v1'")
+    db.conn.commit()
+    db.close()
+    older = sqlite3.connect(path)
+    assert "send_ledger" not in {r[0] for r in older.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    older.close()
+
+    db = store.open_db(path)
+    assert _columns(db, "send_ledger") == EXPECTED["send_ledger"]
+    assert _applied(db) == RELEASED
+    person = store.find_recipient(db, "kvar@example.se")
+    assert person["name"] == "Kvar Kvarsson"
+    assert [i.name for i in store.list_lists(db)] == ["Styrgrupp"]
+
+
 def test_not_a_database_is_a_clear_error(tmp_path):
     path = tmp_path / "nyhetsbrev.db"
     path.write_bytes(b"this is not sqlite" * 100)
@@ -109,5 +133,20 @@ def test_not_a_database_is_a_clear_error(tmp_path):
 
 def test_default_path_in_project_or_from_environment(tmp_path, monkeypatch):
     assert store.default_db_path(tmp_path) == Path(__import__("os").environ["NYHETSBREV_DB"])
+
+    def no_project():
+        raise AssertionError("the project is looked up only when NYHETSBREV_DB is not set")
+
+    assert store.default_db_path(no_project) == Path(__import__("os").environ["NYHETSBREV_DB"])
     monkeypatch.delenv("NYHETSBREV_DB")
     assert store.default_db_path(tmp_path) == tmp_path / "recipients" / "nyhetsbrev.db"
+    assert store.default_db_path(lambda: tmp_path) == tmp_path / "recipients" / "nyhetsbrev.db"
+
+
+def test_opening_only_to_read_creates_nothing(tmp_path):
+    path = tmp_path / "recipients" / "nyhetsbrev.db"
+    with pytest.raises(NoRecipientsYet, match="no recipients yet"):
+        store.open_db(path, create=False)
+    assert not (tmp_path / "recipients").exists()
+    store.open_db(path).close()
+    assert set(store.open_db(path, create=False).table_names()) == set(EXPECTED)

@@ -91,3 +91,12 @@ def test_sections_for_some_lists_are_marked(page, repo_project):
     page.locator("#markers").uncheck()
     unmarked = page.frame_locator("#frame-desktop").locator("[data-audience]")
     expect(unmarked).to_have_css("outline-style", "none", timeout=LIVE)
+
+
+def test_problems_show_their_file_and_line(page, repo_project):
+    from playwright.sync_api import expect
+
+    (repo_project / "issues/22-1/04-bild.md").write_text(
+        "## Bild\n\n![](https://example.org/karta.png)\n", encoding="utf-8")
+    warning = page.locator("#problems li.warning", has_text="alt text")
+    expect(warning.locator(".where")).to_have_text("issues/22-1/04-bild.md:3", timeout=LIVE)

@@ -11,11 +11,15 @@ import threading
 
 import pytest
 
-from nyhetsbrev import pipeline
+from nyhetsbrev import config, pipeline
 from nyhetsbrev.errors import IssueIdError, IssueNotFound
 from nyhetsbrev.models import UNSUBSCRIBE_PLACEHOLDER, WEB_PLACEHOLDER
 from nyhetsbrev.preview import PreviewServer
-from nyhetsbrev.preview.builds import PREVIEW_UNSUBSCRIBE_URL, PREVIEW_WEB_URL, strip_preview_additions
+from nyhetsbrev.models import IssueId
+from nyhetsbrev.preview.builds import (
+    PREVIEW_UNSUBSCRIBE_URL, PREVIEW_WEB_URL, TEXT_UNSUBSCRIBE_LINK, TEXT_WEB_LINK, make_build, strip_preview_additions,
+)
+from tests.fixtures import one_line_error
 from tests.preview_helpers import (  # noqa: F401  (preview is a fixture)
     FIRST_WORDS, SECTION, TIMELINE, break_front_matter, get, preview, replace_in, state, wait_for_epoch_after,
 )
@@ -47,9 +51,9 @@ def test_page_state_and_plain_text(preview):
     assert build["sender"] == "Tillsammans för barnens bästa i Sörmland"
     assert [s["file"] for s in build["sections"]] == [
         "issues/22-1/01-tillsammans.md", "issues/22-1/02-processen-2021.md", "issues/22-1/03-vad-hander-nu.md"]
-    status, kind, text = get(preview, "/email.txt")
-    assert status == 200 and kind.startswith("text/plain")
-    assert FIRST_WORDS in text and "{{" not in text and text == build["text"]
+    sent = pipeline.check(preview.root, "22:1").rendered.email_text
+    assert build["text"] == sent.replace(WEB_PLACEHOLDER, TEXT_WEB_LINK).replace(UNSUBSCRIBE_PLACEHOLDER, TEXT_UNSUBSCRIBE_LINK)
+    assert FIRST_WORDS in build["text"] and "{{" not in build["text"]
 
 
 def test_edit_rebuilds_and_moves_the_epoch(preview, repo_project):
@@ -58,7 +62,7 @@ def test_edit_rebuilds_and_moves_the_epoch(preview, repo_project):
     after = wait_for_epoch_after(preview, before["epoch"])
     assert after["epoch"] > before["epoch"] and after["error"] is None
     assert "Ett nytt stycke från redaktören" in get(preview, "/email.html")[2]
-    assert "Ett nytt stycke från redaktören" in get(preview, "/email.txt")[2]
+    assert "Ett nytt stycke från redaktören" in after["build"]["text"]
     assert FIRST_WORDS not in get(preview, "/email.html")[2]
 
 
@@ -113,6 +117,29 @@ def test_settings_change_shows_the_subject_as_sent(preview, repo_project):
     after = wait_for_epoch_after(preview, start["epoch"])
     assert after["build"]["subject"] == (
         "Tillsammans för barnens bästa i Sörmland: Nyhetsbrev 22:1 – Tillsammans för barnens bästa i Sörmland")
+
+
+def test_a_build_reads_the_settings_once(repo_project, monkeypatch):
+    reads = []
+    real = config.load_settings
+
+    def counting(path):
+        reads.append(path)
+        return real(path)
+
+    monkeypatch.setattr(config, "load_settings", counting)
+    build = make_build(repo_project, IssueId(22, 1))
+    assert reads == [repo_project / config.SETTINGS_FILE]  # subject and sender come from the same read as the email
+    assert build.subject.startswith("Nyhetsbrev 22:1")
+
+
+def test_problems_name_their_file_and_line(repo_project):
+    (repo_project / "issues/22-1/04-bild.md").write_text(
+        "## Bild\n\n![](https://example.org/karta.png)\n", encoding="utf-8")
+    problems = make_build(repo_project, IssueId(22, 1)).problems
+    (missing_alt,) = [p for p in problems if "alt text" in p["message"]]
+    assert missing_alt["level"] == "warning"
+    assert (missing_alt["file"], missing_alt["line"]) == ("issues/22-1/04-bild.md", 3)
 
 
 def test_an_unexpected_failure_does_not_stop_the_preview(preview, repo_project):
@@ -187,8 +214,7 @@ def test_unknown_issue_is_refused_before_serving(repo_project):
 def test_cli_refuses_an_unknown_issue_in_one_line(cli, repo_project):
     result = cli("--project", repo_project, "preview", "22:9", "--no-open")
     assert result.exit_code == 1
-    assert "issue 22:9 not found" in result.stderr and "Traceback" not in result.output
-    assert len(result.stderr.strip().splitlines()) == 1
+    assert "issue 22:9 not found" in one_line_error(result)
 
 
 def test_stopping_frees_the_port(repo_project):
@@ -231,13 +257,14 @@ def test_the_watcher_sees_sections_and_skips_editor_scratch_files(repo_project):
     from nyhetsbrev.preview.watcher import changed_paths, scan
 
     folder = repo_project / "issues/22-1"
-    before = scan([folder, repo_project / "roster.toml", repo_project / "templates"])
+    watched = PreviewServer(repo_project, "22:1", port=0).watched_paths()
+    before = scan(watched)
     assert str(folder / "01-tillsammans.md") in before and str(repo_project / "roster.toml") in before
     for scratch in (".01-tillsammans.md.swp", "01-tillsammans.md~", "4913", "#01-tillsammans.md#"):
         (folder / scratch).write_text("x", encoding="utf-8")
-    assert scan([folder, repo_project / "roster.toml", repo_project / "templates"]) == before
+    assert scan(watched) == before
     (folder / "04-ny.md").write_text("## Ny\n", encoding="utf-8")
-    after = scan([folder, repo_project / "roster.toml", repo_project / "templates"])
+    after = scan(watched)
     assert changed_paths(before, after) == [str(folder / "04-ny.md")]
 
 

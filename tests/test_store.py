@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import sqlite3
 import stat
 from pathlib import Path
 
@@ -76,15 +77,20 @@ def test_all_three_formats_into_two_lists(db, tmp_path):
     assert info == {"Styrgrupp": (7, 0), "Nätverk": (5, 0)}
 
 
-def test_update_fills_details_without_erasing(db, tmp_path):
+def test_update_fills_details_without_erasing(db, tmp_path, monkeypatch):
     store.import_recipients(db, simple_csv(tmp_path, [("ola@example.se", "Ola")]), ["A"])
+    created = store.find_recipient(db, "ola@example.se")["created_at"]
     path = tmp_path / "mer.csv"
     path.write_text("E-post;Namn;Kommun\nOLA@example.se;;Flen\n", encoding="utf-8")
+    monkeypatch.setattr(importing, "utc_now", lambda: "2030-01-02T03:04:05Z")
     report = store.import_recipients(db, path, ["A"])
     assert (report.imported, report.updated, report.unchanged) == (0, 1, 0)
     person = store.find_recipient(db, "ola@example.se")
     assert (person["name"], person["municipality"], person["email"]) == ("Ola", "Flen", "ola@example.se")
-    assert person["updated_at"] >= person["created_at"]
+    assert (person["created_at"], person["updated_at"]) == (created, "2030-01-02T03:04:05Z")
+    monkeypatch.setattr(importing, "utc_now", lambda: "2031-01-01T00:00:00Z")
+    assert store.import_recipients(db, path, ["A"]).unchanged == 1
+    assert store.find_recipient(db, "ola@example.se")["updated_at"] == "2030-01-02T03:04:05Z"  # nothing changed
 
 
 def test_dry_run_writes_nothing(db, tmp_path):
@@ -107,6 +113,25 @@ def test_import_is_one_transaction(db, tmp_path, monkeypatch):
         store.import_recipients(db, path, ["A"], progress=stop)
     assert _counts(db)["recipients"] == 0 and _counts(db)["lists"] == 0
     assert store.import_recipients(db, path, ["A"]).imported == 4500
+
+
+def test_import_says_busy_only_when_another_program_holds_the_database(db, tmp_path):
+    path = simple_csv(tmp_path, [("a@example.se", "A")])
+    holder = sqlite3.connect(os.environ["NYHETSBREV_DB"])
+    holder.execute("BEGIN IMMEDIATE")  # another program is writing
+    db.execute("PRAGMA busy_timeout=0")
+    with pytest.raises(StoreError, match="database is busy"):
+        store.import_recipients(db, path, ["A"])
+    holder.rollback()
+    holder.close()
+    db.execute("PRAGMA query_only=ON")  # writing fails for another reason than a lock
+    with pytest.raises(StoreError) as failed:
+        store.import_recipients(db, path, ["A"])
+    message = str(failed.value)
+    assert "cannot be written" in message and "readonly database" in message and "is busy" not in message
+    assert os.environ["NYHETSBREV_DB"] in message
+    db.execute("PRAGMA query_only=OFF")
+    assert store.import_recipients(db, path, ["A"]).imported == 1  # nothing half-written before
 
 
 def test_unsubscribe_then_reimport_stays_unsubscribed(db, tmp_path):
@@ -232,8 +257,9 @@ def test_list_names_are_checked(db):
 def test_lists_csv_round_trip(db, tmp_path):
     store.import_recipients(db, bom_csv(tmp_path), ["Nätverk"])
     store.unsubscribe(db, "åsa.öst@example.se")
-    out = tmp_path / "export.csv"
+    out = tmp_path / "utdrag" / "export.csv"  # a folder that does not exist yet
     assert store.save_lists_csv(db, ["Nätverk"], out) == 2
+    assert [p.name for p in out.parent.iterdir()] == ["export.csv"]  # no temp file left
     other = store.open_db(tmp_path / "other.db")
     report = store.import_recipients(other, out, ["Kopia"])
     assert report.imported == 2 and not report.skipped

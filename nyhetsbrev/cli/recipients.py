@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 from enum import Enum
 from pathlib import Path
@@ -21,7 +20,9 @@ recipients_app = typer.Typer(
 app.add_typer(recipients_app, name="recipients")
 
 SKIPPED_SHOWN = 100
-LIST_OPTION = typer.Option(None, "--list", "-l", help="List name (repeat for several lists).")
+LISTS_TO_ADD_TO = typer.Option(..., "--list", "-l", help="List to add to (made if new; repeat for several).")
+LISTS_NAMED = typer.Option(None, "--list", "-l", help="A list name (repeat for several).")
+NO_RECIPIENTS = "Import people with 'nyhetsbrev recipients import FILE --list NAME'."
 
 
 class Format(str, Enum):
@@ -30,18 +31,18 @@ class Format(str, Enum):
     json = "json"
 
 
-def _db(ctx: typer.Context):
-    """The open database: NYHETSBREV_DB, or recipients/nyhetsbrev.db in the project."""
+def _db(ctx: typer.Context, *, create: bool = True):
+    """The open database (NYHETSBREV_DB, or the project's); create=False raises NoRecipientsYet if there is none."""
     from ..store import default_db_path, open_db
 
-    return open_db(default_db_path(None if os.environ.get("NYHETSBREV_DB") else project_root(ctx)))
+    return open_db(default_db_path(lambda: project_root(ctx)), create=create)
 
 
 @recipients_app.command("import")
 def import_(
     ctx: typer.Context,
     file: Path = typer.Argument(..., help="A CSV (comma or semicolon; UTF-8 or Windows-1252) or XLSX file."),
-    lists: list[str] = typer.Option(..., "--list", "-l", help="List to add the people to (made if new; repeat for several)."),
+    lists: list[str] = LISTS_TO_ADD_TO,
     dry_run: bool = typer.Option(False, "--dry-run", help="Show the report but write nothing."),
     show_all: bool = typer.Option(False, "--all", help="Show every skipped row, not just the first 100."),
 ) -> None:
@@ -89,7 +90,7 @@ def _print_report(report, show_all: bool) -> None:
 def add(
     ctx: typer.Context,
     address: str = typer.Argument(..., help="E-mail address."),
-    lists: list[str] = typer.Option(..., "--list", "-l", help="List to add to (made if new; repeat for several)."),
+    lists: list[str] = LISTS_TO_ADD_TO,
     name: str = typer.Option(None, "--name", help="Full name."),
     organisation: str = typer.Option(None, "--organisation", help="Organisation or department."),
     municipality: str = typer.Option(None, "--municipality", help="Municipality."),
@@ -109,14 +110,14 @@ def add(
 @recipients_app.command("list")
 def list_(
     ctx: typer.Context,
-    lists: list[str] = LIST_OPTION,
+    lists: list[str] = LISTS_NAMED,
     output: Format = typer.Option(Format.table, "--format", "-f", help="table, csv or json."),
     everyone: bool = typer.Option(False, "--all", help="Also show unsubscribed and bounced people (table and json)."),
 ) -> None:
     """Show the people on lists (all lists when none is named)."""
     from ..store import list_recipients, write_lists_csv
 
-    db = _db(ctx)
+    db = _db(ctx, create=False)
     if output is Format.csv:
         write_lists_csv(db, lists, sys.stdout)
         return
@@ -136,9 +137,9 @@ def list_(
 def remove(
     ctx: typer.Context,
     address: str = typer.Argument(..., help="E-mail address."),
-    lists: list[str] = typer.Option(None, "--list", "-l", help="List to remove from (default: every list)."),
+    lists: list[str] = LISTS_NAMED,
 ) -> None:
-    """Take a person off a list (they can be added again; use unsubscribe to stop all mail)."""
+    """Take a person off the named lists, or off every list (they can be added again; unsubscribe stops all mail)."""
     from ..store import remove_recipient
 
     removed = remove_recipient(_db(ctx), address, lists)
@@ -192,38 +193,41 @@ def forget(
 def export(
     ctx: typer.Context,
     address: str = typer.Argument(None, help="Everything about this address, as JSON (GDPR art. 15)."),
-    lists: list[str] = typer.Option(None, "--list", "-l", help="Export these lists' members as CSV instead."),
+    lists: list[str] = LISTS_NAMED,
     output: Path = typer.Option(None, "--output", "-o", help="Write to this file instead of the screen."),
 ) -> None:
-    """Export one person's data as JSON, or whole lists as CSV."""
+    """Export one person's data as JSON, or the members of the --list lists as CSV."""
     from ..errors import NyhetsbrevError
-    from ..store import export_person, save_lists_csv, write_lists_csv
+    from ..store import person_json, save_lists_csv, save_person_json, write_lists_csv
 
     if bool(address) == bool(lists):
         raise NyhetsbrevError("give either an ADDRESS or --list NAME", hint="see 'nyhetsbrev recipients export --help'")
-    db = _db(ctx)
+    db = _db(ctx, create=False)
     if lists and output:
         count = save_lists_csv(db, lists, output)
         err_console.print(f"{count} people written to {escape(output)}.")
     elif lists:
         write_lists_csv(db, lists, sys.stdout)
+    elif output:
+        save_person_json(db, address, output)
+        err_console.print(f"Written to {escape(output)}.")
     else:
-        text = json.dumps(export_person(db, address), ensure_ascii=False, indent=2)
-        if output:
-            output.write_text(text + "\n", encoding="utf-8")
-            err_console.print(f"Written to {escape(output)}.")
-        else:
-            typer.echo(text)
+        typer.echo(person_json(db, address))
 
 
 @app.command("lists")
 def lists_(ctx: typer.Context) -> None:
     """Show every list with its member and suppressed counts."""
+    from ..errors import NoRecipientsYet
     from ..store import list_lists
 
-    rows = list_lists(_db(ctx))
+    try:
+        rows = list_lists(_db(ctx, create=False))
+    except NoRecipientsYet:
+        console.print(f"No lists yet: no recipients yet. {NO_RECIPIENTS}")
+        return
     if not rows:
-        console.print("No lists yet. Import people with 'nyhetsbrev recipients import FILE --list NAME'.")
+        console.print(f"No lists yet. {NO_RECIPIENTS}")
         return
     table = Table("list", "members", "suppressed", "created")
     for row in rows:

@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from email.utils import parseaddr
 from pathlib import Path
 
-from .. import config, pipeline, render
+from .. import checks, message, pipeline, render
 from ..errors import NyhetsbrevError
-from ..models import UNSUBSCRIBE_PLACEHOLDER, WEB_PLACEHOLDER, BuildResult, IssueId, Section
+from ..models import UNSUBSCRIBE_PLACEHOLDER, WEB_PLACEHOLDER, IssueId, Section
 
 # Where the per-recipient links point in the preview: the web copy, and a page that explains the link.
 PREVIEW_WEB_URL = "/web.html"
@@ -19,12 +19,12 @@ TEXT_WEB_LINK = "<link to the web copy, filled in per recipient>"
 TEXT_UNSUBSCRIBE_LINK = "<personal unsubscribe link, filled in per recipient>"
 
 PREVIEW_MARK = "nyhetsbrev-preview"  # the preview's additions to the email are wrapped in comments with this name
-_ASSETS = Path(__file__).parent / "assets"
+ASSETS = Path(__file__).parent / "assets"
 
 
 @dataclass(frozen=True)
 class PreviewBuild:
-    """A successful build as the preview shows it."""
+    """A successful build as the preview shows it; two builds are equal when the page would show nothing new."""
 
     issue: str
     issue_folder: Path
@@ -37,8 +37,8 @@ class PreviewBuild:
     date: str
     problems: tuple[dict, ...]
     sections: tuple[dict, ...]
-    seconds: float
-    built_at: float = field(default_factory=time.time)
+    seconds: float = field(compare=False)
+    built_at: float = field(default_factory=time.time, compare=False)
 
     def to_json(self) -> dict:
         """What the page needs to know about this build, without the HTML."""
@@ -48,43 +48,36 @@ class PreviewBuild:
             "build_ms": round(self.seconds * 1000, 1), "built_at": self.built_at,
         }
 
-    def same_as(self, other: "PreviewBuild | None") -> bool:
-        """True when the page would show nothing new."""
-        if other is None:
-            return False
-        keys = ("email_html", "text", "web_html", "subject", "preheader", "sender", "date", "problems", "sections")
-        return all(getattr(self, k) == getattr(other, k) for k in keys)
-
 
 @dataclass(frozen=True)
 class BuildFailure:
-    """A rebuild that failed: what, where and what to do, as the page shows it."""
+    """A rebuild that failed: what, where and what to do, as the page shows it; equal when it is the same failure."""
 
     what: str
     file: str | None = None
     line: int | None = None
     hint: str | None = None
-    message: str = ""
     unexpected: bool = False
-    at: float = field(default_factory=time.time)
+    at: float = field(default_factory=time.time, compare=False)
+
+    @property
+    def message(self) -> str:
+        """The failure in one line, as the terminal shows errors: 'file:line: what. Hint'."""
+        return str(NyhetsbrevError(self.what, path=self.file, line=self.line, hint=self.hint))
 
     def to_json(self) -> dict:
         """The failure as JSON for the page."""
         return {"what": self.what, "file": self.file, "line": self.line, "hint": self.hint,
                 "message": self.message, "unexpected": self.unexpected, "at": self.at}
 
-    def same_as(self, other: "BuildFailure | None") -> bool:
-        """True when it is the same failure as before."""
-        return other is not None and self.message == other.message
-
 
 def make_build(root: Path, issue_id: IssueId) -> PreviewBuild:
-    """Check the issue in memory and turn the result into what the preview serves; raises NyhetsbrevError."""
+    """Read, render and check the issue in memory (one read of the project) for the preview; raises NyhetsbrevError."""
     started = time.perf_counter()
-    result = pipeline.check(root, issue_id)
-    settings = config.load_settings(Path(root) / config.SETTINGS_FILE)
-    issue = result.issue
-    rendered = result.rendered
+    project, issue = pipeline.load(root, issue_id)
+    rendered = pipeline.render(project, issue)
+    problems = checks.inspect(issue, rendered)
+    settings = project.settings
     name, address = parseaddr(settings.sender)
     return PreviewBuild(
         issue=str(issue.id),
@@ -95,39 +88,30 @@ def make_build(root: Path, issue_id: IssueId) -> PreviewBuild:
         .replace(UNSUBSCRIBE_PLACEHOLDER, TEXT_UNSUBSCRIBE_LINK),
         web_html=rendered.web_html.replace(WEB_PLACEHOLDER, PREVIEW_WEB_URL)
         .replace(UNSUBSCRIBE_PLACEHOLDER, PREVIEW_UNSUBSCRIBE_URL),
-        subject=subject_line(settings, result),
+        subject=message.subject_line(settings, issue),
         preheader=rendered.preheader,
         sender=name or address or settings.sender,
         date=render.date_text(settings, issue.date),
         problems=tuple(
-            {"level": p.level, "message": p.message, "where": _where(root, p.path, p.line)} for p in result.problems
+            {"level": p.level, "message": p.message, "file": _relative(root, p.path) if p.path else None, "line": p.line}
+            for p in problems
         ),
         sections=tuple(_section_info(root, s) for s in issue.sections),
         seconds=time.perf_counter() - started,
     )
 
 
-def subject_line(settings, result: BuildResult) -> str:
-    """The Subject header exactly as sending writes it (the settings' subject pattern filled in)."""
-    from .. import message
-
-    try:
-        return message.subject_line(settings, result.issue)
-    except (KeyError, IndexError, ValueError):  # a pattern config did not refuse: show the issue's own subject
-        return result.rendered.subject
-
-
 def describe_failure(root: Path, exc: BaseException, issue: str = "ID") -> BuildFailure:
     """A failed rebuild as the page shows it: what, file (relative to the project), line and hint."""
     if isinstance(exc, NyhetsbrevError):
-        file = _relative(root, exc.path) if exc.path is not None else None
-        where = f"{file}:{exc.line}: " if file and exc.line else (f"{file}: " if file else "")
-        hint = _sentence(exc.hint) if exc.hint else None
-        message = f"{where}{exc.what.rstrip('.')}" + (f". {hint}" if hint else "")
-        return BuildFailure(what=exc.what.rstrip("."), file=file, line=exc.line, hint=hint, message=message)
-    what = f"unexpected {type(exc).__name__}: {exc}"
-    hint = f"This is a bug in nyhetsbrev: 'nyhetsbrev --debug check {issue}' shows the details"
-    return BuildFailure(what=what, hint=hint, message=f"{what}. {hint}", unexpected=True)
+        return BuildFailure(
+            what=exc.what.rstrip("."), file=_relative(root, exc.path) if exc.path is not None else None,
+            line=exc.line, hint=_sentence(exc.hint) if exc.hint else None,
+        )
+    return BuildFailure(
+        what=f"unexpected {type(exc).__name__}: {exc}",
+        hint=f"This is a bug in nyhetsbrev: 'nyhetsbrev --debug check {issue}' shows the details", unexpected=True,
+    )
 
 
 def _sentence(text: str) -> str:
@@ -139,9 +123,9 @@ def frame_html(email_html: str, *, markers: bool = True, dark: bool = False) -> 
     """The email for a preview frame: links open in a new tab, audience markers and dark view added in <head>."""
     parts = ['<base target="_blank">']
     if markers:
-        parts.append(f"<style>{_asset('markers.css')}</style>")
+        parts.append(f"<style>{read_asset('markers.css').decode('utf-8')}</style>")
     if dark:
-        parts.append(f"<style>{_asset('dark.css')}</style>")
+        parts.append(f"<style>{read_asset('dark.css').decode('utf-8')}</style>")
     block = f"<!--{PREVIEW_MARK}-->{''.join(parts)}<!--/{PREVIEW_MARK}-->"
     match = re.search(r"</head\s*>", email_html, re.I)
     if match is None:
@@ -154,13 +138,13 @@ def strip_preview_additions(html: str) -> str:
     return re.sub(rf"<!--{PREVIEW_MARK}-->.*?<!--/{PREVIEW_MARK}-->", "", html, flags=re.S)
 
 
-_asset_cache: dict[str, str] = {}
-
-
-def _asset(name: str) -> str:
-    if name not in _asset_cache:
-        _asset_cache[name] = (_ASSETS / name).read_text(encoding="utf-8")
-    return _asset_cache[name]
+def read_asset(name: str) -> bytes | None:
+    """A file of the preview page (from assets/), or None when there is no such file there."""
+    try:
+        target = (ASSETS / name).resolve()
+        return target.read_bytes() if target.is_relative_to(ASSETS.resolve()) and target.is_file() else None
+    except (OSError, ValueError):  # a NUL byte or an over-long name in the URL
+        return None
 
 
 def _section_info(root: Path, section: Section) -> dict:
@@ -172,14 +156,8 @@ def _section_info(root: Path, section: Section) -> dict:
             "audience": list(section.audience)}
 
 
-def _where(root: Path, path: Path | None, line: int | None) -> str:
-    if path is None:
-        return ""
-    rel = _relative(root, path)
-    return f"{rel}:{line}" if line else rel
-
-
 def _relative(root: Path, path: str | Path) -> str:
+    """path relative to the project root, with / (as given when it is outside the project)."""
     path = Path(path)
     try:
         return path.resolve().relative_to(Path(root).resolve()).as_posix()

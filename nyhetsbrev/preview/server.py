@@ -21,13 +21,12 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from .. import config
 from ..errors import IssueIdError, IssueNotFound, PreviewError
 from ..models import IssueId
-from .builds import BuildFailure, PreviewBuild, describe_failure, frame_html, make_build
+from .builds import BuildFailure, PreviewBuild, describe_failure, frame_html, make_build, read_asset
 from .watcher import Watcher
 
 HOST = "127.0.0.1"
 LONG_POLL_SECONDS = 20.0
 PORT_TRIES = 10  # the asked port, then the next ones, then any free port
-_ASSETS = Path(__file__).parent / "assets"
 _ASSET_TYPES = {".html": "text/html", ".css": "text/css", ".js": "text/javascript"}
 
 
@@ -35,10 +34,7 @@ _ASSET_TYPES = {".html": "text/html", ".css": "text/css", ".js": "text/javascrip
 class BuildEvent:
     """What one rebuild did, for whoever prints progress."""
 
-    epoch: int
-    ok: bool
     seconds: float
-    changed: tuple[str, ...]
     failure: BuildFailure | None = None
     warnings: int = 0
     errors: int = 0
@@ -59,9 +55,7 @@ class PreviewState:
         """Swap in a finished build (or a failure, keeping the last good build); True if the epoch moved."""
         with self._cond:
             new_good = good if good is not None else self.good
-            if (good is None or good.same_as(self.good)) and (
-                failure is self.failure or (failure is not None and failure.same_as(self.failure))
-            ):
+            if (good is None or good == self.good) and failure == self.failure:
                 return False
             self.good, self.failure = new_good, failure
             self.epoch += 1
@@ -129,7 +123,8 @@ class PreviewServer:
 
     def start(self) -> "PreviewServer":
         """Build once, bind the port and serve; an unknown issue raises IssueNotFound before anything starts."""
-        watcher = Watcher(self.watched_paths(), self._changed, interval=self._poll_interval, quiet=self._debounce)
+        watcher = Watcher(
+            self.watched_paths(), lambda _paths: self.rebuild(), interval=self._poll_interval, quiet=self._debounce)
         watcher.prime()  # a save during the first build is then still seen
         self.rebuild(first=True)
         self._httpd = self._bind()
@@ -159,7 +154,7 @@ class PreviewServer:
     def __exit__(self, *exc) -> None:
         self.stop()
 
-    def rebuild(self, changed: tuple[str, ...] = (), *, first: bool = False) -> BuildEvent:
+    def rebuild(self, *, first: bool = False) -> BuildEvent:
         """Build the issue now and publish the result; a failure keeps the last good build."""
         with self._build_lock:  # one build at a time; the page only ever sees finished ones
             started = time.perf_counter()
@@ -175,12 +170,10 @@ class PreviewServer:
             else:
                 failure = None
             self.state.publish(build, failure)
-            epoch = self.state.epoch
         problems = build.problems if build else ()
         event = BuildEvent(
-            epoch=epoch, ok=failure is None, seconds=time.perf_counter() - started, changed=tuple(changed),
-            failure=failure, warnings=sum(p["level"] == "warning" for p in problems),
-            errors=sum(p["level"] == "error" for p in problems),
+            seconds=time.perf_counter() - started, failure=failure,
+            warnings=sum(p["level"] == "warning" for p in problems), errors=sum(p["level"] == "error" for p in problems),
         )
         if self.on_build is not None and not first:
             try:
@@ -188,9 +181,6 @@ class PreviewServer:
             except Exception:  # noqa: BLE001 - printing progress must not stop the preview
                 pass
         return event
-
-    def _changed(self, paths: list[str]) -> None:
-        self.rebuild(tuple(_relative(self.root, p) for p in paths))
 
     def _bind(self) -> ThreadingHTTPServer:
         asked = self.requested_port
@@ -281,10 +271,6 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._no_build(failure)
             page = frame_html(good.email_html, markers=_flag(query, "markers", True), dark=_flag(query, "dark", False))
             return self._send(HTTPStatus.OK, page.encode("utf-8"), "text/html; charset=utf-8")
-        if path == "/email.txt":
-            if good is None:
-                return self._no_build(failure)
-            return self._send(HTTPStatus.OK, good.text.encode("utf-8"), "text/plain; charset=utf-8")
         if path == "/web.html":
             if good is None:
                 return self._no_build(failure)
@@ -325,11 +311,11 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(HTTPStatus.SERVICE_UNAVAILABLE, page.encode("utf-8"), "text/html; charset=utf-8")
 
     def _asset(self, name: str) -> None:
-        target = (_ASSETS / name).resolve()
-        kind = _ASSET_TYPES.get(target.suffix)
-        if kind is None or not target.is_relative_to(_ASSETS.resolve()) or not target.is_file():
+        kind = _ASSET_TYPES.get(Path(name).suffix)
+        body = read_asset(name) if kind else None
+        if body is None:
             return self._send(HTTPStatus.NOT_FOUND, b"not found", "text/plain")
-        return self._send(HTTPStatus.OK, target.read_bytes(), f"{kind}; charset=utf-8")
+        return self._send(HTTPStatus.OK, body, f"{kind}; charset=utf-8")
 
     def _json(self, data: dict) -> None:
         self._send(HTTPStatus.OK, json.dumps(data, ensure_ascii=False).encode("utf-8"), "application/json")
@@ -363,10 +349,3 @@ def _number(query: dict, name: str, default: float) -> float:
 def _flag(query: dict, name: str, default: bool) -> bool:
     value = query.get(name, [""])[0]
     return default if value == "" else value not in ("0", "false", "no", "off")
-
-
-def _relative(root: Path, path: str) -> str:
-    try:
-        return Path(path).relative_to(root).as_posix()
-    except ValueError:
-        return path

@@ -9,9 +9,11 @@ from .recipients import (
     find_recipient,
     list_lists,
     list_recipients,
+    person_json,
     recipients_for_lists,
     remove_recipient,
     save_lists_csv,
+    save_person_json,
     unsubscribe,
     unsubscribe_token,
     write_lists_csv,
@@ -21,6 +23,6 @@ from .suppressions import Forgotten, forget, is_suppressed, signing_key, suppres
 __all__ = [
     "Forgotten", "ImportReport", "ListInfo", "SkippedRow", "add_recipient", "default_db_path", "export_person",
     "find_recipient", "forget", "import_recipients", "is_suppressed", "list_lists", "list_recipients", "open_db",
-    "recipients_for_lists", "remove_recipient", "save_lists_csv", "signing_key", "suppress", "unsubscribe",
-    "unsubscribe_token", "utc_now", "write_lists_csv",
+    "person_json", "recipients_for_lists", "remove_recipient", "save_lists_csv", "save_person_json", "signing_key",
+    "suppress", "unsubscribe", "unsubscribe_token", "utc_now", "write_lists_csv",
 ]

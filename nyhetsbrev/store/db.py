@@ -5,12 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import os
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
-from ..errors import StoreError
+from ..errors import NoRecipientsYet, StoreError
 
 DB_ENV = "NYHETSBREV_DB"
 DB_RELATIVE = Path("recipients") / "nyhetsbrev.db"
@@ -23,21 +24,25 @@ def utc_now() -> str:
     return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def default_db_path(project_root: Path | None = None) -> Path:
-    """NYHETSBREV_DB when set, else <project>/recipients/nyhetsbrev.db (the nearest project when none is given)."""
+def default_db_path(project_root: Path | Callable[[], Path]) -> Path:
+    """NYHETSBREV_DB when set, else <project>/recipients/nyhetsbrev.db (project_root may be a function finding it)."""
     named = os.environ.get(DB_ENV)
     if named:
         return Path(named).expanduser()
-    if project_root is None:
-        from ..config import find_root
-
-        project_root = find_root()
-    return Path(project_root) / DB_RELATIVE
+    root = project_root() if callable(project_root) else project_root
+    return Path(root) / DB_RELATIVE
 
 
-def open_db(path: Path | None = None) -> Database:
-    """Open (creating if needed) the database: WAL, synchronous=NORMAL, foreign keys on, migrations applied."""
-    path = Path(path) if path is not None else default_db_path()
+def open_db(path: Path, *, create: bool = True) -> Database:
+    """Open the database (WAL, synchronous=NORMAL, foreign keys on, migrations applied); made when new if create.
+
+    With create=False a missing database raises NoRecipientsYet and nothing is written (for commands that only read).
+    """
+    path = Path(path)
+    if not create and not path.exists():
+        raise NoRecipientsYet(
+            "no recipients yet", path=path, hint="import people with 'nyhetsbrev recipients import FILE --list NAME'"
+        )
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         db = Database(path, execute_plugins=False)
@@ -74,20 +79,11 @@ def checkpoint(db: Database, vacuum: bool = False) -> bool:
     return not busy
 
 
-# Migrations, applied in the order they are registered here on every open_db().
-# Append new ones at the END of this file; never change one that has been released.
-
-
-def _run(db: Database, *statements: str) -> None:
-    for statement in statements:
-        db.execute(statement)
-
-
-@migrations(name="m001_recipients")
-def m001_recipients(db: Database) -> None:
-    """People, lists and who is on which list."""
-    _run(
-        db,
+# Migrations: (name, statements), applied in this order on every open_db(), each in its own transaction.
+# Append new ones at the END; never change or rename one that has been released.
+MIGRATIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    # People, lists and who is on which list.
+    ("m001_recipients", (
         """CREATE TABLE recipients (
             id INTEGER PRIMARY KEY,
             email TEXT NOT NULL,
@@ -115,14 +111,9 @@ def m001_recipients(db: Database) -> None:
             PRIMARY KEY (recipient_id, list_id)
         )""",
         "CREATE INDEX idx_memberships_list_id ON memberships(list_id)",
-    )
-
-
-@migrations(name="m002_subscription_events")
-def m002_subscription_events(db: Database) -> None:
-    """What happened to a subscription, when, and from which file and row."""
-    _run(
-        db,
+    )),
+    # What happened to a subscription, when, and from which file and row.
+    ("m002_subscription_events", (
         """CREATE TABLE subscription_events (
             id INTEGER PRIMARY KEY,
             recipient_id INTEGER NOT NULL REFERENCES recipients(id) ON DELETE CASCADE,
@@ -135,14 +126,9 @@ def m002_subscription_events(db: Database) -> None:
         )""",
         "CREATE INDEX idx_subscription_events_recipient_id ON subscription_events(recipient_id)",
         "CREATE INDEX idx_subscription_events_list_id ON subscription_events(list_id)",
-    )
-
-
-@migrations(name="m003_suppressions")
-def m003_suppressions(db: Database) -> None:
-    """Addresses never to mail again: unsubscribed, bounced, forgotten (hash only)."""
-    _run(
-        db,
+    )),
+    # Addresses never to mail again: unsubscribed, bounced, forgotten (hash only).
+    ("m003_suppressions", (
         """CREATE TABLE suppressions (
             id INTEGER PRIMARY KEY,
             reason TEXT NOT NULL CHECK (reason IN ('unsubscribed', 'bounced', 'forgotten')),
@@ -155,14 +141,9 @@ def m003_suppressions(db: Database) -> None:
             UNIQUE (address_hash, reason)
         )""",
         "CREATE INDEX idx_suppressions_email_key ON suppressions(email_key)",
-    )
-
-
-@migrations(name="send_ledger_v1")
-def send_ledger_v1(db: Database) -> None:
-    """One row per (issue, recipient): the state of that message."""
-    _run(
-        db,
+    )),
+    # One row per (issue, recipient): the state of that message.
+    ("send_ledger_v1", (
         """CREATE TABLE send_ledger (
             issue TEXT NOT NULL,
             email_key TEXT NOT NULL,
@@ -179,4 +160,18 @@ def send_ledger_v1(db: Database) -> None:
             PRIMARY KEY (issue, email_key)
         )""",
         "CREATE INDEX idx_send_ledger_state ON send_ledger(issue, state)",
-    )
+    )),
+)
+
+
+def _register(name: str, statements: tuple[str, ...]) -> None:
+    def migrate(db: Database) -> None:
+        for statement in statements:
+            db.execute(statement)
+
+    migrate.__name__ = name
+    migrations(name=name)(migrate)
+
+
+for _name, _statements in MIGRATIONS:
+    _register(_name, _statements)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ..errors import StoreError
 from ..recipient_files import FIELDS, open_recipient_file
-from .db import Database, utc_now
+from .db import Database, db_file, utc_now
 from .recipients import clean_list_name
 from .suppressions import address_hasher, load_suppressed
 
@@ -42,7 +42,6 @@ class ImportReport:
     updated: int = 0
     unchanged: int = 0
     skipped: list[SkippedRow] = field(default_factory=list)
-    rows: int = 0
     kind: str = ""
     encoding: str | None = None
     delimiter: str | None = None
@@ -116,12 +115,25 @@ def import_recipients(
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         if isinstance(exc, sqlite3.OperationalError):
-            raise StoreError(
-                f"the recipients database is busy ({exc}); nothing was imported",
-                hint="wait for the other nyhetsbrev command (a send?) to finish and import again",
-            ) from None
+            raise _write_failed(exc, db) from None
         raise
     return report
+
+
+def _write_failed(exc: sqlite3.OperationalError, db: Database) -> StoreError:
+    """The import's SQLite failure as the user should read it: busy (try again later) or not writable."""
+    message = str(exc)
+    code = getattr(exc, "sqlite_errorname", "") or ""
+    if code.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "locked" in message or "busy" in message:
+        return StoreError(
+            f"the recipients database is busy ({message}); nothing was imported",
+            hint="wait for the other nyhetsbrev command (a send?) to finish and import again",
+        )
+    return StoreError(
+        f"the recipients database cannot be written ({message}); nothing was imported",
+        path=db_file(db),
+        hint="check the disk space and that you may write to the database file and its folder",
+    )
 
 
 def _run(db: Database, source, names: list[str], report: ImportReport, dry_run: bool, progress) -> None:
@@ -157,7 +169,6 @@ def _run(db: Database, source, names: list[str], report: ImportReport, dry_run: 
     writer = _Writer(db)
     total = source.size_hint
     for number, row in enumerate(source.rows, start=1):
-        report.rows = number
         if progress and number % PROGRESS_EVERY == 0:
             progress(row.row, total)
         if row.problem:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +13,7 @@ from typing import IO, Any
 from ..errors import StoreError, UnknownList
 from ..recipient_files import FIELDS, check_address
 from ..tokens import address_hash, normalise_address, verify_token
+from ..writer import write_text
 from .db import Database, utc_now
 from .suppressions import address_hasher, is_suppressed, lift, load_suppressed, signing_key, suppress
 
@@ -281,15 +281,25 @@ def write_lists_csv(db: Database, lists: list[str] | None, stream: IO[str]) -> i
 
 
 def save_lists_csv(db: Database, lists: list[str], path: Path) -> int:
-    """Write the lists' CSV to path in one step (a temp file renamed into place); the number of people."""
+    """Write the lists' CSV to path in one step (its folder made when needed); the number of people."""
     buffer = io.StringIO(newline="")
     count = write_lists_csv(db, lists, buffer)
-    path = Path(path)
-    temp = path.with_name(f".{path.name}.tmp")
-    try:
-        temp.write_text(buffer.getvalue(), encoding="utf-8", newline="")
-        os.replace(temp, path)
-    except OSError as exc:
-        temp.unlink(missing_ok=True)
-        raise StoreError(f"cannot write the export: {exc.strerror}", path=path, hint="check the folder") from None
+    _save(Path(path), buffer.getvalue())
     return count
+
+
+def save_person_json(db: Database, address: str, path: Path) -> None:
+    """Write everything stored about one address (export_person) to path as JSON, in one step."""
+    _save(Path(path), person_json(db, address) + "\n")
+
+
+def person_json(db: Database, address: str) -> str:
+    """export_person as indented UTF-8 JSON text."""
+    return json.dumps(export_person(db, address), ensure_ascii=False, indent=2)
+
+
+def _save(path: Path, text: str) -> None:
+    try:
+        write_text(path, text)
+    except OSError as exc:
+        raise StoreError(f"cannot write the export: {exc.strerror or exc}", path=path, hint="check the folder") from None

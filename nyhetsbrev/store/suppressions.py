@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-
 from dataclasses import dataclass
 
 from ..errors import StoreError
@@ -90,12 +89,13 @@ def load_suppressed(db: Database) -> Suppressed:
 
 def address_hasher(db: Database) -> Callable[[str], str]:
     """A function giving the keyed hash of an address key; the key file is read only if it is needed."""
-    key: list[bytes] = []
+    key: bytes | None = None
 
     def hash_of(email_key: str) -> str:
-        if not key:
-            key.append(signing_key(db))
-        return address_hash(key[0], email_key)
+        nonlocal key
+        if key is None:
+            key = signing_key(db)
+        return address_hash(key, email_key)
 
     return hash_of
 

@@ -57,11 +57,16 @@
     for (const frame of frames) frame.src = url;
   }
 
+  // "file:line" of an error or a problem ("" when it has no file).
+  function place(found) {
+    return found.file ? (found.line ? `${found.file}:${found.line}` : found.file) : "";
+  }
+
   function showError(error, build) {
     const box = $("error");
     box.hidden = !error;
     if (!error) return;
-    $("error-where").textContent = error.file ? (error.line ? `${error.file}:${error.line}` : error.file) : "";
+    $("error-where").textContent = place(error);
     $("error-what").textContent = error.what;
     $("error-hint").textContent = error.hint ? `${error.hint}.` : "";
     $("error-note").textContent = build
@@ -91,7 +96,7 @@
     }
     for (const problem of problems) {
       const item = el("li", problem.level);
-      if (problem.where) item.append(el("span", "where", problem.where));
+      if (problem.file) item.append(el("span", "where", place(problem)));
       item.append(el("span", null, `${problem.level}: ${problem.message}`));
       list.append(item);
     }
