@@ -146,7 +146,7 @@ def prebuilt_message(project: Path) -> bytes:
 
     proj, issue = pipeline.load(project, "22:1")
     template = message.build_template(proj.settings, issue, pipeline.render(proj, issue, frozenset()))
-    return template.personalise("mottagare0@example.org", "Östen Åberg", message_id="<x@example.se>", token="t.t")
+    return template.personalise("mottagare0@example.org", "Östen Åberg", message_id="<x@example.se>", token="t.t")[1]
 
 
 def raw_smtplib(sink: Sink, data: bytes, count: int, connections: int) -> float:

@@ -8,7 +8,8 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError, ProjectNotFound
+from .errors import ConfigError, ProjectNotFound, SendError
+from .headers import check_header_value, envelope_address
 from .models import Contact, Group, Member, Project, Roster, Settings, SmtpSettings
 
 SETTINGS_FILE = "nyhetsbrev.toml"
@@ -130,6 +131,7 @@ def load_settings(path: Path) -> Settings:
             hint="remove it and set NYHETSBREV_SMTP_PASSWORD in the environment instead",
         )
     smtp = _smtp_settings(smtp_table, check)
+    _check_header_settings(data, check)
     subject = check.text_value(data, "subject", default="{name} {issue}")
     try:
         subject.format(name="n", issue="22:1", subject="s", date="d")
@@ -152,6 +154,32 @@ def load_settings(path: Path) -> Settings:
         list_id=check.text_value(data, "list_id"),
         smtp=smtp,
     )
+
+
+def _check_header_settings(data: dict[str, Any], check: TableChecker) -> None:
+    """Settings that end up in mail headers: refused here, with their line, before anything is built or sent."""
+    from email.utils import parseaddr
+
+    for key in ("name", "from", "reply_to", "subject", "list_id", "unsubscribe_email", "unsubscribe_url"):
+        value = data.get(key)
+        if not isinstance(value, str) or not value.strip():
+            continue  # missing or not text: reported where the value is read
+        value = value.strip()
+        try:
+            check_header_value(value, f"'{key}' setting")
+            if key in ("from", "reply_to", "unsubscribe_email"):
+                address = value if key == "unsubscribe_email" else parseaddr(value)[1]
+                if "@" not in address:
+                    raise SendError(f"'{key}' is not an email address: {value}",
+                                    hint='write it as "Name <address@example.se>"' if key != "unsubscribe_email"
+                                    else 'write a plain address such as "avregistrera@example.se"')
+                envelope_address(address)
+        except SendError as exc:
+            what = exc.what if exc.what.startswith(("the '", f"'{key}'")) else f"'{key}': {exc.what}"
+            raise check.fail(what, key, hint=exc.hint) from None
+        if key == "unsubscribe_url" and any(ch in value for ch in " <>\"'"):
+            raise check.fail("'unsubscribe_url' contains spaces, quotes or angle brackets", key,
+                             hint="write a plain https:// address")
 
 
 def _smtp_settings(table: dict[str, Any], check: TableChecker) -> SmtpSettings:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from . import transport
-from .errors import HeaderInjection, SendError, SendPaused, SmtpUnavailable, TransportError
+from .errors import SendError, SendPaused, TransportError
 from .models import SmtpSettings
 from .store import ledger
 
@@ -65,7 +65,6 @@ class Options:
     retries: int = 3
     retry_base: float | None = None
     pause_after: int = 5
-    cafile: str | None = None
 
     def base(self) -> float:
         if self.retry_base is not None:
@@ -118,20 +117,22 @@ def in_flight_limit(connections: int) -> int:
 class _Limiter:
     """At most `rate` messages per second over all connections."""
 
-    def __init__(self, rate: float | None) -> None:
+    def __init__(self, rate: float | None, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
         self.interval = 1.0 / rate if rate else 0.0
-        self.next = time.monotonic()
+        self.clock, self.sleep = clock, sleep
+        self.next = clock()
         self.lock = threading.Lock()
 
     def wait(self) -> None:
         if not self.interval:
             return
         with self.lock:
-            now = time.monotonic()
+            now = self.clock()
             slot = max(self.next, now)
             self.next = slot + self.interval
         if slot > now:
-            time.sleep(slot - now)
+            self.sleep(slot - now)
 
 
 def _policy_key(result: transport.Result) -> str:
@@ -157,22 +158,27 @@ class Dispatcher:
         self.in_flight: dict[str, Job] = {}
         self.unwritten: list[ledger.Outcome] = []  # replies collected, written with the next claims
         self.alive = 0
-        self.last_error: Exception | None = None
-        self.policy_run: list[tuple[str, str, transport.Result]] = []
+        self.last_error: Exception | None = None  # a connection that could not be (re)opened
+        self.crashed: Exception | None = None  # an unexpected error in a connection thread: a bug, the send stops
+        self.policy_run: list[tuple[Job, str, transport.Result]] = []
         self.paused: transport.Result | None = None
+        self.failures: list[tuple[str, str]] = []  # (address, reply) of this run's permanent failures
         self.tally = Tally(total=0)
 
     # -- main thread ---------------------------------------------------------
     def run(self, rows: list[ledger.Row]) -> Tally:
-        """Send every row; returns the tally. Raises SendPaused or TransportError when the send cannot go on."""
+        """Send every row; returns the tally. Raises SendPaused or TransportError when the send cannot go on.
+
+        An unexpected error in a connection thread stops the send cleanly and is raised here.
+        """
         self.tally = Tally(total=len(rows))
         if not rows:
             return self.tally
-        first = transport.Connection(self.smtp, cafile=self.options.cafile)
+        first = transport.Connection(self.smtp)
         first.open()  # certificate, STARTTLS and login problems surface here, before anything is claimed
         threads = []
         for index in range(max(1, min(self.options.connections, len(rows)))):
-            conn = first if index == 0 else transport.Connection(self.smtp, cafile=self.options.cafile)
+            conn = first if index == 0 else transport.Connection(self.smtp)
             thread = threading.Thread(target=self._worker, args=(conn,), name=f"smtp-{index + 1}", daemon=True)
             self.alive += 1
             thread.start()
@@ -188,6 +194,8 @@ class Dispatcher:
             held = len(self.policy_run)
             self._settle_policy_run(ledger.PENDING if self.paused is not None else ledger.FAILED)
             self._write()
+        if self.crashed is not None:
+            raise self.crashed
         if self.paused is not None:
             raise SendPaused(
                 f"the server rejected {held} messages in a row with the same policy reply ({self.paused}); "
@@ -229,7 +237,7 @@ class Dispatcher:
                 _, _, row, attempt = heapq.heappop(retries)
                 todo.append((row, attempt))
                 self.tally.retrying -= 1
-            if self.alive == 0:
+            if self.alive == 0 or self.crashed is not None:
                 return
             if not self.in_flight and (self.paused is not None or not todo):
                 if self.paused is not None or not retries:
@@ -248,8 +256,8 @@ class Dispatcher:
             for job in batch:
                 self.in_flight[job.key] = job
                 self.jobs.put(job)
-            for job, result, exhausted in handled:
-                if result.kind == transport.DEFERRED and job.attempt <= self.options.retries and not exhausted:
+            for job, result in handled:
+                if result.kind == transport.DEFERRED and job.attempt <= self.options.retries:
                     delay = self.options.base() * (2 ** (job.attempt - 1))
                     seq += 1
                     job.row.message_id = job.message_id
@@ -258,7 +266,7 @@ class Dispatcher:
             self.progress(self.tally)
 
     def _can_fill(self, todo: deque) -> bool:
-        return self.paused is None and bool(todo) and len(self.in_flight) <= self._low_water()
+        return self.paused is None and self.crashed is None and bool(todo) and len(self.in_flight) <= self._low_water()
 
     def _write(self, claims: list[tuple[str, str]] = ()) -> None:
         """One transaction: the replies collected so far, and the next messages claimed before their DATA goes out."""
@@ -280,7 +288,7 @@ class Dispatcher:
             batch.append(Job(row, row.message_id or self.new_message_id(), attempt))
         return batch
 
-    def _collect(self, block: bool) -> tuple[list[ledger.Outcome], list[tuple[Job, transport.Result, bool]]]:
+    def _collect(self, block: bool) -> tuple[list[ledger.Outcome], list[tuple[Job, transport.Result]]]:
         """What the connections reported since last time; when block, wait until a batch's worth is in."""
         wanted = max(1, len(self.in_flight) - self._low_water()) if block else 0
         items = self.results.take(wanted, timeout=0.2)
@@ -290,13 +298,20 @@ class Dispatcher:
                 self.alive -= 1
                 continue
             job, result = item
-            self.in_flight.pop(job.key, None)
-            if isinstance(result, Exception) or result is None:
-                if isinstance(result, Exception):
-                    self.last_error = result
-                outcomes.append(ledger.Outcome(job.key, ledger.PENDING))  # never went out: send it later
+            if job is None:  # a connection thread failed between two messages
+                self.crashed = self.crashed or result
                 continue
-            handled.append(self._outcome(job, result, outcomes))
+            self.in_flight.pop(job.key, None)
+            if result is None or isinstance(result, TransportError):
+                self.last_error = result or self.last_error
+                outcomes.append(ledger.Outcome(job.key, ledger.PENDING))  # never went out: send it later
+            elif isinstance(result, Exception):
+                self.crashed = self.crashed or result
+                # Before its bytes were made the message cannot have gone out; after, nobody knows.
+                outcomes.append(ledger.Outcome(job.key, ledger.UNKNOWN, f"the send stopped on an error: {result}")
+                                if job.data else ledger.Outcome(job.key, ledger.PENDING))
+            else:
+                handled.append((job, self._outcome(job, result, outcomes)))
         return outcomes, handled
 
     def _drain(self) -> None:
@@ -304,38 +319,41 @@ class Dispatcher:
         self.unwritten.extend(outcomes)
         self._write()
 
-    def _outcome(self, job: Job, result: transport.Result, outcomes: list) -> tuple[Job, transport.Result, bool]:
+    def _outcome(self, job: Job, result: transport.Result, outcomes: list) -> transport.Result:
+        """Record one reply; a run of identical policy rejections is held back until it is known whether it pauses."""
         reply = str(result) or None
         if result.policy:
             key = _policy_key(result)
-            if self.policy_run and self.policy_run[-1][1] != key:
+            if self.paused is None and self.policy_run and self.policy_run[-1][1] != key:
                 self._settle_policy_run(ledger.FAILED)
-            self.policy_run.append((job.key, key, result))
-            if len(self.policy_run) >= self.options.pause_after and self.paused is None:
+            self.policy_run.append((job, key, result))  # once paused, every policy rejection is held as pending
+            if self.paused is None and len(self.policy_run) >= self.options.pause_after:
                 self.paused = result
-            return job, result, True
-        if self.policy_run and result.kind == transport.SENT:
+            return result
+        if self.paused is None and self.policy_run and result.kind == transport.SENT:
             self._settle_policy_run(ledger.FAILED)
         kind = result.kind
         if kind == transport.RECONNECT:  # the connection kept dropping before the message was complete
             kind = transport.DEFERRED
-        exhausted = kind == transport.DEFERRED and job.attempt > self.options.retries
         if kind in (transport.SENT, transport.FAILED, transport.UNKNOWN):  # the same names as the ledger states
             outcomes.append(ledger.Outcome(job.key, kind, reply))
             setattr(self.tally, kind, getattr(self.tally, kind) + 1)
+            if kind == transport.FAILED:
+                self.failures.append((job.row.email, reply or ""))
         else:
             nxt = ledger.later(self.options.base() * (2 ** job.attempt))
             outcomes.append(ledger.Outcome(job.key, ledger.DEFERRED, reply, nxt))
-            if exhausted:
+            if job.attempt > self.options.retries:
                 self.tally.deferred += 1
-        return job, transport.Result(kind, result.code, result.reply), exhausted
+        return transport.Result(kind, result.code, result.reply)
 
     def _settle_policy_run(self, state: str) -> None:
         if not self.policy_run:
             return
-        self.unwritten.extend(ledger.Outcome(key, state, str(result)) for key, _, result in self.policy_run)
+        self.unwritten.extend(ledger.Outcome(job.key, state, str(result)) for job, _, result in self.policy_run)
         if state == ledger.FAILED:
             self.tally.failed += len(self.policy_run)
+            self.failures.extend((job.row.email, str(result)) for job, _, result in self.policy_run)
         self.policy_run = []
 
     def _shutdown(self, threads: list[threading.Thread]) -> None:
@@ -359,6 +377,7 @@ class Dispatcher:
 
     # -- connection threads ----------------------------------------------------
     def _worker(self, conn: transport.Connection) -> None:
+        job = None
         try:
             while True:
                 job = self.jobs.get()
@@ -369,37 +388,13 @@ class Dispatcher:
                     continue
                 try:
                     job.address, job.data = self.prepare(job.row, job.message_id)
-                except (HeaderInjection, SendError) as exc:  # a name or address that must not reach a header
+                except SendError as exc:  # a name or address that must not reach a header
                     self.results.put((job, transport.Result(transport.FAILED, None, f"not sent: {exc}")))
                     continue
                 self.limiter.wait()
-                try:
-                    self.results.put((job, self._deliver(conn, job)))
-                except TransportError as exc:
-                    self.results.put((job, exc), urgent=True)
-                    return
+                self.results.put((job, transport.deliver(conn, self.sender, job.address, job.data, self.stop)))
+        except Exception as exc:  # TransportError: this connection is gone; anything else is a bug that stops the send
+            self.results.put((job, exc), urgent=True)
         finally:
             conn.close()
             self.results.put("exit", urgent=True)
-
-    def _deliver(self, conn: transport.Connection, job: Job) -> transport.Result:
-        result = None
-        for attempt in range(3):
-            self._connect(conn)
-            result = conn.send(self.sender, job.address, job.data)
-            if result.kind != transport.RECONNECT:
-                return result
-            time.sleep(0.05 * (2 ** attempt))
-        return result
-
-    def _connect(self, conn: transport.Connection) -> None:
-        if conn.is_open:
-            return
-        for wait in (0.2, 0.5, 1.0, 2.0, None):
-            try:
-                conn.open()
-                return
-            except SmtpUnavailable:
-                if wait is None or self.stop.is_set():
-                    raise
-                time.sleep(wait)

@@ -20,7 +20,9 @@ from email.utils import formatdate, parseaddr
 from pathlib import Path
 from urllib.parse import quote
 
-from .errors import HeaderInjection, SendError
+from .errors import SendError
+from .headers import check_header_value, envelope_address
+from .markdown import is_local
 from .models import UNSUBSCRIBE_PLACEHOLDER, WEB_PLACEHOLDER, Issue, Rendered, Settings
 
 POLICY = email.policy.SMTP.clone(max_line_length=78)
@@ -28,52 +30,16 @@ if hasattr(POLICY, "verify_generated_headers"):  # Python 3.11.10+ / 3.12.5+ (CV
     POLICY = POLICY.clone(verify_generated_headers=True)
 
 TEST_PREFIX = "[TEST] "
-_UNSAFE = ("\r", "\n", "\0", "=?")
 _PLAIN_PHRASE = re.compile(r"[A-Za-z0-9 !#$%&'*+/^_`{|}~-]{1,60}")
-_ADDRESS = re.compile(r"[^\s@<>()\[\],;:\"\\]+@[^\s@<>()\[\],;:\"\\]+\.[^\s@<>()\[\],;:\"\\]+")
 _URL_SAFE = re.compile(r"[A-Za-z0-9._~-]*")
 _SRC = re.compile(r"""(\bsrc\s*=\s*)(["'])([^"']*)\2""", re.I)
 _PERSONAL_MARK = "X-Nyhetsbrev-Personal"
 _UNSUBSCRIBE_WORD = {"sv": "Avregistrera", "en": "Unsubscribe"}
 
 
-def check_header_value(value: str | None, what: str) -> str:
-    """Return value, or raise HeaderInjection if it holds CR, LF, NUL or an encoded word ('=?')."""
-    text = value or ""
-    for bad in _UNSAFE:
-        if bad in text:
-            shown = {"\r": "a carriage return", "\n": "a line break", "\0": "a NUL character"}.get(bad, "'=?'")
-            raise HeaderInjection(
-                f"the {what} contains {shown}, which could add headers or recipients to the email",
-                hint=f"remove it from the {what}",
-            )
-    return text
-
-
-def envelope_address(address: str) -> str:
-    """The address as it goes on the wire: checked, IDN domain in ASCII; SendError when it cannot be sent."""
-    check_header_value(address, "address")
-    address = address.strip()
-    local, _, domain = address.rpartition("@")
-    try:
-        domain = domain.encode("idna").decode("ascii") if not domain.isascii() else domain
-    except UnicodeError:
-        raise SendError(f"the address {address} has a domain that cannot be written in ASCII") from None
-    if not local.isascii():
-        raise SendError(f"the address {address} has non-ASCII characters before the @, which this sender cannot deliver")
-    result = f"{local}@{domain}"
-    if not _ADDRESS.fullmatch(result):
-        raise SendError(f"'{address}' is not a deliverable email address")
-    return result
-
-
 def sender_address(settings: Settings) -> str:
-    """The bare address of From (used as the envelope sender and for Message-IDs)."""
-    check_header_value(settings.sender, "From address in nyhetsbrev.toml")
-    address = parseaddr(settings.sender)[1]
-    if "@" not in address:
-        raise SendError(f"'from' in nyhetsbrev.toml is not an address: {settings.sender}", hint='write it as "Name <address@domain>"')
-    return envelope_address(address)
+    """The bare address of From (used as the envelope sender and for Message-IDs); checked when the settings were read."""
+    return envelope_address(parseaddr(settings.sender)[1])
 
 
 def subject_line(settings: Settings, issue: Issue, *, test: bool = False) -> str:
@@ -89,11 +55,6 @@ def web_url(settings: Settings, issue: Issue) -> str:
     if not settings.archive_url:
         return "#"
     return f"{settings.archive_url.rstrip('/')}/{issue.id.folder}/web.html"
-
-
-def new_message_id(domain: str, issue: Issue) -> str:
-    """A unique Message-ID on the sender's domain."""
-    return f"<{issue.id.folder}.{secrets.token_hex(10)}@{domain}>"
 
 
 class MessageIds:
@@ -137,9 +98,11 @@ class MessageTemplate:
         self.domain = domain
         self._links = _UnsubscribeLinks(settings)
 
-    def personalise(self, address: str, name: str | None, *, message_id: str, token: str, date: str | None = None) -> bytes:
-        """The complete message for one recipient (To, Message-ID, Date, unsubscribe links filled in)."""
-        to = _to_header(envelope_address(address), name)
+    def personalise(self, address: str, name: str | None, *, message_id: str, token: str,
+                    date: str | None = None) -> tuple[str, bytes]:
+        """The envelope recipient and the complete message for them; SendError when address or name cannot be used."""
+        address = envelope_address(address)
+        to = _to_header(address, name)
         https, mailto = self._links.make(token)
         listed = f"<{https}>,\r\n <{mailto}>" if https else f"<{mailto}>"
         personal = (
@@ -152,7 +115,8 @@ class MessageTemplate:
         in_html = in_text if escaped == link else _spliced(escaped)
         before, after = self._head
         top, middle, end = self._bodies
-        return b"".join((before, personal, after, top, self._text.fill(in_text), middle, self._html.fill(in_html), end))
+        return address, b"".join((before, personal, after, top, self._text.fill(in_text), middle,
+                                  self._html.fill(in_html), end))
 
 
 _last_date: list = [0, ""]
@@ -167,7 +131,7 @@ def _now() -> str:
 
 
 class _UnsubscribeLinks:
-    """The fixed parts of the unsubscribe links, checked once; make() adds a recipient's token."""
+    """The fixed parts of the unsubscribe links (their settings checked when read); make() adds a recipient's token."""
 
     def __init__(self, settings: Settings) -> None:
         mailbox = envelope_address(
@@ -177,9 +141,7 @@ class _UnsubscribeLinks:
         self.mailto = f"mailto:{mailbox}?subject={quote(word, safe='')}%20"
         self.https = None
         if settings.unsubscribe_url:
-            base = check_header_value(settings.unsubscribe_url, "unsubscribe_url in nyhetsbrev.toml")
-            if any(ch in base for ch in " <>\"'"):
-                raise SendError("unsubscribe_url in nyhetsbrev.toml contains spaces or quotes", hint="write a plain https:// address")
+            base = settings.unsubscribe_url
             self.https = f"{base}{'&' if '?' in base else '?'}token="
 
     def make(self, token: str) -> tuple[str | None, str]:
@@ -192,9 +154,9 @@ def build_template(settings: Settings, issue: Issue, rendered: Rendered, *, test
     sender = sender_address(settings)
     domain = sender.rpartition("@")[2]
     msg = EmailMessage(policy=POLICY)
-    msg["From"] = check_header_value(settings.sender, "From address in nyhetsbrev.toml")
+    msg["From"] = settings.sender  # from, reply_to, list_id, name and the unsubscribe settings are checked by config
     if settings.reply_to:
-        msg["Reply-To"] = check_header_value(settings.reply_to, "reply_to in nyhetsbrev.toml")
+        msg["Reply-To"] = settings.reply_to
     msg["Subject"] = subject_line(settings, issue, test=test)
     msg[_PERSONAL_MARK] = "here"
     msg["List-Id"] = _list_id(settings, domain)
@@ -225,10 +187,10 @@ def build_template(settings: Settings, issue: Issue, rendered: Rendered, *, test
 
 
 def _list_id(settings: Settings, domain: str) -> str:
-    list_id = check_header_value(settings.list_id, "list_id in nyhetsbrev.toml") or f"nyhetsbrev.{domain}"
+    list_id = settings.list_id or f"nyhetsbrev.{domain}"
     if "<" in list_id:
         return list_id
-    name = check_header_value(settings.name, "name in nyhetsbrev.toml").replace('"', "'")
+    name = settings.name.replace('"', "'")
     return f'"{name}" <{list_id}>'
 
 
@@ -277,7 +239,7 @@ def _image_sources(settings: Settings, issue: Issue, rendered: Rendered, domain:
 
     def replace(match: re.Match) -> str:
         src = html.unescape(match.group(3))
-        if re.match(r"^[a-z][a-z0-9+.-]*:", src, re.I):
+        if not is_local(src):
             return match.group(0)
         path = (folder / src).resolve()
         if path not in known:

@@ -1,11 +1,9 @@
-"""Send an issue: who gets it, one rendering per audience, the ledger, test copies, the outbox and status."""
+"""Send an issue: who gets it, one rendering per audience, the ledger, test copies and the outbox."""
 
 from __future__ import annotations
 
-import os
 import re
 import time
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
@@ -13,12 +11,13 @@ from typing import Callable, Sequence
 from . import message, pipeline, transport
 from .dispatch import Dispatcher, Options, Tally
 from .errors import CheckFailed, SendError
-from .models import Issue, IssueId, Project
+from .models import Issue, Project, SmtpSettings
 from .store import ledger
 from .store.db import default_db_path, open_db
 from .store.recipients import recipients_for_lists
 from .store.suppressions import signing_key, suppress
 from .tokens import make_token
+from .writer import write_bytes
 
 
 @dataclass
@@ -52,21 +51,9 @@ class SendReport:
     recovered: int = 0
     written: list[Path] = field(default_factory=list)
     test_results: list[tuple[str, str, str]] = field(default_factory=list)  # (address, kind, reply)
-    failed: list[tuple[str, str]] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (address, why): the ledger's, or the outbox's unwritten
     bounced: list[str] = field(default_factory=list)  # newly suppressed: the server said the address does not exist
     elapsed: float = 0.0
-
-
-@dataclass
-class StatusReport:
-    """Where the send of an issue stands."""
-
-    issue: str
-    per_list: dict[str, Counter]
-    failed: list[tuple[str, str]]
-    unknown: list[str]
-    next_attempt: str | None
-    running: bool
 
 
 def send(
@@ -103,24 +90,29 @@ def send(
     mode = "test" if test else "outbox" if outbox else "send"
     plan = SendPlan(str(issue.id), message.subject_line(project.settings, issue, test=bool(test)), lists, mode,
                     resend_unknown=resend_unknown, warnings=_warnings(project))
+    sender = message.sender_address(project.settings)
+    ids = message.MessageIds(sender.rpartition("@")[2], issue)
     db = open_db(default_db_path(root))
     try:
         key = signing_key(db)
         if test:
-            return _send_tests(project, issue, checked.rendered, list(test), lists, plan, key, options, dry_run, started)
+            return _send_tests(project, issue, checked.rendered, list(test), plan, key, ids, dry_run, started)
         people = {item["email_key"]: (item, names) for item, names in recipients_for_lists(db, list(lists))}
         renderer = _Renderer(project, issue, checked.rendered)
+        audiences = {renderer.audience(names) for _, names in people.values()}
+        for audience in audiences or {None}:  # every version is built (headers checked) before anything is shown or recorded
+            renderer.template(audience)
         plan.recipients = len(people)
-        plan.variants = len({renderer.audience(names) for _, names in people.values()}) or 1
+        plan.variants = len(audiences) or 1
         if outbox:
             plan.destination = str(outbox)
             plan.to_send = len(people)
             if dry_run:
                 return SendReport(plan, dry_run=True, elapsed=time.monotonic() - started)
-            written = _write_outbox(Path(outbox), people, renderer, key)
-            return SendReport(plan, written=written, elapsed=time.monotonic() - started)
+            written, failed = _write_outbox(Path(outbox), people, renderer, key, ids)
+            return SendReport(plan, written=written, failed=failed, elapsed=time.monotonic() - started)
         smtp = project.settings.smtp
-        plan.destination = f"{smtp.host}:{smtp.port} ({smtp.security})" if smtp.host else "no SMTP server configured"
+        plan.destination = _via(smtp)
         issue_key = str(issue.id)
         entries = [ledger.Entry(k, item["email"], item["id"], tuple(sorted(names))) for k, (item, names) in people.items()]
         if dry_run:
@@ -134,37 +126,19 @@ def send(
                 return SendReport(plan, cancelled=True, recovered=recovered, elapsed=time.monotonic() - started)
             ledger.enqueue(db, issue_key, entries)
             rows = [r for r in ledger.due(db, issue_key, resend_unknown=resend_unknown) if r.email_key in people]
-            for row in rows:
-                renderer.template(renderer.audience(people[row.email_key][1]))  # render every variant up front
 
             def prepare(row: ledger.Row, message_id: str) -> tuple[str, bytes]:
                 item, names = people[row.email_key]
                 return _personal(renderer.template(renderer.audience(names)), item, message_id, key)
 
-            sender = message.sender_address(project.settings)
-            ids = message.MessageIds(sender.rpartition("@")[2], issue)
-            tally = Dispatcher(db, issue_key, smtp, sender, prepare, ids, options, progress).run(rows)
+            dispatcher = Dispatcher(db, issue_key, smtp, sender, prepare, ids, options, progress)
+            try:
+                tally = dispatcher.run(rows)
+            finally:  # also when the send pauses or stops: what this run learnt about bad addresses is kept
+                bounced = _suppress_bad_addresses(db, issue_key, dispatcher.failures)
             failed = ledger.failed(db, issue_key)
-            bounced = _suppress_bad_addresses(db, issue_key, failed)
         return SendReport(plan, tally=tally, recovered=recovered, failed=failed, bounced=bounced,
                           elapsed=time.monotonic() - started)
-    finally:
-        db.close()
-
-
-def status(root: Path, issue_text: str) -> StatusReport:
-    """Per list: sent, pending, deferred, failed and unknown; the failed addresses with the server's replies."""
-    issue_id = IssueId.parse(issue_text)
-    db = open_db(default_db_path(root))
-    try:
-        issue_key = str(issue_id)
-        running = ledger.SendLock(db, issue_key).held_elsewhere()
-        per_list, failed_rows = ledger.status(db, issue_key, running=running)
-        rows = ledger.rows(db, issue_key)
-        unknown = [r.email for r in rows if r.state == ledger.UNKNOWN or (r.state == ledger.SENDING and not running)]
-        waits = sorted(r.next_attempt_at for r in rows if r.state == ledger.DEFERRED and r.next_attempt_at)
-        return StatusReport(issue_key, per_list, [(r.email, r.reply or "") for r in failed_rows], unknown,
-                            waits[0] if waits else None, running)
     finally:
         db.close()
 
@@ -176,6 +150,10 @@ def _suppress_bad_addresses(db, issue_key: str, failed: list[tuple[str, str]]) -
         if transport.is_bad_address(reply) and suppress(db, address, "bounced", f"send {issue_key}", detail=reply):
             bounced.append(address)
     return bounced
+
+
+def _via(smtp: SmtpSettings) -> str:
+    return f"{smtp.host}:{smtp.port} ({smtp.security})" if smtp.host else "no SMTP server configured"
 
 
 def _fill_plan(plan: SendPlan, counts: ledger.Plan, resend_unknown: bool) -> None:
@@ -219,46 +197,43 @@ class _Renderer:
 
 
 def _personal(template: message.MessageTemplate, item: dict, message_id: str, key: bytes) -> tuple[str, bytes]:
-    address = message.envelope_address(item.get("email_ascii") or item["email"])
-    data = template.personalise(address, item.get("name"), message_id=message_id, token=make_token(key, item["email"]))
-    return address, data
+    """The envelope recipient and the message for one person of the database."""
+    return template.personalise(item.get("email_ascii") or item["email"], item.get("name"),
+                                message_id=message_id, token=make_token(key, item["email"]))
 
 
-def _send_tests(project: Project, issue: Issue, full, addresses: list[str], lists: tuple[str, ...], plan: SendPlan,
-                key: bytes, options: Options, dry_run: bool, started: float) -> SendReport:
+def _send_tests(project: Project, issue: Issue, full, addresses: list[str], plan: SendPlan,
+                key: bytes, ids: message.MessageIds, dry_run: bool, started: float) -> SendReport:
     smtp = project.settings.smtp
     plan.recipients = plan.to_send = len(addresses)
-    plan.destination = f"{smtp.host}:{smtp.port} ({smtp.security})" if smtp.host else "no SMTP server configured"
-    checked = [message.envelope_address(a) for a in addresses]
+    plan.destination = _via(smtp)
     renderer = _Renderer(project, issue, full, test=True)
-    audience = renderer.audience(lists) if lists else None
+    template = renderer.template(renderer.audience(plan.lists) if plan.lists else None)
+    messages = [template.personalise(a, None, message_id=ids(), token=make_token(key, a)) for a in addresses]
     if dry_run:
         return SendReport(plan, dry_run=True, elapsed=time.monotonic() - started)
     transport.check_settings(smtp)
-    template = renderer.template(audience)
     results = []
-    with transport.Connection(smtp, cafile=options.cafile) as conn:
-        for address in checked:
-            mid = message.new_message_id(template.domain, issue)
-            data = template.personalise(address, None, message_id=mid, token=make_token(key, address))
-            result = conn.send(template.sender, address, data)
-            if result.kind == transport.RECONNECT:
-                result = conn.send(template.sender, address, data)
+    with transport.Connection(smtp) as conn:
+        conn.open()  # a server that cannot be reached or refuses the login is reported at once
+        for address, data in messages:
+            result = transport.deliver(conn, template.sender, address, data)
             results.append((address, result.kind, str(result)))
     return SendReport(plan, test_results=results, elapsed=time.monotonic() - started)
 
 
-def _write_outbox(folder: Path, people: dict, renderer: _Renderer, key: bytes) -> list[Path]:
-    """One .eml file per recipient, each written whole (temp file, then renamed)."""
+def _write_outbox(folder: Path, people: dict, renderer: _Renderer, key: bytes,
+                  ids: message.MessageIds) -> tuple[list[Path], list[tuple[str, str]]]:
+    """One .eml file per recipient, each written whole; the people whose message cannot be made, with why."""
     folder.mkdir(parents=True, exist_ok=True)
-    written = []
+    written, failed = [], []
     for number, (item, names) in enumerate(people.values(), start=1):
-        template = renderer.template(renderer.audience(names))
-        _, data = _personal(template, item, message.new_message_id(template.domain, renderer.issue), key)
-        safe = re.sub(r"[^A-Za-z0-9@._-]", "_", item["email"])[:120]
-        path = folder / f"{number:05d}-{safe}.eml"
-        temp = path.with_name(f".{path.name}.tmp")
-        temp.write_bytes(data)
-        os.replace(temp, path)
+        try:
+            _, data = _personal(renderer.template(renderer.audience(names)), item, ids(), key)
+        except SendError as exc:  # a name or address that must not reach a header
+            failed.append((item["email"], str(exc)))
+            continue
+        path = folder / f"{number:05d}-{re.sub(r'[^A-Za-z0-9@._-]', '_', item['email'])[:120]}.eml"
+        write_bytes(path, data)
         written.append(path)
-    return written
+    return written, failed

@@ -10,6 +10,8 @@ import re
 import smtplib
 import socket
 import ssl
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -344,3 +346,31 @@ def _quietly_close(smtp: smtplib.SMTP) -> None:
         smtp.close()
     except OSError:
         pass
+
+
+def deliver(conn: Connection, sender: str, recipient: str, data: bytes,
+            stop: threading.Event | None = None) -> Result:
+    """Send one message, on a new connection when the server dropped the last one before the message was complete."""
+    result = None
+    for attempt in range(3):
+        if attempt:
+            time.sleep(0.05 * (2 ** (attempt - 1)))
+        _connect(conn, stop)
+        result = conn.send(sender, recipient, data)
+        if result.kind != RECONNECT:
+            break
+    return result
+
+
+def _connect(conn: Connection, stop: threading.Event | None) -> None:
+    """Open the connection if it is closed, waiting a little between tries while the server cannot be reached."""
+    if conn.is_open:
+        return
+    for wait in (0.2, 0.5, 1.0, 2.0, None):
+        try:
+            conn.open()
+            return
+        except SmtpUnavailable:
+            if wait is None or (stop is not None and stop.is_set()):
+                raise
+            time.sleep(wait)

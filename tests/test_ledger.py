@@ -39,8 +39,8 @@ def test_the_database_runs_in_wal_mode(db):
 
 def test_enqueue_keeps_existing_states_and_drops_unsent_people_no_longer_selected(db):
     ledger.enqueue(db, "22:1", entries("anna", "bo", "cecilia"))
-    ledger.mark_sending(db, "22:1", [("anna@example.org", "<a@example.org>")])
-    ledger.record(db, "22:1", [ledger.Outcome("anna@example.org", ledger.SENT, "250 OK")])
+    ledger.write(db, "22:1", claims=[("anna@example.org", "<a@example.org>")])
+    ledger.write(db, "22:1", outcomes=[ledger.Outcome("anna@example.org", ledger.SENT, "250 OK")])
     plan = ledger.plan(db, "22:1", entries("anna", "bo", "david"))
     assert (plan.selected, plan.new, plan.by_state[ledger.SENT], plan.by_state[ledger.PENDING]) == (3, 1, 1, 1)
     assert plan.to_send(False) == 2
@@ -52,8 +52,8 @@ def test_enqueue_keeps_existing_states_and_drops_unsent_people_no_longer_selecte
 
 def test_sending_rows_become_unknown_at_the_next_start_and_keep_their_message_id(db):
     ledger.enqueue(db, "22:1", entries("anna", "bo"))
-    ledger.mark_sending(db, "22:1", [("anna@example.org", "<x1@example.org>"), ("bo@example.org", "<x2@example.org>")])
-    ledger.record(db, "22:1", [ledger.Outcome("bo@example.org", ledger.SENT, "250 OK")])
+    ledger.write(db, "22:1", claims=[("anna@example.org", "<x1@example.org>"), ("bo@example.org", "<x2@example.org>")])
+    ledger.write(db, "22:1", outcomes=[ledger.Outcome("bo@example.org", ledger.SENT, "250 OK")])
     assert ledger.recover(db, "22:1") == 1
     rows = {r.email: r for r in ledger.rows(db, "22:1")}
     assert rows["anna@example.org"].state == ledger.UNKNOWN and rows["anna@example.org"].message_id == "<x1@example.org>"
@@ -67,12 +67,12 @@ def test_sending_rows_become_unknown_at_the_next_start_and_keep_their_message_id
 
 def test_status_counts_per_list(db):
     ledger.enqueue(db, "22:1", entries("anna", "bo", lists=("politiker", "profession")) + entries("cecilia", lists=("profession",)))
-    ledger.record(db, "22:1", [ledger.Outcome("anna@example.org", ledger.SENT, "250"),
-                               ledger.Outcome("cecilia@example.org", ledger.FAILED, "550 5.1.1 unknown user")])
-    per_list, failed = ledger.status(db, "22:1")
-    assert per_list["politiker"] == {"sent": 1, "pending": 1}
-    assert per_list["profession"] == {"sent": 1, "pending": 1, "failed": 1}
-    assert [(r.email, r.reply) for r in failed] == [("cecilia@example.org", "550 5.1.1 unknown user")]
+    ledger.write(db, "22:1", outcomes=[ledger.Outcome("anna@example.org", ledger.SENT, "250"),
+                                       ledger.Outcome("cecilia@example.org", ledger.FAILED, "550 5.1.1 unknown user")])
+    status = ledger.status(db, "22:1")
+    assert status.per_list["politiker"] == {"sent": 1, "pending": 1}
+    assert status.per_list["profession"] == {"sent": 1, "pending": 1, "failed": 1}
+    assert status.failed == [("cecilia@example.org", "550 5.1.1 unknown user")]
 
 
 def test_a_second_lock_on_the_same_issue_is_refused_and_other_issues_are_free(db):
@@ -112,3 +112,24 @@ def test_a_lock_held_by_a_killed_process_is_taken_over(db):
         holder.wait(timeout=10)
     with ledger.SendLock(db, "22:1"):  # no stale lock to clean up by hand
         pass
+
+
+def test_a_database_kept_locked_by_another_program_is_one_clear_error(db):
+    import sqlite3
+
+    from nyhetsbrev.errors import StoreError
+
+    ledger.enqueue(db, "22:1", entries("anna"))
+    other = sqlite3.connect(os.environ["NYHETSBREV_DB"], isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # holds the write lock, as a database browser in the middle of an edit would
+    try:
+        db.execute("PRAGMA busy_timeout=50")
+        with pytest.raises(StoreError) as caught:
+            ledger.write(db, "22:1", claims=[("anna@example.org", "<a@example.org>")])
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert "locked" in str(caught.value) and "run the same command again" in str(caught.value)
+    assert str(caught.value).startswith(f"{os.environ['NYHETSBREV_DB']}: ")
+    ledger.write(db, "22:1", claims=[("anna@example.org", "<a@example.org>")])  # fine once the other program lets go
+    assert states(db) == {"anna@example.org": "sending"}

@@ -33,7 +33,8 @@ def _template(project, audience=frozenset({"politiker"}), **changes):
 def _personal(template, address="asa.oberg@example.org", name="Åsa Öberg"):
     token = make_token(KEY, address)
     mid = f"<22-1.{token[-12:]}@{template.domain}>"
-    return template.personalise(address, name, message_id=mid, token=token), token
+    _, data = template.personalise(address, name, message_id=mid, token=token)
+    return data, token
 
 
 def test_a_personalised_message_parses_back_with_its_links_and_letters(project):

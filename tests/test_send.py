@@ -137,9 +137,9 @@ def test_552_is_deferred_with_a_next_attempt_time(project, smtp):
     assert report.tally.deferred == 1 and report.tally.failed == 0 and report.tally.sent == 2
     state, _, reply = ledger_rows()[people[0]]
     assert state == "deferred" and reply.startswith("552")
-    from nyhetsbrev.sender import status
+    from nyhetsbrev.store.ledger import issue_status
 
-    assert status(project, "22:1").next_attempt is not None
+    assert issue_status(project, "22:1").next_attempt is not None
     smtp.scripts.clear()
     rerun = send(project)  # picked up by the next run
     assert rerun.tally.sent == 1 and ledger_rows()[people[0]][0] == "sent"
@@ -333,12 +333,23 @@ def test_send_and_status_on_the_command_line(project, smtp, cli):
 def test_rate_limit_gives_each_message_its_own_slot():
     from nyhetsbrev.dispatch import _Limiter
 
-    limiter = _Limiter(rate=200.0)
-    first = limiter.next
+    now, slept = [1000.0], []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
+    limiter = _Limiter(rate=4.0, clock=lambda: now[0], sleep=sleep)  # 0.25 s: exact in binary
     for _ in range(5):
         limiter.wait()
-    assert limiter.next - first == pytest.approx(5 / 200.0, abs=0.004)
-    assert _Limiter(None).interval == 0
+    assert slept == [0.25] * 4  # the first goes at once, each next one a whole interval later
+    assert limiter.next == 1000.0 + 5 * 0.25
+    now[0] += 10.0  # a quiet spell earns no burst afterwards
+    limiter.wait()
+    limiter.wait()
+    assert slept[4:] == [0.25] and limiter.next == now[0] + 0.25
+    _Limiter(None, clock=lambda: now[0], sleep=sleep).wait()
+    assert len(slept) == 5
 
 
 def test_paused_send_says_why_on_the_command_line(project, smtp, cli):

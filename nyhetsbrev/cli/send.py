@@ -51,6 +51,8 @@ def send(
         _show_tests(report)
     elif report.plan.mode == "outbox":
         console.print(f"Wrote {len(report.written)} messages to [bold]{escape(report.plan.destination)}[/] (not recorded as sent).")
+        if report.failed:
+            _show_failed(report.failed, "not written")
     else:
         _show_summary(report)
 
@@ -152,8 +154,8 @@ def _show_summary(report) -> None:
         console.print(f"{tally.unknown} unknown (connection lost after sending): resend with --resend-unknown if needed.")
 
 
-def _show_failed(failed: list[tuple[str, str]]) -> None:
-    table = Table("failed address", "server reply", title_justify="left")
+def _show_failed(failed: list[tuple[str, str]], what: str = "failed") -> None:
+    table = Table(f"{what} address", "server reply" if what == "failed" else "why", title_justify="left")
     for address, reply in failed[:FAILED_SHOWN]:
         table.add_row(escape(address), escape(reply))
     console.print(table)
@@ -164,9 +166,9 @@ def _show_failed(failed: list[tuple[str, str]]) -> None:
 @app.command()
 def status(ctx: typer.Context, issue: str = typer.Argument(..., help="Issue id, e.g. 22:1")) -> None:
     """Show per list how many were sent, pending, deferred, failed and unknown, and why some failed."""
-    from ..sender import status as send_status
+    from ..store.ledger import issue_status
 
-    report = send_status(project_root(ctx), issue)
+    report = issue_status(project_root(ctx), issue)
     if not report.per_list:
         console.print(f"{report.issue} has not been sent to any list yet.")
         return

@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
 import socket
+import sqlite3
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
-from ..errors import SendLocked
-from .db import db_file, utc_now
+from ..errors import SendLocked, StoreError
+from ..models import IssueId
+from .db import db_file, default_db_path, open_db, utc_now
 
 PENDING, SENDING, SENT, DEFERRED, FAILED, UNKNOWN = "pending", "sending", "sent", "deferred", "failed", "unknown"
-STATES = (SENT, PENDING, DEFERRED, FAILED, UNKNOWN, SENDING)
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,27 @@ def _row(values: tuple) -> Row:
     return Row(key, email, rid, tuple(json.loads(lists or "[]")), state, mid, attempts, reply, nxt)
 
 
+def _seen(state: str, running: bool = False) -> str:
+    """The state to report: 'sending' with no send running means the run died on the way, so nobody knows."""
+    return UNKNOWN if state == SENDING and not running else state
+
+
+@contextlib.contextmanager
+def _transaction(db):
+    """One committed transaction; a database another program keeps locked becomes a StoreError."""
+    try:
+        with db.atomic():
+            yield
+    except sqlite3.OperationalError as exc:
+        if "locked" not in str(exc) and "busy" not in str(exc):
+            raise
+        raise StoreError(
+            f"the send ledger cannot be written: {exc}", path=db_file(db),
+            hint="another program holds the recipients database (a sqlite browser, a backup?); close it and run the "
+            "same command again to continue",
+        ) from None
+
+
 def rows(db, issue: str) -> list[Row]:
     """Every ledger row of an issue."""
     return [_row(v) for v in db.execute(f"SELECT {_COLUMNS} FROM send_ledger WHERE issue = ? ORDER BY rowid", [issue])]
@@ -71,7 +94,7 @@ def rows(db, issue: str) -> list[Row]:
 
 def recover(db, issue: str) -> int:
     """Rows left in 'sending' by a run that died become 'unknown' (the server may or may not have them)."""
-    with db.atomic():
+    with _transaction(db):
         cursor = db.execute(
             "UPDATE send_ledger SET state = ?, reply = ?, updated_at = ? WHERE issue = ? AND state = ?",
             [UNKNOWN, "the send stopped while this message was on its way", utc_now(), issue, SENDING],
@@ -89,7 +112,7 @@ def plan(db, issue: str, entries: Iterable[Entry]) -> Plan:
         if state is None:
             result.new += 1
         else:
-            result.by_state[UNKNOWN if state == SENDING else state] += 1
+            result.by_state[_seen(state)] += 1
     return result
 
 
@@ -98,7 +121,7 @@ def enqueue(db, issue: str, entries: Iterable[Entry]) -> None:
     now = utc_now()
     entries = list(entries)
     keys = {e.email_key for e in entries}
-    with db.atomic():
+    with _transaction(db):
         db.conn.executemany(
             "INSERT INTO send_ledger (issue, email_key, recipient_id, email, lists, state, updated_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)"
@@ -127,11 +150,6 @@ def due(db, issue: str, *, resend_unknown: bool = False) -> list[Row]:
     ]
 
 
-def mark_sending(db, issue: str, claims: Iterable[tuple[str, str]]) -> None:
-    """Record (email_key, message_id) as 'sending' and commit, before any byte of DATA goes out."""
-    write(db, issue, claims=claims)
-
-
 @dataclass(frozen=True)
 class Outcome:
     """What to write for one message after the server answered (or did not)."""
@@ -142,18 +160,16 @@ class Outcome:
     next_attempt_at: str | None = None
 
 
-def record(db, issue: str, outcomes: Iterable[Outcome]) -> None:
-    """Write the outcomes of several messages in one transaction (only ever after the server's reply)."""
-    write(db, issue, outcomes=outcomes)
-
-
 def write(db, issue: str, *, outcomes: Iterable[Outcome] = (), claims: Iterable[tuple[str, str]] = ()) -> None:
-    """Record outcomes and claim rows as 'sending' (with their Message-IDs) in one committed transaction."""
+    """Record outcomes and claim rows as 'sending' (with their Message-IDs) in one committed transaction.
+
+    Outcomes are written only after the server's reply, claims before any byte of DATA goes out.
+    """
     now = utc_now()
     outcomes, claims = list(outcomes), list(claims)
     if not outcomes and not claims:
         return
-    with db.atomic():
+    with _transaction(db):
         if outcomes:
             db.conn.executemany(
                 "UPDATE send_ledger SET state = ?, reply = coalesce(?, reply), next_attempt_at = ?, updated_at = ?,"
@@ -168,20 +184,42 @@ def write(db, issue: str, *, outcomes: Iterable[Outcome] = (), claims: Iterable[
             )
 
 
-def status(db, issue: str, *, running: bool = False) -> tuple[dict[str, Counter], list[Row]]:
-    """Counts by state for each list the issue was sent through, and the failed rows with their replies.
+@dataclass
+class Status:
+    """Where the send of an issue stands."""
 
-    Rows in 'sending' count as 'unknown' unless a send is running right now.
-    """
-    per_list: dict[str, Counter] = {}
-    failed = []
+    issue: str
+    running: bool  # a send of the issue is running right now
+    per_list: dict[str, Counter] = field(default_factory=dict)
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (address, server reply)
+    unknown: list[str] = field(default_factory=list)
+    next_attempt: str | None = None  # the earliest time a deferred message may be retried (UTC)
+
+
+def status(db, issue: str) -> Status:
+    """Counts by state for each list the issue was sent through, the failed and unknown addresses, the next retry."""
+    result = Status(issue, running=SendLock(db, issue).held_elsewhere())
     for row in rows(db, issue):
-        state = UNKNOWN if row.state == SENDING and not running else row.state
+        state = _seen(row.state, result.running)
         for name in row.lists or ("(no list)",):
-            per_list.setdefault(name, Counter())[state] += 1
-        if row.state == FAILED:
-            failed.append(row)
-    return per_list, failed
+            result.per_list.setdefault(name, Counter())[state] += 1
+        if state == FAILED:
+            result.failed.append((row.email, row.reply or ""))
+        elif state == UNKNOWN:
+            result.unknown.append(row.email)
+        elif state == DEFERRED and row.next_attempt_at:
+            result.next_attempt = min(result.next_attempt or row.next_attempt_at, row.next_attempt_at)
+    return result
+
+
+def issue_status(root: Path, issue_text: str) -> Status:
+    """The status of an issue's send in the project's database (what 'nyhetsbrev status' shows)."""
+    issue = str(IssueId.parse(issue_text))
+    db = open_db(default_db_path(root))
+    try:
+        return status(db, issue)
+    finally:
+        db.close()
 
 
 def failed(db, issue: str) -> list[tuple[str, str]]:

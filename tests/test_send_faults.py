@@ -1,0 +1,181 @@
+"""Sending when things go wrong: a pause with messages still in flight, a bug in a connection thread, bad settings,
+a bad name in the outbox, bounces; and what status needs."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from nyhetsbrev.dispatch import Options
+from nyhetsbrev.errors import SendError, SendPaused
+from tests.send_helpers import SETTINGS, add_people, ledger_rows, make_project, project, send, smtp  # noqa: F401
+
+pytestmark = pytest.mark.timeout(60)
+
+POLICY = "550 5.7.1 Message rejected: sender domain not authorised (SPF)"
+
+
+def _open_db():
+    from nyhetsbrev.store import open_db
+
+    return open_db(Path(os.environ["NYHETSBREV_DB"]))
+
+
+def test_a_pause_keeps_the_rejected_messages_pending_while_later_ones_arrive(project, smtp):
+    people = add_people(12, ["politiker"])
+    smtp.script_mail(*[POLICY] * 5)  # the first five messages are refused, every later one is accepted
+    with pytest.raises(SendPaused) as caught:
+        send(project, options=Options(connections=1, retry_base=0.05))
+    assert re.search(r"rejected 5 messages in a row", str(caught.value)), str(caught.value)
+    rows = ledger_rows()
+    assert len([a for a in smtp.attempts if a.stage == "mail" and a.reply == POLICY]) == 5
+    rejected = {email: state for email, (state, _, reply) in rows.items() if "5.7.1" in (reply or "")}
+    assert len(rejected) == 5 and set(rejected.values()) == {"pending"}  # not failed: they go out once fixed
+    assert Counter(state for state, _, _ in rows.values())["failed"] == 0
+    resumed = send(project, options=Options(connections=1, retry_base=0.05))
+    assert resumed.tally.failed == 0
+    assert Counter(smtp.recipients()) == Counter(people)  # everyone once, the rejected ones included
+
+
+def test_a_bug_in_a_connection_thread_stops_the_send_and_is_raised(project, smtp, monkeypatch):
+    from nyhetsbrev import message
+
+    people = add_people(10, ["politiker"])
+    original = message.MessageTemplate.personalise
+
+    def personalise(self, address, *args, **kwargs):
+        if address == people[4]:
+            raise ValueError("a bug while making this message")
+        return original(self, address, *args, **kwargs)
+
+    monkeypatch.setattr(message.MessageTemplate, "personalise", personalise)
+    with pytest.raises(ValueError, match="a bug while making"):
+        send(project, connections=2)
+    rows = ledger_rows()
+    assert "sending" not in {state for state, _, _ in rows.values()}  # nothing left half-way
+    assert rows[people[4]][0] == "pending"  # its bytes were never made, so it never went out
+    monkeypatch.setattr(message.MessageTemplate, "personalise", original)
+    rerun = send(project)
+    assert rerun.recovered == 0
+    assert Counter(smtp.recipients()) == Counter(people)
+
+
+@pytest.mark.parametrize("key, value, shown", [
+    ("from", '"FoU Sörmland"', "not an email address"),
+    ("from", '"FoU <nyhetsbrev@example.org>\\r\\nBcc: victim@example.org"', "carriage return"),
+    ("reply_to", '"redaktion@example.org\\nBcc: victim@example.org"', "line break"),
+    ("unsubscribe_email", '"Avregistrera <avregistrera@example.org>"', "not a deliverable"),
+    ("list_id", '"=?utf-8?q?x?= <nyhetsbrev.example.org>"', "'=?'"),
+])
+def test_a_bad_header_setting_is_reported_with_its_line_before_anything(tmp_path, smtp, cli, key, value, shown):
+    settings = re.sub(rf"(?m)^{key} = .*$", lambda _: f"{key} = {value}", SETTINGS)
+    root = make_project(tmp_path / "p", settings=settings)
+    line = next(n for n, text in enumerate(settings.splitlines(), start=1) if text.startswith(f"{key} ="))
+    add_people(2, ["politiker"])
+    for command in (["send", "22:1", "--list", "politiker", "--dry-run"], ["send", "22:1", "--list", "politiker", "--yes"],
+                    ["check", "22:1"], ["build", "22:1"]):
+        result = cli("--project", root, *command)
+        assert result.exit_code == 1, (command, result.output)
+        assert f"nyhetsbrev.toml:{line}:" in result.stderr and shown in result.stderr, (command, result.stderr)
+        assert "Traceback" not in result.output
+    assert ledger_rows() == {} and smtp.attempts == []
+
+
+def test_a_message_that_cannot_be_built_stops_before_the_plan_and_the_ledger(project, smtp, monkeypatch):
+    from nyhetsbrev import message
+
+    add_people(3, ["politiker"])
+
+    def broken(*args, **kwargs):
+        raise SendError("the message headers could not be built")
+
+    monkeypatch.setattr(message, "build_template", broken)
+    asked = []
+    for dry_run in (True, False):
+        with pytest.raises(SendError, match="could not be built"):
+            send(project, dry_run=dry_run, confirm=lambda plan: asked.append(plan) or True)
+    assert asked == [] and ledger_rows() == {} and smtp.attempts == []
+
+
+def test_a_bad_name_leaves_one_file_out_of_the_outbox_and_says_who(project, tmp_path, cli):
+    from nyhetsbrev.store import add_recipient
+
+    db = _open_db()
+    add_recipient(db, "eve@example.org", ["politiker"], details={"name": "Eve =?utf-8?q?x=0D=0ABcc:_victim@example.org?="})
+    db.close()
+    people = add_people(3, ["politiker"])
+    outbox = tmp_path / "utkorg"
+    report = send(project, outbox=outbox)
+    assert [address for address, _ in report.failed] == ["eve@example.org"]
+    assert "=?" in report.failed[0][1]
+    files = sorted(outbox.iterdir())
+    assert len(report.written) == 3 and sorted(report.written) == files  # no temporary files left behind
+    assert not any("eve" in path.name for path in files)
+    assert all(any(address in path.name for path in files) for address in people)
+    result = cli("--project", project, "send", "22:1", "--list", "politiker", "--outbox", tmp_path / "again")
+    assert result.exit_code == 0 and "Wrote 3 messages" in result.stdout and "eve@example.org" in result.stdout
+
+
+def test_a_bounce_is_suppressed_even_when_the_send_then_pauses(project, smtp):
+    from nyhetsbrev.store import is_suppressed
+
+    people = add_people(8, ["politiker"])
+    smtp.script(people[0], "rcpt", f"550 5.1.1 <{people[0]}>: Recipient address rejected: User unknown")
+    for address in people[1:6]:  # then five in a row are refused for the sender's sake
+        smtp.script(address, "rcpt", POLICY)
+    with pytest.raises(SendPaused):
+        send(project, options=Options(connections=1, retry_base=0.05))
+    assert ledger_rows()[people[0]][0] == "failed"
+    db = _open_db()
+    try:
+        assert is_suppressed(db, people[0]) == "bounced"
+    finally:
+        db.close()
+
+
+def test_only_this_runs_failures_are_suppressed(project, smtp):
+    from nyhetsbrev.store import is_suppressed
+
+    people = add_people(3, ["politiker"])
+    smtp.script(people[0], "rcpt", "550 5.1.1 User unknown")
+    assert send(project).bounced == [people[0]]
+    db = _open_db()
+    try:
+        db.execute("DELETE FROM suppressions")  # as if the person had been let back in by hand
+        db.conn.commit()
+        add_people(1, ["politiker"], start=10)
+        again = send(project)
+        assert again.tally.sent == 1 and again.bounced == []
+        assert is_suppressed(db, people[0]) is None  # an earlier run's failure is not suppressed again
+    finally:
+        db.close()
+
+
+def test_status_loads_no_message_rendering_or_smtp_code(project, smtp):
+    add_people(3, ["politiker"])
+    smtp.script("person1@example.org", "rcpt", "550 5.1.1 User unknown")
+    send(project)
+    code = (
+        "import sys\n"
+        "from typer.testing import CliRunner\n"
+        "from nyhetsbrev.cli import app\n"
+        f"result = CliRunner().invoke(app, ['--project', {str(project)!r}, 'status', '22:1'])\n"
+        "assert result.exit_code == 0, result.output\n"
+        "print(result.output)\n"
+        "print('MODULES', *sorted(m for m in sys.modules if m.startswith('nyhetsbrev')))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=dict(os.environ))
+    assert done.returncode == 0, done.stderr
+    output, _, modules = done.stdout.partition("MODULES")
+    modules = modules.split()
+    assert "person1@example.org" in output
+    assert "nyhetsbrev.store.ledger" in modules
+    for heavy in ("nyhetsbrev.message", "nyhetsbrev.pipeline", "nyhetsbrev.transport", "nyhetsbrev.dispatch",
+                  "nyhetsbrev.sender"):
+        assert heavy not in modules
