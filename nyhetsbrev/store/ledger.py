@@ -246,7 +246,7 @@ class SendLock:
     def __enter__(self) -> "SendLock":
         self.path.parent.mkdir(parents=True, exist_ok=True)
         handle = open(self.path, "a+", encoding="utf-8")
-        if not _try_lock(handle):
+        if not _flock(handle, take=True):
             handle.seek(0)
             holder = handle.read().strip() or "another process"
             handle.close()
@@ -267,8 +267,8 @@ class SendLock:
         if not self.path.exists():
             return False
         with open(self.path, "a+", encoding="utf-8") as handle:
-            if _try_lock(handle):
-                _unlock(handle)
+            if _flock(handle, take=True):
+                _flock(handle, take=False)
                 return False
             return True
 
@@ -277,39 +277,25 @@ class SendLock:
         if handle is not None:
             handle.seek(0)
             handle.truncate()
-            _unlock(handle)
+            _flock(handle, take=False)
             handle.close()
 
 
-def _try_lock(handle) -> bool:
+def _flock(handle, take: bool) -> bool:
+    """Take (without waiting) or release the OS lock on the lock file; False when another process holds it."""
     try:
         if os.name == "nt":  # pragma: no cover - Windows
             import msvcrt
 
             handle.seek(0)
-            msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
+            msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK if take else msvcrt.LK_UNLCK, 1)
         else:
             import fcntl
 
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(handle.fileno(), (fcntl.LOCK_EX | fcntl.LOCK_NB) if take else fcntl.LOCK_UN)
         return True
     except OSError:
         return False
-
-
-def _unlock(handle) -> None:
-    try:
-        if os.name == "nt":  # pragma: no cover - Windows
-            import msvcrt
-
-            handle.seek(0)
-            msvcrt.locking(handle.fileno(), msvcrt.LK_UNLCK, 1)
-        else:
-            import fcntl
-
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
-    except OSError:
-        pass
 
 
 def lock_path(db_path: Path, issue: str) -> Path:
