@@ -26,7 +26,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from nyhetsbrev import pipeline  # noqa: E402
+from nyhetsbrev.publish import pipeline  # noqa: E402
 from tests.golden import copy_repo_project as copy_project  # noqa: E402
 
 ISSUE = "22:1"

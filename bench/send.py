@@ -128,8 +128,8 @@ def fresh_database(folder: Path, count: int) -> None:
 
 def nyhetsbrev_send(project: Path, sink: Sink, count: int, connections: int) -> float:
     """Seconds for the whole send() (load, render, ledger, personalise, deliver), on a fresh database."""
-    from nyhetsbrev.dispatch import Options
-    from nyhetsbrev.sender import send
+    from nyhetsbrev.mail.dispatch import Options
+    from nyhetsbrev.mail.sender import send
 
     fresh_database(project, count)
     os.environ.update(NYHETSBREV_SMTP_HOST="127.0.0.1", NYHETSBREV_SMTP_PORT=str(sink.port), NYHETSBREV_SMTP_SECURITY="none")
@@ -142,7 +142,8 @@ def nyhetsbrev_send(project: Path, sink: Sink, count: int, connections: int) -> 
 
 def prebuilt_message(project: Path) -> bytes:
     """One personalised message, built once (what the raw baseline sends to everyone)."""
-    from nyhetsbrev import message, pipeline
+    from nyhetsbrev.mail import message
+    from nyhetsbrev.publish import pipeline
 
     proj, issue = pipeline.load(project, "22:1")
     template = message.build_template(proj.settings, issue, pipeline.render(proj, issue, frozenset()))
@@ -173,7 +174,7 @@ def mailmerge(project: Path, sink: Sink, count: int) -> float | None:
     exe = shutil.which("mailmerge") or str(Path(sys.executable).with_name("mailmerge"))
     if not Path(exe).exists():
         return None
-    from nyhetsbrev import pipeline
+    from nyhetsbrev.publish import pipeline
 
     proj, issue = pipeline.load(project, "22:1")
     rendered = pipeline.render(proj, issue, frozenset())

@@ -24,7 +24,7 @@ def copy_repo_project(dest: Path) -> Path:
 
 def build_repo_issue(dest: Path) -> Path:
     """Build the repository's 22:1 from a copy of the project in dest; returns the output folder."""
-    from nyhetsbrev.pipeline import build
+    from nyhetsbrev.publish.pipeline import build
 
     return build(copy_repo_project(dest), "22:1").out_dir
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from nyhetsbrev.preview import PreviewServer
+from nyhetsbrev.web.preview import PreviewServer
 
 SECTION = Path("issues/22-1/01-tillsammans.md")
 TIMELINE = Path("issues/22-1/02-processen-2021.md")

@@ -123,8 +123,8 @@ def certificate(tmp_path_factory) -> tuple[Path, Path]:
 
 def send(project: Path, lists=("politiker",), **kwargs):
     """sender.send with small back-off delays."""
-    from nyhetsbrev.dispatch import Options
-    from nyhetsbrev.sender import send as send_issue
+    from nyhetsbrev.mail.dispatch import Options
+    from nyhetsbrev.mail.sender import send as send_issue
 
     options = kwargs.pop("options", None) or Options(retry_base=0.05, connections=kwargs.pop("connections", 4))
     return send_issue(project, "22:1", list(lists), options=options, **kwargs)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from nyhetsbrev.pipeline import build
+from nyhetsbrev.publish.pipeline import build
 from tests.golden import FILES, GOLDEN, REPO, build_repo_issue
 from tests.htmltext import normalise, visible_text
 from tests.seed import seed_lines
@@ -104,7 +104,7 @@ def test_issue_roster_replaces_the_project_roster(repo_project):
 
 
 def test_images_are_copied_next_to_the_output(tmp_path):
-    from nyhetsbrev.scaffold import init_project
+    from nyhetsbrev.project.scaffold import init_project
 
     created = init_project(tmp_path / "p")
     out = build(created.root, str(created.issue)).out_dir

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from nyhetsbrev.scaffold import init_project
+from nyhetsbrev.project.scaffold import init_project
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from nyhetsbrev import store
-from nyhetsbrev.tokens import make_token
+from nyhetsbrev.store.tokens import make_token
 from tests.recipient_helpers import QUIRKS_OK, QUIRKS_SKIPPED, all_text_in_db, quirks_csv, quirks_xlsx, simple_csv
 from tests.fixtures import one_line_error as _error_line
 

@@ -135,7 +135,7 @@ def test_a_file_where_the_build_folder_should_be(cli, repo_project):
 
 
 def test_an_unexpected_error_is_one_line_without_debug(runner, repo_project, monkeypatch):
-    from nyhetsbrev import pipeline
+    from nyhetsbrev.publish import pipeline
     from nyhetsbrev.cli import app
 
     def broken(*args, **kwargs):

@@ -10,10 +10,11 @@ from email.header import decode_header, make_header
 
 import pytest
 
-from nyhetsbrev import message, pipeline
+from nyhetsbrev.mail import message
+from nyhetsbrev.publish import pipeline
 from nyhetsbrev.errors import HeaderInjection
-from nyhetsbrev.models import UNSUBSCRIBE_PLACEHOLDER, WEB_PLACEHOLDER
-from nyhetsbrev.tokens import make_token, verify_token
+from nyhetsbrev.project.models import UNSUBSCRIBE_PLACEHOLDER, WEB_PLACEHOLDER
+from nyhetsbrev.store.tokens import make_token, verify_token
 from tests.send_helpers import project  # noqa: F401  (fixture)
 
 KEY = b"k" * 32

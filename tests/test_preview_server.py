@@ -11,12 +11,13 @@ import threading
 
 import pytest
 
-from nyhetsbrev import config, pipeline
+from nyhetsbrev.project import config
+from nyhetsbrev.publish import pipeline
 from nyhetsbrev.errors import IssueIdError, IssueNotFound
-from nyhetsbrev.models import UNSUBSCRIBE_PLACEHOLDER, WEB_PLACEHOLDER
-from nyhetsbrev.preview import PreviewServer
-from nyhetsbrev.models import IssueId
-from nyhetsbrev.preview.builds import (
+from nyhetsbrev.project.models import UNSUBSCRIBE_PLACEHOLDER, WEB_PLACEHOLDER
+from nyhetsbrev.web.preview import PreviewServer
+from nyhetsbrev.project.models import IssueId
+from nyhetsbrev.web.preview.builds import (
     PREVIEW_UNSUBSCRIBE_URL, PREVIEW_WEB_URL, TEXT_UNSUBSCRIBE_LINK, TEXT_WEB_LINK, make_build, strip_preview_additions,
 )
 from tests.fixtures import one_line_error
@@ -254,7 +255,7 @@ def test_cli_serves_and_stops_cleanly_on_ctrl_c(repo_project):
 
 
 def test_the_watcher_sees_sections_and_skips_editor_scratch_files(repo_project):
-    from nyhetsbrev.preview.watcher import changed_paths, scan
+    from nyhetsbrev.web.preview.watcher import changed_paths, scan
 
     folder = repo_project / "issues/22-1"
     watched = PreviewServer(repo_project, "22:1", port=0).watched_paths()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from nyhetsbrev.errors import RecipientFileError
-from nyhetsbrev.recipient_files import check_address, decode_csv, detect_delimiter, map_columns, open_recipient_file
+from nyhetsbrev.store.recipient_files import check_address, decode_csv, detect_delimiter, map_columns, open_recipient_file
 from tests.recipient_helpers import (
     BOM_OK, BOM_SKIPPED, QUIRKS_OK, QUIRKS_SKIPPED, XLSX_OK, XLSX_SKIPPED, bom_csv, quirks_csv, quirks_xlsx,
 )

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from nyhetsbrev import markdown
+from nyhetsbrev.render.issue import markdown
 from nyhetsbrev.errors import IssueIdError
-from nyhetsbrev.models import IssueId
-from nyhetsbrev.pipeline import load, render
+from nyhetsbrev.project.models import IssueId
+from nyhetsbrev.publish.pipeline import load, render
 from tests.htmltext import visible_text
 
 
@@ -47,7 +47,7 @@ def test_raw_html_in_markdown_is_escaped():
 
 
 def _project(tmp_path: Path) -> Path:
-    from nyhetsbrev.scaffold import init_project
+    from nyhetsbrev.project.scaffold import init_project
 
     return init_project(tmp_path / "p", today=dt.date(2026, 3, 1)).root
 

@@ -6,8 +6,8 @@ import datetime as dt
 
 import pytest
 
-from nyhetsbrev.models import IssueId
-from nyhetsbrev.scaffold import init_project, new_issue, next_issue_id
+from nyhetsbrev.project.models import IssueId
+from nyhetsbrev.project.scaffold import init_project, new_issue, next_issue_id
 
 
 def test_init_makes_a_project_that_builds_and_checks_clean(cli, tmp_path):

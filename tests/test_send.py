@@ -331,7 +331,7 @@ def test_send_and_status_on_the_command_line(project, smtp, cli):
 
 
 def test_rate_limit_gives_each_message_its_own_slot():
-    from nyhetsbrev.dispatch import _Limiter
+    from nyhetsbrev.mail.dispatch import _Limiter
 
     now, slept = [1000.0], []
 
@@ -375,8 +375,8 @@ def test_the_personal_unsubscribe_token_works_with_recipients_unsubscribe(projec
             (project / "issues" / "22-2" / path.name).write_bytes(path.read_bytes())
     (project / "issues" / "22-2" / "images").mkdir()
     (project / "issues" / "22-2" / "images" / "logga.png").write_bytes((project / "issues/22-1/images/logga.png").read_bytes())
-    from nyhetsbrev.dispatch import Options
-    from nyhetsbrev.sender import send as send_issue
+    from nyhetsbrev.mail.dispatch import Options
+    from nyhetsbrev.mail.sender import send as send_issue
 
     send_issue(project, "22:2", ["politiker"], options=Options(retry_base=0.05))
     assert sorted(smtp.recipients()) == sorted([people[0], people[2]])

@@ -10,7 +10,7 @@ from collections import Counter
 
 import pytest
 
-from nyhetsbrev.dispatch import in_flight_limit
+from nyhetsbrev.mail.dispatch import in_flight_limit
 from tests.send_helpers import add_people, ledger_rows, project, send, smtp  # noqa: F401  (fixtures)
 
 pytestmark = [pytest.mark.timeout(90), pytest.mark.skipif(os.name != "posix", reason="needs SIGKILL")]

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from nyhetsbrev.dispatch import Options
+from nyhetsbrev.mail.dispatch import Options
 from nyhetsbrev.errors import SendError, SendPaused
 from tests.send_helpers import SETTINGS, add_people, ledger_rows, make_project, project, send, smtp  # noqa: F401
 
@@ -44,7 +44,7 @@ def test_a_pause_keeps_the_rejected_messages_pending_while_later_ones_arrive(pro
 
 
 def test_a_bug_in_a_connection_thread_stops_the_send_and_is_raised(project, smtp, monkeypatch):
-    from nyhetsbrev import message
+    from nyhetsbrev.mail import message
 
     people = add_people(10, ["politiker"])
     original = message.MessageTemplate.personalise
@@ -88,7 +88,7 @@ def test_a_bad_header_setting_is_reported_with_its_line_before_anything(tmp_path
 
 
 def test_a_message_that_cannot_be_built_stops_before_the_plan_and_the_ledger(project, smtp, monkeypatch):
-    from nyhetsbrev import message
+    from nyhetsbrev.mail import message
 
     add_people(3, ["politiker"])
 
@@ -176,6 +176,6 @@ def test_status_loads_no_message_rendering_or_smtp_code(project, smtp):
     modules = modules.split()
     assert "person1@example.org" in output
     assert "nyhetsbrev.store.ledger" in modules
-    for heavy in ("nyhetsbrev.message", "nyhetsbrev.pipeline", "nyhetsbrev.transport", "nyhetsbrev.dispatch",
-                  "nyhetsbrev.sender"):
+    for heavy in ("nyhetsbrev.mail.message", "nyhetsbrev.publish.pipeline", "nyhetsbrev.mail.transport", "nyhetsbrev.mail.dispatch",
+                  "nyhetsbrev.mail.sender"):
         assert heavy not in modules

@@ -14,7 +14,7 @@ import pytest
 from nyhetsbrev import store
 from nyhetsbrev.errors import StoreError, TokenError, UnknownList
 from nyhetsbrev.store import importing
-from nyhetsbrev.tokens import address_hash, load_or_create_key, make_token, verify_token
+from nyhetsbrev.store.tokens import address_hash, load_or_create_key, make_token, verify_token
 from tests.recipient_helpers import (
     BOM_OK, QUIRKS_OK, QUIRKS_SKIPPED, XLSX_OK, all_text_in_db, bom_csv, quirks_csv, quirks_xlsx, simple_csv,
 )

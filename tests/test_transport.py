@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from nyhetsbrev import transport
+from nyhetsbrev.mail import transport
 from nyhetsbrev.errors import SmtpConfigError, SmtpUnavailable, TransportError
-from nyhetsbrev.models import SmtpSettings
+from nyhetsbrev.project.models import SmtpSettings
 from tests.send_helpers import certificate  # noqa: F401  (fixture)
 from tests.smtp_server import PASSWORD, USERNAME, FaultServer
 

@@ -72,7 +72,7 @@ def _global(
 
 def project_root(ctx: typer.Context) -> Path:
     """The project root for this invocation (--project, NYHETSBREV_PROJECT or the nearest one)."""
-    from ..config import find_root
+    from ..project.config import find_root
 
     obj = ctx.find_root().obj or {}
     return find_root(explicit=obj.get("project"))

@@ -18,7 +18,7 @@ def _print_problems(problems) -> None:
 @app.command()
 def build(ctx: typer.Context, issue: str = typer.Argument(..., help="Issue id, e.g. 22:1")) -> None:
     """Build an issue into build/YY-N/: email.html, email.txt, web.html and images."""
-    from ..pipeline import build as build_issue
+    from ..publish.pipeline import build as build_issue
 
     result = build_issue(project_root(ctx), issue)
     _print_problems(result.warnings)
@@ -30,7 +30,7 @@ def build(ctx: typer.Context, issue: str = typer.Argument(..., help="Issue id, e
 @app.command()
 def check(ctx: typer.Context, issue: str = typer.Argument(..., help="Issue id, e.g. 22:1")) -> None:
     """Preflight an issue without writing anything: exit 1 on errors, 0 with warnings."""
-    from ..pipeline import check as check_issue
+    from ..publish.pipeline import check as check_issue
 
     result = check_issue(project_root(ctx), issue)
     _print_problems(result.problems)
@@ -43,7 +43,7 @@ def check(ctx: typer.Context, issue: str = typer.Argument(..., help="Issue id, e
 @app.command()
 def init(directory: Path = typer.Argument(..., help="Folder for the new project (created if missing).")) -> None:
     """Create a new, working newsletter project with an example issue and roster."""
-    from ..scaffold import init_project
+    from ..project.scaffold import init_project
 
     created = init_project(directory)
     console.print(f"Created a nyhetsbrev project in [bold]{escape(created.root)}[/] with issue {created.issue}.")
@@ -56,7 +56,7 @@ def new(
     issue: str = typer.Argument(None, help="Issue id, e.g. 22:2 (default: the next number)."),
 ) -> None:
     """Create a new issue folder, seeded from the shape of the last issue."""
-    from ..scaffold import new_issue
+    from ..project.scaffold import new_issue
 
     created = new_issue(project_root(ctx), issue)
     console.print(f"Created issue {created.issue} in [bold]{escape(created.folder)}[/]")

@@ -15,7 +15,7 @@ def preview(
     no_open: bool = typer.Option(False, "--no-open", help="Do not open the browser."),
 ) -> None:
     """Preview an issue in the browser, desktop and phone side by side; it rebuilds whenever you save."""
-    from ..preview import serve
+    from ..web.preview import serve
 
     def ready(server) -> None:
         if server.port_note:

@@ -33,8 +33,8 @@ def send(
     rate: float = typer.Option(None, "--rate", min=0.01, metavar="R", help="At most this many messages per second (for a relay's limit)."),
 ) -> None:
     """Send an issue to lists: each address once, suppressed ones never; run it again to continue after a stop."""
-    from ..dispatch import Options
-    from ..sender import send as send_issue
+    from ..mail.dispatch import Options
+    from ..mail.sender import send as send_issue
 
     addresses = [a for value in (test or []) for a in re.split(r"[,\s;]+", value) if a]
     with _Bar() as bar:

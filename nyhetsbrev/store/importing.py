@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import StoreError
-from ..recipient_files import FIELDS, open_recipient_file
+from .recipient_files import FIELDS, open_recipient_file
 from .db import Database, db_file, utc_now
 from .recipients import clean_list_name
 from .suppressions import address_hasher, load_suppressed

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Iterable
 
 from ..errors import SendLocked, StoreError
-from ..models import IssueId
+from ..project.models import IssueId
 from .db import db_file, default_db_path, open_db, utc_now
 
 PENDING, SENDING, SENT, DEFERRED, FAILED, UNKNOWN = "pending", "sending", "sent", "deferred", "failed", "unknown"

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from ..errors import StoreError, UnknownList
-from ..recipient_files import FIELDS, check_address
-from ..tokens import address_hash, normalise_address, verify_token
+from .recipient_files import FIELDS, check_address
+from .tokens import address_hash, normalise_address, verify_token
 from ..writer import write_text
 from .db import Database, utc_now
 from .suppressions import address_hasher, is_suppressed, lift, load_suppressed, signing_key, suppress

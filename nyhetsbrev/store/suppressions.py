@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..errors import StoreError
-from ..tokens import address_hash, default_key_path, load_or_create_key, normalise_address
+from .tokens import address_hash, default_key_path, load_or_create_key, normalise_address
 from .db import Database, checkpoint, db_file, utc_now
 
 OWN_TABLES = ("recipients", "lists", "memberships", "subscription_events", "suppressions")

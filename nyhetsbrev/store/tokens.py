@@ -11,7 +11,7 @@ import os
 import secrets
 from pathlib import Path
 
-from .errors import StoreError, TokenError
+from ..errors import StoreError, TokenError
 
 KEY_ENV = "NYHETSBREV_KEY_FILE"
 KEY_BYTES = 32

@@ -8,7 +8,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError, ProjectNotFound, SendError
+from ..errors import ConfigError, ProjectNotFound, SendError
 from .headers import check_header_value, envelope_address
 from .models import Contact, Group, Member, Project, Roster, Settings, SmtpSettings
 

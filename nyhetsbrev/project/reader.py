@@ -6,13 +6,13 @@ import datetime as dt
 from pathlib import Path
 
 from .config import ROSTER_FILE, TableChecker, load_roster, read_toml
-from .errors import ConfigError, ContentError, IssueNotFound
+from ..errors import ConfigError, ContentError, IssueNotFound
 from .models import Issue, IssueId, Project, Section
 
 ISSUE_FILE = "issue.toml"
 FRONT_MATTER_KEYS = ("layout", "audience", "title")
 LAYOUTS = ("text", "timeline")
-BUILTIN_TEMPLATES = Path(__file__).parent / "templates"
+BUILTIN_TEMPLATES = Path(__file__).resolve().parents[1] / "render" / "templates"
 
 
 def read_issue(project: Project, issue_id: IssueId) -> Issue:

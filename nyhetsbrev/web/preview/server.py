@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Callable
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from .. import config
-from ..errors import IssueIdError, IssueNotFound, PreviewError
-from ..models import IssueId
+from ...project import config
+from ...errors import IssueIdError, IssueNotFound, PreviewError
+from ...project.models import IssueId
 from .builds import BuildFailure, PreviewBuild, describe_failure, frame_html, make_build, read_asset
 from .watcher import Watcher
 

@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import IssueIdError
+from ..errors import IssueIdError
 
 # Tokens that build leaves in the email and sending fills per recipient.
 # They survive Jinja2 (rendered as text), MJML and the CSS inliner unchanged.

@@ -20,10 +20,10 @@ from email.utils import formatdate, parseaddr
 from pathlib import Path
 from urllib.parse import quote
 
-from .errors import SendError
-from .headers import check_header_value, envelope_address
-from .markdown import is_local
-from .models import UNSUBSCRIBE_PLACEHOLDER, WEB_PLACEHOLDER, Issue, Rendered, Settings
+from ..errors import SendError
+from ..project.headers import check_header_value, envelope_address
+from ..render.markdown import is_local
+from ..project.models import UNSUBSCRIBE_PLACEHOLDER, WEB_PLACEHOLDER, Issue, Rendered, Settings
 
 POLICY = email.policy.SMTP.clone(max_line_length=78)
 if hasattr(POLICY, "verify_generated_headers"):  # Python 3.11.10+ / 3.12.5+ (CVE-2024-6923)

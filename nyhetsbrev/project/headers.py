@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from .errors import HeaderInjection, SendError
+from ..errors import HeaderInjection, SendError
 
 _UNSAFE = ("\r", "\n", "\0", "=?")
 _ADDRESS = re.compile(r"[^\s@<>()\[\],;:\"\\]+@[^\s@<>()\[\],;:\"\\]+\.[^\s@<>()\[\],;:\"\\]+")

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from . import transport
-from .errors import SendError, SendPaused, TransportError
-from .models import SmtpSettings
-from .store import ledger
+from ..errors import SendError, SendPaused, TransportError
+from ..project.models import SmtpSettings
+from ..store import ledger
 
 RETRY_BASE_ENV = "NYHETSBREV_RETRY_BASE"
 DEFAULT_RETRY_BASE = 30.0  # seconds before the first retry of a deferred message; doubles each time

@@ -15,8 +15,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import SmtpConfigError, SmtpUnavailable, TransportError
-from .models import SmtpSettings
+from ..errors import SmtpConfigError, SmtpUnavailable, TransportError
+from ..project.models import SmtpSettings
 
 PASSWORD_ENV = "NYHETSBREV_SMTP_PASSWORD"
 CAFILE_ENV = "NYHETSBREV_SMTP_CAFILE"

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import config, reader
-from .errors import IssueNotFound, ProjectExists
+from ..errors import IssueNotFound, ProjectExists
 from .models import IssueId
-from .writer import write_text
+from ..writer import write_text
 
 STARTER = Path(__file__).parent / "starter"
 

@@ -8,16 +8,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
-from . import message, pipeline, transport
+from . import message, transport
+from ..publish import pipeline
 from .dispatch import Dispatcher, Options, Tally
-from .errors import CheckFailed, SendError
-from .models import Issue, Project, SmtpSettings
-from .store import ledger
-from .store.db import default_db_path, open_db
-from .store.recipients import recipients_for_lists
-from .store.suppressions import signing_key, suppress
-from .tokens import make_token
-from .writer import write_bytes
+from ..errors import CheckFailed, SendError
+from ..project.models import Issue, Project, SmtpSettings
+from ..store import ledger
+from ..store.db import default_db_path, open_db
+from ..store.recipients import recipients_for_lists
+from ..store.suppressions import signing_key, suppress
+from ..store.tokens import make_token
+from ..writer import write_bytes
 
 
 @dataclass

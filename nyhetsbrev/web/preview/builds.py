@@ -8,9 +8,11 @@ from dataclasses import dataclass, field
 from email.utils import parseaddr
 from pathlib import Path
 
-from .. import checks, message, pipeline, render
-from ..errors import NyhetsbrevError
-from ..models import UNSUBSCRIBE_PLACEHOLDER, WEB_PLACEHOLDER, IssueId, Section
+from ...render import checks, issue as render
+from ...mail import message
+from ...publish import pipeline
+from ...errors import NyhetsbrevError
+from ...project.models import UNSUBSCRIBE_PLACEHOLDER, WEB_PLACEHOLDER, IssueId, Section
 
 # Where the per-recipient links point in the preview: the web copy, and a page that explains the link.
 PREVIEW_WEB_URL = "/web.html"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from . import markdown
-from .models import Issue, Problem, Rendered
+from ..project.models import Issue, Problem, Rendered
 
 GMAIL_CLIP_BYTES = 100 * 1024  # Gmail clips messages at about 102 KB
 SUBJECT_MAX = 80

@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Iterable
 
 from . import markdown
-from .errors import TemplateError
-from .models import (
+from ..errors import TemplateError
+from ..project.models import (
     UNSUBSCRIBE_PLACEHOLDER, WEB_PLACEHOLDER, Group, Issue, Member, Rendered, Roster, Section, Settings,
 )
 

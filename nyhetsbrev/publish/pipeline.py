@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from . import checks, config, reader, render as renderer, writer
-from .errors import ContentError
-from .models import BuildResult, Issue, IssueId, Project, Rendered
+from ..render import checks, issue as renderer
+from ..project import config, reader
+from .. import writer
+from ..errors import ContentError
+from ..project.models import BuildResult, Issue, IssueId, Project, Rendered
 
 OUTPUT_FILES = ("email.html", "email.txt", "web.html")
 

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import RecipientFileError
+from ..errors import RecipientFileError
 from .tokens import normalise_address
 
 # The recipient fields a column can fill, and the column names (casefolded, letters and digits only) that mean them.

@@ -1,0 +1,1 @@
+"""Mail out: messages, headers, the SMTP transport (the only smtplib user), dispatch and sending."""

@@ -1,0 +1,1 @@
+"""Files on disk become objects: settings, roster, issue folders, init and new."""

@@ -1,0 +1,1 @@
+"""What build writes: the build pipeline (and the archive)."""

@@ -1,0 +1,1 @@
+"""HTTP: the preview server (and the one-click unsubscribe endpoint)."""
