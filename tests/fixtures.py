@@ -53,14 +53,19 @@ def cli(runner):
     return invoke
 
 
+def require_program(path: str | None, what: str, env_var: str, package: str) -> str:
+    """The path of a real part the test needs; skip with one line when absent, fail when `env_var` is set (CI)."""
+    if path:
+        return path
+    if os.environ.get(env_var):
+        pytest.fail(f"{what} is required here ({env_var}) but not installed: apt-get install {package}")
+    pytest.skip(f"{what} not installed (apt-get install {package})")
+
+
 @pytest.fixture(scope="session")
 def chromium_path() -> str:
     """Debian's chromium; skips when absent, fails when NYHETSBREV_REQUIRE_BROWSER is set (CI)."""
-    if CHROMIUM:
-        return CHROMIUM
-    if os.environ.get("NYHETSBREV_REQUIRE_BROWSER"):
-        pytest.fail("chromium is required here (NYHETSBREV_REQUIRE_BROWSER) but not installed: apt-get install chromium")
-    pytest.skip("chromium not installed (apt-get install chromium)")
+    return require_program(CHROMIUM, "chromium", "NYHETSBREV_REQUIRE_BROWSER", "chromium")
 
 
 @pytest.fixture(scope="session")
