@@ -52,7 +52,7 @@ def test_a_personalised_message_parses_back_with_its_links_and_letters(project):
     link = f"https://www.example.org/avregistrera?token={token}"
     assert verify_token(KEY, token) == "asa.oberg@example.org"
     assert link in text and link in html and link in msg["List-Unsubscribe"]
-    assert "https://www.example.org/nyhetsbrev/22-1/web.html" in text and "https://www.example.org/nyhetsbrev/22-1/web.html" in html
+    assert "https://www.example.org/nyhetsbrev/22-1/politiker/" in text and "https://www.example.org/nyhetsbrev/22-1/politiker/" in html
     assert UNSUBSCRIBE_PLACEHOLDER not in text + html and WEB_PLACEHOLDER not in text + html
     assert "Här är nyhetsbrevet med åäö och ÅÄÖ." in text and "åäö och ÅÄÖ" in html
     assert "Endast för politikerlistan" in text and "Endast för professionslistan" not in text

@@ -17,7 +17,7 @@ def _print_problems(problems) -> None:
 
 @app.command()
 def build(ctx: typer.Context, issue: str = typer.Argument(..., help="Issue id, e.g. 22:1")) -> None:
-    """Build an issue into build/YY-N/: email.html, email.txt, web.html and images."""
+    """Build an issue into build/YY-N/: email.html, email.txt, web.html (web-<lists>.html per audience) and images."""
     from ..publish.pipeline import build as build_issue
 
     result = build_issue(project_root(ctx), issue)
@@ -25,6 +25,8 @@ def build(ctx: typer.Context, issue: str = typer.Argument(..., help="Issue id, e
     console.print(f"Built {result.issue.id} → [bold]{escape(result.out_dir)}[/]")
     for name in ("email.html", "email.txt", "web.html"):
         console.print(f"  {escape(result.out_dir / name)}")
+    for path in sorted(result.out_dir.glob("web-*.html")):
+        console.print(f"  {escape(path)}  (web copy for an audience)")
 
 
 @app.command()

@@ -22,6 +22,7 @@ from urllib.parse import quote
 
 from ..errors import SendError
 from ..project.headers import check_header_value, envelope_address
+from ..render.issue import version_key
 from ..render.markdown import is_local
 from ..project.models import UNSUBSCRIBE_PLACEHOLDER, WEB_PLACEHOLDER, Issue, Rendered, Settings
 
@@ -50,11 +51,13 @@ def subject_line(settings: Settings, issue: Issue, *, test: bool = False) -> str
     return (TEST_PREFIX + subject) if test else subject
 
 
-def web_url(settings: Settings, issue: Issue) -> str:
-    """The web copy of the issue under archive_url ('#' when no archive is configured)."""
+def web_url(settings: Settings, issue: Issue, audience: frozenset[str] | None = None) -> str:
+    """The web copy of the issue for an audience under archive_url: <archive_url>/YY-N/ for the public version,
+    <archive_url>/YY-N/<version key>/ for an audience version ('#' when no archive is configured)."""
     if not settings.archive_url:
         return "#"
-    return f"{settings.archive_url.rstrip('/')}/{issue.id.folder}/web.html"
+    key = version_key(audience)
+    return f"{settings.archive_url.rstrip('/')}/{issue.id.folder}/" + (f"{key}/" if key else "")
 
 
 class MessageIds:
@@ -163,7 +166,7 @@ def build_template(settings: Settings, issue: Issue, rendered: Rendered, *, test
     msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     msg["Auto-Submitted"] = "auto-generated"
     msg["Precedence"] = "bulk"
-    web = web_url(settings, issue)
+    web = web_url(settings, issue, rendered.audience)
     text_src = rendered.email_text.replace(WEB_PLACEHOLDER, web)
     html_src = _image_sources(settings, issue, rendered, domain).replace(WEB_PLACEHOLDER, html.escape(web, quote=True))
     mark = secrets.token_hex(12)

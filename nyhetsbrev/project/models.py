@@ -212,7 +212,7 @@ class Rendered:
 
     email_html: str
     email_text: str
-    web_html: str | None  # None in an audience variant: the web copy does not depend on the audience
+    web_html: str | None  # every section, marked with its audience (the preview's web view); None in an audience variant
     subject: str
     preheader: str
     images: tuple[Path, ...] = ()

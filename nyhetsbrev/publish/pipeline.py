@@ -36,19 +36,44 @@ def _cache_dir() -> Path:
 
 def audience_lists(issue: Issue) -> set[str]:
     """Every list name that some section is limited to."""
-    return {name for section in issue.sections for name in section.audience}
+    return set(renderer.audience_names(issue))
+
+
+def web_file_name(key: str) -> str:
+    """The file a web copy is built into: web.html for the public one, web-<key>.html for an audience version."""
+    return f"web-{key}.html" if key else "web.html"
+
+
+def web_versions(project: Project, issue: Issue, full: Rendered | None = None) -> dict[str, str]:
+    """Every web copy of an issue by version key ('' is the public one; see render.issue.version_key).
+
+    full: the rendering of every section when already made, so that its web rendering is not made twice.
+    """
+    templates = reader.read_templates(project)
+    return renderer.web_versions(project.settings, issue, templates, cache_dir=_cache_dir(),
+                                 every_section=full.web_html if full is not None else None)
+
+
+def web_copies(root: Path, issue_id: IssueId | str) -> dict[str, str]:
+    """Read an issue and return its web copies by version key (what the archive publishes)."""
+    project, issue = load(root, issue_id)
+    return web_versions(project, issue)
 
 
 def check(root: Path, issue_id: IssueId | str) -> BuildResult:
     """Render in memory and report problems; writes nothing."""
-    project, issue = load(root, issue_id)
+    return _check(*load(root, issue_id))
+
+
+def _check(project: Project, issue: Issue) -> BuildResult:
     rendered = render(project, issue)
     return BuildResult(issue=issue, rendered=rendered, problems=tuple(checks.inspect(issue, rendered)))
 
 
 def build(root: Path, issue_id: IssueId | str) -> BuildResult:
-    """Render the issue and write build/YY-N/{email.html,email.txt,web.html} and its images."""
-    result = check(root, issue_id)
+    """Render the issue and write build/YY-N/{email.html,email.txt,web.html}, web-<key>.html and its images."""
+    project, issue = load(root, issue_id)
+    result = _check(project, issue)
     if result.errors:
         first = result.errors[0]
         more = f" (and {len(result.errors) - 1} more: run 'nyhetsbrev check {result.issue.id}')" if len(result.errors) > 1 else ""
@@ -56,9 +81,13 @@ def build(root: Path, issue_id: IssueId | str) -> BuildResult:
     out_dir = Path(root) / "build" / result.issue.id.folder
     rendered = result.rendered
     folder = result.issue.folder.resolve()
+    webs = {web_file_name(key): html for key, html in web_versions(project, issue, rendered).items()}
     writer.write_output(
         out_dir,
-        {"email.html": rendered.email_html, "email.txt": rendered.email_text, "web.html": rendered.web_html},
+        {"email.html": rendered.email_html, "email.txt": rendered.email_text, **webs},
         {path.relative_to(folder).as_posix(): path for path in rendered.images},
     )
+    for stale in out_dir.glob("web-*.html"):  # versions of an earlier build whose audience is gone
+        if stale.name not in webs:
+            stale.unlink()
     return BuildResult(issue=result.issue, rendered=rendered, problems=result.problems, out_dir=out_dir)

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import itertools
+import re
+import unicodedata
 from pathlib import Path
 from typing import Iterable
 
@@ -45,7 +49,8 @@ def render_issue(
 ) -> Rendered:
     """The email (HTML with placeholders) and its text part for one audience (None: every section).
 
-    Only the full rendering (audience None) carries the web copy: it is the same for every audience.
+    Only the full rendering (audience None) carries a web rendering: every section, each marked with its
+    audience, as the preview shows it. The web copies readers get are made by web_versions().
     """
     sections = [s for s in issue.sections if _included(s, audience)]
     env = environment(templates, cache_dir)
@@ -67,6 +72,52 @@ def render_issue(
 
 def _included(section: Section, audience: frozenset[str] | None) -> bool:
     return audience is None or not section.audience or bool(audience.intersection(section.audience))
+
+
+def audience_names(issue: Issue) -> frozenset[str]:
+    """Every list name that some section of the issue is limited to."""
+    return frozenset(name for section in issue.sections for name in section.audience)
+
+
+def version_key(audience: frozenset[str] | None) -> str:
+    """The URL-safe name of an audience version: '' for the public one, else its sorted list names joined by '+'.
+
+    A list name that is not already lower-case ASCII letters, digits, '-' and '_' is written that way,
+    with a short hash of the name added so that two names never share a key ('Politiker Sörmland' →
+    'politiker-sormland-1a2b3c').
+    """
+    return "+".join(_slug(name) for name in sorted(audience or ()))
+
+
+def _slug(name: str) -> str:
+    if re.fullmatch(r"[a-z0-9_-]+", name):
+        return name
+    plain = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii").lower()
+    plain = re.sub(r"[^a-z0-9_]+", "-", plain).strip("-")
+    digest = hashlib.sha256(name.encode("utf-8")).hexdigest()[:6]
+    return f"{plain}-{digest}" if plain else digest
+
+
+def web_versions(settings: Settings, issue: Issue, templates: Templates, cache_dir: Path | None = None,
+                 every_section: str | None = None) -> dict[str, str]:
+    """Every web copy of the issue by version_key: '' holds only the sections for everyone, and each combination
+    of audience lists gets its own copy with its extra sections (marked with their audience).
+
+    every_section: the web rendering of all sections when it was already made (render_issue's web_html).
+    """
+    env = environment(templates, cache_dir)
+    names = sorted(audience_names(issue))
+    audiences = [frozenset()] + [frozenset(c) for n in range(1, len(names) + 1) for c in itertools.combinations(names, n)]
+    made: dict[tuple[int, ...], str] = {}  # combinations with the same sections share one rendering
+    if every_section is not None:
+        made[tuple(range(len(issue.sections)))] = every_section
+    versions = {}
+    for audience in audiences:
+        chosen = tuple(i for i, s in enumerate(issue.sections) if _included(s, audience))
+        if chosen not in made:
+            made[chosen] = render_html(settings, issue, [issue.sections[i] for i in chosen], env, web=True)
+        versions[version_key(audience)] = made[chosen]
+    return versions
 
 
 def issue_label(settings: Settings, issue: Issue) -> str:

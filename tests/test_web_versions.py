@@ -1,0 +1,79 @@
+"""Web copies per audience: the public copy holds only the sections for everyone, and each recipient's
+"Visa i webbläsare" link points at the copy of their own version (real SMTP server, real SQLite file)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from nyhetsbrev.publish import pipeline
+from nyhetsbrev.render.issue import version_key
+from tests.htmltext import visible_text
+from tests.send_helpers import add_people, project, send, smtp  # noqa: F401  (fixtures)
+
+pytestmark = pytest.mark.timeout(60)
+
+POLITIKER = "Endast för politikerlistan"
+PROFESSION = "Endast för professionslistan"
+EVERYONE = "Här är nyhetsbrevet med åäö och ÅÄÖ."
+
+
+def test_version_keys_are_the_sorted_list_names_and_url_safe():
+    assert version_key(frozenset()) == "" and version_key(None) == ""
+    assert version_key(frozenset({"politiker"})) == "politiker"
+    assert version_key(frozenset({"profession", "politiker"})) == "politiker+profession"
+    odd = {"Politiker Sörmland", "politiker-sormland", "a/../b", "??", "x y", "X Y"}
+    keys = {version_key(frozenset({name})) for name in odd}
+    assert len(keys) == len(odd)  # names that look alike never share a key
+    for key in keys:
+        assert re.fullmatch(r"[a-z0-9_+-]+", key), key
+
+
+def test_build_writes_a_public_web_copy_without_audience_sections_and_one_per_version(project):
+    out = pipeline.build(project, "22:1").out_dir
+    public = visible_text((out / "web.html").read_text(encoding="utf-8"))
+    assert EVERYONE in public and POLITIKER not in public and PROFESSION not in public
+    politiker = visible_text((out / "web-politiker.html").read_text(encoding="utf-8"))
+    assert EVERYONE in politiker and POLITIKER in politiker and PROFESSION not in politiker
+    assert "Endast till: politiker" in politiker  # an audience section stays marked in its version
+    both = visible_text((out / "web-politiker+profession.html").read_text(encoding="utf-8"))
+    assert POLITIKER in both and PROFESSION in both
+    assert sorted(p.name for p in out.glob("web*.html")) == [
+        "web-politiker+profession.html", "web-politiker.html", "web-profession.html", "web.html"]
+
+
+def test_a_rebuild_removes_the_web_copy_of_an_audience_that_is_gone(project):
+    pipeline.build(project, "22:1")
+    (project / "issues/22-1/03-profession.md").unlink()
+    out = pipeline.build(project, "22:1").out_dir
+    assert sorted(p.name for p in out.glob("web*.html")) == ["web-politiker.html", "web.html"]
+
+
+def test_the_preview_rendering_still_shows_every_section_marked(project):
+    proj, issue = pipeline.load(project, "22:1")
+    web = visible_text(pipeline.render(proj, issue).web_html)
+    assert POLITIKER in web and PROFESSION in web and "Endast till: politiker" in web
+
+
+def test_web_copies_for_the_archive_are_keyed_by_version(project):
+    copies = pipeline.web_copies(project, "22:1")
+    assert set(copies) == {"", "politiker", "profession", "politiker+profession"}
+    assert POLITIKER not in visible_text(copies[""]) and POLITIKER in visible_text(copies["politiker"])
+
+
+def test_each_recipient_links_to_the_web_copy_of_their_version(project, smtp):
+    politicians = add_people(2, ["politiker"], prefix="pol")
+    others = add_people(2, ["alla"], prefix="alla")
+    send(project, ("politiker", "alla"))
+    base = "https://www.example.org/nyhetsbrev/22-1/"
+    links = {}
+    for received in smtp.received:
+        text = received.message.get_body(("plain",)).get_content()
+        html = received.message.get_body(("html",)).get_content()
+        found = re.search(r"Visa i webbläsare: (\S+)", text).group(1)
+        assert f'href="{found}"' in html
+        links[received.rcpt_tos[0]] = found
+    assert {links[a] for a in politicians} == {base + "politiker/"}
+    assert {links[a] for a in others} == {base}
