@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -114,22 +115,47 @@ def test_a_lock_held_by_a_killed_process_is_taken_over(db):
         pass
 
 
-def test_a_database_kept_locked_by_another_program_is_one_clear_error(db):
+def test_a_reply_is_written_however_long_another_program_keeps_the_database_locked(db):
+    """The ledger waits (with back-off, past SQLite's own busy timeout) instead of losing what the server said."""
+    import sqlite3
+    import threading
+
+    ledger.enqueue(db, "22:1", entries("anna"))
+    other = sqlite3.connect(os.environ["NYHETSBREV_DB"], isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")  # holds the write lock, as a database browser in the middle of an edit would
+    db.execute("PRAGMA busy_timeout=50")
+    released = threading.Event()
+
+    def let_go() -> None:
+        time.sleep(1.0)  # twenty busy timeouts
+        other.execute("ROLLBACK")
+        other.close()
+        released.set()
+
+    threading.Thread(target=let_go).start()
+    ledger.write(db, "22:1", claims=[("anna@example.org", "<a@example.org>")])
+    assert released.is_set()
+    assert states(db) == {"anna@example.org": "sending"}
+
+
+def test_a_writer_with_bounded_patience_gives_one_clear_line(db):
     import sqlite3
 
     from nyhetsbrev.errors import StoreError
+    from nyhetsbrev.store.db import write_retrying
 
-    ledger.enqueue(db, "22:1", entries("anna"))
     other = sqlite3.connect(os.environ["NYHETSBREV_DB"], isolation_level=None)
-    other.execute("BEGIN IMMEDIATE")  # holds the write lock, as a database browser in the middle of an edit would
+    other.execute("BEGIN IMMEDIATE")
+    db.execute("PRAGMA busy_timeout=20")
+    waits: list[float] = []
     try:
-        db.execute("PRAGMA busy_timeout=50")
         with pytest.raises(StoreError) as caught:
-            ledger.write(db, "22:1", claims=[("anna@example.org", "<a@example.org>")])
+            write_retrying(db, lambda: db.execute("INSERT INTO lists (name, created_at) VALUES ('x', 'now')"),
+                           patience=0.3, sleep=lambda s: (waits.append(s), time.sleep(s)))
     finally:
         other.execute("ROLLBACK")
         other.close()
-    assert "locked" in str(caught.value) and "run the same command again" in str(caught.value)
+    assert "busy" in str(caught.value) and "run the same command again" in str(caught.value)
     assert str(caught.value).startswith(f"{os.environ['NYHETSBREV_DB']}: ")
-    ledger.write(db, "22:1", claims=[("anna@example.org", "<a@example.org>")])  # fine once the other program lets go
-    assert states(db) == {"anna@example.org": "sending"}
+    assert waits == sorted(waits) and waits[0] < waits[-1]  # backs off
+    assert db.execute("SELECT count(*) FROM lists").fetchone()[0] == 0

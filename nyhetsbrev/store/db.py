@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import os
 import sqlite3
+import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
@@ -17,6 +20,9 @@ DB_ENV = "NYHETSBREV_DB"
 DB_RELATIVE = Path("recipients") / "nyhetsbrev.db"
 
 migrations = Migrations("nyhetsbrev")
+T = TypeVar("T")
+BUSY_PATIENCE = 60.0  # seconds a writer waits for another program's write lock before it gives up (None: for ever)
+_BACKOFF_MAX = 2.0
 
 
 def utc_now() -> str:
@@ -58,6 +64,54 @@ def open_db(path: Path, *, create: bool = True) -> Database:
             hint="check that the file is a nyhetsbrev database and that you may write to its folder",
         ) from None
     return db
+
+
+def is_busy(exc: BaseException) -> bool:
+    """True when a SQLite error means another connection holds the lock (busy or locked), not a real failure."""
+    if not isinstance(exc, sqlite3.OperationalError):
+        return False
+    code = getattr(exc, "sqlite_errorname", "") or ""
+    text = str(exc)
+    return code.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "locked" in text or "busy" in text
+
+
+def write_retrying(
+    db: Database, work: Callable[[], T], *, patience: float | None = BUSY_PATIENCE,
+    sleep: Callable[[float], None] = time.sleep,
+) -> T:
+    """Run work() in one write transaction, trying again with back-off while another program holds the lock.
+
+    patience=None waits for as long as it takes (the send ledger: a reply the server gave is never lost to a lock).
+    Inside an open transaction work() just runs: the outer writer owns the retry.
+    """
+    conn = db.conn
+    if conn.in_transaction:
+        return work()
+    started = time.monotonic()
+    for attempt in itertools.count():
+        try:
+            conn.execute("BEGIN IMMEDIATE")  # take the write lock first: a deferred BEGIN can fail half-way instead
+            try:
+                result = work()
+                conn.execute("COMMIT")
+                return result
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        except sqlite3.OperationalError as exc:
+            if not is_busy(exc):
+                raise
+            waited = time.monotonic() - started
+            if patience is not None and waited >= patience:
+                raise StoreError(
+                    f"the recipients database is busy: another program has held it for {waited:.0f} s ({exc})",
+                    path=db_file(db),
+                    hint="wait for the other nyhetsbrev command to finish, or close the program that has the "
+                    "database open (a sqlite browser, a backup?), then run the same command again",
+                ) from None
+            sleep(min(_BACKOFF_MAX, 0.05 * 2 ** attempt))
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def db_file(db: Database) -> Path:

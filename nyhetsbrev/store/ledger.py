@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
 import os
 import socket
-import sqlite3
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
-from ..errors import SendLocked, StoreError
+from ..errors import SendLocked
 from ..project.models import IssueId
-from .db import db_file, default_db_path, open_db, utc_now
+from .db import db_file, default_db_path, open_db, utc_now, write_retrying
 
 PENDING, SENDING, SENT, DEFERRED, FAILED, UNKNOWN = "pending", "sending", "sent", "deferred", "failed", "unknown"
 
@@ -71,22 +69,6 @@ def _seen(state: str, running: bool = False) -> str:
     return UNKNOWN if state == SENDING and not running else state
 
 
-@contextlib.contextmanager
-def _transaction(db):
-    """One committed transaction; a database another program keeps locked becomes a StoreError."""
-    try:
-        with db.atomic():
-            yield
-    except sqlite3.OperationalError as exc:
-        if "locked" not in str(exc) and "busy" not in str(exc):
-            raise
-        raise StoreError(
-            f"the send ledger cannot be written: {exc}", path=db_file(db),
-            hint="another program holds the recipients database (a sqlite browser, a backup?); close it and run the "
-            "same command again to continue",
-        ) from None
-
-
 def rows(db, issue: str) -> list[Row]:
     """Every ledger row of an issue."""
     return [_row(v) for v in db.execute(f"SELECT {_COLUMNS} FROM send_ledger WHERE issue = ? ORDER BY rowid", [issue])]
@@ -94,12 +76,10 @@ def rows(db, issue: str) -> list[Row]:
 
 def recover(db, issue: str) -> int:
     """Rows left in 'sending' by a run that died become 'unknown' (the server may or may not have them)."""
-    with _transaction(db):
-        cursor = db.execute(
-            "UPDATE send_ledger SET state = ?, reply = ?, updated_at = ? WHERE issue = ? AND state = ?",
-            [UNKNOWN, "the send stopped while this message was on its way", utc_now(), issue, SENDING],
-        )
-    return cursor.rowcount
+    return write_retrying(db, lambda: db.execute(
+        "UPDATE send_ledger SET state = ?, reply = ?, updated_at = ? WHERE issue = ? AND state = ?",
+        [UNKNOWN, "the send stopped while this message was on its way", utc_now(), issue, SENDING],
+    ).rowcount)
 
 
 def plan(db, issue: str, entries: Iterable[Entry]) -> Plan:
@@ -121,7 +101,8 @@ def enqueue(db, issue: str, entries: Iterable[Entry]) -> None:
     now = utc_now()
     entries = list(entries)
     keys = {e.email_key for e in entries}
-    with _transaction(db):
+
+    def work() -> None:
         db.conn.executemany(
             "INSERT INTO send_ledger (issue, email_key, recipient_id, email, lists, state, updated_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)"
@@ -137,6 +118,8 @@ def enqueue(db, issue: str, entries: Iterable[Entry]) -> None:
             ).fetchall() if key not in keys
         ]
         db.conn.executemany("DELETE FROM send_ledger WHERE issue = ? AND email_key = ?", stale)
+
+    write_retrying(db, work)
 
 
 def due(db, issue: str, *, resend_unknown: bool = False) -> list[Row]:
@@ -163,13 +146,14 @@ class Outcome:
 def write(db, issue: str, *, outcomes: Iterable[Outcome] = (), claims: Iterable[tuple[str, str]] = ()) -> None:
     """Record outcomes and claim rows as 'sending' (with their Message-IDs) in one committed transaction.
 
-    Outcomes are written only after the server's reply, claims before any byte of DATA goes out.
+    Outcomes are written only after the server's reply, claims before any byte of DATA goes out. A database
+    another program keeps busy is waited for, however long: the replies the server gave must not be lost.
     """
     now = utc_now()
     outcomes, claims = list(outcomes), list(claims)
     if not outcomes and not claims:
         return
-    with _transaction(db):
+    def work() -> None:
         if outcomes:
             db.conn.executemany(
                 "UPDATE send_ledger SET state = ?, reply = coalesce(?, reply), next_attempt_at = ?, updated_at = ?,"
@@ -182,6 +166,8 @@ def write(db, issue: str, *, outcomes: Iterable[Outcome] = (), claims: Iterable[
                 " WHERE issue = ? AND email_key = ?",
                 [(SENDING, message_id, now, issue, key) for key, message_id in claims],
             )
+
+    write_retrying(db, work, patience=None)
 
 
 @dataclass
