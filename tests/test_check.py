@@ -43,6 +43,21 @@ def test_warnings(cli, project, edit, expected):
     assert expected in result.stderr and "warning:" in result.stderr
 
 
+def test_an_unsubscribe_url_that_is_not_https_is_a_warning_with_its_line(cli, project):
+    root, issue, _ = project
+    settings = root / "nyhetsbrev.toml"
+    text = settings.read_text(encoding="utf-8")
+    commented = '# unsubscribe_url = "https://www.example.se/avregistrera"'
+    line = text.splitlines().index(commented) + 1  # the starter's commented-out setting
+    assert "unsubscribe_url" not in _check(cli, root, issue).stderr
+    settings.write_text(text.replace(commented, 'unsubscribe_url = "http://www.example.se/avregistrera"'), encoding="utf-8")
+    result = _check(cli, root, issue)
+    assert result.exit_code == 0, result.output
+    assert f"warning: {settings}:{line}: unsubscribe_url is not https" in result.stderr
+    settings.write_text(text.replace(commented, 'unsubscribe_url = "https://www.example.se/avregistrera"'), encoding="utf-8")
+    assert "unsubscribe_url" not in _check(cli, root, issue).stderr
+
+
 def test_missing_subject_is_an_error(cli, project):
     root, issue, folder = project
     (folder / "issue.toml").write_text('preheader = "p"\n', encoding="utf-8")

@@ -108,6 +108,13 @@ def test_mailto_only_when_no_unsubscribe_url(project):
     assert f"mailto:avregistrera@example.org?subject=Avregistrera%20{token}" in msg.get_body(("plain",)).get_content()
 
 
+def test_one_click_header_only_with_an_https_link(project):
+    assert _parse(_personal(_template(project)[0])[0])["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    for url in (None, "http://www.example.org/avregistrera"):
+        msg = _parse(_personal(_template(project, unsubscribe_url=url)[0])[0])
+        assert msg["List-Unsubscribe-Post"] is None, url  # RFC 8058: one-click needs an https URI
+
+
 @pytest.mark.parametrize("name", ["Eve\r\nBcc: victim@example.org", "Eve\nBcc: victim@example.org", "Eve\x00",
                                   "=?utf-8?q?Eve=0D=0ABcc:_victim@example.org?="])
 def test_injection_in_a_name_is_refused(project, name):

@@ -163,7 +163,8 @@ def build_template(settings: Settings, issue: Issue, rendered: Rendered, *, test
     msg["Subject"] = subject_line(settings, issue, test=test)
     msg[_PERSONAL_MARK] = "here"
     msg["List-Id"] = _list_id(settings, domain)
-    msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    if (settings.unsubscribe_url or "").startswith("https://"):  # RFC 8058: one-click only with an https link
+        msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     msg["Auto-Submitted"] = "auto-generated"
     msg["Precedence"] = "bulk"
     web = web_url(settings, issue, rendered.audience)

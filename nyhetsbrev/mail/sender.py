@@ -171,6 +171,8 @@ def _warnings(project: Project) -> list[str]:
         found.append("archive_url is not set in nyhetsbrev.toml: the email has no 'view in browser' link")
     if not settings.unsubscribe_url:
         found.append("unsubscribe_url is not set: unsubscribing works by email only (no one-click link)")
+    elif not settings.unsubscribe_url.startswith("https://"):
+        found.append("unsubscribe_url is not https: the emails go without one-click unsubscribe")
     return found
 
 

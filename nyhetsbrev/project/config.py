@@ -119,7 +119,9 @@ def load_settings(path: Path) -> Settings:
         raise check.fail(f"language '{language}' is not supported", "language", hint="use \"sv\" or \"en\"")
     for key in ("archive_url", "image_base_url", "unsubscribe_url"):
         value = data.get(key)
-        if value and not (isinstance(value, str) and value.startswith("https://")):
+        # unsubscribe_url may be http:// while a team tries `serve` out; check warns, and mail gets no one-click header
+        schemes = ("https://", "http://") if key == "unsubscribe_url" else ("https://",)
+        if value and not (isinstance(value, str) and value.startswith(schemes)):
             raise check.fail(f"'{key}' must be an https:// address", key)
     smtp_table = data.get("smtp", {})
     if not isinstance(smtp_table, dict):

@@ -9,7 +9,7 @@ from ..render import checks, issue as renderer
 from ..project import config, reader
 from .. import writer
 from ..errors import ContentError
-from ..project.models import BuildResult, Issue, IssueId, Project, Rendered
+from ..project.models import BuildResult, Issue, IssueId, Problem, Project, Rendered
 
 OUTPUT_FILES = ("email.html", "email.txt", "web.html")
 
@@ -67,7 +67,23 @@ def check(root: Path, issue_id: IssueId | str) -> BuildResult:
 
 def _check(project: Project, issue: Issue) -> BuildResult:
     rendered = render(project, issue)
-    return BuildResult(issue=issue, rendered=rendered, problems=tuple(checks.inspect(issue, rendered)))
+    problems = checks.inspect(issue, rendered) + settings_problems(project)
+    return BuildResult(issue=issue, rendered=rendered, problems=tuple(problems))
+
+
+def settings_problems(project: Project) -> list[Problem]:
+    """What check reports about nyhetsbrev.toml itself: an unsubscribe_url that is not https."""
+    url = project.settings.unsubscribe_url
+    if not url or url.startswith("https://"):
+        return []
+    path = Path(project.root) / config.SETTINGS_FILE
+    try:
+        line = config.line_of(path.read_text(encoding="utf-8"), "unsubscribe_url")
+    except OSError:
+        line = None
+    return [Problem(
+        "warning", "unsubscribe_url is not https: mail clients offer one-click unsubscribe only for an https "
+        "address (Gmail requires it of bulk senders), so the emails go without it", path, line)]
 
 
 def build(root: Path, issue_id: IssueId | str) -> BuildResult:
