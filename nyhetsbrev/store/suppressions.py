@@ -29,10 +29,12 @@ def suppress(db: Database, address: str, reason: str, source: str, detail: str |
     hashed = address_hash(signing_key(db), key)
     now = utc_now()
     with db.atomic():
+        # A forgotten person stays forgotten: their address must not come back into the database this way.
         cursor = db.execute(
             "INSERT OR IGNORE INTO suppressions (reason, email_key, address_hash, at, source, detail)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            [reason, key, hashed, now, source, detail],
+            " SELECT ?, ?, ?, ?, ?, ? WHERE NOT EXISTS"
+            " (SELECT 1 FROM suppressions WHERE address_hash = ? AND reason = 'forgotten')",
+            [reason, key, hashed, now, source, detail, hashed],
         )
         if cursor.rowcount:
             db.execute(
