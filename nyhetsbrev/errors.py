@@ -124,3 +124,7 @@ class SmtpUnavailable(TransportError):
 
 class NoRecipientsYet(StoreError):
     """A command that only reads found no recipients database (nothing has been imported or added)."""
+
+
+class ServeError(NyhetsbrevError):
+    """The one-click unsubscribe service cannot start."""

@@ -4,31 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from tests.accessibility import CONTRAST_JS
 from tests.golden import build_repo_issue
 from tests.screenshots import take
 
 pytestmark = pytest.mark.browser
-
-CONTRAST_JS = """
-() => {
-  function rgb(s) { const m = s.match(/rgba?\\(([^)]+)\\)/); if (!m) return null;
-    const p = m[1].split(',').map(Number); return {r: p[0], g: p[1], b: p[2], a: p.length > 3 ? p[3] : 1}; }
-  function lum(c) { const f = v => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); };
-    return 0.2126 * f(c.r) + 0.7152 * f(c.g) + 0.0722 * f(c.b); }
-  function background(el) { for (let e = el; e; e = e.parentElement) {
-      const c = rgb(getComputedStyle(e).backgroundColor); if (c && c.a > 0) return c; }
-    return {r: 255, g: 255, b: 255, a: 1}; }
-  const out = [];
-  for (const el of document.body.querySelectorAll('*')) {
-    const own = [...el.childNodes].some(n => n.nodeType === 3 && n.textContent.trim());
-    if (!own || el.offsetParent === null) continue;
-    const fg = rgb(getComputedStyle(el).color), bg = background(el);
-    const [a, b] = [lum(fg), lum(bg)].sort((x, y) => y - x);
-    out.push({text: el.textContent.trim().slice(0, 40), ratio: (a + 0.05) / (b + 0.05)});
-  }
-  return out;
-}
-"""
 
 
 @pytest.fixture(scope="module")

@@ -1,1 +1,1 @@
-"""HTTP: the preview server (and the one-click unsubscribe endpoint)."""
+"""HTTP: the preview server (web/preview) and the one-click unsubscribe service (web/unsubscribe)."""

@@ -1,0 +1,42 @@
+"""The serve command: the one-click unsubscribe page behind unsubscribe_url, for a team that has a server."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from .app import app, console, err_console, escape, project_root
+
+
+@app.command()
+def serve(
+    ctx: typer.Context,
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (keep 127.0.0.1 behind a web server)."),
+    port: int = typer.Option(8080, "--port", min=0, max=65535, help="Port to listen on (0: any free port)."),
+    quiet: bool = typer.Option(False, "--quiet", help="No access log lines."),
+) -> None:
+    """Serve one-click unsubscribe (RFC 8058) for the newsletter's unsubscribe_url until Ctrl-C.
+
+    A GET shows a page with a button and changes nothing; a POST unsubscribes. It writes to the
+    recipients database, so run it where that database is, behind the organisation's web server.
+    """
+    from ..web.unsubscribe import serve as serve_unsubscribe
+
+    def ready(info) -> None:
+        console.print(f"Serving one-click unsubscribe at [bold]{escape(info.url)}[/]  (Ctrl-C to stop)")
+        console.print(f"  database: {escape(info.db_path)}")
+        if not info.unsubscribe_url:
+            err_console.print("[yellow]warning:[/] unsubscribe_url is not set in nyhetsbrev.toml: "
+                              "the emails do not link here yet")
+        elif not info.unsubscribe_url.startswith("https://"):
+            err_console.print("[yellow]warning:[/] unsubscribe_url is not https: mail clients will not "
+                              "offer one-click unsubscribe")
+        sys.stdout.flush()
+
+    def log(line: str) -> None:
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
+
+    serve_unsubscribe(project_root(ctx), host, port, on_ready=ready, log=None if quiet else log)
+    console.print("Stopped.")

@@ -1,0 +1,219 @@
+"""One-click unsubscribe: `nyhetsbrev serve` as a subprocess on a loopback port, real HTTP, a real SQLite file."""
+
+from __future__ import annotations
+
+import re
+import socket
+from pathlib import Path
+
+import pytest
+
+from tests.fixtures import one_line_error
+from tests.send_helpers import add_people
+from tests.serve_helpers import (  # noqa: F401  (served, served_project are fixtures)
+    FORM, ONE_CLICK, events, served, served_project, start_serve, suppression, token_for,
+)
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def _no_cookie_no_redirect(answer) -> None:
+    assert "set-cookie" not in answer.header_names
+    assert "location" not in answer.header_names
+    assert "refresh" not in answer.header_names
+
+
+def test_get_asks_and_leaves_the_person_subscribed(served):
+    (anna,) = add_people(1, ["politiker"], prefix="anna")
+    answer = served.request("GET", served.link(token_for(anna)))
+    assert answer.status == 200
+    _no_cookie_no_redirect(answer)
+    assert '<html lang="sv">' in answer.body
+    assert "Vill du avregistrera dig från Tillsammans för barnens bästa?" in answer.body
+    assert re.search(r'<form method="post" action="\?token=[^"]+">', answer.body)
+    assert "<script" not in answer.body
+    assert answer.headers["cache-control"] == "no-store"
+    assert answer.headers["referrer-policy"] == "no-referrer"  # the link's token never leaves in a Referer
+    for _ in range(3):  # a mail scanner opening the link, again and again
+        assert served.request("GET", served.link(token_for(anna))).status == 200
+        assert served.request("HEAD", served.link(token_for(anna))).status == 200
+    assert suppression(anna) is None
+    assert events(anna) == [("subscribed", "import")]
+
+
+def test_one_click_post_unsubscribes_answers_200_without_redirect_and_a_repeat_is_harmless(served):
+    (anna,) = add_people(1, ["politiker"], prefix="anna")
+    first = served.request("POST", served.link(token_for(anna)), ONE_CLICK, FORM)
+    assert first.status == 200
+    _no_cookie_no_redirect(first)
+    assert "Du är avregistrerad" in first.body and anna in first.body
+    assert suppression(anna) == "unsubscribed"
+    again = served.request("POST", served.link(token_for(anna)), ONE_CLICK, FORM)
+    assert again.status == 200 and again.body == first.body
+    assert events(anna) == [("subscribed", "import"), ("unsubscribed", "one-click")]
+
+
+def test_one_click_as_multipart_form_data_also_counts(served):
+    (anna,) = add_people(1, ["politiker"], prefix="anna")
+    boundary = "----nyhetsbrev7f3a"
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"List-Unsubscribe\"\r\n\r\nOne-Click\r\n"
+            f"--{boundary}--\r\n")
+    answer = served.request("POST", served.link(token_for(anna)), body,
+                            {"Content-Type": f"multipart/form-data; boundary={boundary}"})
+    assert answer.status == 200
+    assert events(anna)[-1] == ("unsubscribed", "one-click")
+
+
+def test_the_pages_button_unsubscribes_with_source_web(served):
+    (anna,) = add_people(1, ["politiker"], prefix="anna")
+    page = served.request("GET", served.link(token_for(anna)))
+    action = re.search(r'action="([^"]+)"', page.body).group(1).replace("&amp;", "&")
+    answer = served.request("POST", served.path + action, "confirm=yes", FORM)
+    assert answer.status == 200 and "Du är avregistrerad" in answer.body
+    assert events(anna)[-1] == ("unsubscribed", "web")
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_a_tampered_token_gets_400_and_the_teams_address(served, method):
+    (anna,) = add_people(1, ["politiker"], prefix="anna")
+    token = token_for(anna)
+    payload, mac = token.split(".")
+    forged = token_for("bertil@example.org").split(".")[0] + "." + mac  # another person's address, Anna's MAC
+    for bad in (forged, payload + "." + mac[:-2] + ("AA" if not mac.endswith("AA") else "BB"), "", "x.y"):
+        answer = served.request(method, served.link(bad), ONE_CLICK if method == "POST" else None, FORM)
+        assert answer.status == 400, bad
+        assert "Länken fungerar inte" in answer.body
+        assert 'href="mailto:redaktion@example.org"' in answer.body
+        _no_cookie_no_redirect(answer)
+    assert served.request(method, served.path, ONE_CLICK if method == "POST" else None, FORM).status == 400
+    assert suppression(anna) is None and suppression("bertil@example.org") is None
+
+
+def test_an_address_on_no_list_gets_the_same_pages_as_one_on_a_list(served):
+    (anna,) = add_people(1, ["politiker"], prefix="anna")
+    stranger = "okand1@example.org"  # the same length as anna0@… would give away nothing either way
+    for method, body in (("GET", None), ("POST", ONE_CLICK), ("POST", ONE_CLICK)):
+        known = served.request(method, served.link(token_for(anna)), body, FORM)
+        unknown = served.request(method, served.link(token_for(stranger)), body, FORM)
+        assert known.status == unknown.status == 200
+        assert sorted(known.header_names) == sorted(unknown.header_names)
+        same = lambda answer, address, token: answer.body.replace(token, "T").replace(address, "A")  # noqa: E731
+        assert same(known, anna, token_for(anna)) == same(unknown, stranger, token_for(stranger))
+    assert suppression(stranger) == "unsubscribed"  # never mailed later either, should they be imported
+
+
+def test_unknown_paths_other_methods_and_large_bodies_are_refused(served):
+    (anna,) = add_people(1, ["politiker"], prefix="anna")
+    link = served.link(token_for(anna))
+    for path in ("/", "/avregistrera/x", "/admin", "/avregistrera.php"):
+        answer = served.request("GET", path)
+        assert answer.status == 404, path
+        assert "Sidan finns inte" in answer.body
+    for method in ("PUT", "DELETE", "PATCH", "OPTIONS"):
+        answer = served.request(method, link, ONE_CLICK, FORM)
+        assert answer.status == 405, method
+        assert answer.headers["allow"] == "GET, HEAD, POST"
+    big = ONE_CLICK + "&x=" + "a" * 6000
+    assert served.request("POST", link, big, FORM).status == 413
+    huge = ONE_CLICK + "&x=" + "a" * 200_000  # refused by the server before the application sees it
+    assert served.request("POST", link, huge, FORM).status == 413
+    assert suppression(anna) is None
+
+
+def test_the_access_log_has_no_tokens_and_no_addresses(served):
+    (anna,) = add_people(1, ["politiker"], prefix="anna")
+    token = token_for(anna)
+    served.request("GET", served.link(token))
+    served.request("POST", served.link(token), ONE_CLICK, FORM)
+    served.request("GET", served.link("trasig." + token))
+    code, output = served.stop()
+    assert code == 0 and "Stopped." in output
+    log = [line for line in output.splitlines() if " /avregistrera " in line]
+    assert [line.split()[1:4] for line in log] == [
+        ["GET", "/avregistrera", "200"], ["POST", "/avregistrera", "200"], ["GET", "/avregistrera", "400"]]
+    for secret in (token, token.split(".")[0], token.split(".")[1], anna, "anna0", "127.0.0.1 -"):
+        assert secret not in "\n".join(log)
+
+
+def test_the_app_is_a_wsgi_application_a_site_can_mount(served_project):
+    """The application as a site's own WSGI server would call it (checked by wsgiref's PEP 3333 validator)."""
+    from io import BytesIO
+    from wsgiref.util import setup_testing_defaults
+    from wsgiref.validate import validator
+
+    from nyhetsbrev.web.unsubscribe import make_app
+
+    (anna,) = add_people(1, ["politiker"], prefix="anna")
+    settings = served_project / "nyhetsbrev.toml"
+    settings.write_text(settings.read_text(encoding="utf-8").replace('language = "sv"', 'language = "en"'),
+                        encoding="utf-8")
+    app = make_app(served_project)
+    checked = validator(app)
+
+    def call(method: str, body: bytes = b"") -> tuple[str, bytes]:
+        environ = {"REQUEST_METHOD": method, "SCRIPT_NAME": "", "PATH_INFO": "/avregistrera", "QUERY_STRING": f"token={token_for(anna)}",
+                   "CONTENT_TYPE": "application/x-www-form-urlencoded", "CONTENT_LENGTH": str(len(body)),
+                   "wsgi.input": BytesIO(body)}
+        setup_testing_defaults(environ)
+        status = []
+        result = checked(environ, lambda line, headers, exc_info=None: status.append(line) or (lambda data: None))
+        try:
+            return status[0], b"".join(result)
+        finally:
+            result.close()
+
+    status, body = call("GET")
+    assert status == "200 OK" and b'<html lang="en">' in body and b"Do you want to unsubscribe" in body
+    assert suppression(anna) is None
+    status, body = call("POST", ONE_CLICK.encode())
+    assert status == "200 OK" and b"You are unsubscribed" in body
+    assert events(anna)[-1] == ("unsubscribed", "one-click")
+    app.close()
+
+
+def test_a_forgotten_person_who_clicks_an_old_link_stays_forgotten(served):
+    from nyhetsbrev.store import forget
+    from tests.serve_helpers import open_database
+
+    (anna,) = add_people(1, ["politiker"], prefix="anna")
+    token = token_for(anna)
+    db = open_database()
+    forget(db, anna)
+    db.close()
+    assert served.request("POST", served.link(token), ONE_CLICK, FORM).status == 200
+    db = open_database()
+    try:
+        rows = db.execute("SELECT reason, email_key FROM suppressions").fetchall()
+    finally:
+        db.close()
+    assert rows == [("forgotten", None)]  # the address did not come back into the database
+
+
+def test_serve_without_a_database_is_one_line(served_project, cli):
+    result = cli("--project", served_project, "serve", "--port", "0")
+    assert "no recipients yet" in one_line_error(result)
+    assert not Path(__import__("os").environ["NYHETSBREV_DB"]).exists()
+
+
+def test_a_port_in_use_is_one_line(served_project, cli):
+    add_people(1, ["alla"])
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        result = cli("--project", served_project, "serve", "--port", str(taken.getsockname()[1]))
+    assert "is in use" in one_line_error(result)
+
+
+def test_serve_warns_when_unsubscribe_url_is_not_https(served_project):
+    add_people(1, ["alla"])
+    settings = served_project / "nyhetsbrev.toml"
+    text = settings.read_text(encoding="utf-8")
+    settings.write_text(text.replace("https://www.example.org/avregistrera", "http://127.0.0.1/nb/avregistrera"),
+                        encoding="utf-8")
+    running = start_serve(served_project)
+    try:
+        assert running.path == "/nb/avregistrera"  # the path of unsubscribe_url is the one served
+        assert running.request("GET", "/avregistrera").status == 404
+    finally:
+        _, output = running.stop()
+    assert "warning: unsubscribe_url is not https" in output
