@@ -128,3 +128,11 @@ class NoRecipientsYet(StoreError):
 
 class ServeError(NyhetsbrevError):
     """The one-click unsubscribe service cannot start."""
+
+
+class InboxError(NyhetsbrevError):
+    """What came back cannot be read: the mailbox settings, the IMAP server, or a --from file."""
+
+
+class MailboxUnavailable(InboxError):
+    """The IMAP server cannot be reached or dropped the connection; running again continues safely."""

@@ -10,7 +10,7 @@ from typing import Any
 
 from ..errors import ConfigError, ProjectNotFound, SendError
 from .headers import check_header_value, envelope_address
-from .models import Contact, Group, Member, Project, Roster, Settings, SmtpSettings
+from .models import Contact, Group, ImapSettings, Member, Project, Roster, Settings, SmtpSettings
 
 SETTINGS_FILE = "nyhetsbrev.toml"
 ROSTER_FILE = "roster.toml"
@@ -19,9 +19,11 @@ LANGUAGES = ("sv", "en")
 
 _SETTINGS_KEYS = {
     "name", "language", "from", "reply_to", "subject", "archive_url", "image_base_url",
-    "unsubscribe_email", "unsubscribe_url", "organisation", "list_id", "smtp",
+    "unsubscribe_email", "unsubscribe_url", "organisation", "list_id", "smtp", "imap",
 }
 _SMTP_KEYS = {"host", "port", "security", "username", "timeout", "password"}
+_IMAP_KEYS = {"host", "port", "security", "username", "auth", "folder", "processed_folder", "timeout", "password"}
+IMAP_SECURITY_MODES = ("tls", "starttls")
 _MEMBER_KEYS = {"name", "title", "organisation", "email", "phone"}
 
 
@@ -133,6 +135,7 @@ def load_settings(path: Path) -> Settings:
             hint="remove it and set NYHETSBREV_SMTP_PASSWORD in the environment instead",
         )
     smtp = _smtp_settings(smtp_table, check)
+    imap = _imap_settings(data.get("imap", {}), check)
     _check_header_settings(data, check)
     subject = check.text_value(data, "subject", default="{name} {issue}")
     try:
@@ -155,6 +158,7 @@ def load_settings(path: Path) -> Settings:
         organisation=check.text_value(data, "organisation"),
         list_id=check.text_value(data, "list_id"),
         smtp=smtp,
+        imap=imap,
     )
 
 
@@ -202,6 +206,44 @@ def _smtp_settings(table: dict[str, Any], check: TableChecker) -> SmtpSettings:
     if not isinstance(timeout, (int, float)) or timeout <= 0:
         raise check.fail("SMTP timeout must be a positive number of seconds", "timeout")
     return SmtpSettings(host=host, port=port, security=security, username=username, timeout=float(timeout))
+
+
+def _imap_settings(table: Any, check: TableChecker) -> ImapSettings:
+    """The [imap] table: where `inbox` reads; TLS always (tls, or starttls that never falls back to plain text)."""
+    if not isinstance(table, dict):
+        raise check.fail("'imap' must be a table: [imap]", "imap")
+    check.unknown(table, _IMAP_KEYS, " in [imap]")
+    if "password" in table:
+        raise check.fail(
+            "the IMAP password must not be written in nyhetsbrev.toml", "password",
+            hint="remove it and set NYHETSBREV_IMAP_PASSWORD in the environment instead",
+        )
+    security = (check.text_value(table, "security", default="tls") or "tls").lower()
+    if security not in IMAP_SECURITY_MODES:
+        raise check.fail(f"IMAP security '{security}' is not known", "security",
+                         hint="use tls (port 993) or starttls (port 143); the mailbox is never read in plain text")
+    port_raw = table.get("port") or (993 if security == "tls" else 143)
+    if isinstance(port_raw, bool) or not isinstance(port_raw, int) or not 0 < port_raw < 65536:
+        raise check.fail(f"IMAP port '{port_raw}' is not a port number", "port")
+    auth = (check.text_value(table, "auth", default="password") or "password").lower()
+    if auth not in ("password", "oauth2"):
+        raise check.fail(f"'auth' in [imap] must be \"password\" or \"oauth2\", not '{auth}'", "auth")
+    timeout = table.get("timeout", 30)
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
+        raise check.fail("IMAP timeout must be a positive number of seconds", "timeout")
+    folder = check.text_value(table, "folder", default="INBOX") or "INBOX"
+    processed = check.text_value(table, "processed_folder", default="Behandlat") or "Behandlat"
+    for key, value in (("folder", folder), ("processed_folder", processed)):
+        if any(ch in value for ch in "\r\n\x00*%"):
+            raise check.fail(f"'{key}' in [imap] cannot hold line breaks, * or %", key)
+    if folder.casefold() == processed.casefold():
+        raise check.fail("'processed_folder' must differ from 'folder' in [imap]", "processed_folder",
+                         hint='e.g. processed_folder = "Behandlat"')
+    return ImapSettings(
+        host=check.text_value(table, "host"), port=port_raw, security=security,
+        username=check.text_value(table, "username"), auth=auth, folder=folder, processed_folder=processed,
+        timeout=float(timeout),
+    )
 
 
 def load_roster(path: Path) -> Roster:

@@ -71,6 +71,20 @@ class SmtpSettings:
 
 
 @dataclass(frozen=True)
+class ImapSettings:
+    """Where the mailbox that unsubscribes and bounces reach is read (the password is never held here)."""
+
+    host: str | None = None
+    port: int = 993
+    security: str = "tls"  # or "starttls"; never plain text
+    username: str | None = None
+    auth: str = "password"  # or "oauth2"
+    folder: str = "INBOX"
+    processed_folder: str = "Behandlat"
+    timeout: float = 30.0
+
+
+@dataclass(frozen=True)
 class Settings:
     """nyhetsbrev.toml, validated."""
 
@@ -86,6 +100,7 @@ class Settings:
     organisation: str | None = None
     list_id: str | None = None
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
+    imap: ImapSettings = field(default_factory=ImapSettings)
 
 
 @dataclass(frozen=True)

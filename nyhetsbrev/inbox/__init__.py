@@ -1,0 +1,1 @@
+"""What comes back: the mailbox (the only IMAP user), classifying and applying replies, bounces and complaints."""

@@ -1,0 +1,329 @@
+"""The mailbox over IMAP (the one imaplib module): verified TLS, login, messages streamed in batches, set aside."""
+
+from __future__ import annotations
+
+import base64
+import imaplib
+import os
+import re
+import ssl
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import InboxError, MailboxUnavailable
+from ..project.models import ImapSettings
+
+PASSWORD_ENV = "NYHETSBREV_IMAP_PASSWORD"
+CAFILE_ENV = "NYHETSBREV_IMAP_CAFILE"
+HANDLED_KEYWORD = "$NyhetsbrevHandled"  # set (with \Seen) when the server cannot MOVE
+BATCH_BYTES = 8 * 1024 * 1024  # fetch at most this much at once: memory stays flat however big the mailbox
+BATCH_COUNT = 250
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """One message as the server holds it: its UID in the folder and its bytes."""
+
+    key: int
+    raw: bytes
+
+
+def check_settings(imap: ImapSettings) -> None:
+    """Refuse [imap] settings that cannot work, saying what to set."""
+    if not imap.host:
+        raise InboxError(
+            "no IMAP server is configured",
+            hint='add an [imap] section with host, username, folder and processed_folder to nyhetsbrev.toml and '
+            f"set {PASSWORD_ENV}; or read exported messages with --from PATH",
+        )
+    if imap.security not in ("tls", "starttls"):
+        raise InboxError(f"IMAP security '{imap.security}' is not known", hint="use tls or starttls")
+    if not imap.username:
+        raise InboxError("no IMAP username is configured", hint='add username = "the mailbox address" to [imap]')
+    if imap.auth == "password" and not os.environ.get(PASSWORD_ENV):
+        raise InboxError(
+            f"the IMAP username is {imap.username} but {PASSWORD_ENV} is not set",
+            hint=f"set {PASSWORD_ENV} in the environment (it is never stored)",
+        )
+
+
+def tls_context() -> ssl.SSLContext:
+    """A verifying TLS context: the system's CAs, or only NYHETSBREV_IMAP_CAFILE (else the SMTP one) when set."""
+    from ..mail.transport import CAFILE_ENV as SMTP_CAFILE_ENV
+    from ..mail.transport import tls_context as verifying_context
+
+    cafile = os.environ.get(CAFILE_ENV) or os.environ.get(SMTP_CAFILE_ENV) or None
+    if cafile and not Path(cafile).is_file():
+        raise InboxError(f"the CA file {cafile} does not exist", hint=f"fix {CAFILE_ENV} or remove it")
+    return verifying_context(cafile)
+
+
+def encode_folder(name: str) -> str:
+    """A folder name as IMAP wants it on the wire: modified UTF-7 (RFC 3501 5.1.3), quoted."""
+    out, pending = [], []
+
+    def flush() -> None:
+        if pending:
+            data = "".join(pending).encode("utf-16-be")
+            out.append("&" + base64.b64encode(data).decode("ascii").rstrip("=").replace("/", ",") + "-")
+            pending.clear()
+
+    for ch in name:
+        if 0x20 <= ord(ch) <= 0x7E:
+            flush()
+            out.append("&-" if ch == "&" else ch)
+        else:
+            pending.append(ch)
+    flush()
+    text = "".join(out)
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+class Mailbox:
+    """One IMAP session on the configured folder; read_only (EXAMINE, no flags, no moves) for --dry-run."""
+
+    def __init__(self, settings: ImapSettings, *, read_only: bool = False) -> None:
+        check_settings(settings)
+        self.settings = settings
+        self.read_only = read_only
+        self.where = f"{settings.host}:{settings.port}"
+        self._imap: imaplib.IMAP4 | None = None
+        self._capabilities: set[str] = set()
+        self._processed_ready = False
+
+    @property
+    def describe(self) -> str:
+        """Where the messages are read from, for the summary."""
+        return f"{self.settings.folder} on {self.where} ({self.settings.username})"
+
+    def __enter__(self) -> "Mailbox":
+        self.open()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def open(self) -> None:
+        """Connect over verified TLS, log in and select the folder; InboxError/MailboxUnavailable on any failure."""
+        s = self.settings
+        context = tls_context()
+        try:
+            if s.security == "tls":
+                imap = imaplib.IMAP4_SSL(s.host, s.port, ssl_context=context, timeout=s.timeout)
+            else:
+                imap = imaplib.IMAP4(s.host, s.port, timeout=s.timeout)
+        except ssl.SSLCertVerificationError as exc:
+            raise self._untrusted(exc) from None
+        except (OSError, imaplib.IMAP4.error) as exc:
+            raise MailboxUnavailable(
+                f"cannot connect to the IMAP server {self.where}: {exc or type(exc).__name__}",
+                hint="check host, port and security in the [imap] section of nyhetsbrev.toml, and the network",
+            ) from None
+        imap.debug = 0  # imaplib's debug output would print the login
+        try:
+            if s.security == "starttls":
+                self._starttls(imap, context)
+            self._login(imap)
+            self._refresh_capabilities(imap)
+            self._select(imap)
+        except BaseException:
+            _quietly_close(imap)
+            raise
+        self._imap = imap
+
+    def _starttls(self, imap: imaplib.IMAP4, context: ssl.SSLContext) -> None:
+        if "STARTTLS" not in imap.capabilities:
+            raise InboxError(
+                f"the IMAP server {self.where} does not offer STARTTLS; nothing was sent in plain text",
+                hint='use security = "tls" (usually port 993) if the server speaks TLS directly',
+            )
+        try:
+            imap.starttls(context)
+        except ssl.SSLCertVerificationError as exc:
+            raise self._untrusted(exc) from None
+        except (OSError, imaplib.IMAP4.error) as exc:
+            raise InboxError(f"STARTTLS with {self.where} failed ({exc}); nothing was sent in plain text") from None
+
+    def _login(self, imap: imaplib.IMAP4) -> None:
+        s = self.settings
+        if s.auth != "password":
+            raise InboxError(
+                f"auth = \"{s.auth}\" in [imap] is not supported by this version of nyhetsbrev",
+                hint='use auth = "password" with NYHETSBREV_IMAP_PASSWORD',
+            )
+        password = os.environ.get(PASSWORD_ENV, "")
+        offered = {c.upper() for c in imap.capabilities}
+        try:
+            if "AUTH=PLAIN" in offered:
+                secret = b"\0" + s.username.encode("utf-8") + b"\0" + password.encode("utf-8")
+                imap.authenticate("PLAIN", lambda _challenge: secret)
+            elif "LOGINDISABLED" not in offered and s.username.isascii() and password.isascii():
+                imap.login(s.username, password)
+            else:
+                raise InboxError(
+                    f"the IMAP server {self.where} offers no login method nyhetsbrev can use",
+                    hint="nyhetsbrev logs in with AUTHENTICATE PLAIN (or LOGIN) over TLS",
+                )
+        except imaplib.IMAP4.error:
+            raise InboxError(
+                f"the IMAP server {self.where} refused the login for {s.username}",
+                hint=f"check username in [imap] and {PASSWORD_ENV}",
+            ) from None
+        except (OSError, imaplib.IMAP4.abort) as exc:
+            raise MailboxUnavailable(f"the IMAP server {self.where} closed the connection during login: {type(exc).__name__}") from None
+
+    def _refresh_capabilities(self, imap: imaplib.IMAP4) -> None:
+        """The capabilities after login (servers may announce more, e.g. MOVE, once logged in)."""
+        typ, data = imap.capability()
+        words = data[0].decode("ascii", "replace").upper().split() if typ == "OK" and data and data[0] else []
+        self._capabilities = set(words) or {c.upper() for c in imap.capabilities}
+
+    def _select(self, imap: imaplib.IMAP4) -> None:
+        folder = self.settings.folder
+        typ, data = imap.select(encode_folder(folder), readonly=self.read_only)
+        if typ != "OK":
+            raise InboxError(
+                f"the folder '{folder}' cannot be opened on {self.where}: {_text(data)}",
+                hint='check folder in [imap] (default "INBOX")',
+            )
+
+    def _untrusted(self, exc: ssl.SSLCertVerificationError) -> InboxError:
+        reason = getattr(exc, "verify_message", "") or str(exc)
+        return InboxError(
+            f"the certificate of the IMAP server {self.where} cannot be trusted ({reason}); nothing was sent",
+            hint=f"the server must present a valid certificate for {self.settings.host}; "
+            f"for a private certificate authority set {CAFILE_ENV} to its certificate file",
+        )
+
+    @property
+    def can_move(self) -> bool:
+        """True when the server moves messages itself (RFC 6851 MOVE)."""
+        return "MOVE" in self._capabilities
+
+    def _command(self, what: str, *args) -> list:
+        """One UID command; a dropped connection becomes MailboxUnavailable, a NO/BAD an InboxError."""
+        try:
+            typ, data = self._imap.uid(what, *args)
+        except (OSError, imaplib.IMAP4.abort) as exc:
+            raise MailboxUnavailable(
+                f"the IMAP server {self.where} dropped the connection ({exc or type(exc).__name__})",
+                hint="run the same command again: what was already applied is not applied twice",
+            ) from None
+        except imaplib.IMAP4.error as exc:
+            raise InboxError(f"the IMAP server {self.where} refused {what}: {exc}") from None
+        if typ != "OK":
+            raise InboxError(f"the IMAP server {self.where} refused {what}: {_text(data)}")
+        return data
+
+    def pending(self) -> list[tuple[int, int]]:
+        """(UID, size) of every message not yet set aside, oldest first."""
+        uids = [int(u) for u in b" ".join(d for d in self._command("SEARCH", "UNKEYWORD", HANDLED_KEYWORD) if d).split()]
+        sizes: dict[int, int] = {}
+        for chunk in _chunks(uids, 1000):
+            for item in self._command("FETCH", _uid_set(chunk), "(RFC822.SIZE)"):
+                text = item if isinstance(item, bytes) else item[0] if isinstance(item, tuple) else b""
+                uid, size = re.search(rb"UID (\d+)", text), re.search(rb"RFC822\.SIZE (\d+)", text)
+                if uid and size:
+                    sizes[int(uid.group(1))] = int(size.group(1))
+        return [(uid, sizes[uid]) for uid in sorted(uids) if uid in sizes]
+
+    def messages(self, pending: Iterable[tuple[int, int]] | None = None) -> Iterator[Fetched]:
+        """The messages (bytes, read without marking them seen), fetched in batches of bounded size."""
+        batch: list[int] = []
+        held = 0
+        for uid, size in (self.pending() if pending is None else pending):
+            if batch and (held + size > BATCH_BYTES or len(batch) >= BATCH_COUNT):
+                yield from self._fetch(batch)
+                batch, held = [], 0
+            batch.append(uid)
+            held += size
+        if batch:
+            yield from self._fetch(batch)
+
+    def _fetch(self, uids: list[int]) -> Iterator[Fetched]:
+        data = self._command("FETCH", _uid_set(uids), "(UID BODY.PEEK[])")
+        found: dict[int, bytes] = {}
+        for index, item in enumerate(data):
+            if not isinstance(item, tuple):
+                continue
+            match = re.search(rb"UID (\d+)", item[0])
+            if match is None and index + 1 < len(data) and isinstance(data[index + 1], bytes):
+                match = re.search(rb"UID (\d+)", data[index + 1])  # some servers put UID after the literal
+            if match:
+                found[int(match.group(1))] = item[1]
+        data.clear()
+        for uid in uids:
+            if uid in found:
+                yield Fetched(uid, found.pop(uid))
+
+    def set_aside(self, uids: list[int]) -> None:
+        """Move handled messages to processed_folder (made when missing), or flag them \\Seen and handled."""
+        if not uids or self.read_only:
+            return
+        if self.can_move:
+            self._ensure_processed_folder()
+            for chunk in _chunks(uids, 500):
+                self._command("MOVE", _uid_set(chunk), encode_folder(self.settings.processed_folder))
+        else:
+            for chunk in _chunks(uids, 500):
+                self._command("STORE", _uid_set(chunk), "+FLAGS.SILENT", f"(\\Seen {HANDLED_KEYWORD})")
+
+    def _ensure_processed_folder(self) -> None:
+        if self._processed_ready:
+            return
+        name = encode_folder(self.settings.processed_folder)
+        try:
+            typ, data = self._imap.list('""', name)
+            if typ == "OK" and not any(data and d for d in data):
+                typ, data = self._imap.create(name)
+                if typ != "OK" and b"ALREADYEXISTS" not in b" ".join(d for d in data if isinstance(d, bytes)).upper():
+                    raise InboxError(
+                        f"the folder '{self.settings.processed_folder}' cannot be created on {self.where}: {_text(data)}",
+                        hint="create it in your mail program, or change processed_folder in [imap]",
+                    )
+                self._imap.subscribe(name)
+        except (OSError, imaplib.IMAP4.abort) as exc:
+            raise MailboxUnavailable(f"the IMAP server {self.where} dropped the connection ({exc})") from None
+        self._processed_ready = True
+
+    def close(self) -> None:
+        """Log out politely when possible; always drop the socket."""
+        imap, self._imap = self._imap, None
+        if imap is not None:
+            try:
+                imap.logout()
+            except (OSError, imaplib.IMAP4.error, imaplib.IMAP4.abort):
+                pass
+            _quietly_close(imap)
+
+
+def _chunks(items: list[int], size: int) -> Iterator[list[int]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def _uid_set(uids: list[int]) -> str:
+    """A compact UID set: 1:5,9,12:14."""
+    parts, ordered = [], sorted(uids)
+    start = prev = ordered[0]
+    for uid in ordered[1:] + [None]:
+        if uid is not None and uid == prev + 1:
+            prev = uid
+            continue
+        parts.append(f"{start}:{prev}" if prev != start else str(start))
+        if uid is not None:
+            start = prev = uid
+    return ",".join(parts)
+
+
+def _text(data) -> str:
+    parts = [d.decode("utf-8", "replace") if isinstance(d, bytes) else str(d) for d in (data or []) if d]
+    return " ".join(" ".join(parts).split()) or "no reason given"
+
+
+def _quietly_close(imap: imaplib.IMAP4) -> None:
+    try:
+        imap.shutdown()
+    except (OSError, AttributeError):
+        pass
