@@ -217,3 +217,58 @@ def test_serve_warns_when_unsubscribe_url_is_not_https(served_project):
     finally:
         _, output = running.stop()
     assert "warning: unsubscribe_url is not https" in output
+
+
+def test_an_unsubscribe_waits_while_another_program_writes(served):
+    import threading
+    import time
+
+    from tests.serve_helpers import open_database
+
+    (anna,) = add_people(1, ["politiker"], prefix="anna")
+    token = token_for(anna)
+    locked = threading.Event()
+
+    def another_program() -> None:  # holds the write lock for a moment, as a send's ledger write may
+        other = open_database()
+        other.execute("BEGIN IMMEDIATE")
+        locked.set()
+        time.sleep(1.5)
+        other.conn.commit()
+        other.close()
+
+    holder = threading.Thread(target=another_program)
+    holder.start()
+    locked.wait(10)
+    started = time.monotonic()
+    answer = served.request("POST", served.link(token), ONE_CLICK, FORM)
+    waited = time.monotonic() - started
+    holder.join()
+    assert waited > 0.5  # it did wait for the lock
+    assert answer.status == 200
+    assert events(anna)[-1] == ("unsubscribed", "one-click")
+
+
+def test_a_lock_held_too_long_gets_503_try_again_and_saves_nothing(served_project, monkeypatch):
+    """In-process, with short waits: the page asks the reader to try again instead of failing or hanging."""
+    from io import BytesIO
+
+    from nyhetsbrev.web.unsubscribe import app as unsubscribe_app
+    from tests.serve_helpers import open_database
+
+    (anna,) = add_people(1, ["politiker"], prefix="anna")
+    monkeypatch.setattr(unsubscribe_app, "WRITE_PATIENCE", 0.3)
+    application = unsubscribe_app.UnsubscribeApp(served_project)
+    application._db().execute("PRAGMA busy_timeout=50")
+    other = open_database()
+    other.execute("BEGIN IMMEDIATE")
+    statuses = []
+    environ = {"REQUEST_METHOD": "POST", "PATH_INFO": "/avregistrera", "QUERY_STRING": f"token={token_for(anna)}",
+               "CONTENT_LENGTH": str(len(ONE_CLICK)), "wsgi.input": BytesIO(ONE_CLICK.encode())}
+    body = b"".join(application(environ, lambda status, headers: statuses.append(status)))
+    other.conn.rollback()
+    other.close()
+    application.close()
+    assert statuses == ["503 Service Unavailable"]
+    assert "Försök igen om en liten stund".encode() in body and b"redaktion@example.org" in body
+    assert suppression(anna) is None

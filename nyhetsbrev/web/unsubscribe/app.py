@@ -12,13 +12,14 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from ...errors import NyhetsbrevError, TokenError
 from ...project import config
 from ...store import open_db, unsubscribe
-from ...store.db import default_db_path
+from ...store.db import default_db_path, write_retrying
 from ...store.suppressions import signing_key
 from ...store.tokens import verify_token
 from .pages import Page, Pages
 
 DEFAULT_PATH = "/avregistrera"
 MAX_BODY = 4096  # what mail clients and the page's form send is a few dozen bytes
+WRITE_PATIENCE = 15.0  # seconds an unsubscribe waits for another program's write lock; then "try again" (503)
 ONE_CLICK = ("List-Unsubscribe", "One-Click")
 SOURCE_ONE_CLICK = "one-click"  # the RFC 8058 body: sent by the mail client's own unsubscribe button
 SOURCE_WEB = "web"  # the button on the page
@@ -105,7 +106,8 @@ class UnsubscribeApp:
             return self.pages.ask(token, address), None  # a GET never unsubscribes: mail scanners open every link
         source = SOURCE_ONE_CLICK if _first(form, ONE_CLICK[0]) == ONE_CLICK[1] else SOURCE_WEB
         try:
-            unsubscribe(self._db(), address, source)
+            db = self._db()
+            write_retrying(db, lambda: unsubscribe(db, address, source), patience=WRITE_PATIENCE)
         except (sqlite3.OperationalError, NyhetsbrevError) as exc:
             environ["nyhetsbrev.note"] = f"not saved: {type(exc).__name__}"  # the message could hold the address
             return self.pages.busy(), None
