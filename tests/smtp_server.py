@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import email
 import email.policy
 import logging
@@ -50,6 +52,7 @@ class Received:
     data: bytes
     tls: bool
     login: str | None
+    at: float = 0.0  # when it arrived, on the server's clock (a test's fake clock when it sets one)
 
     @property
     def message(self) -> email.message.EmailMessage:
@@ -122,9 +125,27 @@ class _Handler:
             login = login.decode()
         with self.s.lock:
             self.s.received.append(
-                Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content, _is_tls(smtp, session), login)
+                Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content, _is_tls(smtp, session), login,
+                         self.s.clock())
             )
         return "250 2.0.0 OK queued"
+
+
+    async def auth_XOAUTH2(self, smtp, args):
+        """SASL XOAUTH2 as Microsoft 365 speaks it: the initial response must be exactly user=…^Aauth=Bearer …^A^A."""
+        try:
+            raw = await smtp.challenge_auth("") if len(args) == 1 else base64.b64decode(args[1], validate=True)
+            text = raw.decode() if isinstance(raw, bytes) else ""
+        except (binascii.Error, UnicodeDecodeError):
+            return AuthResult(success=False, handled=False)
+        with self.s.lock:
+            ok = any(text == f"user={USERNAME}\x01auth=Bearer {token}\x01\x01" for token in self.s.bearer_tokens)
+            self.s.auth_attempts.append(("XOAUTH2", USERNAME if ok else "?", _is_tls(smtp, smtp.session)))
+        if ok:
+            return AuthResult(success=True, auth_data=LoginPassword(USERNAME.encode(), b""))
+        # Like Exchange Online: the reasons as a base64 JSON challenge, then 535 after the client's empty answer.
+        await smtp.challenge_auth('{"status":"401","schemes":"bearer","scope":"https://outlook.office.com/SMTP.Send"}')
+        return AuthResult(success=False, handled=False, message="535 5.7.3 Authentication unsuccessful")
 
 
 def _is_tls(smtp: SMTP, session) -> bool:
@@ -170,6 +191,8 @@ class FaultServer:
         self.delay = delay
         self.pipelining = pipelining
         self.connections = 0
+        self.clock = time.monotonic  # what Received.at is read from
+        self.bearer_tokens: set[str] = set()  # access tokens the XOAUTH2 mechanism accepts
         kwargs: dict = {"ready_timeout": 10, "data_size_limit": 10_000_000}
         context = None
         if certificate:

@@ -330,28 +330,6 @@ def test_send_and_status_on_the_command_line(project, smtp, cli):
     assert people[0] in status.stdout
 
 
-def test_rate_limit_gives_each_message_its_own_slot():
-    from nyhetsbrev.mail.dispatch import _Limiter
-
-    now, slept = [1000.0], []
-
-    def sleep(seconds: float) -> None:
-        slept.append(seconds)
-        now[0] += seconds
-
-    limiter = _Limiter(rate=4.0, clock=lambda: now[0], sleep=sleep)  # 0.25 s: exact in binary
-    for _ in range(5):
-        limiter.wait()
-    assert slept == [0.25] * 4  # the first goes at once, each next one a whole interval later
-    assert limiter.next == 1000.0 + 5 * 0.25
-    now[0] += 10.0  # a quiet spell earns no burst afterwards
-    limiter.wait()
-    limiter.wait()
-    assert slept[4:] == [0.25] and limiter.next == now[0] + 0.25
-    _Limiter(None, clock=lambda: now[0], sleep=sleep).wait()
-    assert len(slept) == 5
-
-
 def test_paused_send_says_why_on_the_command_line(project, smtp, cli):
     add_people(12, ["politiker"])
     smtp.always_reply("data", "554 5.7.1 Service unavailable; client host blocked using a block list")

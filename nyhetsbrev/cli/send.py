@@ -30,17 +30,27 @@ def send(
         False, "--resend-unknown", help="Also resend messages whose delivery is unknown after a crash (they may arrive twice)."
     ),
     connections: int = typer.Option(4, "--connections", min=1, max=64, metavar="N", help="SMTP connections used at the same time."),
-    rate: float = typer.Option(None, "--rate", min=0.01, metavar="R", help="At most this many messages per second (for a relay's limit)."),
+    rate: str = typer.Option(
+        None, "--rate", metavar="RATE", help="At most this many messages: 30/min, 2/s or 1000/h (default: rate in nyhetsbrev.toml)."
+    ),
 ) -> None:
     """Send an issue to lists: each address once, suppressed ones never; run it again to continue after a stop."""
     from ..mail.dispatch import Options
     from ..mail.sender import send as send_issue
 
     addresses = [a for value in (test or []) for a in re.split(r"[,\s;]+", value) if a]
+    per_second = None
+    if rate is not None:
+        from ..project.config import parse_rate
+
+        try:
+            per_second = parse_rate(rate)
+        except ValueError as exc:
+            raise SendError(f"--rate {exc}", hint="write it as 30/min, 2/s or 1000/h") from None
     with _Bar() as bar:
         report = send_issue(
-            project_root(ctx), issue, lists or [], test=addresses, outbox=outbox, dry_run=dry_run,
-            resend_unknown=resend_unknown, options=Options(connections=connections, rate=rate),
+            project_root(ctx), issue, lists or [], test=addresses, outbox=outbox, dry_run=dry_run, resend_unknown=resend_unknown,
+            options=Options(connections=connections, rate=per_second, rate_text=rate and " ".join(rate.split())),
             confirm=None if yes else bar.ask, progress=bar.update,
         )
     if report.dry_run or report.cancelled:
@@ -55,6 +65,9 @@ def send(
             _show_failed(report.failed, "not written")
     else:
         _show_summary(report)
+        if report.limit_until is not None:
+            _show_limit_stop(report)
+            raise typer.Exit(1)
 
 
 class _Bar:
@@ -94,7 +107,11 @@ class _Bar:
             self.task = self.progress.add_task("sending", total=tally.total, rate=0.0, note="")
         elapsed = max(time.monotonic() - tally.started, 1e-6)
         note = ""
-        if tally.waiting_until is not None:
+        if tally.limit_wait_until is not None:
+            from ..mail.limits import local_time
+
+            note = f"daily limit reached: waiting until {local_time(tally.limit_wait_until)}"
+        elif tally.waiting_until is not None:
             note = f"waiting {max(0, tally.waiting_until - time.monotonic()):.0f} s to retry {tally.retrying} deferred"
         elif tally.failed or tally.unknown:
             note = f"{tally.failed} failed, {tally.unknown} unknown"
@@ -119,7 +136,36 @@ def _show_plan(plan) -> None:
             what = "resent now (--resend-unknown)" if plan.resend_unknown else "not resent; add --resend-unknown to resend"
             table.add_row("unknown", f"{plan.unknown} ({what})")
     table.add_row("via" if plan.mode != "outbox" else "into", escape(plan.destination))
+    if plan.mode == "send":
+        _plan_limits(table, plan)
     console.print(table)
+
+
+def _plan_limits(table: Table, plan) -> None:
+    """The rate and daily limit the send keeps, and how long it will take: why a big send takes its time."""
+    from ..mail.limits import describe_duration, local_time
+
+    kept = [f"{plan.rate_text}" if plan.rate_text else "", f"{plan.daily_limit:,} a day".replace(",", " ") if plan.daily_limit else ""]
+    if any(kept):
+        why = f" ({escape(plan.limits_from)})" if plan.limits_from else ""
+        table.add_row("limits", ", ".join(k for k in kept if k) + why)
+    if plan.daily_room is not None and plan.to_send > plan.daily_room:
+        if plan.resume_at is not None:
+            table.add_row("daily limit", f"reached: nothing can go before {local_time(plan.resume_at)}")
+        else:
+            table.add_row("daily limit", f"{plan.daily_room} can go now, the other {plan.to_send - plan.daily_room} "
+                          "as the last 24 hours' messages age out (run the same command again)")
+    if plan.duration is not None:
+        table.add_row("expected time", describe_duration(plan.duration))
+
+
+def _show_limit_stop(report) -> None:
+    from ..mail.limits import local_time
+
+    console.print(
+        f"Daily limit of {report.plan.daily_limit} messages in 24 hours reached: {report.left} left to send. "
+        f"Run the same command again after {local_time(report.limit_until)} (local time) to continue.", soft_wrap=True,
+    )
 
 
 def _show_tests(report) -> None:
@@ -137,6 +183,8 @@ def _show_summary(report) -> None:
             f"[yellow]warning:[/] {report.recovered} messages were in flight when an earlier send stopped; "
             "they are marked unknown (resend them with --resend-unknown)"
         )
+    if report.limit_until is not None and (tally is None or tally.total == 0):
+        return  # nothing could go: the daily limit's line says when it can
     if tally is None or tally.total == 0:
         console.print(f"Nothing to send: {plan.already_sent} of {plan.recipients} recipients already have {plan.issue}.")
         return

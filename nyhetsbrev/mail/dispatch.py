@@ -14,7 +14,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable
 
-from . import transport
+from . import limits, transport
+from .jobs import Job, Reports, in_flight_limit
 from ..errors import SendError, SendPaused, TransportError
 from ..project.models import SmtpSettings
 from ..store import ledger
@@ -34,26 +35,13 @@ class Tally:
     unknown: int = 0
     retrying: int = 0
     waiting_until: float | None = None  # monotonic time of the next retry while only retries are left
+    limit_wait_until: float | None = None  # epoch time the daily limit frees a slot, while the send waits for it
+    limit_until: float | None = None  # set when the send stopped at the daily limit: epoch time it may continue
     started: float = field(default_factory=time.monotonic)
 
     @property
     def done(self) -> int:
         return self.sent + self.deferred + self.failed + self.unknown
-
-
-@dataclass
-class Job:
-    """One message on its way: ledger row, Message-ID, how often it was tried in this run; bytes made by its connection."""
-
-    row: ledger.Row
-    message_id: str
-    attempt: int = 1
-    address: str = ""
-    data: bytes = b""
-
-    @property
-    def key(self) -> str:
-        return self.row.email_key
 
 
 @dataclass(frozen=True)
@@ -62,9 +50,11 @@ class Options:
 
     connections: int = 4
     rate: float | None = None
+    rate_text: str | None = None  # the rate as the user wrote it, e.g. "30/min"
     retries: int = 3
     retry_base: float | None = None
     pause_after: int = 5
+    clock: limits.Clock = limits.SYSTEM_CLOCK
 
     def base(self) -> float:
         if self.retry_base is not None:
@@ -76,63 +66,6 @@ class Options:
 
 
 Prepare = Callable[[ledger.Row, str], tuple[str, bytes]]  # (row, message_id) -> (envelope recipient, message bytes)
-
-
-class _Reports:
-    """What the connections report; the main thread is woken once per batch, not once per message."""
-
-    def __init__(self) -> None:
-        self.items: deque = deque()
-        self.lock = threading.Lock()
-        self.ready = threading.Event()
-        self.wake_at = 1
-
-    def put(self, item: object, *, urgent: bool = False) -> None:
-        with self.lock:
-            self.items.append(item)
-            if urgent or len(self.items) >= self.wake_at:
-                self.ready.set()
-
-    def take(self, wanted: int, timeout: float) -> list:
-        """Everything reported so far, after waiting (up to timeout) until at least `wanted` items are in."""
-        with self.lock:
-            waiting = len(self.items) < wanted
-            if waiting:
-                self.wake_at = wanted
-                self.ready.clear()
-        if waiting:
-            self.ready.wait(timeout)
-        with self.lock:
-            items = list(self.items)
-            self.items.clear()
-            self.wake_at = 1
-        return items
-
-
-def in_flight_limit(connections: int) -> int:
-    """The most messages claimed and not yet answered at once: all that a crash can leave as 'unknown'."""
-    return 3 * connections
-
-
-class _Limiter:
-    """At most `rate` messages per second over all connections."""
-
-    def __init__(self, rate: float | None, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
-        self.interval = 1.0 / rate if rate else 0.0
-        self.clock, self.sleep = clock, sleep
-        self.next = clock()
-        self.lock = threading.Lock()
-
-    def wait(self) -> None:
-        if not self.interval:
-            return
-        with self.lock:
-            now = self.clock()
-            slot = max(self.next, now)
-            self.next = slot + self.interval
-        if slot > now:
-            self.sleep(slot - now)
 
 
 def _policy_key(result: transport.Result) -> str:
@@ -151,10 +84,12 @@ class Dispatcher:
         self.prepare, self.new_message_id, self.options = prepare, new_message_id, options
         self.progress = progress or (lambda tally: None)
         self.jobs: queue.Queue = queue.Queue()
-        self.results = _Reports()
+        self.results = Reports()
         self.stop = threading.Event()
         self.interrupted = threading.Event()
-        self.limiter = _Limiter(options.rate)
+        self.clock = options.clock
+        self.limiter = limits.RateLimiter(options.rate, self.clock)
+        self.budget = limits.DailyBudget(db, smtp.daily_limit, self.clock) if smtp.daily_limit else None
         self.in_flight: dict[str, Job] = {}
         self.unwritten: list[ledger.Outcome] = []  # replies collected, written with the next claims
         self.alive = 0
@@ -239,6 +174,10 @@ class Dispatcher:
                 self.tally.retrying -= 1
             if self.alive == 0 or self.crashed is not None:
                 return
+            if todo and not self.in_flight and self.paused is None and self.budget is not None and not self.budget.left:
+                if not self._wait_for_daily_limit(len(todo) + len(retries)):
+                    return
+                continue
             if not self.in_flight and (self.paused is not None or not todo):
                 if self.paused is not None or not retries:
                     return
@@ -265,13 +204,30 @@ class Dispatcher:
                     self.tally.retrying += 1
             self.progress(self.tally)
 
+    def _wait_for_daily_limit(self, left: int) -> bool:
+        """The daily limit is used up: wait when a slot frees soon (True), else stop the send here (False)."""
+        if self.budget.refresh():
+            self.tally.limit_wait_until = None
+            return True
+        until = self.budget.next_free()
+        if until is None:  # counted again in between: try once more
+            return True
+        if until - self.clock.time() > limits.WAIT_AT_MOST:
+            self.tally.limit_until = until
+            return False
+        self.tally.limit_wait_until = until
+        self.progress(self.tally)
+        self.clock.sleep(min(1.0, max(0.0, until - self.clock.time())), self.interrupted)
+        return True
+
     def _can_fill(self, todo: deque) -> bool:
-        return self.paused is None and self.crashed is None and bool(todo) and len(self.in_flight) <= self._low_water()
+        return (self.paused is None and self.crashed is None and bool(todo) and len(self.in_flight) <= self._low_water()
+                and (self.budget is None or self.budget.left > 0))
 
     def _write(self, claims: list[tuple[str, str]] = ()) -> None:
         """One transaction: the replies collected so far, and the next messages claimed before their DATA goes out."""
         outcomes, self.unwritten = self.unwritten, []
-        ledger.write(self.db, self.issue, outcomes=outcomes, claims=claims)
+        ledger.write(self.db, self.issue, outcomes=outcomes, claims=claims, now=self.clock.iso())
 
     def _high_water(self) -> int:
         return in_flight_limit(self.alive)
@@ -282,6 +238,8 @@ class Dispatcher:
     def _prepare(self, todo: deque) -> list[Job]:
         """The next messages to claim, up to the high-water mark in flight (their connections build the bytes)."""
         room = self._high_water() - len(self.in_flight)
+        if self.budget is not None:
+            room = self.budget.take(room)
         batch = []
         while todo and len(batch) < room:
             row, attempt = todo.popleft()
@@ -391,7 +349,9 @@ class Dispatcher:
                 except SendError as exc:  # a name or address that must not reach a header
                     self.results.put((job, transport.Result(transport.FAILED, None, f"not sent: {exc}")))
                     continue
-                self.limiter.wait()
+                if not self.limiter.wait(self.stop):
+                    self.results.put((job, None))  # stopped while waiting for its slot: never went out
+                    continue
                 self.results.put((job, transport.deliver(conn, self.sender, job.address, job.data, self.stop)))
         except Exception as exc:  # TransportError: this connection is gone; anything else is a bug that stops the send
             self.results.put((job, exc), urgent=True)

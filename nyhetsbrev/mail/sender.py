@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
-from . import message, transport
+from . import limits, message, transport
 from ..publish import pipeline
 from .dispatch import Dispatcher, Options, Tally
 from ..errors import CheckFailed, SendError
@@ -39,6 +40,12 @@ class SendPlan:
     variants: int = 1
     destination: str = ""
     warnings: list[str] = field(default_factory=list)
+    rate_text: str | None = None  # the rate the send keeps, e.g. "30/min"
+    daily_limit: int | None = None
+    limits_from: str | None = None  # why those limits hold when nyhetsbrev.toml names none
+    daily_room: int | None = None  # how many the daily limit lets go now
+    duration: float | None = None  # expected seconds for what goes now, at the rate
+    resume_at: float | None = None  # epoch: when the daily limit lets the next message go, if none can go now
 
 
 @dataclass
@@ -55,6 +62,8 @@ class SendReport:
     failed: list[tuple[str, str]] = field(default_factory=list)  # (address, why): the ledger's, or the outbox's unwritten
     bounced: list[str] = field(default_factory=list)  # newly suppressed: the server said the address does not exist
     elapsed: float = 0.0
+    limit_until: float | None = None  # the send stopped at the daily limit: epoch time after which it continues
+    left: int = 0  # messages still to send when it stopped there
 
 
 def send(
@@ -114,15 +123,22 @@ def send(
             return SendReport(plan, written=written, failed=failed, elapsed=time.monotonic() - started)
         smtp = project.settings.smtp
         plan.destination = _via(smtp)
+        if options.rate is None and smtp.rate:
+            options = dataclasses.replace(options, rate=smtp.rate, rate_text=smtp.rate_text)
         issue_key = str(issue.id)
         entries = [ledger.Entry(k, item["email"], item["id"], tuple(sorted(names))) for k, (item, names) in people.items()]
         if dry_run:
             _fill_plan(plan, ledger.plan(db, issue_key, entries), resend_unknown)
+            _fill_limits(plan, db, smtp, options)
             return SendReport(plan, dry_run=True, elapsed=time.monotonic() - started)
         transport.check_settings(smtp)
         with ledger.SendLock(db, issue_key):
             recovered = ledger.recover(db, issue_key)
             _fill_plan(plan, ledger.plan(db, issue_key, entries), resend_unknown)
+            _fill_limits(plan, db, smtp, options)
+            if plan.resume_at is not None and plan.to_send:  # nothing may go before the daily limit frees a slot
+                return SendReport(plan, tally=Tally(total=0), recovered=recovered, limit_until=plan.resume_at,
+                                  left=plan.to_send, elapsed=time.monotonic() - started)
             if confirm is not None and plan.to_send and not confirm(plan):
                 return SendReport(plan, cancelled=True, recovered=recovered, elapsed=time.monotonic() - started)
             ledger.enqueue(db, issue_key, entries)
@@ -138,8 +154,9 @@ def send(
             finally:  # also when the send pauses or stops: what this run learnt about bad addresses is kept
                 bounced = _suppress_bad_addresses(db, issue_key, dispatcher.failures)
             failed = ledger.failed(db, issue_key)
+            left = ledger.plan(db, issue_key, entries).to_send(resend_unknown) if tally.limit_until else 0
         return SendReport(plan, tally=tally, recovered=recovered, failed=failed, bounced=bounced,
-                          elapsed=time.monotonic() - started)
+                          elapsed=time.monotonic() - started, limit_until=tally.limit_until, left=left)
     finally:
         db.close()
 
@@ -163,6 +180,22 @@ def _fill_plan(plan: SendPlan, counts: ledger.Plan, resend_unknown: bool) -> Non
     plan.failed_before = counts.by_state[ledger.FAILED]
     plan.unknown = counts.by_state[ledger.UNKNOWN]
     plan.deferred = counts.by_state[ledger.DEFERRED]
+
+
+def _fill_limits(plan: SendPlan, db, smtp: SmtpSettings, options: Options) -> None:
+    """The rate and daily limit this send keeps, how many may go now, and how long that takes."""
+    plan.rate_text = options.rate_text or (f"{options.rate:g}/s" if options.rate else None)
+    plan.daily_limit, plan.limits_from = smtp.daily_limit, smtp.limits_from
+    now = plan.to_send
+    if smtp.daily_limit:
+        budget = limits.DailyBudget(db, smtp.daily_limit, options.clock)
+        plan.daily_room = budget.left
+        now = min(now, budget.left)
+        if not budget.left:
+            until = budget.next_free()
+            if until is not None and until - options.clock.time() > limits.WAIT_AT_MOST:
+                plan.resume_at = until
+    plan.duration = limits.expected_duration(now, options.rate)
 
 
 def _warnings(project: Project) -> list[str]:

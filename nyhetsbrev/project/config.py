@@ -21,7 +21,16 @@ _SETTINGS_KEYS = {
     "name", "language", "from", "reply_to", "subject", "archive_url", "image_base_url",
     "unsubscribe_email", "unsubscribe_url", "organisation", "list_id", "smtp", "imap",
 }
-_SMTP_KEYS = {"host", "port", "security", "username", "timeout", "password"}
+_SMTP_KEYS = {"host", "port", "security", "username", "timeout", "password", "auth", "tenant", "client_id",
+              "rate", "daily_limit"}
+AUTH_MODES = ("password", "oauth2")
+RATE_UNITS = {"s": 1.0, "sec": 1.0, "min": 60.0, "h": 3600.0}
+# Exchange Online's limits per mailbox (30 messages a minute, 10 000 recipients in any 24 hours).
+OFFICE365_HOST = "smtp.office365.com"
+OFFICE365_RATE = "30/min"
+OFFICE365_DAILY_LIMIT = 10_000
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_DOMAIN = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9-]{1,63}\.)+[A-Za-z]{2,63}$")
 _IMAP_KEYS = {"host", "port", "security", "username", "auth", "folder", "processed_folder", "timeout", "password"}
 IMAP_SECURITY_MODES = ("tls", "starttls")
 _MEMBER_KEYS = {"name", "title", "organisation", "email", "phone"}
@@ -205,7 +214,66 @@ def _smtp_settings(table: dict[str, Any], check: TableChecker) -> SmtpSettings:
     timeout = table.get("timeout", 30)
     if not isinstance(timeout, (int, float)) or timeout <= 0:
         raise check.fail("SMTP timeout must be a positive number of seconds", "timeout")
-    return SmtpSettings(host=host, port=port, security=security, username=username, timeout=float(timeout))
+    auth, tenant, client_id = oauth_settings(table, check, "smtp", username)
+    rate_text = check.text_value(table, "rate")
+    daily_limit = table.get("daily_limit")
+    if daily_limit is not None and (isinstance(daily_limit, bool) or not isinstance(daily_limit, int) or daily_limit < 1):
+        raise check.fail("'daily_limit' must be a whole number of messages, e.g. 10000", "daily_limit")
+    limits_from = None
+    if host and host.lower().rstrip(".") == OFFICE365_HOST and (rate_text is None or daily_limit is None):
+        limits_from = "Microsoft 365's limits for smtp.office365.com"
+        rate_text = rate_text or OFFICE365_RATE
+        daily_limit = daily_limit or OFFICE365_DAILY_LIMIT
+    try:
+        rate = parse_rate(rate_text) if rate_text else None
+    except ValueError as exc:
+        raise check.fail(f"'rate' {exc}", "rate", hint='write it as "30/min", "2/s" or "1000/h"') from None
+    return SmtpSettings(host=host, port=port, security=security, username=username, timeout=float(timeout),
+                        auth=auth, tenant=tenant, client_id=client_id, rate=rate,
+                        rate_text=rate_text and " ".join(rate_text.split()), daily_limit=daily_limit,
+                        limits_from=limits_from)
+
+
+def parse_rate(text: str) -> float:
+    """Messages per second from "N/s", "N/min" or "N/h" (a bare number is per second); ValueError saying why."""
+    number, _, unit = str(text).strip().partition("/")
+    unit = unit.strip().lower() or "s"
+    if unit not in RATE_UNITS:
+        raise ValueError(f"'{text}' has an unknown unit '{unit}' (use /s, /min or /h)")
+    try:
+        count = float(number.strip().replace(" ", "").replace("\u00a0", ""))
+    except ValueError:
+        raise ValueError(f"'{text}' does not start with a number") from None
+    if not 0 < count < float("inf"):
+        raise ValueError(f"'{text}' must be more than 0")
+    return count / RATE_UNITS[unit]
+
+
+def oauth_settings(table: dict[str, Any], check: TableChecker, section: str,
+                   username: str | None) -> tuple[str, str | None, str | None]:
+    """auth, tenant and client_id of an [smtp] or [imap] table; oauth2 needs all three and the mailbox's username."""
+    auth = (check.text_value(table, "auth", default="password") or "password").lower()
+    if auth not in AUTH_MODES:
+        raise check.fail(f"'auth' in [{section}] must be \"password\" or \"oauth2\", not '{auth}'", "auth")
+    tenant, client_id = check.text_value(table, "tenant"), check.text_value(table, "client_id")
+    if auth != "oauth2":
+        if tenant or client_id:
+            raise check.fail(f"'tenant' and 'client_id' in [{section}] are only used with auth = \"oauth2\"",
+                             "tenant" if tenant else "client_id", hint='add auth = "oauth2" or remove them')
+        return auth, None, None
+    app_hint = "your IT department gets both from the app registration (see docs/microsoft365.md)"
+    if not tenant or not (_GUID.match(tenant) or _DOMAIN.match(tenant)):
+        raise check.fail(f"auth = \"oauth2\" in [{section}] needs tenant = the directory (tenant) ID or the "
+                         f"organisation's domain{f', not {tenant!r}' if tenant else ''}", "tenant" if tenant else "auth",
+                         hint=app_hint)
+    if not client_id or not _GUID.match(client_id):
+        raise check.fail(f"auth = \"oauth2\" in [{section}] needs client_id = the application (client) ID, "
+                         f"e.g. 00000000-0000-0000-0000-000000000000{f', not {client_id!r}' if client_id else ''}",
+                         "client_id" if client_id else "auth", hint=app_hint)
+    if not username or "@" not in username:
+        raise check.fail(f"auth = \"oauth2\" in [{section}] needs username = the mailbox's address", "username"
+                         if username else "auth", hint='e.g. username = "nyhetsbrev@kommun.se"')
+    return auth, tenant, client_id
 
 
 def _imap_settings(table: Any, check: TableChecker) -> ImapSettings:

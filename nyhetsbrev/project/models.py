@@ -68,6 +68,13 @@ class SmtpSettings:
     security: str = "starttls"
     username: str | None = None
     timeout: float = 30.0
+    auth: str = "password"  # or "oauth2" (Microsoft 365: tenant and client_id say which app registration)
+    tenant: str | None = None
+    client_id: str | None = None
+    rate: float | None = None  # messages per second
+    rate_text: str | None = None  # as written, e.g. "30/min"
+    daily_limit: int | None = None  # messages in any 24 hours
+    limits_from: str | None = None  # why rate/daily_limit hold when the settings name none, e.g. "Microsoft 365"
 
 
 @dataclass(frozen=True)

@@ -143,13 +143,14 @@ class Outcome:
     next_attempt_at: str | None = None
 
 
-def write(db, issue: str, *, outcomes: Iterable[Outcome] = (), claims: Iterable[tuple[str, str]] = ()) -> None:
+def write(db, issue: str, *, outcomes: Iterable[Outcome] = (), claims: Iterable[tuple[str, str]] = (),
+          now: str | None = None) -> None:
     """Record outcomes and claim rows as 'sending' (with their Message-IDs) in one committed transaction.
 
     Outcomes are written only after the server's reply, claims before any byte of DATA goes out. A database
     another program keeps busy is waited for, however long: the replies the server gave must not be lost.
     """
-    now = utc_now()
+    now = now or utc_now()
     outcomes, claims = list(outcomes), list(claims)
     if not outcomes and not claims:
         return
@@ -168,6 +169,25 @@ def write(db, issue: str, *, outcomes: Iterable[Outcome] = (), claims: Iterable[
             )
 
     write_retrying(db, work, patience=None)
+
+
+# What counts against a daily limit: messages sent, and those that may have gone out (claimed or unknown).
+_COUNTED = ("(state = 'sent' AND sent_at >= :since)"
+            " OR (state IN ('sending', 'unknown') AND sent_at IS NULL AND updated_at >= :since)")
+
+
+def sent_since(db, since: str) -> int:
+    """Messages of every issue sent (or possibly sent) at or after `since` (ISO 8601 UTC)."""
+    return db.execute(f"SELECT count(*) FROM send_ledger WHERE {_COUNTED}", {"since": since}).fetchone()[0]
+
+
+def counted_times(db, since: str, *, offset: int = 0) -> str | None:
+    """The time of the (offset+1)-th oldest message counted by sent_since, or None."""
+    row = db.execute(
+        f"SELECT coalesce(sent_at, updated_at) AS t FROM send_ledger WHERE {_COUNTED} ORDER BY t LIMIT 1 OFFSET :offset",
+        {"since": since, "offset": offset},
+    ).fetchone()
+    return row[0] if row else None
 
 
 @dataclass
