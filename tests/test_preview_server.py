@@ -280,3 +280,15 @@ def test_bad_requests_get_an_answer_and_no_traceback(preview, capfd, path, statu
     assert get(preview, path)[0] == status
     assert get(preview, "/api/state")[0] == 200  # still serving
     assert "Traceback" not in capfd.readouterr().err
+
+
+def test_the_unsubscribe_link_shows_the_page_readers_will_see(preview, repo_project):
+    status, _, body = get(preview, "/link/unsubscribe")
+    assert status == 200 and "opens a new email to the unsubscribe address" in body  # mailto only: no page
+    epoch = state(preview)["epoch"]
+    replace_in(repo_project / "nyhetsbrev.toml", '# unsubscribe_url =', "unsubscribe_url =")
+    wait_for_epoch_after(preview, epoch)
+    status, _, body = get(preview, "/link/unsubscribe")
+    assert status == 200 and '<html lang="sv">' in body
+    assert "Vill du avregistrera dig från Tillsammans för barnens bästa i Sörmland?" in body
+    assert "https://www.example.se/avregistrera" in body and "<form" not in body  # the button does nothing here

@@ -13,6 +13,7 @@ from ...mail import message
 from ...publish import pipeline
 from ...errors import NyhetsbrevError
 from ...project.models import UNSUBSCRIBE_PLACEHOLDER, WEB_PLACEHOLDER, IssueId, Section
+from ..unsubscribe.pages import Pages
 
 # Where the per-recipient links point in the preview: the web copy, and a page that explains the link.
 PREVIEW_WEB_URL = "/web.html"
@@ -39,6 +40,7 @@ class PreviewBuild:
     date: str
     problems: tuple[dict, ...]
     sections: tuple[dict, ...]
+    unsubscribe_page: bytes | None  # what the footer's link opens when unsubscribe_url is set (serve's page)
     seconds: float = field(compare=False)
     built_at: float = field(default_factory=time.time, compare=False)
 
@@ -78,8 +80,9 @@ def make_build(root: Path, issue_id: IssueId) -> PreviewBuild:
     started = time.perf_counter()
     project, issue = pipeline.load(root, issue_id)
     rendered = pipeline.render(project, issue)
-    problems = checks.inspect(issue, rendered)
+    problems = checks.inspect(issue, rendered) + pipeline.settings_problems(project)
     settings = project.settings
+    unsubscribe_page = Pages(settings).example(settings.unsubscribe_url).body if settings.unsubscribe_url else None
     name, address = parseaddr(settings.sender)
     return PreviewBuild(
         issue=str(issue.id),
@@ -99,6 +102,7 @@ def make_build(root: Path, issue_id: IssueId) -> PreviewBuild:
             for p in problems
         ),
         sections=tuple(_section_info(root, s) for s in issue.sections),
+        unsubscribe_page=unsubscribe_page,
         seconds=time.perf_counter() - started,
     )
 

@@ -276,7 +276,9 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._no_build(failure)
             return self._send(HTTPStatus.OK, good.web_html.encode("utf-8"), "text/html; charset=utf-8")
         if path == "/link/unsubscribe":
-            return self._asset("unsubscribe.html")
+            if good is not None and good.unsubscribe_page:
+                return self._send(HTTPStatus.OK, good.unsubscribe_page, "text/html; charset=utf-8")
+            return self._asset("unsubscribe.html")  # mailto only: the link opens an email, no page
         if path == "/favicon.ico":
             return self._send(HTTPStatus.NO_CONTENT, b"", "image/x-icon")
         return self._issue_file(path, good)

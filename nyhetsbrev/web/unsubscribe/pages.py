@@ -95,6 +95,9 @@ _TEXTS = {
 }
 
 
+EXAMPLE_ADDRESS = {"sv": "förnamn.efternamn@example.se", "en": "first.last@example.org"}
+
+
 @dataclass(frozen=True)
 class Page:
     """A finished response: HTTP status and the page's bytes."""
@@ -114,13 +117,23 @@ class Pages:
 
     def ask(self, token: str, address: str) -> Page:
         """The question and its button (GET): a form that posts back to the same link."""
+        form = (f'<form method="post" action="?token={html.escape(token, quote=True)}">\n'
+                '<input type="hidden" name="confirm" value="yes">\n'
+                f'<button type="submit">{html.escape(self.texts["ask_button"])}</button>\n</form>')
+        return self._ask(address, form)
+
+    def example(self, url: str) -> Page:
+        """The question page for the preview: an example address, a note on where it lives, a button that does nothing."""
+        note = (f'<p class="quiet"><strong>Preview.</strong> In the email as sent, this link is personal: it opens '
+                f"this page at {html.escape(url)} (run by <code>nyhetsbrev serve</code>), where the button "
+                "unsubscribes the reader. Here it does nothing.</p>\n")
+        button = f'<p><button type="button">{html.escape(self.texts["ask_button"])}</button></p>'
+        return self._ask(EXAMPLE_ADDRESS[self.language], button, note)
+
+    def _ask(self, address: str, form: str, note: str = "") -> Page:
         t = self.texts
         body = (
-            f"<p>{_fill(t['ask_text'], address=_strong(address))}</p>\n"
-            f'<form method="post" action="?token={html.escape(token, quote=True)}">\n'
-            f'<input type="hidden" name="confirm" value="yes">\n'
-            f'<button type="submit">{html.escape(t["ask_button"])}</button>\n'
-            "</form>\n"
+            f"{note}<p>{_fill(t['ask_text'], address=_strong(address))}</p>\n{form}\n"
             f'<p class="quiet">{html.escape(t["ask_stay"])}</p>'
         )
         return self._page(200, t["ask_title"].format(name=self.name), t["ask_heading"].format(name=self.name), body)
