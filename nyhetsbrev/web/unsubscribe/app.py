@@ -55,10 +55,12 @@ class UnsubscribeApp:
         self.pages = Pages(self.settings)
         self.db_path = Path(db_path) if db_path else default_db_path(root)
         first = open_db(self.db_path, create=False)  # a missing database is an error now, not on the first click
-        self.key = signing_key(first)
+        try:
+            self.key = signing_key(first)
+        finally:
+            first.close()  # none is kept from here: a server that forks workers after loading the app must not share it
         self._local = threading.local()
-        self._local.db = first
-        self._open = [first]
+        self._open: list = []
         self._lock = threading.Lock()
 
     def __call__(self, environ: dict, start_response):
