@@ -204,19 +204,20 @@ def test_a_port_in_use_is_one_line(served_project, cli):
     assert "is in use" in one_line_error(result)
 
 
-def test_serve_warns_when_unsubscribe_url_is_not_https(served_project):
+def test_serve_warns_when_unsubscribe_url_is_not_https_and_quiet_has_no_access_log(served_project):
     add_people(1, ["alla"])
     settings = served_project / "nyhetsbrev.toml"
     text = settings.read_text(encoding="utf-8")
     settings.write_text(text.replace("https://www.example.org/avregistrera", "http://127.0.0.1/nb/avregistrera"),
                         encoding="utf-8")
-    running = start_serve(served_project)
+    running = start_serve(served_project, "--quiet")
     try:
         assert running.path == "/nb/avregistrera"  # the path of unsubscribe_url is the one served
         assert running.request("GET", "/avregistrera").status == 404
     finally:
         _, output = running.stop()
     assert "warning: unsubscribe_url is not https" in output
+    assert " GET /avregistrera 404 " not in output  # --quiet: no access log
 
 
 def test_an_unsubscribe_waits_while_another_program_writes(served):
