@@ -3,27 +3,37 @@
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
-import tempfile
 from pathlib import Path
 
 
-def write_text(path: Path, text: str) -> None:
-    """Write text (UTF-8, LF) to path through a temp file and an atomic rename."""
-    write_bytes(path, text.encode("utf-8"))
+def write_text(path: Path, text: str, *, private: bool = False) -> None:
+    """Write text (UTF-8, LF) to path through a temp file and an atomic rename (mode 0600 when private)."""
+    write_bytes(path, text.encode("utf-8"), private=private)
 
 
-def write_bytes(path: Path, data: bytes) -> None:
-    """Write bytes to path through a temp file and an atomic rename."""
+def write_bytes(path: Path, data: bytes, *, private: bool = False) -> None:
+    """Write bytes to path through a temp file and an atomic rename.
+
+    The file gets the mode the umask gives (0644 under 022), like any file a program saves; private files
+    (personal data) get 0600 whatever the umask.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    tmp = _temp_name(path)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600 if private else 0o666)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
+
+
+def _temp_name(path: Path) -> Path:
+    """A fresh hidden name next to path for the file being written."""
+    return path.with_name(f".{path.name}.{secrets.token_hex(6)}")
 
 
 def copy_file(source: Path, dest: Path) -> None:
@@ -31,13 +41,12 @@ def copy_file(source: Path, dest: Path) -> None:
     if dest.is_file() and dest.stat().st_size == source.stat().st_size and dest.read_bytes() == source.read_bytes():
         return
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", dir=dest.parent)
-    os.close(fd)
+    tmp = _temp_name(dest)
     try:
-        shutil.copyfile(source, tmp)
+        shutil.copyfile(source, tmp)  # a new file: the umask decides its mode
         os.replace(tmp, dest)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 

@@ -42,6 +42,11 @@ class _Group(TyperGroup):
         except Exception as exc:  # a bug: still one line, the traceback is behind --debug
             if _debug(ctx) or type(exc).__module__.startswith(("typer", "click")):
                 raise  # typer's own exit and usage errors, which it prints itself
+            if type(exc).__module__ == "sqlite3":  # read-only, disk full, busy: the database's condition, not a bug
+                from ..store.db import database_error
+
+                err_console.print(f"[bold red]error:[/] {escape(database_error(exc))}")
+                raise typer.Exit(1) from None
             err_console.print(
                 f"[bold red]error:[/] unexpected {type(exc).__name__}: {escape(exc)}. "
                 "Run again with --debug and report the traceback"

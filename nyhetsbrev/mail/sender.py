@@ -270,6 +270,6 @@ def _write_outbox(folder: Path, people: dict, renderer: _Renderer, key: bytes,
             failed.append((item["email"], str(exc)))
             continue
         path = folder / f"{number:05d}-{re.sub(r'[^A-Za-z0-9@._-]', '_', item['email'])[:120]}.eml"
-        write_bytes(path, data)
+        write_bytes(path, data, private=True)  # one person's address and unsubscribe link
         written.append(path)
     return written, failed

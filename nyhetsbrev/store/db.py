@@ -23,6 +23,7 @@ migrations = Migrations("nyhetsbrev")
 T = TypeVar("T")
 BUSY_PATIENCE = 60.0  # seconds a writer waits for another program's write lock before it gives up (None: for ever)
 _BACKOFF_MAX = 2.0
+_opened: list[Path] = []  # the database this process opened last, named in errors raised far from open_db
 
 
 def utc_now() -> str:
@@ -43,6 +44,8 @@ def open_db(path: Path, *, create: bool = True) -> Database:
     """Open the database (WAL, synchronous=NORMAL, foreign keys on, migrations applied); made when new if create.
 
     With create=False a missing database raises NoRecipientsYet and nothing is written (for commands that only read).
+    The file, its WAL and shared-memory files are private to the owner (0600): they hold personal data.
+    A database made by a newer nyhetsbrev is refused before anything is written to it.
     """
     path = Path(path)
     if not create and not path.exists():
@@ -50,20 +53,95 @@ def open_db(path: Path, *, create: bool = True) -> Database:
             "no recipients yet", path=path, hint="import people with 'nyhetsbrev recipients import FILE --list NAME'"
         )
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        _create_private(path)
         db = Database(path, execute_plugins=False)
+        _refuse_newer(db, path)
         db.enable_wal()
+        _make_private(path)
         db.execute("PRAGMA synchronous=NORMAL")
         db.execute("PRAGMA foreign_keys=ON")
         db.execute("PRAGMA busy_timeout=10000")
         migrations.apply(db)
     except (sqlite3.DatabaseError, OSError) as exc:
-        raise StoreError(
-            f"cannot open the recipients database: {exc}",
-            path=path,
-            hint="check that the file is a nyhetsbrev database and that you may write to its folder",
-        ) from None
+        raise database_error(exc, path) from None
+    _opened[:] = [path]
     return db
+
+
+def _create_private(path: Path) -> None:
+    """Make a new, empty database file with mode 0600 (SQLite gives its -wal and -shm files the same mode)."""
+    if path.exists():
+        return
+    if not path.parent.exists():
+        path.parent.mkdir(parents=True, mode=0o700)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:  # another process made it first
+        pass
+
+
+def _make_private(path: Path) -> None:
+    """Files of a database made before nyhetsbrev kept them private are made 0600 too."""
+    if os.name != "posix":  # pragma: no cover - Windows keeps files private by their folder's ACL
+        return
+    for name in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        try:
+            if name.stat().st_mode & 0o077:
+                os.chmod(name, 0o600)
+        except OSError:  # not there (yet), or not ours to change
+            pass
+
+
+def known_migrations() -> list[str]:
+    """The names of the migrations this version of nyhetsbrev knows, in order."""
+    return [name for name, _ in MIGRATIONS]
+
+
+def _refuse_newer(db: Database, path: Path) -> None:
+    """Refuse a database holding migrations this version does not know, before writing anything to it."""
+    if not db[migrations.migrations_table].exists():
+        return
+    known = set(known_migrations())
+    unknown = [
+        name for (name,) in db.execute(
+            f"SELECT name FROM {migrations.migrations_table} WHERE migration_set = ? ORDER BY rowid", [migrations.name]
+        ) if name not in known
+    ]
+    if unknown:
+        db.close()
+        raise StoreError(
+            f"the recipients database was made by a newer nyhetsbrev ({', '.join(unknown)}): upgrade nyhetsbrev "
+            "to use it; nothing was changed",
+            path=path,
+            hint="install the newest nyhetsbrev (pip install --upgrade nyhetsbrev) and run the command again",
+        )
+
+
+def database_error(exc: BaseException, path: Path | None = None) -> StoreError:
+    """A SQLite or file error as the user should read it: busy, read-only, disk full, or not a database."""
+    path = path or (_opened[0] if _opened else None)
+    message = str(exc.strerror if isinstance(exc, OSError) and exc.strerror else exc)
+    code = getattr(exc, "sqlite_errorname", "") or ""
+    if is_busy(exc):
+        return StoreError(
+            f"the recipients database is busy ({message})", path=path,
+            hint="wait for the other nyhetsbrev command (a send?) to finish and run this one again",
+        )
+    if code.startswith("SQLITE_READONLY") or "readonly" in message or getattr(exc, "errno", None) in (1, 13, 30):
+        return StoreError(
+            f"the recipients database cannot be written: it is read-only ({message})", path=path,
+            hint="check that you may write to the database file and its folder (ask whoever set it up), "
+            "then run the command again",
+        )
+    if code.startswith(("SQLITE_FULL", "SQLITE_IOERR")) or "disk is full" in message or getattr(exc, "errno", None) == 28:
+        return StoreError(
+            f"the recipients database cannot be written: the disk is full or failing ({message}); nothing was changed",
+            path=path, hint="free some disk space, then run the same command again",
+        )
+    return StoreError(
+        f"cannot open the recipients database: {message}", path=path,
+        hint="check that the file is a nyhetsbrev database and that you may write to its folder",
+    )
 
 
 def is_busy(exc: BaseException) -> bool:

@@ -300,6 +300,6 @@ def person_json(db: Database, address: str) -> str:
 
 def _save(path: Path, text: str) -> None:
     try:
-        write_text(path, text)
+        write_text(path, text, private=True)  # personal data
     except OSError as exc:
         raise StoreError(f"cannot write the export: {exc.strerror or exc}", path=path, hint="check the folder") from None
