@@ -14,12 +14,12 @@ NBSP = "\u00a0"
 QUIRKS_ROWS = [
     "E-post;Förnamn;Efternamn;Förvaltning;Kommun;Titel;Anteckning",            # 1 header
     "anna.andersson@example.se;Anna;Andersson;Socialförvaltningen;Flen;Enhetschef;",  # 2 ok
-    "Erik.Öberg@Example.SE ;Erik;Öberg;Barn- och utbildning;Gnesta;Rektor;",   # 3 ok, trailing space, upper case
+    "Erik.Oberg@Example.SE ;Erik;Öberg;Barn- och utbildning;Gnesta;Rektor;",   # 3 ok, trailing space, upper case
     f"{NBSP}karin.lund@example.org{NBSP};Karin;Lund;Region Sörmland;;Utvecklare;ringer ibland",  # 4 ok, NBSP
     "",                                                                          # 5 blank line
     "ANNA.ANDERSSON@EXAMPLE.SE;Anna;A;;Flen;;",                                  # 6 case duplicate of row 2
     "kalle@;Kalle;Ek;;Trosa;;",                                                  # 7 invalid
-    "björn.ek@exämple.se;Björn;Ek;Kultur;Vingåker;Samordnare;",                  # 8 ok, IDN domain
+    "bjorn.ek@exämple.se;Björn;Ek;Kultur;Vingåker;Samordnare;",                  # 8 ok, IDN domain
     ";Tom;Utan;;Flen;;",                                                         # 9 no address
     ";;;;;;",                                                                    # 10 blank (only separators)
     "sara svensson@example.se;Sara;Svensson;;Nyköping;;",                        # 11 invalid (space)
@@ -27,7 +27,7 @@ QUIRKS_ROWS = [
     "mia.berg@example.se;Mia;Berg;;Strängnäs;;",                                 # 13 ok
 ]
 QUIRKS_OK = {
-    "anna.andersson@example.se", "Erik.Öberg@Example.SE", "karin.lund@example.org", "björn.ek@exämple.se",
+    "anna.andersson@example.se", "Erik.Oberg@Example.SE", "karin.lund@example.org", "bjorn.ek@exämple.se",
     "mia.berg@example.se",
 }
 QUIRKS_SKIPPED = {6: "duplicate of row 2", 7: "not a valid e-mail address", 9: "no e-mail address",
@@ -44,13 +44,13 @@ def quirks_csv(folder: Path, name: str = "kommun.csv") -> Path:
 # Comma-separated UTF-8 with a byte-order mark glued to the first header name; English headers.
 BOM_ROWS = [
     "Email,Name,Organization,Municipality,Role,Phone",
-    "lena.ström@example.se,Lena Ström,Region Sörmland,Nyköping,Strateg,0155-123456",
+    "lena.strom@example.se,Lena Ström,Region Sörmland,Nyköping,Strateg,0155-123456",
     "jonas.karlsson@example.org,Jonas Karlsson,FoU Sörmland,Eskilstuna,Forskare,",
     "Jonas.Karlsson@example.org,Jonas K,,,,",
     ",,,,,",
-    "åsa.öst@example.se,Åsa Öst,,Oxelösund,,",
+    "asa.ost@example.se,Åsa Öst,,Oxelösund,,",
 ]
-BOM_OK = {"lena.ström@example.se", "jonas.karlsson@example.org", "åsa.öst@example.se"}
+BOM_OK = {"lena.strom@example.se", "jonas.karlsson@example.org", "asa.ost@example.se"}
 BOM_SKIPPED = {4: "duplicate of row 3"}
 
 

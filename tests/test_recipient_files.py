@@ -37,7 +37,7 @@ def test_semicolon_cp1252_file_with_every_quirk(tmp_path):
         "name": "Anna Andersson", "organisation": "Socialförvaltningen", "municipality": "Flen", "title": "Enhetschef",
     }
     assert by_row[4].attributes == {"Anteckning": "ringer ibland"}
-    assert by_row[3].email_key == "erik.öberg@example.se"
+    assert by_row[3].email_key == "erik.oberg@example.se"
     assert "\n" not in by_row[12].email and by_row[12].email == "per.nilsson@example.org"
 
 
@@ -70,10 +70,10 @@ def test_xlsx_with_blank_row_duplicates_and_numbers(tmp_path):
 
 
 def test_idn_domain_kept_as_given_with_ascii_form():
-    given, key, ascii_form = check_address(" Björn.Ek@Exämple.SE\u00a0")
-    assert given == "Björn.Ek@Exämple.SE"
-    assert key == "björn.ek@exämple.se"
-    assert ascii_form == "Björn.Ek@xn--exmple-cua.se"
+    given, key, ascii_form = check_address(" Bjorn.Ek@Exämple.SE\u00a0")
+    assert given == "Bjorn.Ek@Exämple.SE"
+    assert key == "bjorn.ek@exämple.se"
+    assert ascii_form == "Bjorn.Ek@xn--exmple-cua.se"
     assert check_address("bjorn@xn--exmple-cua.se")[1] == "bjorn@exämple.se"
 
 

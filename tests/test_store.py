@@ -52,8 +52,8 @@ def test_import_quirks_file_exact_counts(db, tmp_path):
     ).fetchone()
     assert event[:3] == ("subscribed", "kommun.csv", 13)
     assert ISO_UTC.match(event[3])
-    row = db.execute("SELECT email_ascii, name FROM recipients WHERE email = 'björn.ek@exämple.se'").fetchone()
-    assert row == ("björn.ek@xn--exmple-cua.se", "Björn Ek")
+    row = db.execute("SELECT email_ascii, name FROM recipients WHERE email = 'bjorn.ek@exämple.se'").fetchone()
+    assert row == ("bjorn.ek@xn--exmple-cua.se", "Björn Ek")
 
 
 def test_reimport_is_idempotent(db, tmp_path):
@@ -186,13 +186,13 @@ def test_forget_leaves_only_the_keyed_hash(db, tmp_path):
     db_path = Path(os.environ["NYHETSBREV_DB"])
     store.import_recipients(db, quirks_csv(tmp_path), ["Styrgrupp"])
     store.import_recipients(db, bom_csv(tmp_path), ["Nätverk"])
-    target = "Erik.Öberg@Example.SE"
+    target = "Erik.Oberg@Example.SE"
     store.unsubscribe(db, target)
     store.suppress(db, target, "bounced", "send", detail=f"550 <{target}> unknown")
     # A table added by a later feature (like the send ledger) holding the address and the recipient id.
     recipient_id = store.find_recipient(db, target)["id"]
     db.execute("CREATE TABLE later_feature (recipient_id INTEGER, note TEXT, n INTEGER)")
-    db.execute("INSERT INTO later_feature VALUES (?, 'welcome', 1), (NULL, 'to erik.öberg@example.se', 2), (99, 'other', 3)",
+    db.execute("INSERT INTO later_feature VALUES (?, 'welcome', 1), (NULL, 'to erik.oberg@example.se', 2), (99, 'other', 3)",
                [recipient_id])
     result = store.forget(db, target.upper())
     assert result.clean
@@ -210,7 +210,7 @@ def test_forget_leaves_only_the_keyed_hash(db, tmp_path):
     ]
     assert hashed.encode() in raw
     assert db.execute("SELECT count(*) FROM later_feature").fetchone()[0] == 1
-    assert store.is_suppressed(db, "erik.öberg@example.se") == "forgotten"
+    assert store.is_suppressed(db, "erik.oberg@example.se") == "forgotten"
     report = store.import_recipients(db, quirks_csv(tmp_path), ["Styrgrupp"])
     assert {s.row: s.reason for s in report.skipped}[3].startswith("forgotten")
     assert report.unchanged == 4
@@ -256,22 +256,22 @@ def test_list_names_are_checked(db):
 
 def test_lists_csv_round_trip(db, tmp_path):
     store.import_recipients(db, bom_csv(tmp_path), ["Nätverk"])
-    store.unsubscribe(db, "åsa.öst@example.se")
+    store.unsubscribe(db, "asa.ost@example.se")
     out = tmp_path / "utdrag" / "export.csv"  # a folder that does not exist yet
     assert store.save_lists_csv(db, ["Nätverk"], out) == 2
     assert [p.name for p in out.parent.iterdir()] == ["export.csv"]  # no temp file left
     other = store.open_db(tmp_path / "other.db")
     report = store.import_recipients(other, out, ["Kopia"])
     assert report.imported == 2 and not report.skipped
-    assert store.find_recipient(other, "lena.ström@example.se")["attributes"] == {"Phone": "0155-123456"}
-    assert store.find_recipient(other, "lena.ström@example.se")["organisation"] == "Region Sörmland"
+    assert store.find_recipient(other, "lena.strom@example.se")["attributes"] == {"Phone": "0155-123456"}
+    assert store.find_recipient(other, "lena.strom@example.se")["organisation"] == "Region Sörmland"
 
 
 def test_tokens_round_trip_and_refuse_forgeries(db, tmp_path):
     key = store.signing_key(db)
-    token = make_token(key, "Åsa.Öst@Exämple.se")
+    token = make_token(key, "Asa.Ost@Exämple.se")
     assert re.fullmatch(r"[A-Za-z0-9_.-]+", token)
-    assert verify_token(key, token) == "Åsa.Öst@Exämple.se"
+    assert verify_token(key, token) == "Asa.Ost@Exämple.se"
     payload, mac = token.split(".")
     other = make_token(key, "someone@example.se").split(".")[0]
     for bad in (f"{other}.{mac}", payload, "", "x.y", token[:-2], f"{payload}.{mac}A"):
@@ -279,8 +279,8 @@ def test_tokens_round_trip_and_refuse_forgeries(db, tmp_path):
             verify_token(key, bad)
     with pytest.raises(TokenError):
         verify_token(os.urandom(32), token)
-    store.add_recipient(db, "åsa.öst@exämple.se", ["A"])
-    assert store.unsubscribe_token(db, token) == ("Åsa.Öst@Exämple.se", True)
+    store.add_recipient(db, "asa.ost@exämple.se", ["A"])
+    assert store.unsubscribe_token(db, token) == ("Asa.Ost@Exämple.se", True)
     assert store.recipients_for_lists(db, ["A"]) == []
 
 

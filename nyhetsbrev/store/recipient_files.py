@@ -117,8 +117,12 @@ def check_address(raw: str) -> tuple[str, str, str]:
         result = validate_email(address, check_deliverability=False)
     except EmailNotValidError as exc:
         raise ValueError(f"not a valid e-mail address ({str(exc).rstrip('.')})") from None
-    ascii_address = result.ascii_email or f"{result.local_part}@{result.ascii_domain}"
-    return address, normalise_address(address), ascii_address
+    if not result.local_part.isascii():
+        raise ValueError(
+            f"'{result.local_part}' before the @ is not plain ASCII: only a mail server offering SMTPUTF8 takes such "
+            "an address, and nyhetsbrev sends without SMTPUTF8; ask the person for an address without å, ä, ö before the @"
+        )
+    return address, normalise_address(address), f"{result.local_part}@{result.ascii_domain}"
 
 
 def open_recipient_file(path: Path) -> RecipientFile:
