@@ -100,27 +100,31 @@ def test_dry_run_writes_nothing(db, tmp_path):
     assert _counts(db) == before
 
 
-def test_import_is_one_transaction(db, tmp_path, monkeypatch):
+def test_import_commits_in_batches_and_importing_again_finishes_a_stopped_one(db, tmp_path, monkeypatch):
     rows = [(f"p{i}@example.se", f"P {i}") for i in range(4500)]
     path = simple_csv(tmp_path, rows)
-    monkeypatch.setattr(importing, "BATCH", 100)
+    monkeypatch.setattr(importing, "BATCH", 1000)
+    monkeypatch.setattr(importing, "PROGRESS_EVERY", 500)
 
     def stop(done, total):
-        if done >= 4000:
+        if done >= 3500:
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
         store.import_recipients(db, path, ["A"], progress=stop)
-    assert _counts(db)["recipients"] == 0 and _counts(db)["lists"] == 0
-    assert store.import_recipients(db, path, ["A"]).imported == 4500
+    assert _counts(db)["recipients"] == 3000 and _counts(db)["memberships"] == 3000  # three whole batches
+    again = store.import_recipients(db, path, ["A"])
+    assert (again.imported, again.unchanged) == (1500, 3000)
+    assert _counts(db)["recipients"] == 4500 and _counts(db)["subscription_events"] == 4500
 
 
-def test_import_says_busy_only_when_another_program_holds_the_database(db, tmp_path):
+def test_import_says_busy_only_when_another_program_holds_the_database(db, tmp_path, monkeypatch):
     path = simple_csv(tmp_path, [("a@example.se", "A")])
+    monkeypatch.setattr(importing, "PATIENCE", 0.2)
     holder = sqlite3.connect(os.environ["NYHETSBREV_DB"])
     holder.execute("BEGIN IMMEDIATE")  # another program is writing
     db.execute("PRAGMA busy_timeout=0")
-    with pytest.raises(StoreError, match="database is busy"):
+    with pytest.raises(StoreError, match="database is busy.*nothing was imported"):
         store.import_recipients(db, path, ["A"])
     holder.rollback()
     holder.close()

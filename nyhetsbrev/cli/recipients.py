@@ -44,7 +44,7 @@ def import_(
     file: Path = typer.Argument(..., help="A CSV (comma or semicolon; UTF-8 or Windows-1252) or XLSX file."),
     lists: list[str] = LISTS_TO_ADD_TO,
     dry_run: bool = typer.Option(False, "--dry-run", help="Show the report but write nothing."),
-    show_all: bool = typer.Option(False, "--all", help="Show every skipped row, not just the first 100."),
+    show_all: bool = typer.Option(False, "--all", help="Show every skipped row kept (up to 1000), not just the first 100."),
 ) -> None:
     """Import people from a CSV or XLSX file into lists; reports imported, updated, unchanged and skipped rows."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -76,11 +76,14 @@ def _print_report(report, show_all: bool) -> None:
         for skipped in shown:
             table.add_row(str(skipped.row), escape(skipped.email), escape(skipped.reason))
         console.print(table)
-        if len(shown) < len(report.skipped):
-            console.print(f"… and {len(report.skipped) - len(shown)} more skipped rows (see them all with --all).")
+        if len(shown) < report.skipped_total:
+            more = report.skipped_total - len(shown)
+            how = "see them with --all" if len(shown) < len(report.skipped) else (
+                f"only the first {len(report.skipped)} are kept; fix those and run again with --dry-run")
+            console.print(f"… and {more} more skipped rows ({how}).")
     summary = Table("imported", "updated", "unchanged", "skipped", title=f"Lists: {', '.join(report.lists)}",
                     title_justify="left")
-    summary.add_row(str(report.imported), str(report.updated), str(report.unchanged), str(len(report.skipped)))
+    summary.add_row(str(report.imported), str(report.updated), str(report.unchanged), str(report.skipped_total))
     console.print(summary)
     if report.dry_run:
         console.print("[yellow]Dry run: nothing was written.[/]")

@@ -22,6 +22,7 @@ DB_RELATIVE = Path("recipients") / "nyhetsbrev.db"
 migrations = Migrations("nyhetsbrev")
 T = TypeVar("T")
 BUSY_PATIENCE = 60.0  # seconds a writer waits for another program's write lock before it gives up (None: for ever)
+BUSY_TIMEOUT_MS = 10_000  # SQLite's own wait for a lock, inside each try
 _BACKOFF_MAX = 2.0
 _opened: list[Path] = []  # the database this process opened last, named in errors raised far from open_db
 
@@ -60,7 +61,7 @@ def open_db(path: Path, *, create: bool = True) -> Database:
         _make_private(path)
         db.execute("PRAGMA synchronous=NORMAL")
         db.execute("PRAGMA foreign_keys=ON")
-        db.execute("PRAGMA busy_timeout=10000")
+        db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         migrations.apply(db)
     except (sqlite3.DatabaseError, OSError) as exc:
         raise database_error(exc, path) from None

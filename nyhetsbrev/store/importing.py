@@ -1,4 +1,4 @@
-"""Import a CSV/XLSX recipients file into lists: one transaction, batched writes, a report row by row."""
+"""Import a CSV/XLSX recipients file into lists: committed in batches (a send waits a moment at most), a report."""
 
 from __future__ import annotations
 
@@ -8,14 +8,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import StoreError
-from .recipient_files import FIELDS, open_recipient_file
-from .db import Database, db_file, utc_now
+from ..errors import NyhetsbrevError, StoreError
+from .recipient_files import FIELDS, FileRow, open_recipient_file
+from .db import Database, database_error, utc_now, write_retrying
 from .recipients import clean_list_name
 from .suppressions import address_hasher, load_suppressed
 
-BATCH = 5000
+BATCH = 5000  # rows per committed transaction: the write lock is never held for long
 PROGRESS_EVERY = 2000
+SKIPPED_KEPT = 1000  # skipped rows kept for the report; the rest are only counted
+PATIENCE = 60.0  # seconds to wait for another program's write lock before each batch
 
 Progress = Callable[[int, int], None]
 
@@ -41,11 +43,18 @@ class ImportReport:
     imported: int = 0
     updated: int = 0
     unchanged: int = 0
-    skipped: list[SkippedRow] = field(default_factory=list)
+    skipped: list[SkippedRow] = field(default_factory=list)  # the first SKIPPED_KEPT of them
+    skipped_total: int = 0
     kind: str = ""
     encoding: str | None = None
     delimiter: str | None = None
     sheet: str | None = None
+
+    def skip(self, row: int, email: str, reason: str) -> None:
+        """Count a skipped row; keep it for the report while fewer than SKIPPED_KEPT are kept."""
+        self.skipped_total += 1
+        if len(self.skipped) < SKIPPED_KEPT:
+            self.skipped.append(SkippedRow(row, email, reason))
 
 
 class _Writer:
@@ -83,9 +92,6 @@ class _Writer:
             )
         self.new, self.changed, self.members, self.events = [], [], [], []
 
-    def size(self) -> int:
-        return len(self.new) + len(self.changed) + len(self.members)
-
 
 def _attributes_json(attributes: dict[str, str]) -> str:
     return json.dumps(attributes, ensure_ascii=False, sort_keys=True) if attributes else "{}"
@@ -94,7 +100,10 @@ def _attributes_json(attributes: dict[str, str]) -> str:
 def import_recipients(
     db: Database, path: Path, lists: list[str], *, dry_run: bool = False, progress: Progress | None = None
 ) -> ImportReport:
-    """Add a file's people to the named lists (created when new); skip bad, duplicate and suppressed rows."""
+    """Add a file's people to the named lists (created when new); skip bad, duplicate and suppressed rows.
+
+    Rows are written in committed batches of BATCH; importing the same file again finishes an import that stopped.
+    """
     path = Path(path)
     names = list(dict.fromkeys(clean_list_name(n) for n in lists))
     if not names:
@@ -104,98 +113,119 @@ def import_recipients(
         file=path, lists=names, dry_run=dry_run, columns=source.mapping, kind=source.kind,
         encoding=source.encoding, delimiter=source.delimiter, sheet=source.sheet,
     )
-    conn = db.conn
+    first_row = None
     try:
-        if not dry_run:
-            conn.execute("BEGIN IMMEDIATE")  # one transaction; the write lock also makes the ids below safe
-        _run(db, source, names, report, dry_run, progress)
-        if not dry_run:
-            conn.execute("COMMIT")
-    except BaseException as exc:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        if isinstance(exc, sqlite3.OperationalError):
-            raise _write_failed(exc, db) from None
-        raise
+        list_ids = _lists(db, names, report, dry_run)
+        suppressed = load_suppressed(db)
+        hash_of = address_hasher(db)
+        batch: list[FileRow] = []
+        for number, row in enumerate(source.rows, start=1):
+            if progress and number % PROGRESS_EVERY == 0:
+                progress(row.row, source.size_hint)
+            reason = row.problem or suppressed.reason(row.email_key, hash_of)
+            if reason:
+                report.skip(row.row, row.email, reason if row.problem else f"{reason}; not added again")
+                continue
+            batch.append(row)
+            if len(batch) >= BATCH:
+                _write_batch(db, batch, list_ids, report, dry_run)
+                first_row, batch = None, []
+            elif first_row is None:
+                first_row = row.row
+        _write_batch(db, batch, list_ids, report, dry_run)
+    except (sqlite3.Error, NyhetsbrevError) as exc:
+        error = database_error(exc) if isinstance(exc, sqlite3.Error) else exc
+        raise _stopped(error, report, first_row) from None
+    finally:
+        source.rows.close()
+    if progress:
+        progress(source.size_hint, source.size_hint)
     return report
 
 
-def _write_failed(exc: sqlite3.OperationalError, db: Database) -> StoreError:
-    """The import's SQLite failure as the user should read it: busy (try again later) or not writable."""
-    message = str(exc)
-    code = getattr(exc, "sqlite_errorname", "") or ""
-    if code.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "locked" in message or "busy" in message:
-        return StoreError(
-            f"the recipients database is busy ({message}); nothing was imported",
-            hint="wait for the other nyhetsbrev command (a send?) to finish and import again",
-        )
-    return StoreError(
-        f"the recipients database cannot be written ({message}); nothing was imported",
-        path=db_file(db),
-        hint="check the disk space and that you may write to the database file and its folder",
-    )
+def _stopped(error: NyhetsbrevError, report: ImportReport, first_row: int | None) -> NyhetsbrevError:
+    """The error, saying what was already written when the import stopped after some batches."""
+    written = report.imported + report.updated + report.unchanged
+    if report.dry_run or not written:
+        error.what = f"{error.what.rstrip('.')}; nothing was imported"
+    else:
+        upto = f" before row {first_row}" if first_row else ""
+        error.what = (f"{error.what.rstrip('.')}; the rows{upto} were imported ({written}), the rest not: fix the cause "
+                      "and import the same file again to finish (rows already in are left as they are)")
+    return error
 
 
-def _run(db: Database, source, names: list[str], report: ImportReport, dry_run: bool, progress) -> None:
+def _lists(db: Database, names: list[str], report: ImportReport, dry_run: bool) -> dict[str, int]:
+    """Name -> id of the import's lists; new ones are created (or, in a dry run, given made-up ids)."""
+    def work() -> dict[str, int]:
+        found, created = {}, []
+        for name in names:
+            row = db.execute("SELECT id, name FROM lists WHERE name = ?", [name]).fetchone()
+            if row:
+                found[row[1]] = row[0]
+            else:
+                created.append(name)
+                found[name] = -len(found) - 1 if dry_run else db.execute(
+                    "INSERT INTO lists (name, created_at) VALUES (?, ?)", [name, utc_now()]).lastrowid
+        report.lists_created = created
+        return found
+
+    found = work() if dry_run else write_retrying(db, work, patience=PATIENCE)
+    report.lists = list(found)
+    return found
+
+
+def _write_batch(db: Database, batch: list[FileRow], list_ids: dict[str, int], report: ImportReport,
+                 dry_run: bool) -> None:
+    """Add or update one batch of good rows in one transaction (read-only in a dry run); counts into report."""
+    if not batch:
+        return
+    counts = write_retrying(db, lambda: _apply(db, batch, list_ids, report.file.name, dry_run), patience=PATIENCE) \
+        if not dry_run else _apply(db, batch, list_ids, report.file.name, dry_run)
+    report.imported += counts[0]
+    report.updated += counts[1]
+    report.unchanged += counts[2]
+
+
+def _apply(db: Database, batch: list[FileRow], list_ids: dict[str, int], file_name: str,
+           dry_run: bool) -> tuple[int, int, int]:
+    """The writes for one batch, against the database as it is now; (imported, updated, unchanged)."""
     conn = db.conn
     now = utc_now()
-    file_name = report.file.name
-    list_ids: dict[str, int] = {}
-    for name in names:
-        row = conn.execute("SELECT id, name FROM lists WHERE name = ?", [name]).fetchone()
-        if row:
-            list_ids[row[1]] = row[0]
-        else:
-            report.lists_created.append(name)
-            if dry_run:
-                list_ids[name] = -len(list_ids) - 1
-            else:
-                cursor = conn.execute("INSERT INTO lists (name, created_at) VALUES (?, ?)", [name, now])
-                list_ids[name] = cursor.lastrowid
-    report.lists = list(list_ids)
-    ids = list(list_ids.values())
-    marks = ", ".join("?" * len(ids))
-    members = set(conn.execute(f"SELECT recipient_id, list_id FROM memberships WHERE list_id IN ({marks})", ids))
+    keys = json.dumps([row.email_key for row in batch], ensure_ascii=False)
     known = {
         row[1]: (row[0], *row[2:])
         for row in conn.execute(
             "SELECT id, email_key, name, organisation, municipality, title, attributes FROM recipients"
+            " WHERE email_key IN (SELECT value FROM json_each(?))", [keys],
         )
     }
+    ids = list(list_ids.values())
+    marks = ", ".join("?" * len(ids))
+    members = set(conn.execute(
+        f"SELECT recipient_id, list_id FROM memberships WHERE list_id IN ({marks}) AND recipient_id IN"
+        " (SELECT id FROM recipients WHERE email_key IN (SELECT value FROM json_each(?)))", [*ids, keys],
+    ))
     next_id = (conn.execute("SELECT max(id) FROM recipients").fetchone()[0] or 0) + 1
-    suppressed = load_suppressed(db)
-    hash_of = address_hasher(db)
-
     writer = _Writer(db)
-    total = source.size_hint
-    for number, row in enumerate(source.rows, start=1):
-        if progress and number % PROGRESS_EVERY == 0:
-            progress(row.row, total)
-        if row.problem:
-            report.skipped.append(SkippedRow(row.row, row.email, row.problem))
-            continue
-        reason = suppressed.reason(row.email_key, hash_of)
-        if reason:
-            report.skipped.append(SkippedRow(row.row, row.email, f"{reason}; not added again"))
-            continue
+    imported = updated = unchanged = 0
+    for row in batch:
         fields = row.fields
         existing = known.get(row.email_key)
         if existing is None:
             recipient_id = next_id
             next_id += 1
-            attributes = _attributes_json(row.attributes)
             values = tuple(fields.get(f) for f in FIELDS)
-            writer.new.append((recipient_id, row.email, row.email_key, row.email_ascii, *values, attributes, now, now))
-            changed = True
-            report.imported += 1
-            counted = True
+            writer.new.append((recipient_id, row.email, row.email_key, row.email_ascii, *values,
+                               _attributes_json(row.attributes), now, now))
+            imported += 1
+            changed = counted = True
         else:
             recipient_id, *old_values, old_attributes = existing
             values = tuple(fields.get(f) or old for f, old in zip(FIELDS, old_values))
             attributes = old_attributes
             if row.attributes:
-                merged = {**json.loads(old_attributes or "{}"), **row.attributes}
-                attributes = _attributes_json(merged)
+                attributes = _attributes_json({**json.loads(old_attributes or "{}"), **row.attributes})
             changed = values != tuple(old_values) or attributes != old_attributes
             if changed:
                 writer.changed.append((*values, attributes, now, recipient_id))
@@ -207,13 +237,7 @@ def _run(db: Database, source, names: list[str], report: ImportReport, dry_run: 
                 writer.events.append((recipient_id, list_id, now, file_name, row.row))
                 changed = True
         if not counted:
-            if changed:
-                report.updated += 1
-            else:
-                report.unchanged += 1
-        if not dry_run and writer.size() >= BATCH:
-            writer.flush()
+            updated, unchanged = (updated + 1, unchanged) if changed else (updated, unchanged + 1)
     if not dry_run:
         writer.flush()
-    if progress:
-        progress(total, total)
+    return imported, updated, unchanged

@@ -29,6 +29,11 @@ FIELDS = ("name", "organisation", "municipality", "title")
 CSV_SUFFIXES = (".csv", ".txt")
 XLSX_SUFFIXES = (".xlsx", ".xlsm")
 HEADER_SEARCH_ROWS = 10
+MAX_ROWS = 200_000  # data rows in one file: beyond this the file is refused with one line (split it)
+MAX_CSV_BYTES = 100 * 1024 * 1024
+MAX_XLSX_UNPACKED = 400 * 1024 * 1024  # all parts of a workbook, as its zip directory declares them
+MAX_SHARED_STRINGS = 60 * 1024 * 1024  # the one part openpyxl reads whole into memory
+_SPLIT_HINT = f"split it into files of at most {MAX_ROWS:,} rows (or save one sheet as CSV) and import each"
 _STRIP = " \t\u00a0\u202f\u2007\u200b\ufeff"
 _FORBIDDEN = re.compile(r"[\r\n\x00]")
 _ANGLE = re.compile(r"^(.*?)\s*<([^<>]*)>$")
@@ -173,8 +178,19 @@ def detect_delimiter(text: str) -> str:
     return best if counts[best] else ","
 
 
+def _too_many_rows(path: Path, what: str) -> RecipientFileError:
+    return RecipientFileError(f"the file has more than {MAX_ROWS:,} rows ({what}); nothing more is read",
+                              path=path, hint=_SPLIT_HINT)
+
+
 def _open_csv(path: Path) -> RecipientFile:
+    size = path.stat().st_size
+    if size > MAX_CSV_BYTES:
+        raise RecipientFileError(f"the file is {size / 2**20:.0f} MB; at most {MAX_CSV_BYTES // 2**20} MB is imported",
+                                 path=path, hint=_SPLIT_HINT)
     text, encoding = decode_csv(path.read_bytes(), path)
+    if text.count("\n") > MAX_ROWS + HEADER_SEARCH_ROWS:
+        raise _too_many_rows(path, f"{text.count(chr(10)):,} lines")
     delimiter = detect_delimiter(text)
     reader = csv.reader(_lines(text), delimiter=delimiter)
     records = ((number, row) for number, row in enumerate(_csv_records(reader, path), start=1))
@@ -201,34 +217,91 @@ def _csv_records(reader, path: Path) -> Iterator[list[str]]:
 
 
 def _open_xlsx(path: Path) -> RecipientFile:
-    try:
-        import openpyxl
+    """Open a workbook for streaming: sizes checked from the zip directory first, XML parsed by defusedxml."""
+    _check_unpacked_size(path)
+    import openpyxl
 
-        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
-        raise RecipientFileError(
-            f"not a readable XLSX file ({exc})", path=path, hint="open it in Excel and save as .xlsx or CSV"
-        ) from None
+    handle = path.open("rb")  # a file object: openpyxl then does not refuse a workbook for its file name
+    try:
+        book = openpyxl.load_workbook(handle, read_only=True, data_only=True)
+    except Exception as exc:  # noqa: BLE001 - whatever a broken or hostile workbook makes openpyxl raise
+        handle.close()
+        raise _unreadable(path, exc) from None
     first_error: RecipientFileError | None = None
     for sheet in book.worksheets:
-        records = enumerate(sheet.iter_rows(values_only=True), start=1)
+        if (sheet.max_row or 0) > MAX_ROWS + HEADER_SEARCH_ROWS:
+            book.close()
+            handle.close()
+            raise _too_many_rows(path, f"sheet '{sheet.title}' says {sheet.max_row:,}")
+        records = _guarded(enumerate(sheet.iter_rows(values_only=True), start=1), path)
         try:
             opened = _build(path, "xlsx", records, sheet.max_row or 0, sheet=sheet.title)
         except RecipientFileError as exc:
             first_error = first_error or exc
             continue
-        opened.rows = _closing(opened.rows, book)
+        opened.rows = _closing(opened.rows, book, handle)
         return opened
     book.close()
+    handle.close()
     raise first_error or RecipientFileError("the workbook has no sheets", path=path)
 
 
-def _closing(rows: Iterator[FileRow], book) -> Iterator[FileRow]:
+def _check_unpacked_size(path: Path) -> None:
+    """Refuse a workbook whose parts would unpack to more than the caps, before any of it is parsed."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            parts = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise _unreadable(path, exc) from None
+    total = sum(part.file_size for part in parts)
+    strings = sum(part.file_size for part in parts if part.filename.lower().endswith("sharedstrings.xml"))
+    if total > MAX_XLSX_UNPACKED or strings > MAX_SHARED_STRINGS:
+        raise RecipientFileError(
+            f"the workbook unpacks to {total / 2**20:,.0f} MB, more than the {MAX_XLSX_UNPACKED // 2**20} MB "
+            "nyhetsbrev reads; nothing was imported",
+            path=path, hint=f"save the list as CSV, or {_SPLIT_HINT}",
+        )
+
+
+_XML_REFUSALS = ("EntitiesForbidden", "DTDForbidden", "ExternalReferenceForbidden", "NotSupportedError")
+
+
+def _unreadable(path: Path, exc: BaseException) -> RecipientFileError:
+    """A workbook that cannot be read (not a zip, no workbook inside, broken or forbidden XML) as one line."""
+    while (exc.__cause__ or exc.__context__) is not None and type(exc).__name__ not in _XML_REFUSALS + ("ParseError",):
+        exc = exc.__cause__ or exc.__context__  # openpyxl wraps what the XML parser said
+    kind = type(exc).__name__
+    if kind in _XML_REFUSALS:
+        why = "it declares XML entities or external references, which nyhetsbrev never expands"
+    elif kind == "ParseError":
+        why = f"its XML is broken ({exc})"
+    elif isinstance(exc, KeyError) or "no item named" in str(exc):
+        why = "it is a zip archive but holds no Excel workbook"
+    elif isinstance(exc, zipfile.BadZipFile):
+        why = f"it is not a zip archive as an .xlsx file is ({exc})"
+    else:
+        why = f"{kind}: {exc}"
+    return RecipientFileError(f"not a readable XLSX workbook: {why}", path=path,
+                              hint="open it in Excel and save as .xlsx or CSV")
+
+
+def _guarded(records, path: Path):
+    """The sheet's rows; a broken or hostile part found while streaming becomes one RecipientFileError."""
+    try:
+        yield from records
+    except RecipientFileError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - see _unreadable
+        raise _unreadable(path, exc) from None
+
+
+def _closing(rows: Iterator[FileRow], book, handle) -> Iterator[FileRow]:
     """The rows, closing the workbook file when they are read (or abandoned)."""
     try:
         yield from rows
     finally:
         book.close()
+        handle.close()
 
 
 def _build(path: Path, kind: str, records, size_hint: int, **extra) -> RecipientFile:
@@ -241,7 +314,7 @@ def _build(path: Path, kind: str, records, size_hint: int, **extra) -> Recipient
         first_headers = first_headers if first_headers is not None else headers
         mapping = map_columns(headers)
         if "email" in mapping:
-            rows = _rows(records, headers, mapping)
+            rows = _rows(records, headers, mapping, path)
             named = {name: headers[i] for name, i in mapping.items()}
             return RecipientFile(path, kind, headers, named, number, size_hint, rows, **extra)
         if number >= HEADER_SEARCH_ROWS:
@@ -255,7 +328,7 @@ def _build(path: Path, kind: str, records, size_hint: int, **extra) -> Recipient
     )
 
 
-def _rows(records, headers: list[str], mapping: dict[str, int]) -> Iterator[FileRow]:
+def _rows(records, headers: list[str], mapping: dict[str, int], path: Path) -> Iterator[FileRow]:
     """FileRows for the data rows: blank rows dropped, problems noted, in-file duplicates marked."""
     email_at = mapping["email"]
     named = {i for i in mapping.values()}
@@ -265,7 +338,12 @@ def _rows(records, headers: list[str], mapping: dict[str, int]) -> Iterator[File
         named -= {mapping.get("first_name"), mapping.get("last_name")}
     extra = [(i, h) for i, h in enumerate(headers) if i not in named and h]
     seen: dict[str, int] = {}
+    last = None
     for number, values in records:
+        if last is None:
+            last = number + MAX_ROWS - 1
+        if number > last:
+            raise _too_many_rows(path, f"row {number:,} is past the last allowed, {last:,}")
         cells = [clean(v) for v in values]
         if not any(cells):
             continue
