@@ -97,11 +97,25 @@ def check_settings(smtp: SmtpSettings) -> None:
             f"security = \"none\" would send in plain text to {smtp.host}",
             hint="use starttls (port 587) or tls (port 465); none is only allowed towards this computer (localhost)",
         )
-    if smtp.username and not os.environ.get(PASSWORD_ENV):
+    if smtp.username and not smtp_password():
         raise SmtpConfigError(
             f"the SMTP username is {smtp.username} but {PASSWORD_ENV} is not set",
             hint=f"set {PASSWORD_ENV} in the environment before sending (it is never stored)",
         )
+
+
+def smtp_password() -> str | None:
+    """NYHETSBREV_SMTP_PASSWORD, or None; SmtpConfigError, showing no character of it, when it is not UTF-8 text."""
+    password = os.environ.get(PASSWORD_ENV)
+    if password is not None:
+        try:
+            password.encode("utf-8")
+        except UnicodeEncodeError:  # bytes that were not UTF-8, kept by Python as lone surrogates
+            raise SmtpConfigError(
+                f"{PASSWORD_ENV} is not valid UTF-8 text (the password is not shown)",
+                hint=f"set {PASSWORD_ENV} again from a terminal or password manager that uses UTF-8",
+            ) from None
+    return password
 
 
 def tls_context(cafile: str | Path | None = None) -> ssl.SSLContext:
@@ -222,7 +236,7 @@ class Connection:
         username = self.settings.username
         if not username:
             return
-        password = os.environ.get(PASSWORD_ENV)
+        password = smtp_password()
         if not password:
             raise SmtpConfigError(f"{PASSWORD_ENV} is not set", hint="set it in the environment before sending")
         if not smtp.has_extn("auth"):

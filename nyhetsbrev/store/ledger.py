@@ -251,16 +251,20 @@ class SendLock:
 
     def __enter__(self) -> "SendLock":
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle = open(self.path, "a+", encoding="utf-8")
-        if not _flock(handle, take=True):
-            handle.seek(0)
-            holder = handle.read().strip() or "another process"
-            handle.close()
-            raise SendLocked(
-                f"issue {self.issue} is already being sent ({holder})",
-                path=self.path,
-                hint="wait for that send to finish, or check 'nyhetsbrev status'; the lock goes away by itself when it ends",
-            )
+        while True:
+            handle = open(self.path, "a+", encoding="utf-8")
+            if not _flock(handle, take=True):
+                handle.seek(0)
+                holder = handle.read().strip() or "another process"
+                handle.close()
+                raise SendLocked(
+                    f"issue {self.issue} is already being sent ({holder})",
+                    path=self.path,
+                    hint="wait for that send to finish, or check 'nyhetsbrev status'; the lock goes away by itself when it ends",
+                )
+            if _same_file(handle, self.path):
+                break
+            handle.close()  # the last holder removed the file while it was being opened: lock the new one
         handle.seek(0)
         handle.truncate()
         handle.write(f"pid {os.getpid()} on {socket.gethostname()}, started {utc_now()}")
@@ -269,10 +273,12 @@ class SendLock:
         return self
 
     def held_elsewhere(self) -> bool:
-        """True while another process holds the lock (a send of this issue is running)."""
-        if not self.path.exists():
+        """True while another process holds the lock (a send of this issue is running); creates no file."""
+        try:
+            handle = open(self.path, encoding="utf-8")
+        except FileNotFoundError:
             return False
-        with open(self.path, "a+", encoding="utf-8") as handle:
+        with handle:
             if _flock(handle, take=True):
                 _flock(handle, take=False)
                 return False
@@ -283,8 +289,43 @@ class SendLock:
         if handle is not None:
             handle.seek(0)
             handle.truncate()
+            _unlink_quietly(self.path)  # while still held, so nobody locks a file that is going away
             _flock(handle, take=False)
             handle.close()
+        remove_stale_locks(db_path=self.path.with_name(self.path.name.split(".send-")[0]))
+
+
+def remove_stale_locks(db_path: Path) -> int:
+    """Remove the send lock files next to the database that no running send holds; how many were removed."""
+    removed = 0
+    for path in Path(db_path).parent.glob(f"{Path(db_path).name}.send-*.lock"):
+        try:
+            handle = open(path, encoding="utf-8")
+        except OSError:
+            continue
+        with handle:
+            if _flock(handle, take=True):
+                if _same_file(handle, path) and _unlink_quietly(path):
+                    removed += 1
+                _flock(handle, take=False)
+    return removed
+
+
+def _same_file(handle, path: Path) -> bool:
+    """True when the open handle is still the file at path (not one removed and made again meanwhile)."""
+    try:
+        named, opened = os.stat(path), os.fstat(handle.fileno())
+    except OSError:
+        return False
+    return (named.st_dev, named.st_ino) == (opened.st_dev, opened.st_ino)
+
+
+def _unlink_quietly(path: Path) -> bool:
+    try:
+        path.unlink()
+        return True
+    except OSError:  # gone already, or (Windows) still open elsewhere
+        return False
 
 
 def _flock(handle, take: bool) -> bool:

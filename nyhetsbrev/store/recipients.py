@@ -233,8 +233,14 @@ def recipients_for_lists(db: Database, names: list[str]) -> list[tuple[dict[str,
 
 
 def export_person(db: Database, address: str) -> dict[str, Any]:
-    """Everything stored about one address (GDPR art. 15), ready for JSON."""
+    """Everything stored about one address (GDPR art. 15), ready for JSON; StoreError when it is no address."""
     key = normalise_address(address)
+    if "@" not in key:
+        raise StoreError(
+            f"'{address.strip()}' is not an e-mail address, so there is no person to export",
+            hint=f"to save a list's members to that file use --list NAME --output {address.strip()}; "
+            "to export one person give their e-mail address (and --output FILE to save it)",
+        )
     recipient = find_recipient(db, key)
     person: dict[str, Any] = {"address": address.strip(), "exported_at": utc_now(), "recipient": recipient}
     person["lists"], person["events"] = [], []
