@@ -117,19 +117,32 @@ def test_one_click_header_only_with_an_https_link(project):
 
 @pytest.mark.parametrize("name", ["Eve\r\nBcc: victim@example.org", "Eve\nBcc: victim@example.org", "Eve\x00",
                                   "=?utf-8?q?Eve=0D=0ABcc:_victim@example.org?="])
-def test_injection_in_a_name_is_refused(project, name):
+def test_injection_in_a_name_stays_text_in_one_display_name(project, name):
     template, _ = _template(project)
-    with pytest.raises(HeaderInjection):
-        _personal(template, name=name)
+    data, _ = _personal(template, name=name)
+    head = data.partition(b"\r\n\r\n")[0]
+    assert not re.search(rb"(?mi)^(bcc|cc):", head) and b"victim" not in head
+    to = _parse(data)["To"]
+    assert [a.addr_spec for a in to.addresses] == ["asa.oberg@example.org"]
+    assert to.addresses[0].display_name == " ".join(name.replace("\x00", " ").split())
 
 
-@pytest.mark.parametrize("subject", ["Hej\r\nBcc: victim@example.org", "=?utf-8?q?Hej=0ABcc:_victim@example.org?="])
-def test_injection_in_the_subject_is_refused(project, subject):
+def test_injection_in_the_subject_is_refused(project):
     proj, issue = pipeline.load(project, "22:1")
-    issue = dataclasses.replace(issue, subject=subject)
+    issue = dataclasses.replace(issue, subject="Hej\r\nBcc: victim@example.org")
     with pytest.raises(HeaderInjection) as caught:
         message.build_template(proj.settings, issue, pipeline.render(proj, issue, None))
     assert "subject" in str(caught.value)
+
+
+def test_an_encoded_word_in_the_subject_is_sent_as_the_text_it_is(project):
+    proj, issue = pipeline.load(project, "22:1")
+    subject = "=?utf-8?q?Hej=0ABcc:_victim@example.org?="
+    issue = dataclasses.replace(issue, subject=subject)
+    template = message.build_template(proj.settings, issue, pipeline.render(proj, issue, None))
+    data, _ = _personal(template)
+    msg = _parse(data)
+    assert msg["Subject"] == f"{subject} (22:1)" and msg["Bcc"] is None
 
 
 def test_injection_in_an_address_is_refused():

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import binascii
 import datetime as dt
 import email.policy
@@ -14,14 +13,14 @@ import re
 import secrets
 import time
 from dataclasses import dataclass
-from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import formatdate, parseaddr
 from pathlib import Path
 from urllib.parse import quote
 
+from .header_lines import subject_header, to_header
 from ..errors import SendError
-from ..project.headers import check_header_value, envelope_address
+from ..project.headers import check_header_text, envelope_address
 from ..render.issue import version_key
 from ..render.markdown import is_local
 from ..project.models import UNSUBSCRIBE_PLACEHOLDER, WEB_PLACEHOLDER, Issue, Rendered, Settings
@@ -31,7 +30,6 @@ if hasattr(POLICY, "verify_generated_headers"):  # Python 3.11.10+ / 3.12.5+ (CV
     POLICY = POLICY.clone(verify_generated_headers=True)
 
 TEST_PREFIX = "[TEST] "
-_PLAIN_PHRASE = re.compile(r"[A-Za-z0-9 !#$%&'*+/^_`{|}~-]{1,60}")
 _URL_SAFE = re.compile(r"[A-Za-z0-9._~-]*")
 _SRC = re.compile(r"""(\bsrc\s*=\s*)(["'])([^"']*)\2""", re.I)
 _PERSONAL_MARK = "X-Nyhetsbrev-Personal"
@@ -47,7 +45,7 @@ def subject_line(settings: Settings, issue: Issue, *, test: bool = False) -> str
     """The subject from the settings' pattern ({name}, {issue}, {subject}, {date}); '[TEST] ' first for test copies."""
     date = (issue.date or dt.date.today()).isoformat()
     subject = settings.subject.format(name=settings.name, issue=str(issue.id), subject=issue.subject, date=date)
-    subject = " ".join(check_header_value(subject, "subject").split())
+    subject = " ".join(check_header_text(subject, "subject").split())
     return (TEST_PREFIX + subject) if test else subject
 
 
@@ -105,7 +103,7 @@ class MessageTemplate:
                     date: str | None = None) -> tuple[str, bytes]:
         """The envelope recipient and the complete message for them; SendError when address or name cannot be used."""
         address = envelope_address(address)
-        to = _to_header(address, name)
+        to = to_header(address, name)
         https, mailto = self._links.make(token)
         listed = f"<{https}>,\r\n <{mailto}>" if https else f"<{mailto}>"
         personal = (
@@ -160,8 +158,7 @@ def build_template(settings: Settings, issue: Issue, rendered: Rendered, *, test
     msg["From"] = settings.sender  # from, reply_to, list_id, name and the unsubscribe settings are checked by config
     if settings.reply_to:
         msg["Reply-To"] = settings.reply_to
-    msg["Subject"] = subject_line(settings, issue, test=test)
-    msg[_PERSONAL_MARK] = "here"
+    msg[_PERSONAL_MARK] = "here"  # where the subject (written by hand) and the personal headers go
     msg["List-Id"] = _list_id(settings, domain)
     if (settings.unsubscribe_url or "").startswith("https://"):  # RFC 8058: one-click only with an https link
         msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
@@ -183,8 +180,9 @@ def build_template(settings: Settings, issue: Issue, rendered: Rendered, *, test
         raise SendError("the message headers could not be built", hint="report this as a bug in nyhetsbrev")
     top, _, rest = body.partition(f"{text_mark}\r\n".encode("ascii"))
     middle, _, end = rest.partition(f"{html_mark}\r\n".encode("ascii"))
+    subject = subject_header(subject_line(settings, issue, test=test)).encode("ascii")
     return MessageTemplate(
-        (before, after + sep), (top, middle, end),
+        (before + subject, after + sep), (top, middle, end),
         _encode_body(text_src), _encode_body(html_src),
         settings, sender, domain,
     )
@@ -196,20 +194,6 @@ def _list_id(settings: Settings, domain: str) -> str:
         return list_id
     name = settings.name.replace('"', "'")
     return f'"{name}" <{list_id}>'
-
-
-def _to_header(address: str, name: str | None) -> str:
-    """The To header line for one recipient, name encoded (RFC 2047) when it is not plain ASCII."""
-    name = " ".join(check_header_value(name, "recipient's name").split())
-    if not name:
-        return f"To: {address}\r\n"
-    if _PLAIN_PHRASE.fullmatch(name):
-        return f"To: {name} <{address}>\r\n"
-    raw = name.encode("utf-8")
-    if len(raw) <= 45:  # one encoded word of at most 72 characters
-        return f"To: =?utf-8?b?{base64.b64encode(raw).decode('ascii')}?= <{address}>\r\n"
-    header = POLICY.header_factory("To", [Address(display_name=name, addr_spec=address)])
-    return header.fold(policy=POLICY)
 
 
 def _crlf(text: str) -> str:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, ProjectNotFound, SendError
-from .headers import check_header_value, envelope_address
+from .headers import check_header_text, check_header_value, envelope_address
 from .models import Contact, Group, ImapSettings, Member, Project, Roster, Settings, SmtpSettings
 
 SETTINGS_FILE = "nyhetsbrev.toml"
@@ -181,7 +181,8 @@ def _check_header_settings(data: dict[str, Any], check: TableChecker) -> None:
             continue  # missing or not text: reported where the value is read
         value = value.strip()
         try:
-            check_header_value(value, f"'{key}' setting")
+            # the subject pattern is encoded on its way into the header; the others go in as they are
+            (check_header_text if key == "subject" else check_header_value)(value, f"'{key}' setting")
             if key in ("from", "reply_to", "unsubscribe_email"):
                 address = value if key == "unsubscribe_email" else parseaddr(value)[1]
                 if "@" not in address:

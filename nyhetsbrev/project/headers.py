@@ -1,4 +1,8 @@
-"""Values bound for mail headers and the SMTP envelope: refused when they could inject, domains written in ASCII."""
+"""Values bound for mail headers and the SMTP envelope: refused when they could inject, domains written in ASCII.
+
+Free text (the subject, a recipient's name) is encoded on its way into a header, so only CR, LF and NUL
+are refused there; values that go in as they are (addresses, List-Id) may not hold '=?' either.
+"""
 
 from __future__ import annotations
 
@@ -7,20 +11,39 @@ import re
 from ..errors import HeaderInjection, SendError
 
 _UNSAFE = ("\r", "\n", "\0", "=?")
+_SHOWN = {"\r": "a carriage return", "\n": "a line break", "\0": "a NUL character", "=?": "'=?'"}
 _ADDRESS = re.compile(r"[^\s@<>()\[\],;:\"\\]+@[^\s@<>()\[\],;:\"\\]+\.[^\s@<>()\[\],;:\"\\]+")
+
+
+def text_problem(value: str | None, what: str) -> str | None:
+    """Why free text (subject, preheader) cannot go into a header: it holds CR, LF or NUL; None when it can.
+
+    check and send both ask this, so what check passes, send accepts.
+    """
+    return _problem(value or "", what, _UNSAFE[:3])
+
+
+def _problem(text: str, what: str, unsafe: tuple[str, ...]) -> str | None:
+    for bad in unsafe:
+        if bad in text:
+            return f"the {what} contains {_SHOWN[bad]}, which could add headers or recipients to the email"
+    return None
+
+
+def check_header_text(value: str | None, what: str) -> str:
+    """Return free text bound for an encoded header (the subject), or raise HeaderInjection for CR, LF or NUL."""
+    problem = text_problem(value, what)
+    if problem:
+        raise HeaderInjection(problem, hint=f"remove it from the {what}")
+    return value or ""
 
 
 def check_header_value(value: str | None, what: str) -> str:
     """Return value, or raise HeaderInjection if it holds CR, LF, NUL or an encoded word ('=?')."""
-    text = value or ""
-    for bad in _UNSAFE:
-        if bad in text:
-            shown = {"\r": "a carriage return", "\n": "a line break", "\0": "a NUL character"}.get(bad, "'=?'")
-            raise HeaderInjection(
-                f"the {what} contains {shown}, which could add headers or recipients to the email",
-                hint=f"remove it from the {what}",
-            )
-    return text
+    problem = _problem(value or "", what, _UNSAFE)
+    if problem:
+        raise HeaderInjection(problem, hint=f"remove it from the {what}")
+    return value or ""
 
 
 def _plain_ascii(domain: str) -> bool:

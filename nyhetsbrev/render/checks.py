@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from . import markdown
+from ..project.config import line_of
+from ..project.headers import text_problem
 from ..project.models import Issue, Problem, Rendered
 
 GMAIL_CLIP_BYTES = 100 * 1024  # Gmail clips messages at about 102 KB
@@ -20,6 +22,7 @@ def inspect(issue: Issue, rendered: Rendered) -> list[Problem]:
             "warning", f"the subject is {len(issue.subject)} characters; phones cut it after about {SUBJECT_MAX}", toml))
     if not issue.preheader:
         problems.append(Problem("warning", "no preheader: inboxes will show the first words of the email instead", toml))
+    problems.extend(_header_problems(issue))
     if not issue.sections:
         problems.append(Problem("error", "the issue has no sections: add a Markdown file such as 01-inledning.md", issue.folder))
     for section in issue.sections:
@@ -28,6 +31,22 @@ def inspect(issue: Issue, rendered: Rendered) -> list[Problem]:
     if size > GMAIL_CLIP_BYTES:
         problems.append(Problem(
             "warning", f"email.html is {size // 1024} KB; Gmail clips messages over about 102 KB: shorten the issue"))
+    return problems
+
+
+def _header_problems(issue: Issue) -> list[Problem]:
+    """Subject and preheader by the same rule that send applies to header values."""
+    toml, text = issue.folder / "issue.toml", None
+    problems = []
+    for key, value in (("subject", issue.subject), ("preheader", issue.preheader)):
+        problem = text_problem(value, key)
+        if problem:
+            if text is None:
+                try:
+                    text = toml.read_text(encoding="utf-8")
+                except OSError:
+                    text = ""
+            problems.append(Problem("error", f"{problem}: write it on one line", toml, line_of(text, key)))
     return problems
 
 
