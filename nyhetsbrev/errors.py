@@ -136,3 +136,11 @@ class InboxError(NyhetsbrevError):
 
 class MailboxUnavailable(InboxError):
     """The IMAP server cannot be reached or dropped the connection; running again continues safely."""
+
+
+class SendInterrupted(KeyboardInterrupt):
+    """Ctrl-C or kill stopped a send between two messages: how far it came, so the user can continue."""
+
+    def __init__(self, issue: str, sent_now: int, sent_total: int, left: int) -> None:
+        super().__init__(f"{issue}: {sent_now} sent in this run, {sent_total} in all, {left} left")
+        self.issue, self.sent_now, self.sent_total, self.left = issue, sent_now, sent_total, left

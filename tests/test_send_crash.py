@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -110,7 +111,13 @@ def test_ctrl_c_stops_cleanly_and_the_rerun_finishes_without_duplicates(project,
     states = Counter(state for state, _, _ in ledger_rows().values())
     assert states["sending"] == 0 and states["unknown"] == 0  # messages on the wire were finished and recorded
     assert states["sent"] == len(smtp.received) and states["sent"] + states["pending"] == 400
+    said = stderr.decode()
+    assert f"stopped: {states['sent']} sent in this run, {states['sent']} have 22:1 now, {states['pending']} not yet sent" in said
+    command = said.strip().splitlines()[-1].strip()  # the exact command that continues
+    assert command.startswith("nyhetsbrev --project ") and " send 22:1 --list politiker --yes" in command
     smtp.delay = 0
-    send(project)
+    rerun = subprocess.run([sys.executable, "-m", *shlex.split(command)], env=dict(os.environ), capture_output=True,
+                           stdin=subprocess.DEVNULL, timeout=60)
+    assert rerun.returncode == 0, rerun.stderr
     counts = Counter(smtp.recipients())
     assert set(counts) == set(people) and max(counts.values()) == 1

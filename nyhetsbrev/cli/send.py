@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import re
+import shlex
 import sys
+import time
 from pathlib import Path
 
 import typer
 from rich.table import Table
 
-from ..errors import SendError
+from ..errors import NyhetsbrevError, SendError, SendInterrupted
 from .app import app, console, err_console, escape, project_root
 
 FAILED_SHOWN = 50
+PROGRESS_EVERY = 5.0  # seconds between progress lines when there is no terminal for a bar
+YES = {"sv": ("j", "ja", "y", "yes"), "en": ("y", "yes", "j", "ja")}
+NO = ("n", "nej", "no", "")
+QUESTION = {"sv": "Skicka {issue} till {count} mottagare nu? [j/N] ", "en": "Send {issue} to {count} recipients now? [y/N] "}
+ANSWER_HINT = {"sv": "Svara j (ja) eller n (nej).", "en": "Answer y (yes) or n (no)."}
 
 
 @app.command()
@@ -34,25 +41,32 @@ def send(
         None, "--rate", metavar="RATE", help="At most this many messages: 30/min, 2/s or 1000/h (default: rate in nyhetsbrev.toml)."
     ),
 ) -> None:
-    """Send an issue to lists: each address once, suppressed ones never; run it again to continue after a stop."""
+    """Send an issue to lists: each address once, suppressed ones never; run it again to continue after a stop.
+
+    Exit status: 0 when everyone was sent the issue, 1 when some failed or remain deferred, 2 on errors.
+    """
     from ..mail.dispatch import Options
     from ..mail.sender import send as send_issue
 
     addresses = [a for value in (test or []) for a in re.split(r"[,\s;]+", value) if a]
-    per_second = None
-    if rate is not None:
-        from ..project.config import parse_rate
-
-        try:
-            per_second = parse_rate(rate)
-        except ValueError as exc:
-            raise SendError(f"--rate {exc}", hint="write it as 30/min, 2/s or 1000/h") from None
-    with _Bar() as bar:
-        report = send_issue(
-            project_root(ctx), issue, lists or [], test=addresses, outbox=outbox, dry_run=dry_run, resend_unknown=resend_unknown,
-            options=Options(connections=connections, rate=per_second, rate_text=rate and " ".join(rate.split())),
-            confirm=None if yes else bar.ask, progress=bar.update,
-        )
+    again = _command(ctx, issue, lists or [], yes=yes, resend_unknown=resend_unknown, connections=connections, rate=rate)
+    try:
+        per_second = _rate(rate)
+        with _Bar() as bar:
+            report = send_issue(
+                project_root(ctx), issue, lists or [], test=addresses, outbox=outbox, dry_run=dry_run,
+                resend_unknown=resend_unknown,
+                options=Options(connections=connections, rate=per_second, rate_text=rate and " ".join(rate.split())),
+                confirm=None if yes else bar.ask, progress=bar.update,
+            )
+    except SendInterrupted as stop:
+        err_console.print(
+            f"stopped: {stop.sent_now} sent in this run, {stop.sent_total} have {stop.issue} now, {stop.left} not yet sent. "
+            f"Nothing is lost; continue with:\n  {escape(again)}", soft_wrap=True)
+        raise typer.Exit(130) from None
+    except NyhetsbrevError as exc:
+        exc.exit_code = 2  # send: 1 means some recipients failed, so an error that stops the send is 2
+        raise
     if report.dry_run or report.cancelled:
         _show_plan(report.plan)
         console.print("Dry run: nothing was sent." if report.dry_run else "Cancelled: nothing was sent.")
@@ -64,10 +78,45 @@ def send(
         if report.failed:
             _show_failed(report.failed, "not written")
     else:
-        _show_summary(report)
+        _show_summary(report, again)
         if report.limit_until is not None:
             _show_limit_stop(report)
             raise typer.Exit(1)
+    if not report.complete or (report.plan.mode == "outbox" and report.failed):
+        raise typer.Exit(1)
+
+
+def _command(ctx: typer.Context, issue: str, lists: list[str], *, yes: bool, resend_unknown: bool,
+             connections: int, rate: str | None) -> str:
+    """The send command as given, to show how to continue (test copies and the outbox are never resumed)."""
+    parts = ["nyhetsbrev"]
+    project = (ctx.find_root().obj or {}).get("project")
+    if project:
+        parts += ["--project", str(project)]
+    parts += ["send", issue] + [part for name in lists for part in ("--list", name)]
+    parts += ["--yes"] * yes + ["--resend-unknown"] * resend_unknown
+    if connections != 4:
+        parts += ["--connections", str(connections)]
+    if rate:
+        parts += ["--rate", rate]
+    return shlex.join(parts)
+
+
+def _rate(rate: str | None) -> float | None:
+    """--rate as messages per second (None: the rate in nyhetsbrev.toml)."""
+    if rate is None:
+        return None
+    from ..project.config import parse_rate
+
+    try:
+        return parse_rate(rate)
+    except ValueError as exc:
+        raise SendError(f"--rate {exc}", hint="write it as 30/min, 2/s or 1000/h") from None
+
+
+def _local_time(monotonic: float) -> str:
+    """A moment on the monotonic clock as local wall-clock time to the second, e.g. 14:05:30."""
+    return time.strftime("%H:%M:%S", time.localtime(time.time() + monotonic - time.monotonic()))
 
 
 class _Bar:
@@ -82,6 +131,9 @@ class _Bar:
             console=err_console, transient=True, disable=not err_console.is_terminal,
         )
         self.task = None
+        self.terminal = err_console.is_terminal
+        self.last_line = 0.0
+        self.waiting_shown: float | None = None
 
     def __enter__(self) -> "_Bar":
         return self
@@ -97,11 +149,13 @@ class _Bar:
                 "not sending: there is no terminal to confirm on",
                 hint=f"add --yes to send {plan.issue} to {plan.to_send} recipients without being asked",
             )
-        return typer.confirm(f"Send {plan.issue} to {plan.to_send} recipients now?", default=False)
+        return confirm(QUESTION.get(plan.language, QUESTION["en"]).format(issue=plan.issue, count=plan.to_send),
+                       plan.language)
 
     def update(self, tally) -> None:
-        import time
-
+        if not self.terminal:
+            self._line(tally)
+            return
         if self.task is None:
             self.progress.start()
             self.task = self.progress.add_task("sending", total=tally.total, rate=0.0, note="")
@@ -112,10 +166,45 @@ class _Bar:
 
             note = f"daily limit reached: waiting until {local_time(tally.limit_wait_until)}"
         elif tally.waiting_until is not None:
-            note = f"waiting {max(0, tally.waiting_until - time.monotonic()):.0f} s to retry {tally.retrying} deferred"
+            note = f"waiting until {_local_time(tally.waiting_until)} to retry {tally.retrying} deferred"
         elif tally.failed or tally.unknown:
             note = f"{tally.failed} failed, {tally.unknown} unknown"
         self.progress.update(self.task, completed=tally.done, rate=tally.sent / elapsed, note=note)
+
+    def _line(self, tally) -> None:
+        """Without a terminal: a progress line every few seconds, and a line whenever the send starts to wait."""
+        if tally.limit_wait_until is not None:
+            if tally.limit_wait_until != self.waiting_shown:
+                from ..mail.limits import local_time
+
+                self.waiting_shown = tally.limit_wait_until
+                err_console.print(f"daily limit reached: waiting until {local_time(tally.limit_wait_until)} (local time); "
+                                  f"{tally.sent} sent so far")
+            return
+        if tally.waiting_until is not None:
+            if tally.waiting_until != self.waiting_shown:
+                self.waiting_shown = tally.waiting_until
+                err_console.print(f"waiting until {_local_time(tally.waiting_until)} (local time) to retry "
+                                  f"{tally.retrying} deferred message(s); {tally.sent} sent so far")
+            return
+        now = time.monotonic()
+        if now - self.last_line >= PROGRESS_EVERY or tally.done == tally.total:
+            if tally.done == tally.total and self.last_line < 0:
+                return  # the last line is already out
+            self.last_line = now if tally.done < tally.total else -1.0
+            err_console.print(f"sending: {tally.sent} sent, {tally.total - tally.done} left, "
+                              f"{tally.retrying + tally.deferred} deferred, {tally.failed} failed")
+
+
+def confirm(question: str, language: str) -> bool:
+    """Ask until the answer is yes or no in the newsletter's language (j/ja/y/yes, n/nej/no; Enter is no)."""
+    while True:
+        answer = typer.prompt(question, default="", show_default=False, prompt_suffix="").strip().lower()
+        if answer in YES.get(language, YES["en"]):
+            return True
+        if answer in NO:
+            return False
+        err_console.print(ANSWER_HINT.get(language, ANSWER_HINT["en"]))
 
 
 def _show_plan(plan) -> None:
@@ -176,7 +265,7 @@ def _show_tests(report) -> None:
         raise typer.Exit(1)
 
 
-def _show_summary(report) -> None:
+def _show_summary(report, again: str) -> None:
     tally, plan = report.tally, report.plan
     if report.recovered:
         err_console.print(
@@ -187,23 +276,28 @@ def _show_summary(report) -> None:
         return  # nothing could go: the daily limit's line says when it can
     if tally is None or tally.total == 0:
         console.print(f"Nothing to send: {plan.already_sent} of {plan.recipients} recipients already have {plan.issue}.")
-        return
-    table = Table("sent", "deferred", "failed", "unknown", "time", title=f"Sent {plan.issue}", title_justify="left")
-    table.add_row(str(tally.sent), str(tally.deferred), str(tally.failed), str(tally.unknown), f"{report.elapsed:.1f} s")
-    console.print(table)
+    else:
+        table = Table("sent", "deferred", "failed", "unknown", "time", title=f"Sent {plan.issue}", title_justify="left")
+        table.add_row(str(tally.sent), str(tally.deferred), str(tally.failed), str(tally.unknown), f"{report.elapsed:.1f} s")
+        console.print(table)
     if report.failed:
         _show_failed(report.failed)
+        console.print(f"{len(report.failed)} failed: the server refused them for good; check the addresses "
+                      "(the replies above say why). Sending again does not retry them.")
     if report.bounced:
         console.print(f"{len(report.bounced)} address(es) do not exist according to the server: marked as bounced, "
                       "they get no more mail (see 'nyhetsbrev recipients list --all').")
-    if tally.deferred:
-        console.print(f"{tally.deferred} deferred by the server: run the same command later to retry them.")
-    if tally.unknown:
-        console.print(f"{tally.unknown} unknown (connection lost after sending): resend with --resend-unknown if needed.")
+    if report.deferred:
+        _show_failed(report.deferred, "deferred")
+        console.print(f"{len(report.deferred)} deferred by the server: run the same command later to retry them:\n"
+                      f"  {escape(again)}")
+    if report.unknown:
+        console.print(f"{len(report.unknown)} unknown (the connection was lost after sending): they may have arrived; "
+                      "resend them with --resend-unknown if needed.")
 
 
 def _show_failed(failed: list[tuple[str, str]], what: str = "failed") -> None:
-    table = Table(f"{what} address", "server reply" if what == "failed" else "why", title_justify="left")
+    table = Table(f"{what} address", "why" if what == "not written" else "server reply", title_justify="left")
     for address, reply in failed[:FAILED_SHOWN]:
         table.add_row(escape(address), escape(reply))
     console.print(table)

@@ -12,7 +12,7 @@ from typing import Callable, Sequence
 from . import limits, message, transport
 from ..publish import pipeline
 from .dispatch import Dispatcher, Options, Tally
-from ..errors import CheckFailed, SendError
+from ..errors import CheckFailed, SendError, SendInterrupted
 from ..project.models import Issue, Project, SmtpSettings
 from ..store import ledger
 from ..store.db import default_db_path, open_db
@@ -39,6 +39,7 @@ class SendPlan:
     resend_unknown: bool = False
     variants: int = 1
     destination: str = ""
+    language: str = "sv"
     warnings: list[str] = field(default_factory=list)
     rate_text: str | None = None  # the rate the send keeps, e.g. "30/min"
     daily_limit: int | None = None
@@ -60,10 +61,19 @@ class SendReport:
     written: list[Path] = field(default_factory=list)
     test_results: list[tuple[str, str, str]] = field(default_factory=list)  # (address, kind, reply)
     failed: list[tuple[str, str]] = field(default_factory=list)  # (address, why): the ledger's, or the outbox's unwritten
+    deferred: list[tuple[str, str]] = field(default_factory=list)  # (address, last reply): still to be retried
+    unknown: list[tuple[str, str]] = field(default_factory=list)  # (address, why): may or may not have arrived
     bounced: list[str] = field(default_factory=list)  # newly suppressed: the server said the address does not exist
     elapsed: float = 0.0
     limit_until: float | None = None  # the send stopped at the daily limit: epoch time after which it continues
     left: int = 0  # messages still to send when it stopped there
+
+    @property
+    def complete(self) -> bool:
+        """True when everyone it was meant for has it (or, for test copies and the outbox, every message went)."""
+        if self.test_results:
+            return all(kind == "sent" for _, kind, _ in self.test_results)
+        return not (self.failed or self.deferred or self.unknown)
 
 
 def send(
@@ -99,7 +109,7 @@ def send(
         )
     mode = "test" if test else "outbox" if outbox else "send"
     plan = SendPlan(str(issue.id), message.subject_line(project.settings, issue, test=bool(test)), lists, mode,
-                    resend_unknown=resend_unknown, warnings=_warnings(project))
+                    resend_unknown=resend_unknown, warnings=_warnings(project), language=project.settings.language)
     sender = message.sender_address(project.settings)
     ids = message.MessageIds(sender.rpartition("@")[2], issue)
     db = open_db(default_db_path(root))
@@ -151,12 +161,17 @@ def send(
             dispatcher = Dispatcher(db, issue_key, smtp, sender, prepare, ids, options, progress)
             try:
                 tally = dispatcher.run(rows)
+            except KeyboardInterrupt:
+                sent_now = dispatcher.tally.sent
+                raise SendInterrupted(issue_key, sent_now, plan.already_sent + sent_now,
+                                      max(0, plan.to_send - dispatcher.tally.done)) from None
             finally:  # also when the send pauses or stops: what this run learnt about bad addresses is kept
                 bounced = _suppress_bad_addresses(db, issue_key, dispatcher.failures)
-            failed = ledger.failed(db, issue_key)
-            left = ledger.plan(db, issue_key, entries).to_send(resend_unknown) if tally.limit_until else 0
-        return SendReport(plan, tally=tally, recovered=recovered, failed=failed, bounced=bounced,
-                          elapsed=time.monotonic() - started, limit_until=tally.limit_until, left=left)
+            left = {state: ledger.in_state(db, issue_key, state) for state in (ledger.FAILED, ledger.DEFERRED, ledger.UNKNOWN)}
+            still = ledger.plan(db, issue_key, entries).to_send(resend_unknown) if tally.limit_until else 0
+        return SendReport(plan, tally=tally, recovered=recovered, failed=left[ledger.FAILED], bounced=bounced,
+                          deferred=left[ledger.DEFERRED], unknown=left[ledger.UNKNOWN],
+                          elapsed=time.monotonic() - started, limit_until=tally.limit_until, left=still)
     finally:
         db.close()
 

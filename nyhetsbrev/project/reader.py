@@ -19,11 +19,7 @@ def read_issue(project: Project, issue_id: IssueId) -> Issue:
     """Read and validate one issue folder of the project."""
     folder = project.issue_dir(issue_id)
     if not folder.is_dir():
-        known = ", ".join(str(i) for i in list_issues(project)) or "none yet"
-        raise IssueNotFound(
-            f"issue {issue_id} not found: no folder {folder}",
-            hint=f"issues in this project: {known}; create one with 'nyhetsbrev new {issue_id}'",
-        )
+        raise issue_not_found(project, issue_id)
     data, text = read_toml(folder / ISSUE_FILE)
     check = TableChecker(folder / ISSUE_FILE, text)
     check.unknown(data, {"subject", "date", "preheader", "title"})
@@ -43,6 +39,15 @@ def read_issue(project: Project, issue_id: IssueId) -> Issue:
         title=check.text_value(data, "title"),
         sections=sections,
         roster=load_roster(own_roster) if own_roster.is_file() else project.roster,
+    )
+
+
+def issue_not_found(project: Project, issue_id: IssueId) -> IssueNotFound:
+    """The error for an issue id without a folder, naming the issues that exist."""
+    known = ", ".join(str(i) for i in list_issues(project)) or "none yet"
+    return IssueNotFound(
+        f"issue {issue_id} not found: no folder {project.issue_dir(issue_id)}",
+        hint=f"issues in this project: {known}; create one with 'nyhetsbrev new {issue_id}'",
     )
 
 

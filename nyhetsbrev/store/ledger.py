@@ -219,19 +219,34 @@ def status(db, issue: str) -> Status:
 
 
 def issue_status(root: Path, issue_text: str) -> Status:
-    """The status of an issue's send in the project's database (what 'nyhetsbrev status' shows)."""
-    issue = str(IssueId.parse(issue_text))
+    """The status of an issue's send in the project's database (what 'nyhetsbrev status' shows).
+
+    An issue that has no folder and was never sent is an error that names the issues there are.
+    """
+    from ..project import config, reader
+
+    issue_id = IssueId.parse(issue_text)
     db = open_db(default_db_path(root))
     try:
-        return status(db, issue)
+        result = status(db, str(issue_id))
     finally:
         db.close()
+    if not result.per_list:
+        project = config.load_project(root)
+        if not project.issue_dir(issue_id).is_dir():
+            raise reader.issue_not_found(project, issue_id)
+    return result
 
 
 def failed(db, issue: str) -> list[tuple[str, str]]:
     """The failed addresses of an issue with the server's replies."""
+    return in_state(db, issue, FAILED)
+
+
+def in_state(db, issue: str, state: str) -> list[tuple[str, str]]:
+    """The addresses of an issue in one state (failed, deferred, unknown …) with the server's last reply."""
     return [(email, reply or "") for email, reply in db.execute(
-        "SELECT email, reply FROM send_ledger WHERE issue = ? AND state = ? ORDER BY rowid", [issue, FAILED]
+        "SELECT email, reply FROM send_ledger WHERE issue = ? AND state = ? ORDER BY rowid", [issue, state]
     )]
 
 

@@ -1,0 +1,104 @@
+"""What a send says and returns: exit codes, progress without a terminal, back-off in local time, the
+Swedish confirmation, unknown issues (real SMTP server on 127.0.0.1, real SQLite file)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import pty
+import re
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.send_helpers import add_people, ledger_rows, project, smtp  # noqa: F401  (fixtures)
+
+pytestmark = pytest.mark.timeout(60)
+
+
+@pytest.fixture
+def local_zone(monkeypatch):
+    """A time zone far from UTC (India, +05:30, no summer time), so that a UTC time cannot pass for local."""
+    monkeypatch.setenv("TZ", "Asia/Kolkata")
+    time.tzset()
+    yield dt.timezone(dt.timedelta(hours=5, minutes=30))
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_a_deferred_recipient_gives_exit_1_lines_without_a_terminal_and_a_wait_in_local_time(project, smtp, cli,
+                                                                                              local_zone, monkeypatch):
+    people = add_people(4, ["politiker"])
+    smtp.script(people[2], "rcpt", *["451 4.7.1 Try again later"] * 10)
+    monkeypatch.setenv("NYHETSBREV_RETRY_BASE", "0.5")
+    started = dt.datetime.now(local_zone)
+    result = cli("--project", project, "send", "22:1", "--list", "politiker", "--yes")
+    assert result.exit_code == 1, result.output
+    waits = re.findall(r"waiting until (\d\d):(\d\d):(\d\d) \(local time\) to retry 1 deferred", result.stderr)
+    assert len(waits) == 3, result.stderr  # one line for each back-off, not silence
+    for hour, minute, second in waits:
+        moment = started.replace(hour=int(hour), minute=int(minute), second=int(second), microsecond=0)
+        assert abs((moment - started).total_seconds()) < 60, (waits, started)
+    assert re.search(r"sending: \d+ sent, \d+ left, \d+ deferred, 0 failed", result.stderr)
+    assert people[2] in result.stdout and "451 4.7.1 Try again later" in result.stdout  # the summary names it
+    assert f"send 22:1 --list politiker --yes" in result.stdout  # and says how to continue
+    assert ledger_rows()[people[2]][0] == "deferred"
+
+
+def test_everyone_sent_gives_exit_0(project, smtp, cli):
+    add_people(3, ["politiker"])
+    assert cli("--project", project, "send", "22:1", "--list", "politiker", "--yes").exit_code == 0
+
+
+def test_an_error_gives_exit_2(project, smtp, cli):
+    add_people(3, ["politiker"])
+    result = cli("--project", project, "send", "22:1", "--list", "ingen-sådan-lista", "--yes")
+    assert result.exit_code == 2 and result.stderr.startswith("error: ")
+
+
+@pytest.mark.parametrize("answer, sends", [("j", True), ("nej", False), ("", False)])
+def test_the_confirmation_takes_swedish_answers_on_a_real_terminal(project, smtp, answer, sends):
+    add_people(2, ["politiker"])
+    main, child = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "nyhetsbrev", "--project", str(project), "send", "22:1", "--list", "politiker"],
+        stdin=child, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(os.environ), close_fds=True)
+    os.close(child)
+    try:
+        os.write(main, answer.encode() + b"\n")  # typed ahead: the terminal keeps it until the question reads it
+        out, err = process.communicate(timeout=30)
+    finally:
+        os.close(main)
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, err
+    assert "Skicka 22:1 till 2 mottagare nu? [j/N]" in out.decode()
+    assert len(smtp.received) == (2 if sends else 0)
+    assert ("Cancelled" in out.decode()) == (not sends)
+
+
+def test_an_unknown_answer_asks_again(project, smtp):
+    add_people(1, ["politiker"])
+    main, child = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "nyhetsbrev", "--project", str(project), "send", "22:1", "--list", "politiker"],
+        stdin=child, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(os.environ), close_fds=True)
+    os.close(child)
+    try:
+        os.write(main, b"kanske\nja\n")
+        out, err = process.communicate(timeout=30)
+    finally:
+        os.close(main)
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0 and "Svara j (ja) eller n (nej)." in err.decode() and len(smtp.received) == 1
+
+
+@pytest.mark.parametrize("command", [["status", "22:9"], ["send", "22:9", "--list", "politiker", "--yes"]])
+def test_an_issue_without_a_folder_is_named_with_the_issues_that_exist(project, cli, command):
+    result = cli("--project", project, *command)
+    assert result.exit_code != 0
+    assert "22:9" in result.stderr and "not found" in result.stderr and "issues in this project: 22:1" in result.stderr.lower()
+    assert "has not been sent" not in result.stdout
