@@ -58,42 +58,37 @@ def test_an_error_gives_exit_2(project, smtp, cli):
     assert result.exit_code == 2 and result.stderr.startswith("error: ")
 
 
-@pytest.mark.parametrize("answer, sends", [("j", True), ("nej", False), ("", False)])
-def test_the_confirmation_takes_swedish_answers_on_a_real_terminal(project, smtp, answer, sends):
-    add_people(2, ["politiker"])
+def _send_on_a_terminal(project, typed: bytes) -> tuple[int, str, str]:
+    """Run send with a real terminal (a pty) as its input, the answers typed ahead; (exit code, stdout, stderr)."""
     main, child = pty.openpty()
     process = subprocess.Popen(
         [sys.executable, "-m", "nyhetsbrev", "--project", str(project), "send", "22:1", "--list", "politiker"],
         stdin=child, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(os.environ), close_fds=True)
     os.close(child)
     try:
-        os.write(main, answer.encode() + b"\n")  # typed ahead: the terminal keeps it until the question reads it
+        os.write(main, typed)  # the terminal keeps it until the question reads it
         out, err = process.communicate(timeout=30)
     finally:
         os.close(main)
         if process.poll() is None:
             process.kill()
-    assert process.returncode == 0, err
-    assert "Skicka 22:1 till 2 mottagare nu? [j/N]" in out.decode()
+    return process.returncode, out.decode(), err.decode()
+
+
+@pytest.mark.parametrize("answer, sends", [("j", True), ("nej", False), ("", False)])
+def test_the_confirmation_takes_swedish_answers_on_a_real_terminal(project, smtp, answer, sends):
+    add_people(2, ["politiker"])
+    code, out, err = _send_on_a_terminal(project, answer.encode() + b"\n")
+    assert code == 0, err
+    assert "Skicka 22:1 till 2 mottagare nu? [j/N]" in out
     assert len(smtp.received) == (2 if sends else 0)
-    assert ("Cancelled" in out.decode()) == (not sends)
+    assert ("Cancelled" in out) == (not sends)
 
 
 def test_an_unknown_answer_asks_again(project, smtp):
     add_people(1, ["politiker"])
-    main, child = pty.openpty()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "nyhetsbrev", "--project", str(project), "send", "22:1", "--list", "politiker"],
-        stdin=child, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(os.environ), close_fds=True)
-    os.close(child)
-    try:
-        os.write(main, b"kanske\nja\n")
-        out, err = process.communicate(timeout=30)
-    finally:
-        os.close(main)
-        if process.poll() is None:
-            process.kill()
-    assert process.returncode == 0 and "Svara j (ja) eller n (nej)." in err.decode() and len(smtp.received) == 1
+    code, _, err = _send_on_a_terminal(project, b"kanske\nja\n")
+    assert code == 0 and "Svara j (ja) eller n (nej)." in err and len(smtp.received) == 1
 
 
 @pytest.mark.parametrize("command", [["status", "22:9"], ["send", "22:9", "--list", "politiker", "--yes"]])

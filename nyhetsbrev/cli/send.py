@@ -173,19 +173,18 @@ class _Bar:
 
     def _line(self, tally) -> None:
         """Without a terminal: a progress line every few seconds, and a line whenever the send starts to wait."""
+        waiting = None
         if tally.limit_wait_until is not None:
-            if tally.limit_wait_until != self.waiting_shown:
-                from ..mail.limits import local_time
+            from ..mail.limits import local_time
 
-                self.waiting_shown = tally.limit_wait_until
-                err_console.print(f"daily limit reached: waiting until {local_time(tally.limit_wait_until)} (local time); "
-                                  f"{tally.sent} sent so far")
-            return
-        if tally.waiting_until is not None:
-            if tally.waiting_until != self.waiting_shown:
-                self.waiting_shown = tally.waiting_until
-                err_console.print(f"waiting until {_local_time(tally.waiting_until)} (local time) to retry "
-                                  f"{tally.retrying} deferred message(s); {tally.sent} sent so far")
+            waiting = (tally.limit_wait_until, f"daily limit reached: waiting until {local_time(tally.limit_wait_until)}")
+        elif tally.waiting_until is not None:
+            waiting = (tally.waiting_until, f"waiting until {_local_time(tally.waiting_until)} (local time) to retry "
+                                            f"{tally.retrying} deferred message(s)")
+        if waiting is not None:
+            if waiting[0] != self.waiting_shown:
+                self.waiting_shown = waiting[0]
+                err_console.print(f"{waiting[1]}; {tally.sent} sent so far")
             return
         now = time.monotonic()
         if now - self.last_line >= PROGRESS_EVERY or tally.done == tally.total:
