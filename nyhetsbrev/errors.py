@@ -144,3 +144,7 @@ class SendInterrupted(KeyboardInterrupt):
     def __init__(self, issue: str, sent_now: int, sent_total: int, left: int) -> None:
         super().__init__(f"{issue}: {sent_now} sent in this run, {sent_total} in all, {left} left")
         self.issue, self.sent_now, self.sent_total, self.left = issue, sent_now, sent_total, left
+
+
+class ImageError(ContentError):
+    """An image of the issue cannot be made fit for email (SVG, unreadable, too large)."""

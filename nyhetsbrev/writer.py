@@ -50,9 +50,16 @@ def copy_file(source: Path, dest: Path) -> None:
         raise
 
 
-def write_output(out_dir: Path, files: dict[str, str], images: dict[str, Path]) -> None:
-    """Write the text files and copy the images into out_dir (images/ below it)."""
+def write_output(out_dir: Path, files: dict[str, str], images: dict[str, bytes]) -> None:
+    """Write the text files, and the images into out_dir/images/ (dropping images an earlier build left there)."""
     for name, text in files.items():
         write_text(out_dir / name, text)
-    for relative, source in images.items():
-        copy_file(source, out_dir / relative)
+    folder = out_dir / "images"
+    for name, data in images.items():
+        path = folder / name
+        if not (path.is_file() and path.stat().st_size == len(data) and path.read_bytes() == data):
+            write_bytes(path, data)
+    if folder.is_dir():
+        for old in folder.iterdir():
+            if old.name not in images and old.is_file():
+                old.unlink()

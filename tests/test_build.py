@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import os
 import subprocess
 import sys
@@ -103,13 +105,17 @@ def test_issue_roster_replaces_the_project_roster(repo_project):
     assert "Ada Exempel" in html and "Tony Lööw" not in html
 
 
-def test_images_are_copied_next_to_the_output(tmp_path):
+def test_images_are_written_next_to_the_output_with_stable_names(tmp_path):
     from nyhetsbrev.project.scaffold import init_project
 
     created = init_project(tmp_path / "p")
+    source = (created.folder / "images" / "exempel.png").read_bytes()
     out = build(created.root, str(created.issue)).out_dir
-    assert (out / "images" / "exempel.png").read_bytes() == (created.folder / "images" / "exempel.png").read_bytes()
-    assert 'src="images/exempel.png"' in (out / "email.html").read_text(encoding="utf-8")
+    [written] = (out / "images").iterdir()
+    assert re.fullmatch(r"exempel-[0-9a-f]{10}\.png", written.name)
+    assert f'src="images/{written.name}"' in (out / "email.html").read_text(encoding="utf-8")
+    assert f'src="images/{written.name}"' in (out / "web.html").read_text(encoding="utf-8")
+    assert (created.folder / "images" / "exempel.png").read_bytes() == source
 
 
 @pytest.mark.parametrize("args, allowed", [

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import io
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
 import threading
+import urllib.request
 
 import pytest
 
@@ -192,6 +195,23 @@ def test_images_from_the_issue_folder_and_nothing_else(repo_project):
         assert get(server, "/%2e%2e/%2e%2e/roster.toml")[0] == 404
         assert get(server, "/assets/../server.py")[0] == 404
         assert get(server, "/", headers={"Host": "attacker.example.org"})[0] == 403
+
+
+def test_the_email_shows_its_images_fit_for_email(repo_project):
+    from PIL import Image
+
+    folder = repo_project / "issues/22-1"
+    (folder / "images").mkdir(exist_ok=True)
+    Image.new("RGB", (2400, 800), (200, 40, 40)).save(folder / "images" / "Stor bild.png")
+    section = folder / "01-tillsammans.md"
+    section.write_text(section.read_text(encoding="utf-8") + "\n\n![Stor bild](<images/Stor bild.png>)\n", encoding="utf-8")
+    with PreviewServer(repo_project, "22:1", port=0) as server:
+        html = get(server, "/email.html")[2]
+        [src] = re.findall(r'src="(images/stor-bild-[0-9a-f]{10}\.png)"', html)
+        request = urllib.request.Request(server.url.rstrip("/") + "/" + src)
+        with urllib.request.urlopen(request, timeout=30) as response:
+            assert response.headers.get("Content-Type") == "image/png"
+            assert Image.open(io.BytesIO(response.read())).size == (1200, 400)  # the optimised file, as sent
 
 
 def test_a_port_in_use_gives_another_and_says_so(repo_project):

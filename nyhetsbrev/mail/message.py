@@ -5,25 +5,21 @@ from __future__ import annotations
 import binascii
 import datetime as dt
 import email.policy
-import hashlib
 import html
 import itertools
-import mimetypes
 import re
 import secrets
 import time
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, parseaddr
-from pathlib import Path
 from urllib.parse import quote
 
 from .header_lines import subject_header, to_header
 from ..errors import SendError
 from ..project.headers import check_header_text, envelope_address
 from ..render.issue import version_key
-from ..render.markdown import is_local
-from ..project.models import UNSUBSCRIBE_PLACEHOLDER, WEB_PLACEHOLDER, Issue, Rendered, Settings
+from ..project.models import UNSUBSCRIBE_PLACEHOLDER, WEB_PLACEHOLDER, EmailImage, Issue, Rendered, Settings
 
 POLICY = email.policy.SMTP.clone(max_line_length=78)
 if hasattr(POLICY, "verify_generated_headers"):  # Python 3.11.10+ / 3.12.5+ (CVE-2024-6923)
@@ -221,41 +217,28 @@ def _encode_body(text: str) -> _Body:
 
 
 def _image_sources(settings: Settings, issue: Issue, rendered: Rendered, domain: str) -> str:
-    """The HTML with local image sources pointing at embedded parts (cid:) or at image_base_url."""
-    folder = issue.folder.resolve()
-    known = {Path(p).resolve(): p for p in rendered.images}
+    """The HTML with its images (images/<name>) pointing at embedded parts (cid:) or at image_base_url."""
+    known = {image.href: image for image in rendered.images}
 
     def replace(match: re.Match) -> str:
-        src = html.unescape(match.group(3))
-        if not is_local(src):
-            return match.group(0)
-        path = (folder / src).resolve()
-        if path not in known:
+        image = known.get(html.unescape(match.group(3)))
+        if image is None:
             return match.group(0)
         if settings.image_base_url:
-            rel = path.relative_to(folder).as_posix() if path.is_relative_to(folder) else path.name
-            target = f"{settings.image_base_url.rstrip('/')}/{issue.id.folder}/{quote(rel)}"
+            target = f"{settings.image_base_url.rstrip('/')}/{issue.id.folder}/{image.href}"
         else:
-            target = f"cid:{_content_id(path, domain)}"
+            target = f"cid:{_content_id(image, domain)}"
         return f"{match.group(1)}{match.group(2)}{html.escape(target, quote=True)}{match.group(2)}"
 
     return _SRC.sub(replace, rendered.email_html)
 
 
-def _content_id(path: Path, domain: str) -> str:
-    digest = hashlib.sha256(str(path).encode("utf-8")).hexdigest()[:16]
-    return f"{digest}.{re.sub(r'[^A-Za-z0-9.-]', '-', path.name)}@{domain}"
+def _content_id(image: EmailImage, domain: str) -> str:
+    return f"{image.name}@{domain}"  # the name is URL-safe and carries a hash of the bytes
 
 
-def _embed_images(html_part: EmailMessage, images: tuple[Path, ...], domain: str) -> None:
-    for path in images:
-        path = Path(path).resolve()
-        kind = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-        maintype, subtype = kind.split("/", 1)
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            raise SendError(f"cannot read the image: {exc.strerror}", path=path, hint="run 'nyhetsbrev check' for the issue") from None
+def _embed_images(html_part: EmailMessage, images: tuple[EmailImage, ...], domain: str) -> None:
+    for image in images:
         html_part.add_related(
-            data, maintype, subtype, cid=f"<{_content_id(path, domain)}>", disposition="inline", filename=path.name
+            image.data, "image", image.kind, cid=f"<{_content_id(image, domain)}>", disposition="inline", filename=image.name
         )

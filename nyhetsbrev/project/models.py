@@ -229,6 +229,29 @@ class Problem:
 
 
 @dataclass(frozen=True)
+class EmailImage:
+    """An image made fit for email from a file of the issue: its bytes, URL-safe name and pixel size."""
+
+    source: Path  # the author's file, never modified
+    name: str  # e.g. bild-fran-motet-3f9a1c2b7e.jpg: a slug of the file name and a short hash of the bytes
+    data: bytes
+    kind: str  # MIME subtype: jpeg, png or gif
+    width: int
+    height: int
+    photo_like: bool = False  # a PNG with the colours of a photo (would be far smaller as JPEG)
+
+    @property
+    def href(self) -> str:
+        """Where email.html and web.html find it: beside them in images/."""
+        return f"images/{self.name}"
+
+    def displayed(self, column: int) -> tuple[int, int]:
+        """Width and height at which it shows in a column of that many pixels (never wider than it is)."""
+        width = min(self.width, column)
+        return width, max(1, round(self.height * width / self.width))
+
+
+@dataclass(frozen=True)
 class Rendered:
     """One rendering of an issue: the email, its text part and the web copy."""
 
@@ -237,8 +260,9 @@ class Rendered:
     web_html: str | None  # every section, marked with its audience (the preview's web view); None in an audience variant
     subject: str
     preheader: str
-    images: tuple[Path, ...] = ()
+    images: tuple[EmailImage, ...] = ()  # the images this rendering shows, made fit for email
     audience: frozenset[str] | None = None  # None: every section
+    image_errors: tuple[tuple[Path, str], ...] = ()  # files that could not be made fit for email, and why
 
 
 @dataclass(frozen=True)

@@ -25,13 +25,14 @@ def load(root: Path, issue_id: IssueId | str) -> tuple[Project, Issue]:
 def render(project: Project, issue: Issue, audience: frozenset[str] | None = None) -> Rendered:
     """Render the issue for one audience (a set of list names; None renders every section)."""
     templates = reader.read_templates(project)
-    return renderer.render_issue(project.settings, issue, templates, audience, cache_dir=_cache_dir())
+    return renderer.render_issue(project.settings, issue, templates, audience,
+                                 cache_dir=_cache_dir("templates"), image_cache=_cache_dir("images"))
 
 
-def _cache_dir() -> Path:
-    """Where compiled templates are kept between runs (outside the project, so check writes nothing there)."""
+def _cache_dir(kind: str) -> Path:
+    """Where compiled templates or images fit for email are kept between runs (outside the project, so check writes nothing there)."""
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "nyhetsbrev" / "templates"
+    return Path(base) / "nyhetsbrev" / kind
 
 
 def audience_lists(issue: Issue) -> set[str]:
@@ -50,8 +51,9 @@ def web_versions(project: Project, issue: Issue, full: Rendered | None = None) -
     full: the rendering of every section when already made, so that its web rendering is not made twice.
     """
     templates = reader.read_templates(project)
-    return renderer.web_versions(project.settings, issue, templates, cache_dir=_cache_dir(),
-                                 every_section=full.web_html if full is not None else None)
+    return renderer.web_versions(project.settings, issue, templates, cache_dir=_cache_dir("templates"),
+                                 every_section=full.web_html if full is not None else None,
+                                 image_cache=_cache_dir("images"))
 
 
 def web_copies(root: Path, issue_id: IssueId | str) -> dict[str, str]:
@@ -67,7 +69,8 @@ def check(root: Path, issue_id: IssueId | str) -> BuildResult:
 
 def _check(project: Project, issue: Issue) -> BuildResult:
     rendered = render(project, issue)
-    problems = checks.inspect(issue, rendered) + settings_problems(project)
+    linked = bool(project.settings.image_base_url)
+    problems = checks.inspect(issue, rendered, images_linked=linked) + settings_problems(project)
     return BuildResult(issue=issue, rendered=rendered, problems=tuple(problems))
 
 
@@ -96,12 +99,11 @@ def build(root: Path, issue_id: IssueId | str) -> BuildResult:
         raise ContentError(first.message + more, path=first.path, line=first.line)
     out_dir = Path(root) / "build" / result.issue.id.folder
     rendered = result.rendered
-    folder = result.issue.folder.resolve()
     webs = {web_file_name(key): html for key, html in web_versions(project, issue, rendered).items()}
     writer.write_output(
         out_dir,
         {"email.html": rendered.email_html, "email.txt": rendered.email_text, **webs},
-        {path.relative_to(folder).as_posix(): path for path in rendered.images},
+        {image.name: image.data for image in rendered.images},
     )
     for stale in out_dir.glob("web-*.html"):  # versions of an earlier build whose audience is gone
         if stale.name not in webs:

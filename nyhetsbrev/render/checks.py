@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
-from . import markdown
+import binascii
+
+from . import images as image_step, markdown
 from ..project.config import line_of
 from ..project.headers import text_problem
 from ..project.models import Issue, Problem, Rendered
 
 GMAIL_CLIP_BYTES = 100 * 1024  # Gmail clips messages at about 102 KB
+IMAGE_WARN_BYTES = 300 * 1024
+MESSAGE_WARN_BYTES = 1024 * 1024
+MESSAGE_MAX_BYTES = 10 * 1024 * 1024  # many receiving servers (and Exchange Online's default) refuse more
 SUBJECT_MAX = 80
 
 
-def inspect(issue: Issue, rendered: Rendered) -> list[Problem]:
-    """Every error and warning found in an issue and its rendering."""
+def inspect(issue: Issue, rendered: Rendered, *, images_linked: bool = False) -> list[Problem]:
+    """Every error and warning found in an issue and its rendering (images_linked: image_base_url is set)."""
     problems: list[Problem] = []
     toml = issue.folder / "issue.toml"
     if not issue.subject:
@@ -26,11 +31,12 @@ def inspect(issue: Issue, rendered: Rendered) -> list[Problem]:
     if not issue.sections:
         problems.append(Problem("error", "the issue has no sections: add a Markdown file such as 01-inledning.md", issue.folder))
     for section in issue.sections:
-        problems.extend(_section_problems(issue, section))
+        problems.extend(_section_problems(issue, section, rendered))
     size = len(rendered.email_html.encode("utf-8"))
     if size > GMAIL_CLIP_BYTES:
         problems.append(Problem(
             "warning", f"email.html is {size // 1024} KB; Gmail clips messages over about 102 KB: shorten the issue"))
+    problems.extend(_message_problems(rendered, images_linked))
     return problems
 
 
@@ -50,7 +56,37 @@ def _header_problems(issue: Issue) -> list[Problem]:
     return problems
 
 
-def _section_problems(issue: Issue, section) -> list[Problem]:
+def _message_problems(rendered: Rendered, images_linked: bool) -> list[Problem]:
+    size = message_size(rendered, embedded=not images_linked)
+    what = "the message as sent" + ("" if images_linked or not rendered.images else " (images embedded)")
+    fix = "make the images smaller or fewer" + ("" if images_linked else ", or set image_base_url to link them instead")
+    if size > MESSAGE_MAX_BYTES:
+        return [Problem("error", f"{what} is {size_text(size)}; mail servers refuse messages over 10 MB: {fix}")]
+    if size > MESSAGE_WARN_BYTES:
+        return [Problem("warning", f"{what} is {size_text(size)}; over 1 MB is slow to send to a whole list "
+                                   f"and some servers refuse it: {fix}")]
+    return []
+
+
+def message_size(rendered: Rendered, *, embedded: bool = True) -> int:
+    """About the bytes of the message as sent: headers, both parts quoted-printable, images in base64."""
+    size = 2500  # headers and MIME part headers
+    for text in (rendered.email_text, rendered.email_html):
+        encoded = binascii.b2a_qp(text.encode("utf-8"), istext=True)
+        size += len(encoded) + encoded.count(b"\n")  # CRLF line ends
+    if embedded:
+        for image in rendered.images:
+            base64_bytes = 4 * -(-len(image.data) // 3)
+            size += base64_bytes + 2 * -(-base64_bytes // 76) + 250
+    return size
+
+
+def size_text(size: int) -> str:
+    """A byte count for people: '412 KB', '1.4 MB'."""
+    return f"{size / (1024 * 1024):.1f} MB" if size >= 1024 * 1024 else f"{max(1, round(size / 1024))} KB"
+
+
+def _section_problems(issue: Issue, section, rendered: Rendered) -> list[Problem]:
     problems: list[Problem] = []
     path, offset = section.path, section.body_line - 1
     if not section.body.strip():
@@ -59,6 +95,8 @@ def _section_problems(issue: Issue, section) -> list[Problem]:
         problems.append(Problem(
             "warning", f"unknown front-matter key '{key}' (known: layout, audience, title)", path, line))
     found = markdown.findings(section.body)
+    made = {image.source: image for image in rendered.images}
+    refused = dict(rendered.image_errors)
     for src, alt, line in found.images:
         where = offset + line if line else None
         if not alt.strip():
@@ -67,11 +105,18 @@ def _section_problems(issue: Issue, section) -> list[Problem]:
             if src.startswith("http://"):
                 problems.append(Problem("warning", f"image '{src}' uses http://; use https://", path, where))
             continue
-        target = (issue.folder / src).resolve()
+        target = image_step.source_path(issue.folder, src)
         if not target.is_relative_to(issue.folder.resolve()):
             problems.append(Problem("error", f"image '{src}' is outside the issue folder: put it in images/", path, where))
         elif not target.is_file():
             problems.append(Problem("error", f"image '{src}' not found: add the file or fix the path", path, where))
+        elif target in refused:
+            problems.append(Problem("error", f"image '{src}': {refused[target]}", path, where))
+        elif target in made and len(made[target].data) > IMAGE_WARN_BYTES:
+            photo = "; it looks like a photo: save it as JPEG, which is far smaller" if made[target].photo_like else ""
+            problems.append(Problem(
+                "warning", f"image '{src}' is {size_text(len(made[target].data))} after optimisation (over 300 KB): "
+                           f"crop it or use a smaller picture{photo}", path, where))
     for href, line in found.links:
         if href.startswith("http://"):
             problems.append(Problem(

@@ -8,12 +8,12 @@ import itertools
 import re
 import unicodedata
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Mapping
 
-from . import markdown
+from . import images as image_step, markdown
 from ..errors import TemplateError
 from ..project.models import (
-    UNSUBSCRIBE_PLACEHOLDER, WEB_PLACEHOLDER, Group, Issue, Member, Rendered, Roster, Section, Settings,
+    UNSUBSCRIBE_PLACEHOLDER, WEB_PLACEHOLDER, EmailImage, Group, Issue, Member, Rendered, Roster, Section, Settings,
 )
 
 STRINGS = {
@@ -40,33 +40,39 @@ STRINGS = {
 }
 
 MAIN_TEMPLATE = "email.mjml.j2"
+# The width an image shows at: the 600 px body less the text's 24 px padding each side (email.mjml.j2),
+# and in a timeline step less its number column and line (email.css).
+TEXT_COLUMN = 552
+STEP_COLUMN = 492
 Templates = dict[str, tuple[str, Path]]
 
 
 def render_issue(
     settings: Settings, issue: Issue, templates: Templates, audience: frozenset[str] | None = None,
-    cache_dir: Path | None = None,
+    cache_dir: Path | None = None, image_cache: Path | None = None,
 ) -> Rendered:
     """The email (HTML with placeholders) and its text part for one audience (None: every section).
 
     Only the full rendering (audience None) carries a web rendering: every section, each marked with its
     audience, as the preview shows it. The web copies readers get are made by web_versions().
+    Images are made fit for email (cached in image_cache) and carried with the rendering.
     """
     sections = [s for s in issue.sections if _included(s, audience)]
     env = environment(templates, cache_dir)
-    email_html = render_html(settings, issue, sections, env, web=False)
-    web_html = render_html(settings, issue, issue.sections, env, web=True) if audience is None else None
-    images = tuple(sorted({
-        (issue.folder / src).resolve() for s in sections for src, _, _ in markdown.findings(s.body).local_images()
-    }))
+    sources = {s.path: [src for src, _, _ in markdown.findings(s.body).local_images()] for s in issue.sections}
+    made, refused = image_step.prepare(issue.folder, [src for found in sources.values() for src in found], image_cache)
+    email_html = render_html(settings, issue, sections, env, web=False, images=made)
+    web_html = render_html(settings, issue, issue.sections, env, web=True, images=made) if audience is None else None
+    shown = {made[src].name: made[src] for s in sections for src in sources[s.path] if src in made}
     return Rendered(
         email_html=email_html,
         email_text=render_text(settings, issue, sections),
         web_html=web_html,
         subject=issue.subject,
         preheader=issue.preheader,
-        images=images,
+        images=tuple(shown[name] for name in sorted(shown)),
         audience=audience,
+        image_errors=tuple(sorted(refused.items())),
     )
 
 
@@ -99,13 +105,15 @@ def _slug(name: str) -> str:
 
 
 def web_versions(settings: Settings, issue: Issue, templates: Templates, cache_dir: Path | None = None,
-                 every_section: str | None = None) -> dict[str, str]:
+                 every_section: str | None = None, image_cache: Path | None = None) -> dict[str, str]:
     """Every web copy of the issue by version_key: '' holds only the sections for everyone, and each combination
     of audience lists gets its own copy with its extra sections (marked with their audience).
 
     every_section: the web rendering of all sections when it was already made (render_issue's web_html).
     """
     env = environment(templates, cache_dir)
+    sources = [src for s in issue.sections for src, _, _ in markdown.findings(s.body).local_images()]
+    images = image_step.prepare(issue.folder, sources, image_cache)[0]
     names = sorted(audience_names(issue))
     audiences = [frozenset()] + [frozenset(c) for n in range(1, len(names) + 1) for c in itertools.combinations(names, n)]
     made: dict[tuple[int, ...], str] = {}  # combinations with the same sections share one rendering
@@ -115,7 +123,7 @@ def web_versions(settings: Settings, issue: Issue, templates: Templates, cache_d
     for audience in audiences:
         chosen = tuple(i for i, s in enumerate(issue.sections) if _included(s, audience))
         if chosen not in made:
-            made[chosen] = render_html(settings, issue, [issue.sections[i] for i in chosen], env, web=True)
+            made[chosen] = render_html(settings, issue, [issue.sections[i] for i in chosen], env, web=True, images=images)
         versions[version_key(audience)] = made[chosen]
     return versions
 
@@ -136,9 +144,10 @@ def _strings(settings: Settings) -> dict:
     return STRINGS.get(settings.language, STRINGS["sv"])
 
 
-def render_html(settings: Settings, issue: Issue, sections: Iterable[Section], env, *, web: bool) -> str:
+def render_html(settings: Settings, issue: Issue, sections: Iterable[Section], env, *, web: bool,
+                images: Mapping[str, EmailImage] | None = None) -> str:
     """Inlined HTML of the issue (web=True: the public web copy without personal links)."""
-    mjml_source = render_mjml(settings, issue, sections, env, web=web)
+    mjml_source = render_mjml(settings, issue, sections, env, web=web, images=images)
     from mjml import mjml2html
 
     try:
@@ -187,7 +196,8 @@ def environment(templates: Templates, cache_dir: Path | None = None):
     )
 
 
-def render_mjml(settings: Settings, issue: Issue, sections: Iterable[Section], env, *, web: bool) -> str:
+def render_mjml(settings: Settings, issue: Issue, sections: Iterable[Section], env, *, web: bool,
+                images: Mapping[str, EmailImage] | None = None) -> str:
     """The MJML source of the issue, from the Jinja2 templates."""
     import jinja2
 
@@ -201,7 +211,7 @@ def render_mjml(settings: Settings, issue: Issue, sections: Iterable[Section], e
         "preheader": issue.preheader,
         "issue_label": issue_label(settings, issue),
         "date_text": date_text(settings, issue.date),
-        "sections": [_section_context(s) for s in sections],
+        "sections": [_section_context(s, images or {}) for s in sections],
         "roster_columns": roster_columns(issue.roster),
         "contact": issue.roster.contact,
         "web": web,
@@ -222,7 +232,7 @@ def render_mjml(settings: Settings, issue: Issue, sections: Iterable[Section], e
         raise TemplateError(f"template uses an unknown value: {exc.message}", hint="check the names used in templates/") from None
 
 
-def _section_context(section: Section) -> dict:
+def _section_context(section: Section, images: Mapping[str, EmailImage]) -> dict:
     from markupsafe import Markup
 
     if section.layout == "timeline":
@@ -231,14 +241,14 @@ def _section_context(section: Section) -> dict:
             "layout": "timeline",
             "title": section.title,
             "audience": list(section.audience),
-            "html": Markup(markdown.to_html(lead)),
-            "steps": [{"title": t, "html": Markup(markdown.to_html(body))} for t, body in steps],
+            "html": Markup(markdown.to_html(lead, images, TEXT_COLUMN)),
+            "steps": [{"title": t, "html": Markup(markdown.to_html(body, images, STEP_COLUMN))} for t, body in steps],
         }
     return {
         "layout": "text",
         "title": section.title,
         "audience": list(section.audience),
-        "html": Markup(markdown.to_html(section.body)),
+        "html": Markup(markdown.to_html(section.body, images, TEXT_COLUMN)),
     }
 
 

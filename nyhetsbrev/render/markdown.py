@@ -5,10 +5,12 @@ from __future__ import annotations
 import re
 import textwrap
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import Iterable, Mapping
 
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
+
+from ..project.models import EmailImage
 
 TEXT_WIDTH = 72
 
@@ -44,9 +46,30 @@ def parse(body: str) -> list[Token]:
     return _MD.parse(body)
 
 
-def to_html(body: str) -> str:
-    """Markdown rendered as HTML (raw HTML in the source is escaped, not passed on)."""
-    return _MD.renderer.render(parse(body), _MD.options, {})
+def to_html(body: str, images: Mapping[str, EmailImage] | None = None, column: int = 600) -> str:
+    """Markdown rendered as HTML (raw HTML in the source is escaped, not passed on).
+
+    Images found in `images` (by their src as written) point at the image fit for email, with the
+    width and height they show at in a column of `column` pixels.
+    """
+    tokens = parse(body)
+    if images:
+        place_images(tokens, images, column)
+    return _MD.renderer.render(tokens, _MD.options, {})
+
+
+def place_images(tokens: list[Token], images: Mapping[str, EmailImage], column: int) -> None:
+    """Point the image tokens at their images fit for email, with width, height and a style that lets phones scale them."""
+    for token in tokens:
+        for child in token.children or []:
+            image = images.get(str(child.attrGet("src") or "")) if child.type == "image" else None
+            if image is None:
+                continue
+            width, height = image.displayed(column)
+            child.attrSet("src", image.href)
+            child.attrSet("width", str(width))  # Outlook sizes images by these, not by CSS
+            child.attrSet("height", str(height))
+            child.attrSet("style", f"width:100%;max-width:{width}px;height:auto")
 
 
 def findings(body: str) -> Findings:

@@ -43,6 +43,7 @@ class PreviewBuild:
     unsubscribe_page: bytes | None  # what the footer's link opens when unsubscribe_url is set (serve's page)
     seconds: float = field(compare=False)
     built_at: float = field(default_factory=time.time, compare=False)
+    images: dict = field(default_factory=dict, compare=False)  # images/<name> → EmailImage; a change renames them
 
     def to_json(self) -> dict:
         """What the page needs to know about this build, without the HTML."""
@@ -80,8 +81,8 @@ def make_build(root: Path, issue_id: IssueId) -> PreviewBuild:
     started = time.perf_counter()
     project, issue = pipeline.load(root, issue_id)
     rendered = pipeline.render(project, issue)
-    problems = checks.inspect(issue, rendered) + pipeline.settings_problems(project)
     settings = project.settings
+    problems = checks.inspect(issue, rendered, images_linked=bool(settings.image_base_url)) + pipeline.settings_problems(project)
     unsubscribe_page = Pages(settings).example(settings.unsubscribe_url).body if settings.unsubscribe_url else None
     name, address = parseaddr(settings.sender)
     return PreviewBuild(
@@ -104,6 +105,7 @@ def make_build(root: Path, issue_id: IssueId) -> PreviewBuild:
         sections=tuple(_section_info(root, s) for s in issue.sections),
         unsubscribe_page=unsubscribe_page,
         seconds=time.perf_counter() - started,
+        images={image.href: image for image in rendered.images},
     )
 
 

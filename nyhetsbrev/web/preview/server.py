@@ -292,6 +292,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _issue_file(self, path: str, good: PreviewBuild | None) -> None:
         """Images and other files the email links relative to the issue folder (never outside it)."""
+        image = good.images.get(path.lstrip("/")) if good else None
+        if image is not None:  # an image made fit for email, as the message carries it
+            return self._send(HTTPStatus.OK, image.data, f"image/{image.kind}")
         folder = (good.issue_folder if good else self.server.preview.root / "issues" /
                   self.server.preview.issue_id.folder).resolve()
         try:

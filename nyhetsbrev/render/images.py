@@ -1,0 +1,240 @@
+"""Images fit for email: orientation applied, metadata dropped, at most 1200 px wide, cached by content."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import re
+import unicodedata
+from pathlib import Path
+from typing import Iterable
+from urllib.parse import unquote
+
+from ..errors import ImageError
+from ..project.models import EmailImage
+from ..writer import write_bytes
+
+MAX_WIDTH = 1200  # twice the 600 px column, sharp on high-density screens
+JPEG_QUALITY = 80
+RECIPE = f"nyhetsbrev-images-1/{MAX_WIDTH}/q{JPEG_QUALITY}/progressive"  # change it when the output would change
+_ORIENTATION = 0x0112
+_SUBTYPES = {"jpeg": ".jpg", "png": ".png", "gif": ".gif"}
+_HEIF_BRANDS = (b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1")
+_MEMO: dict[tuple[str, str], tuple[str, int, int, bool, bytes]] = {}  # (cache, content key) → result, this process
+_MEMO_LIMIT = 64
+
+encodings = 0  # how many images this process has re-encoded (the cache's effect is visible in tests)
+
+
+def source_path(folder: Path, src: str) -> Path:
+    """The file a Markdown image source names, its percent-encoding decoded (spaces, å, ä, ö)."""
+    return (folder / unquote(src)).resolve()
+
+
+def prepare(folder: Path, sources: Iterable[str], cache_dir: Path | None) -> tuple[dict[str, EmailImage], dict[Path, str]]:
+    """Each local image source made fit for email (by its src as written), and the files refused with why.
+
+    Sources that are outside the folder or missing are left alone: check reports them.
+    """
+    folder = folder.resolve()
+    made: dict[str, EmailImage] = {}
+    refused: dict[Path, str] = {}
+    by_path: dict[Path, EmailImage] = {}
+    for src in dict.fromkeys(sources):
+        path = source_path(folder, src)
+        if not path.is_relative_to(folder) or not path.is_file() or path in refused:
+            continue
+        if path not in by_path:
+            try:
+                by_path[path] = optimise(path, cache_dir)
+            except ImageError as exc:
+                refused[path] = exc.what + (f": {exc.hint}" if exc.hint else "")
+                continue
+        made[src] = by_path[path]
+    return made, refused
+
+
+def optimise(path: Path, cache_dir: Path | None = None) -> EmailImage:
+    """The image at path made fit for email; from the cache when the same bytes were made before."""
+    key = _content_key(path, cache_dir)
+    memo_key = (str(cache_dir), key)
+    result = _MEMO.get(memo_key) or _from_cache(cache_dir, key)
+    if result is None:
+        result = _encode(path)
+        _store(cache_dir, key, result)
+    if len(_MEMO) >= _MEMO_LIMIT:
+        _MEMO.clear()
+    _MEMO[memo_key] = result
+    kind, width, height, photo_like, data = result
+    name = f"{slug(path.stem)}-{hashlib.sha256(data).hexdigest()[:10]}{_SUBTYPES[kind]}"
+    return EmailImage(source=path, name=name, data=data, kind=kind, width=width, height=height, photo_like=photo_like)
+
+
+def slug(text: str) -> str:
+    """A URL-safe file name part: 'Bild från mötet' → 'bild-fran-motet'."""
+    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii").lower()
+    return re.sub(r"[^a-z0-9]+", "-", plain).strip("-")[:48].strip("-") or "bild"
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise ImageError(f"cannot read the image: {exc.strerror}", path=path) from None
+
+
+def _content_key(path: Path, cache_dir: Path | None) -> str:
+    """The cache key: the source bytes and the recipe; a stat record spares hashing an unchanged file again."""
+    try:
+        st = path.stat()
+    except OSError as exc:
+        raise ImageError(f"cannot read the image: {exc.strerror}", path=path) from None
+    stamp = f"{path}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ctime_ns}\0{st.st_ino}\0{RECIPE}"
+    record = cache_dir / "seen" / hashlib.sha256(stamp.encode("utf-8", "surrogateescape")).hexdigest() if cache_dir else None
+    if record is not None:
+        try:
+            known = record.read_text(encoding="ascii")
+            if re.fullmatch(r"[0-9a-f]{64}", known):
+                return known
+        except OSError:
+            pass
+    key = hashlib.sha256(RECIPE.encode("ascii") + b"\0" + _pillow_version().encode("ascii") + b"\0" + _read(path)).hexdigest()
+    if record is not None:
+        _quietly(write_bytes, record, key.encode("ascii"))
+    return key
+
+
+def _pillow_version() -> str:
+    """Pillow's version without importing Pillow (a cached build need not load it)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("Pillow")
+    except PackageNotFoundError:  # pragma: no cover - Pillow is a dependency
+        return "unknown"
+
+
+def _from_cache(cache_dir: Path | None, key: str) -> tuple[str, int, int, bool, bytes] | None:
+    if cache_dir is None:
+        return None
+    try:
+        meta = json.loads((cache_dir / f"{key}.json").read_text(encoding="utf-8"))
+        data = (cache_dir / f"{key}.bin").read_bytes()
+    except (OSError, ValueError):
+        return None
+    if hashlib.sha256(data).hexdigest() != meta.get("sha256") or meta.get("kind") not in _SUBTYPES:
+        return None  # a damaged entry is made again
+    return meta["kind"], int(meta["width"]), int(meta["height"]), bool(meta["photo_like"]), data
+
+
+def _store(cache_dir: Path | None, key: str, result: tuple[str, int, int, bool, bytes]) -> None:
+    if cache_dir is None:
+        return
+    kind, width, height, photo_like, data = result
+    meta = {"kind": kind, "width": width, "height": height, "photo_like": photo_like,
+            "sha256": hashlib.sha256(data).hexdigest()}
+    if _quietly(write_bytes, cache_dir / f"{key}.bin", data):
+        _quietly(write_bytes, cache_dir / f"{key}.json", json.dumps(meta).encode("utf-8"))
+
+
+def _quietly(write, path: Path, data: bytes) -> bool:
+    """Write a cache file; a read-only or full disk only makes the next run slower."""
+    try:
+        write(path, data)
+        return True
+    except OSError:
+        return False
+
+
+def _encode(path: Path) -> tuple[str, int, int, bool, bytes]:
+    """Decode, orient, shrink and re-encode one image (kind, width, height, photo_like, bytes)."""
+    global encodings
+    data = _read(path)
+    head = data[:512].lstrip()
+    if path.suffix.lower() in (".svg", ".svgz") or head.startswith((b"<svg", b"<?xml")) or b"<svg" in head:
+        raise ImageError(
+            "SVG images are not shown by Gmail and Outlook", path=path,
+            hint="export it as PNG (for drawings and logos) and use that file instead",
+        )
+    if data[4:8] == b"ftyp" and data[8:12] in _HEIF_BRANDS:
+        _open_heif()
+    from PIL import Image, UnidentifiedImageError
+
+    encodings += 1
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            if image.format == "GIF":  # kept as it is: re-encoding could break its animation
+                return "gif", image.width, image.height, False, data
+            return _reencode(image)
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+        raise ImageError(
+            f"not an image that can be read ({type(exc).__name__})", path=path,
+            hint="save it as JPEG or PNG and try again",
+        ) from None
+    except Image.DecompressionBombError:
+        raise ImageError("the image has too many pixels to be read safely", path=path,
+                         hint="export it at most 4000 px wide as JPEG") from None
+
+
+def _open_heif() -> None:
+    """Teach Pillow to read HEIC/HEIF (the iPhone's photo format), only when such a file is met."""
+    from pillow_heif import register_heif_opener
+
+    register_heif_opener()
+
+
+def _reencode(image) -> tuple[str, int, int, bool, bytes]:
+    from PIL import Image
+
+    orientation = image.getexif().get(_ORIENTATION, 1)
+    shown_width = image.height if orientation in (5, 6, 7, 8) else image.width
+    scale = min(1.0, MAX_WIDTH / shown_width)
+    target = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+    if image.format == "JPEG" and scale < 1:
+        image.draft(image.mode, target)  # decode at 1/2, 1/4 or 1/8 scale: most of the time saved
+    icc, transparency = image.info.get("icc_profile"), image.info.get("transparency")
+    has_alpha = image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or transparency is not None
+    as_png = image.format == "PNG" or has_alpha  # PNG stays lossless; transparency needs PNG
+    if image.mode == "CMYK" or (not as_png and image.mode not in ("L", "RGB")):
+        image = image.convert("RGB")
+    elif as_png and image.mode not in ("L", "RGB", "RGBA") and (scale < 1 or image.mode not in ("1", "P", "LA")):
+        image = image.convert("RGBA" if has_alpha else "RGB")  # resampling needs whole colours
+        transparency = None
+    if icc and image.mode in ("RGB", "RGBA"):
+        image = _to_srgb(image, icc)
+    if image.size != target:
+        image = image.resize(target, Image.Resampling.LANCZOS, reducing_gap=3.0)
+    if orientation in _TRANSPOSE:
+        image = image.transpose(_TRANSPOSE[orientation])
+    image.info = {} if transparency is None else {"transparency": transparency}  # every metadata block dropped
+    out = io.BytesIO()
+    if as_png:
+        image.save(out, "PNG", optimize=True)
+        photo_like = image.mode in ("RGB", "RGBA", "L") and image.getcolors(1 << 16) is None
+        return "png", image.width, image.height, photo_like, out.getvalue()
+    image.save(out, "JPEG", quality=JPEG_QUALITY, progressive=True, optimize=True)
+    return "jpeg", image.width, image.height, False, out.getvalue()
+
+
+def _to_srgb(image, icc: bytes):
+    """Colours moved into sRGB, so that dropping the colour profile does not change them."""
+    from PIL import ImageCms
+
+    try:
+        profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        if "srgb" in (ImageCms.getProfileDescription(profile) or "").lower() or image.mode not in ("RGB", "RGBA"):
+            return image
+        return ImageCms.profileToProfile(image, profile, ImageCms.createProfile("sRGB"), outputMode=image.mode)
+    except (ImageCms.PyCMSError, OSError, ValueError):  # a broken profile: keep the pixels as they are
+        return image
+
+
+def _transpose_methods() -> dict[int, int]:
+    # Image.Transpose values, spelt out so that this module imports Pillow only when it encodes.
+    flip_lr, flip_tb, rot90, rot180, rot270, transpose, transverse = range(7)
+    return {2: flip_lr, 3: rot180, 4: flip_tb, 5: transpose, 6: rot270, 7: transverse, 8: rot90}
+
+
+_TRANSPOSE = _transpose_methods()
+
