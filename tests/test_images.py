@@ -18,7 +18,7 @@ from nyhetsbrev.mail import message
 from nyhetsbrev.publish import pipeline
 from nyhetsbrev.render import checks, images
 from tests.image_helpers import MARKER, heic_photo, jpeg_segments, noise_png, phone_photo
-from tests.send_helpers import add_people, project  # noqa: F401  (fixture)
+from tests.send_helpers import add_people, project, smtp  # noqa: F401  (fixtures)
 
 PHOTO = "Bild från mötet.jpg"
 SECTION = (
@@ -208,3 +208,17 @@ def test_the_message_size_in_check_is_the_size_sent(photo_project):
     estimate = checks.message_size(rendered)
     assert abs(estimate - len(data)) < 0.02 * len(data), (estimate, len(data))
 
+
+def test_send_dry_run_and_test_copies_print_each_versions_size(photo_project, cli, smtp):  # noqa: F811
+    add_people(2, ["politiker"])
+    add_people(2, ["profession"], start=10)
+    dry = cli("--project", photo_project, "send", "22:1", "--list", "politiker", "--list", "profession", "--dry-run")
+    assert dry.exit_code == 0, dry.output
+    sizes = re.findall(r"(\d+) KB \(sections for (\w+)\)", dry.stdout)
+    assert sorted(name for _, name in sizes) == ["politiker", "profession"]
+    assert all(200 < int(kb) < 1024 for kb, _ in sizes)
+
+    test = cli("--project", photo_project, "send", "22:1", "--test", "granskare@example.org")
+    assert test.exit_code == 0, test.output
+    [kb] = re.findall(r"message size: (\d+) KB", test.stdout)
+    assert abs(int(kb) * 1024 - len(smtp.received[0].data)) <= 1024

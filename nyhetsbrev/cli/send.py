@@ -226,6 +226,8 @@ def _show_plan(plan) -> None:
     table.add_row("via" if plan.mode != "outbox" else "into", escape(plan.destination))
     if plan.mode == "send":
         _plan_limits(table, plan)
+    for label, text in _sizes(plan):
+        table.add_row(label, text)
     console.print(table)
 
 
@@ -256,7 +258,18 @@ def _show_limit_stop(report) -> None:
     )
 
 
+def _sizes(plan) -> list[tuple[str, str]]:
+    """'message size' rows: one per audience version, each with what it holds."""
+    from ..render.checks import size_text
+
+    several = len(plan.sizes) > 1
+    return [("message size" if n == 0 else "", f"{size_text(size)}" + (f" ({escape(name)})" if several else ""))
+            for n, (name, size) in enumerate(plan.sizes)]
+
+
 def _show_tests(report) -> None:
+    for label, text in _sizes(report.plan):
+        console.print(f"{label}: {text}")
     for address, kind, reply in report.test_results:
         style = "green" if kind == "sent" else "red"
         console.print(f"[{style}]{kind}[/] {escape(address)}  {escape(reply)}", soft_wrap=True)

@@ -47,6 +47,7 @@ class SendPlan:
     daily_room: int | None = None  # how many the daily limit lets go now
     duration: float | None = None  # expected seconds for what goes now, at the rate
     resume_at: float | None = None  # epoch: when the daily limit lets the next message go, if none can go now
+    sizes: list[tuple[str, int]] = field(default_factory=list)  # (which version, bytes of one message as sent)
 
 
 @dataclass
@@ -122,6 +123,7 @@ def send(
         audiences = {renderer.audience(names) for _, names in people.values()}
         for audience in audiences or {None}:  # every version is built (headers checked) before anything is shown or recorded
             renderer.template(audience)
+        plan.sizes = renderer.sizes(key, ids)
         plan.recipients = len(people)
         plan.variants = len(audiences) or 1
         if outbox:
@@ -246,6 +248,20 @@ class _Renderer:
             )
         return self._templates[audience]
 
+    def sizes(self, key: bytes, ids: message.MessageIds) -> list[tuple[str, int]]:
+        """The size of one message of each version built so far, as sent (for a typical recipient)."""
+        sample = "mottagare.exempel@example.org"
+        return [
+            (_version_name(audience), len(template.personalise(sample, None, message_id=ids(), token=make_token(key, sample))[1]))
+            for audience, template in sorted(self._templates.items(), key=lambda item: sorted(item[0] or ["~"]))
+        ]
+
+
+def _version_name(audience: frozenset[str] | None) -> str:
+    if audience is None:
+        return "every section"
+    return f"sections for {', '.join(sorted(audience))}" if audience else "sections for everyone only"
+
 
 def _personal(template: message.MessageTemplate, item: dict, message_id: str, key: bytes) -> tuple[str, bytes]:
     """The envelope recipient and the message for one person of the database."""
@@ -259,8 +275,10 @@ def _send_tests(project: Project, issue: Issue, full, addresses: list[str], plan
     plan.recipients = plan.to_send = len(addresses)
     plan.destination = _via(smtp)
     renderer = _Renderer(project, issue, full, test=True)
-    template = renderer.template(renderer.audience(plan.lists) if plan.lists else None)
+    audience = renderer.audience(plan.lists) if plan.lists else None
+    template = renderer.template(audience)
     messages = [template.personalise(a, None, message_id=ids(), token=make_token(key, a)) for a in addresses]
+    plan.sizes = [(_version_name(audience), max(len(data) for _, data in messages))]
     if dry_run:
         return SendReport(plan, dry_run=True, elapsed=time.monotonic() - started)
     transport.check_settings(smtp)
