@@ -83,3 +83,25 @@ def test_check_address_either_accepts_with_a_sendable_ascii_form_or_says_why(raw
         return
     assert ascii_form.isascii() and normalise_address(given_address) == key == normalise_address(key)
     assert envelope_address(ascii_form) == ascii_form
+
+
+def test_keys_filed_the_old_way_are_made_again_with_their_suppressions(db):
+    """A database from before IDNA 2008: anna@straße.de filed, and unsubscribed, under anna@strasse.de."""
+    db.execute("INSERT INTO recipients (email, email_key, email_ascii, name, attributes, created_at, updated_at)"
+               " VALUES ('Anna@Straße.de', 'anna@strasse.de', 'Anna@xn--strae-oqa.de', 'Anna', '{}', 'x', 'x')")
+    db.execute("INSERT INTO suppressions (reason, email_key, address_hash, at, source)"
+               " VALUES ('unsubscribed', 'anna@strasse.de', 'h', 'x', 'cli')")
+    db.execute("INSERT INTO send_ledger (issue, email_key, email, state, updated_at)"
+               " VALUES ('22:1', 'anna@strasse.de', 'Anna@Straße.de', 'sent', 'x')")
+    db.execute("DELETE FROM _sqlite_migrations WHERE name = 'm005_address_keys_idna2008'")
+    db.close()
+    again = store.open_db(Path(os.environ["NYHETSBREV_DB"]))
+    try:
+        assert again.execute("SELECT email_key FROM recipients").fetchall() == [("anna@straße.de",)]
+        assert store.is_suppressed(again, "anna@straße.de") == "unsubscribed"
+        assert store.is_suppressed(again, "anna@strasse.de") is None
+        assert again.execute("SELECT email_key FROM send_ledger").fetchall() == [("anna@straße.de",)]
+        assert store.add_recipient(again, "anna@straße.de", ["A"], resubscribe=True) == "updated"  # the same person
+        assert again.execute("SELECT count(*) FROM recipients").fetchone()[0] == 1
+    finally:
+        again.close()

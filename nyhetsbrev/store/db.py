@@ -212,9 +212,10 @@ def checkpoint(db: Database, vacuum: bool = False) -> bool:
     return not busy
 
 
-# Migrations: (name, statements), applied in this order on every open_db(), each in its own transaction.
+# Migrations: (name, statements or functions of the database), applied in this order on every open_db(), each in
+# its own transaction.
 # Append new ones at the END; never change or rename one that has been released.
-MIGRATIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
+MIGRATIONS: tuple[tuple[str, tuple], ...] = (
     # People, lists and who is on which list.
     ("m001_recipients", (
         """CREATE TABLE recipients (
@@ -294,13 +295,35 @@ MIGRATIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
         )""",
         "CREATE INDEX idx_send_ledger_state ON send_ledger(issue, state)",
     )),
+    # Address keys made again by IDNA 2008 / UTS 46: before, ß in a domain became ss (anna@straße.de was filed
+    # under anna@strasse.de). Each person's key is made again from the address they gave, in every table.
+    ("m005_address_keys_idna2008", (lambda db: _rekey_addresses(db),)),
 )
 
 
-def _register(name: str, statements: tuple[str, ...]) -> None:
+def _rekey_addresses(db: Database) -> None:
+    from .tokens import normalise_address
+
+    tables = [name for name in db.table_names() if name != "recipients"
+              and any(column.name == "email_key" for column in db[name].columns)]
+    for recipient_id, email, key in db.execute(
+        "SELECT id, email, email_key FROM recipients WHERE email GLOB '*[^ -~]*' OR lower(email) LIKE '%xn--%'"
+    ).fetchall():
+        new = normalise_address(email)
+        if new == key or db.execute("SELECT 1 FROM recipients WHERE email_key = ?", [new]).fetchone():
+            continue  # unchanged, or two people already filed apart
+        db.execute("UPDATE recipients SET email_key = ? WHERE id = ?", [new, recipient_id])
+        for table in tables:  # the person's suppressions, ledger rows … move with them
+            db.execute(f'UPDATE OR IGNORE "{table}" SET email_key = ? WHERE email_key = ?', [new, key])
+
+
+def _register(name: str, statements: tuple) -> None:
     def migrate(db: Database) -> None:
         for statement in statements:
-            db.execute(statement)
+            if callable(statement):
+                statement(db)
+            else:
+                db.execute(statement)
 
     migrate.__name__ = name
     migrations(name=name)(migrate)
