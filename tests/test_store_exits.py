@@ -26,6 +26,7 @@ def test_a_password_that_is_not_utf8_is_one_line_showing_none_of_it(tmp_path):
     lines = [line for line in stderr.splitlines() if line.strip()]
     assert result.returncode == 2, stderr  # send exits 2 on errors (1 means some recipients failed)
     assert len(lines) == 1 and "NYHETSBREV_SMTP_PASSWORD is not valid UTF-8" in lines[0]
+    assert "unexpected" not in stderr and "Traceback" not in stderr
     output = result.stdout + result.stderr
     for shown in (b"hemlig", b"l\xf6sen", b"\xff", b"\xfe", b"xff", b"udcff", b"position", b"\xef\xbf\xbd"):
         assert shown not in output, shown
