@@ -61,8 +61,17 @@ def test_next_issue_id(existing, today, expected):
     assert next_issue_id(existing, today) == expected
 
 
-def test_new_issue_in_the_repository_project_builds(cli, repo_project):
+def test_a_new_issue_is_refused_until_its_placeholders_are_written_then_it_builds(cli, repo_project):
     result = cli("--project", repo_project, "new", "22:2")
     assert result.exit_code == 0, result.output
+    folder = repo_project / "issues" / "22-2"
+    check = cli("--project", repo_project, "check", "22:2")
+    assert check.exit_code == 1, check.output
+    first = next(p for p in sorted(folder.glob("*.md")) if "Skriv texten här." in p.read_text(encoding="utf-8"))
+    line = first.read_text(encoding="utf-8").splitlines().index("Skriv texten här.") + 1
+    assert f"{first}:{line}: placeholder text 'Skriv texten här.'" in check.stderr
+    assert cli("--project", repo_project, "build", "22:2").exit_code == 1  # nor can it be built (or sent)
+    for path in folder.glob("*.md"):
+        path.write_text(path.read_text(encoding="utf-8").replace("Skriv texten här.", "Ny text."), encoding="utf-8")
     check = cli("--project", repo_project, "check", "22:2")
     assert check.exit_code == 0, check.output

@@ -13,6 +13,8 @@ from ..errors import IssueIdError
 # They survive Jinja2 (rendered as text), MJML and the CSS inliner unchanged.
 UNSUBSCRIBE_PLACEHOLDER = "{{unsubscribe_url}}"
 WEB_PLACEHOLDER = "{{web_url}}"
+# The line 'nyhetsbrev new' writes where the author's text goes; check refuses an issue that still has it.
+TEXT_PLACEHOLDER = "Skriv texten här."
 
 _ID_RE = re.compile(r"^(?:20)?(\d{2})[:\-](\d{1,3})$")
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from . import config, reader
 from ..errors import IssueNotFound, ProjectExists
-from .models import IssueId
+from .models import TEXT_PLACEHOLDER, IssueId
 from ..writer import write_text
 
 STARTER = Path(__file__).parent / "starter"
@@ -106,9 +106,9 @@ def _skeleton(section) -> str:
     lines = text.split("\n")[: section.body_line - 1]  # the front matter block, as written
     for line in section.body.splitlines():
         if line.startswith("#"):
-            lines.extend([line, "", "Skriv texten här.", ""])
+            lines.extend([line, "", TEXT_PLACEHOLDER, ""])
     if not any(line.startswith("#") for line in section.body.splitlines()):
-        lines.extend(["Skriv texten här.", ""])
+        lines.extend([TEXT_PLACEHOLDER, ""])
     return "\n".join(lines).rstrip() + "\n"
 
 

@@ -7,7 +7,7 @@ import binascii
 from . import images as image_step, markdown
 from ..project.config import line_of
 from ..project.headers import text_problem
-from ..project.models import Issue, Problem, Rendered
+from ..project.models import TEXT_PLACEHOLDER, Issue, Problem, Rendered
 
 GMAIL_CLIP_BYTES = 100 * 1024  # Gmail clips messages at about 102 KB
 IMAGE_WARN_BYTES = 300 * 1024
@@ -121,6 +121,26 @@ def _section_problems(issue: Issue, section, rendered: Rendered) -> list[Problem
         if href.startswith("http://"):
             problems.append(Problem(
                 "warning", f"link '{href}' uses http://; use https:// if the site has it", path, offset + line if line else None))
+    problems.extend(_authoring_problems(section, found))
     if section.layout == "timeline" and not markdown.split_steps(section.body)[1]:
         problems.append(Problem("warning", "timeline section has no steps: start each step with a ### heading", path))
+    return problems
+
+
+def _authoring_problems(section, found: markdown.Findings) -> list[Problem]:
+    """Text left unfinished, comments left open, and raw HTML (which readers would see as text)."""
+    path, offset = section.path, section.body_line - 1
+    problems = [
+        Problem("error", f"placeholder text '{TEXT_PLACEHOLDER}' left by 'nyhetsbrev new': write the section's text here",
+                path, offset + number)
+        for number, line in enumerate(section.body.splitlines(), start=1) if line.strip() == TEXT_PLACEHOLDER
+    ]
+    problems.extend(
+        Problem("error", "an HTML comment '<!--' is not closed: end the note with '-->' (readers see no comment)",
+                path, offset + line)
+        for line in found.open_comments)
+    problems.extend(
+        Problem("warning", f"raw HTML is shown to readers as text, not as HTML: {snippet[:60]} "
+                           "(write it in Markdown, or make it a comment <!-- … --> if it is a note)", path, offset + line)
+        for snippet, line in found.raw_html)
     return problems

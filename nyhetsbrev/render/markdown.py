@@ -21,6 +21,8 @@ class Findings:
 
     images: list[tuple[str, str, int]] = field(default_factory=list)  # (src, alt, line)
     links: list[tuple[str, int]] = field(default_factory=list)  # (href, line)
+    raw_html: list[tuple[str, int]] = field(default_factory=list)  # (the HTML, line): shown as text
+    open_comments: list[int] = field(default_factory=list)  # lines of '<!--' never closed
 
     def local_images(self) -> list[tuple[str, str, int]]:
         """The images that are files beside the issue (not http:, data:, cid: …)."""
@@ -32,18 +34,65 @@ def is_local(src: str) -> bool:
     return not re.match(r"^[a-z][a-z0-9+.-]*:", src, re.I)
 
 
-def _parser() -> MarkdownIt:
-    md = MarkdownIt("commonmark", {"html": False, "typographer": False})
+def _parser(html: bool) -> MarkdownIt:
+    md = MarkdownIt("commonmark", {"html": html, "typographer": False})
     md.enable(["table", "strikethrough"])
     return md
 
 
-_MD = _parser()
+_MD = _parser(html=True)  # raw HTML is recognised so that comments can be dropped; the rest becomes text again
+_AS_TEXT = _parser(html=False)  # how raw HTML outside comments is read: as Markdown text, escaped when rendered
+_COMMENT = re.compile(r"<!--.*?(?:-->|\Z)", re.S)
 
 
-def parse(body: str) -> list[Token]:
-    """Markdown tokens of a body."""
-    return _MD.parse(body)
+def parse(body: str, notes: "Findings | None" = None) -> list[Token]:
+    """Markdown tokens of a body, HTML comments (the author's notes) removed and other raw HTML made text.
+
+    notes, when given, collects the raw HTML and the comments left open, with their lines.
+    """
+    return _without_html(_MD.parse(body), notes)
+
+
+def _without_html(tokens: list[Token], notes: "Findings | None", offset: int = 0) -> list[Token]:
+    result: list[Token] = []
+    for token in tokens:
+        line = offset + (token.map[0] + 1 if token.map else 0)
+        if token.type == "html_block":
+            if notes is not None and re.search(r"<!--(?!.*?-->)", token.content, re.S):
+                notes.open_comments.append(line)
+            rest = _COMMENT.sub("", token.content)
+            if not rest.strip():
+                continue
+            if notes is not None and rest.strip().startswith("<"):
+                notes.raw_html.append((rest.strip().splitlines()[0], line))
+            result.extend(_without_html(_AS_TEXT.parse(rest), notes, line - 1))  # shown as text, as written
+            continue
+        if token.map:
+            token.map = [token.map[0] + offset, token.map[1] + offset]
+        if token.children:
+            token.children = _inline_without_html(token.children, notes, line)
+        result.append(token)
+    return result
+
+
+def _inline_without_html(children: list[Token], notes: "Findings | None", line: int) -> list[Token]:
+    kept: list[Token] = []
+    for child in children:
+        if kept and kept[-1].type == "text" and kept[-1].meta.get("before_comment") and child.type == "text":
+            child.content = child.content.lstrip(" ") if kept[-1].content.endswith(" ") else child.content
+        if child.type == "html_inline":
+            if child.content.startswith("<!--"):
+                if kept and kept[-1].type == "text":
+                    kept[-1].meta["before_comment"] = True  # 'a <!-- x --> b' reads 'a b', not 'a  b'
+                continue
+            if notes is not None:
+                notes.raw_html.append((child.content, line))
+            child = Token("text", "", 0, content=child.content)
+        elif child.type == "text" and "<!--" in child.content:
+            if notes is not None and re.search(r"<!--(?!.*?-->)", child.content, re.S):
+                notes.open_comments.append(line)
+        kept.append(child)
+    return kept
 
 
 def to_html(body: str, images: Mapping[str, EmailImage] | None = None, column: int = 600) -> str:
@@ -73,9 +122,9 @@ def place_images(tokens: list[Token], images: Mapping[str, EmailImage], column: 
 
 
 def findings(body: str) -> Findings:
-    """Images and links in a body, with their lines."""
+    """Images, links, raw HTML and unclosed comments in a body, with their lines."""
     found = Findings()
-    for token in parse(body):
+    for token in parse(body, found):
         line = token.map[0] + 1 if token.map else 0
         if token.type == "inline":
             for child in token.children or []:
