@@ -23,6 +23,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/preview.py
 	$(BIN)/python bench/import.py
 	$(BIN)/python bench/send.py
+	$(BIN)/python bench/images.py
 	$(BIN)/python bench/serve.py
 
 lint: $(STAMP)
