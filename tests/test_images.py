@@ -224,3 +224,10 @@ def test_send_dry_run_and_test_copies_print_each_versions_size(photo_project, cl
     assert test.exit_code == 0, test.output
     [kb] = re.findall(r"message size: (\d+) KB", test.stdout)
     assert abs(int(kb) * 1024 - len(smtp.received[0].data)) <= 1024
+
+
+def test_a_missing_image_is_named_as_the_author_wrote_it(project, cli):  # noqa: F811
+    path = _write_section(project, "## Saknas\n\n![Från mötet](<images/Bild från mötet.jpg>)\n")
+    result = cli("--project", project, "check", "22:1")
+    assert result.exit_code == 1
+    assert f"{path}:3: image 'images/Bild från mötet.jpg' not found" in result.stderr

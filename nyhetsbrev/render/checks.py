@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import binascii
+from urllib.parse import unquote
 
 from . import images as image_step, markdown
 from ..project.config import line_of
@@ -105,17 +106,17 @@ def _section_problems(issue: Issue, section, rendered: Rendered) -> list[Problem
             if src.startswith("http://"):
                 problems.append(Problem("warning", f"image '{src}' uses http://; use https://", path, where))
             continue
-        target = image_step.source_path(issue.folder, src)
+        target, name = image_step.source_path(issue.folder, src), unquote(src)  # as the author wrote it
         if not target.is_relative_to(issue.folder.resolve()):
-            problems.append(Problem("error", f"image '{src}' is outside the issue folder: put it in images/", path, where))
+            problems.append(Problem("error", f"image '{name}' is outside the issue folder: put it in images/", path, where))
         elif not target.is_file():
-            problems.append(Problem("error", f"image '{src}' not found: add the file or fix the path", path, where))
+            problems.append(Problem("error", f"image '{name}' not found: add the file or fix the path", path, where))
         elif target in refused:
-            problems.append(Problem("error", f"image '{src}': {refused[target]}", path, where))
+            problems.append(Problem("error", f"image '{name}': {refused[target]}", path, where))
         elif target in made and len(made[target].data) > IMAGE_WARN_BYTES:
             photo = "; it looks like a photo: save it as JPEG, which is far smaller" if made[target].photo_like else ""
             problems.append(Problem(
-                "warning", f"image '{src}' is {size_text(len(made[target].data))} after optimisation (over 300 KB): "
+                "warning", f"image '{name}' is {size_text(len(made[target].data))} after optimisation (over 300 KB): "
                            f"crop it or use a smaller picture{photo}", path, where))
     for href, line in found.links:
         if href.startswith("http://"):
