@@ -159,3 +159,32 @@ def test_a_writer_with_bounded_patience_gives_one_clear_line(db):
     assert str(caught.value).startswith(f"{os.environ['NYHETSBREV_DB']}: ")
     assert waits == sorted(waits) and waits[0] < waits[-1]  # backs off
     assert db.execute("SELECT count(*) FROM lists").fetchone()[0] == 0
+
+
+@pytest.mark.parametrize("write", ["add", "remove", "unsubscribe", "forget"])
+def test_every_writer_waits_out_another_programs_lock(db, write):
+    """SQLite's own busy timeout is cut to 20 ms: the wait is the writers' back-off, not SQLite's."""
+    import sqlite3
+    import threading
+
+    from nyhetsbrev import store
+
+    store.add_recipient(db, "anna@example.org", ["A"])
+    other = sqlite3.connect(os.environ["NYHETSBREV_DB"], isolation_level=None, check_same_thread=False)
+    db.execute("SELECT count(*) FROM recipients").fetchone()  # an older snapshot than the other program's write
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("INSERT INTO lists (name, created_at) VALUES ('B', 'now')")
+    db.execute("PRAGMA busy_timeout=20")
+
+    def let_go() -> None:
+        time.sleep(0.5)
+        other.execute("COMMIT")
+        other.close()
+
+    threading.Thread(target=let_go).start()
+    calls = {"add": lambda: store.add_recipient(db, "berit@example.org", ["A"]),
+             "remove": lambda: store.remove_recipient(db, "anna@example.org", ["A"]),
+             "unsubscribe": lambda: store.unsubscribe(db, "anna@example.org"),
+             "forget": lambda: store.forget(db, "anna@example.org")}
+    calls[write]()
+    assert db.execute("SELECT count(*) FROM lists WHERE name = 'B'").fetchone()[0] == 1

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import itertools
 import os
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
@@ -154,43 +155,70 @@ def is_busy(exc: BaseException) -> bool:
     return code.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "locked" in text or "busy" in text
 
 
+@contextlib.contextmanager
+def write_lock(db: Database, *, patience: float | None = BUSY_PATIENCE,
+               sleep: Callable[[float], None] = time.sleep) -> Iterator[Database]:
+    """A write transaction that takes the lock first, waiting with back-off while another program holds it.
+
+    Commits at the end and rolls back on an error; inside an open transaction it is a savepoint of that one.
+    (A deferred BEGIN that reads first could fail half-way when another program wrote meanwhile.)
+    """
+    conn = db.conn
+    if conn.in_transaction:
+        with db.atomic():
+            yield db
+        return
+    started = time.monotonic()
+    for attempt in itertools.count():
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            break
+        except sqlite3.OperationalError as exc:
+            _wait_or_give_up(db, exc, started, attempt, patience, sleep)
+    try:
+        yield db
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+
+
 def write_retrying(
     db: Database, work: Callable[[], T], *, patience: float | None = BUSY_PATIENCE,
     sleep: Callable[[float], None] = time.sleep,
 ) -> T:
-    """Run work() in one write transaction, trying again with back-off while another program holds the lock.
+    """Run work() in one write transaction (write_lock), all of it again if the database was busy half-way.
 
     patience=None waits for as long as it takes (the send ledger: a reply the server gave is never lost to a lock).
     Inside an open transaction work() just runs: the outer writer owns the retry.
     """
-    conn = db.conn
-    if conn.in_transaction:
-        return work()
     started = time.monotonic()
     for attempt in itertools.count():
         try:
-            conn.execute("BEGIN IMMEDIATE")  # take the write lock first: a deferred BEGIN can fail half-way instead
-            try:
-                result = work()
-                conn.execute("COMMIT")
-                return result
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
+            with write_lock(db, patience=patience, sleep=sleep):
+                return work()
         except sqlite3.OperationalError as exc:
-            if not is_busy(exc):
+            if db.conn.in_transaction:
                 raise
-            waited = time.monotonic() - started
-            if patience is not None and waited >= patience:
-                raise StoreError(
-                    f"the recipients database is busy: another program has held it for {waited:.0f} s ({exc})",
-                    path=db_file(db),
-                    hint="wait for the other nyhetsbrev command to finish, or close the program that has the "
-                    "database open (a sqlite browser, a backup?), then run the same command again",
-                ) from None
-            sleep(min(_BACKOFF_MAX, 0.05 * 2 ** attempt))
+            _wait_or_give_up(db, exc, started, attempt, patience, sleep)
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _wait_or_give_up(db: Database, exc: sqlite3.OperationalError, started: float, attempt: int,
+                     patience: float | None, sleep: Callable[[float], None]) -> None:
+    """Sleep before the next try (0.05 s, doubling up to 2 s); re-raise what is not busy; StoreError past patience."""
+    if not is_busy(exc):
+        raise exc
+    waited = time.monotonic() - started
+    if patience is not None and waited >= patience:
+        raise StoreError(
+            f"the recipients database is busy: another program has held it for {waited:.0f} s ({exc})",
+            path=db_file(db),
+            hint="wait for the other nyhetsbrev command to finish, or close the program that has the "
+            "database open (a sqlite browser, a backup?), then run the same command again",
+        ) from None
+    sleep(min(_BACKOFF_MAX, 0.05 * 2 ** attempt))
 
 
 def db_file(db: Database) -> Path:

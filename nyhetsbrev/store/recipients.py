@@ -14,7 +14,7 @@ from ..errors import StoreError, UnknownList
 from .recipient_files import FIELDS, check_address
 from .tokens import address_hash, normalise_address, verify_token
 from ..writer import write_text
-from .db import Database, utc_now
+from .db import Database, utc_now, write_lock
 from .suppressions import address_hasher, is_suppressed, lift, load_suppressed, signing_key, suppress
 
 _BAD_NAME = re.compile(r"[\x00-\x1f\x7f]")
@@ -78,7 +78,7 @@ def add_recipient(
             raise StoreError(f"{name} '{value!r}' cannot be stored", hint="no line breaks or NUL characters")
     if not lists:
         raise StoreError("no list given", hint="name the list with --list NAME")
-    with db.atomic():
+    with write_lock(db):
         reason = is_suppressed(db, key)
         if reason and not resubscribe:
             raise StoreError(
@@ -131,7 +131,7 @@ def remove_recipient(db: Database, address: str, lists: list[str] | None = None,
     recipient = find_recipient(db, address)
     if recipient is None:
         raise StoreError(f"{address.strip()} is not in the recipients database", hint="check the spelling")
-    with db.atomic():
+    with write_lock(db):
         if lists:
             ids = list_ids(db, lists)
         else:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from ..errors import StoreError
 from .tokens import address_hash, default_key_path, load_or_create_key, normalise_address
-from .db import Database, checkpoint, db_file, utc_now
+from .db import Database, checkpoint, db_file, utc_now, write_lock
 
 OWN_TABLES = ("recipients", "lists", "memberships", "subscription_events", "suppressions")
 _SUPPRESSIBLE = ("unsubscribed", "bounced")  # forgotten goes through forget()
@@ -28,7 +28,7 @@ def suppress(db: Database, address: str, reason: str, source: str, detail: str |
         raise StoreError(f"'{address}' is not an e-mail address", hint="give the whole address, name@example.se")
     hashed = address_hash(signing_key(db), key)
     now = utc_now()
-    with db.atomic():
+    with write_lock(db):
         # A forgotten person stays forgotten: their address must not come back into the database this way.
         cursor = db.execute(
             "INSERT OR IGNORE INTO suppressions (reason, email_key, address_hash, at, source, detail)"
@@ -130,7 +130,7 @@ def forget(db: Database, address: str, source: str = "cli") -> Forgotten:
     rows: dict[str, int] = {}
     db.execute("PRAGMA secure_delete=ON")  # deleted cells are zeroed, not left in free space
     try:
-        with db.atomic():
+        with write_lock(db):
             for table in _other_tables(db):
                 rows[table] = _erase_from(db, table, found[0] if found else None, forms)
             if found:
