@@ -7,6 +7,7 @@ import io
 import json
 import re
 import unicodedata
+import warnings
 from pathlib import Path
 from typing import Iterable
 from urllib.parse import unquote
@@ -158,15 +159,17 @@ def _encode(path: Path) -> tuple[str, int, int, bool, bytes]:
             hint="export it as PNG (for drawings and logos) and use that file instead",
         )
     if data[4:8] == b"ftyp" and data[8:12] in _HEIF_BRANDS:
-        _open_heif()
+        _open_heif(path)
     from PIL import Image, UnidentifiedImageError
 
     encodings += 1
     try:
-        with Image.open(io.BytesIO(data)) as image:
-            if image.format == "GIF":  # kept as it is: re-encoding could break its animation
-                return "gif", image.width, image.height, False, data
-            return _reencode(image)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # big photos are expected; only the error stops
+            with Image.open(io.BytesIO(data)) as image:
+                if image.format == "GIF":  # kept as it is: re-encoding could break its animation
+                    return "gif", image.width, image.height, False, data
+                return _reencode(image)
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
         raise ImageError(
             f"not an image that can be read ({type(exc).__name__})", path=path,
@@ -177,10 +180,15 @@ def _encode(path: Path) -> tuple[str, int, int, bool, bytes]:
                          hint="export it at most 4000 px wide as JPEG") from None
 
 
-def _open_heif() -> None:
+def _open_heif(path: Path) -> None:
     """Teach Pillow to read HEIC/HEIF (the iPhone's photo format), only when such a file is met."""
-    from pillow_heif import register_heif_opener
-
+    try:
+        from pillow_heif import register_heif_opener
+    except ImportError:  # a broken installation: say how to go on without it
+        raise ImageError(
+            "HEIC photos cannot be read here (pillow-heif is not installed)", path=path,
+            hint="reinstall nyhetsbrev, or export the photo as JPEG (on an iPhone: Settings → Camera → Formats → Most Compatible)",
+        ) from None
     register_heif_opener()
 
 
