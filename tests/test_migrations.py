@@ -38,12 +38,21 @@ EXPECTED = {
         ("lists", "TEXT", 1, 0), ("state", "TEXT", 1, 0), ("message_id", "TEXT", 0, 0), ("attempts", "INTEGER", 1, 0),
         ("reply", "TEXT", 0, 0), ("next_attempt_at", "TEXT", 0, 0), ("updated_at", "TEXT", 1, 0), ("sent_at", "TEXT", 0, 0),
     ],
+    "mailbox_events": [
+        ("id", "INTEGER", 0, 1), ("email_key", "TEXT", 1, 0), ("recipient_id", "INTEGER", 0, 0), ("event", "TEXT", 1, 0),
+        ("issue", "TEXT", 0, 0), ("at", "TEXT", 1, 0), ("source", "TEXT", 1, 0), ("message_id", "TEXT", 1, 0),
+        ("message_date", "TEXT", 0, 0), ("detail", "TEXT", 0, 0),
+    ],
+    "mailbox_handled": [
+        ("message_key", "TEXT", 0, 1), ("kind", "TEXT", 1, 0), ("handled_at", "TEXT", 1, 0), ("source", "TEXT", 1, 0),
+    ],
 }
 
 
 # Every released migration, in the order it must run; a new one is appended here and at the end of store/db.py.
 RELEASED = [
     "m001_recipients", "m002_subscription_events", "m003_suppressions", "send_ledger_v1", "m005_address_keys_idna2008",
+    "mailbox_events_v1",
 ]
 
 
@@ -110,7 +119,9 @@ def test_an_older_database_gets_the_missing_table_and_keeps_its_people(tmp_path)
     path = tmp_path / "older.db"
     db = store.open_db(path)
     store.add_recipient(db, "kvar@example.se", ["Styrgrupp"], details={"name": "Kvar Kvarsson"})
-    db.execute("DROP TABLE send_ledger")  # as a database from before the send ledger was released
+    # As a database from before the send ledger was released (so also before everything released after it).
+    for table in ("send_ledger", "mailbox_events", "mailbox_handled"):
+        db.execute(f"DROP TABLE {table}")
     db.execute("DELETE FROM _sqlite_migrations WHERE id >= (SELECT id FROM _sqlite_migrations WHERE name = 'send_ledger_v1')")
     db.conn.commit()
     db.close()

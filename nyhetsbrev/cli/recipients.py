@@ -155,22 +155,34 @@ def remove(
 @recipients_app.command("unsubscribe")
 def unsubscribe(
     ctx: typer.Context,
-    address: str = typer.Argument(None, help="E-mail address."),
-    token: str = typer.Option(None, "--token", help="The token from a personal unsubscribe link, instead of an address."),
+    addresses: list[str] = typer.Argument(None, help="E-mail address(es)."),
+    token: str = typer.Option(
+        None, "--token", help="The token from a personal unsubscribe link, or the whole link, instead of an address."
+    ),
+    from_file: Path = typer.Option(None, "--from-file", help="A text file with one address per line."),
 ) -> None:
-    """Stop all mail to a person; later imports will not add them again."""
+    """Stop all mail to people; later imports will not add them again."""
     from ..errors import NyhetsbrevError
-    from ..store import unsubscribe as unsubscribe_address
-    from ..store import unsubscribe_token
+    from ..store import unsubscribe_many, unsubscribe_token
 
-    if bool(address) == bool(token):
-        raise NyhetsbrevError("give either an ADDRESS or --token", hint="see 'nyhetsbrev recipients unsubscribe --help'")
+    if token and (addresses or from_file):
+        raise NyhetsbrevError("give either addresses or --token, not both", hint="see 'nyhetsbrev recipients unsubscribe --help'")
     if token:
         address, new = unsubscribe_token(_db(ctx), token)
-    else:
-        new = unsubscribe_address(_db(ctx), address)
-    state = "unsubscribed" if new else "was already unsubscribed"
-    console.print(f"{escape(address.strip())} {state}.")
+        console.print(f"{escape(address.strip())} {'unsubscribed' if new else 'was already unsubscribed'}.")
+        return
+    wanted = list(addresses or [])
+    if from_file:
+        try:
+            wanted += [line.strip() for line in from_file.read_text(encoding="utf-8-sig").splitlines()]
+        except (OSError, UnicodeDecodeError) as exc:
+            raise NyhetsbrevError(f"cannot read the file: {getattr(exc, 'strerror', None) or exc}", path=from_file,
+                                  hint="give a UTF-8 text file with one address per line") from None
+    wanted = [a for a in wanted if a and not a.startswith("#")]
+    if not wanted:
+        raise NyhetsbrevError("give either an ADDRESS (or several), --from-file or --token", hint="see 'nyhetsbrev recipients unsubscribe --help'")
+    for address, new in unsubscribe_many(_db(ctx), wanted):
+        console.print(f"{escape(address.strip())} {'unsubscribed' if new else 'was already unsubscribed'}.")
 
 
 @recipients_app.command("forget")

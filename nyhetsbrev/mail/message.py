@@ -127,13 +127,18 @@ def _now() -> str:
     return _last_date[1]
 
 
+def unsubscribe_mailbox(settings: Settings) -> str:
+    """The address the mailto unsubscribe link writes to: unsubscribe_email, else Reply-To, else From."""
+    return envelope_address(
+        settings.unsubscribe_email or settings.reply_to and parseaddr(settings.reply_to)[1] or parseaddr(settings.sender)[1]
+    )
+
+
 class _UnsubscribeLinks:
     """The fixed parts of the unsubscribe links (their settings checked when read); make() adds a recipient's token."""
 
     def __init__(self, settings: Settings) -> None:
-        mailbox = envelope_address(
-            settings.unsubscribe_email or settings.reply_to and parseaddr(settings.reply_to)[1] or parseaddr(settings.sender)[1]
-        )
+        mailbox = unsubscribe_mailbox(settings)
         word = _UNSUBSCRIBE_WORD.get(settings.language, "Unsubscribe")
         self.mailto = f"mailto:{mailbox}?subject={quote(word, safe='')}%20"
         self.https = None

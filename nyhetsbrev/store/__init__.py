@@ -15,6 +15,7 @@ from .recipients import (
     save_lists_csv,
     save_person_json,
     unsubscribe,
+    unsubscribe_many,
     unsubscribe_token,
     write_lists_csv,
 )
@@ -24,5 +25,5 @@ __all__ = [
     "Forgotten", "ImportReport", "ListInfo", "SkippedRow", "add_recipient", "default_db_path", "export_person",
     "find_recipient", "forget", "import_recipients", "is_suppressed", "list_lists", "list_recipients", "open_db",
     "person_json", "recipients_for_lists", "remove_recipient", "save_lists_csv", "save_person_json", "signing_key",
-    "suppress", "unsubscribe", "unsubscribe_token", "utc_now", "write_lists_csv",
+    "suppress", "unsubscribe", "unsubscribe_many", "unsubscribe_token", "utc_now", "write_lists_csv",
 ]

@@ -6,6 +6,7 @@ import contextlib
 import datetime as dt
 import itertools
 import os
+import shutil
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
@@ -229,6 +230,26 @@ def db_file(db: Database) -> Path:
     raise StoreError("the recipients database has no file", hint="open it from a file, not in memory")
 
 
+def scratch_copy(path: Path, folder: Path) -> Path:
+    """A consistent copy of the database (and its key) in folder, for a trial run that must change nothing."""
+    from .tokens import default_key_path
+
+    target = Path(folder) / Path(path).name
+    if Path(path).exists():
+        # A plain connection, closed at once: being the last one, it leaves no -wal/-shm files behind.
+        source = sqlite3.connect(Path(path))
+        copy = sqlite3.connect(target)
+        try:
+            source.backup(copy)
+        finally:
+            copy.close()
+            source.close()
+    key = default_key_path(Path(path))
+    if key.exists() and not os.environ.get("NYHETSBREV_KEY_FILE"):
+        shutil.copyfile(key, default_key_path(target))
+    return target
+
+
 def checkpoint(db: Database, vacuum: bool = False) -> bool:
     """Write the WAL back into the database file (VACUUM first if asked); False when a reader kept it from finishing."""
     try:
@@ -326,6 +347,29 @@ MIGRATIONS: tuple[tuple[str, tuple], ...] = (
     # Address keys made again by IDNA 2008 / UTS 46: before, ß in a domain became ss (anna@straße.de was filed
     # under anna@strasse.de). Each person's key is made again from the address they gave, in every table.
     ("m005_address_keys_idna2008", (lambda db: _rekey_addresses(db),)),
+    # What came back (inbox): each change it made, with the message it came from, and every message handled.
+    ("mailbox_events_v1", (
+        """CREATE TABLE mailbox_events (
+            id INTEGER PRIMARY KEY,
+            email_key TEXT NOT NULL,
+            recipient_id INTEGER REFERENCES recipients(id) ON DELETE SET NULL,
+            event TEXT NOT NULL CHECK (event IN ('unsubscribed', 'bounced', 'temporary_bounce', 'complained')),
+            issue TEXT,
+            at TEXT NOT NULL,
+            source TEXT NOT NULL,
+            message_id TEXT NOT NULL,
+            message_date TEXT,
+            detail TEXT
+        )""",
+        "CREATE INDEX idx_mailbox_events_email_key ON mailbox_events(email_key)",
+        """CREATE TABLE mailbox_handled (
+            message_key TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            handled_at TEXT NOT NULL,
+            source TEXT NOT NULL
+        )""",
+        "CREATE INDEX idx_send_ledger_message_id ON send_ledger(message_id)",
+    )),
 )
 
 

@@ -12,9 +12,10 @@ from typing import IO, Any
 
 from ..errors import StoreError, UnknownList
 from .recipient_files import FIELDS, check_address
-from .tokens import address_hash, normalise_address, verify_token
+from .tokens import address_hash, find_tokens, normalise_address, verify_token
 from ..writer import write_text
 from .db import Database, utc_now, write_lock
+from .mailbox_events import events_of
 from .suppressions import address_hasher, is_suppressed, lift, load_suppressed, signing_key, suppress
 
 _BAD_NAME = re.compile(r"[\x00-\x1f\x7f]")
@@ -154,9 +155,16 @@ def unsubscribe(db: Database, address: str, source: str = "cli") -> bool:
     return suppress(db, address, "unsubscribed", source)
 
 
+def unsubscribe_many(db: Database, addresses: list[str], source: str = "cli") -> list[tuple[str, bool]]:
+    """Unsubscribe several addresses in one transaction (all or none): (address, whether it is new) for each."""
+    with write_lock(db):
+        return [(address, suppress(db, address, "unsubscribed", source)) for address in dict.fromkeys(addresses)]
+
+
 def unsubscribe_token(db: Database, token: str, source: str = "link") -> tuple[str, bool]:
-    """Unsubscribe the address a personal link's token was made for: (address, whether it is new)."""
-    address = verify_token(signing_key(db), token)
+    """Unsubscribe the address a personal link's token was made for (the bare token or the whole link): (address, new)."""
+    found = find_tokens(token)
+    address = verify_token(signing_key(db), found[0] if len(found) == 1 else token)
     return address, suppress(db, address, "unsubscribed", source)
 
 
@@ -259,6 +267,7 @@ def export_person(db: Database, address: str) -> dict[str, Any]:
                 " LEFT JOIN lists l ON l.id = e.list_id WHERE e.recipient_id = ? ORDER BY e.id", [recipient["id"]],
             )
         ]
+    person["mailbox"] = events_of(db, key)  # unsubscribes, bounces and complaints read by `inbox`
     hashed = address_hash(signing_key(db), key)
     person["suppressions"] = [
         {"reason": reason, "at": at, "source": source, "detail": detail}

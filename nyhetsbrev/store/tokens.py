@@ -7,7 +7,9 @@ import binascii
 import hashlib
 import hmac
 import os
+import re
 import secrets
+from urllib.parse import unquote
 from pathlib import Path
 
 from ..errors import StoreError, TokenError
@@ -17,6 +19,8 @@ KEY_ENV = "NYHETSBREV_KEY_FILE"
 KEY_BYTES = 32
 _SPACES = " \t\u00a0\u202f\u2007\ufeff\u200b"
 _TOKEN_MAC_BYTES = 16
+# A token as it appears in a link or a subject: base64url of the address, a dot, the 16-byte MAC (22 characters).
+TOKEN_PATTERN = re.compile(r"(?<![A-Za-z0-9_-])([A-Za-z0-9_-]{4,400}\.[A-Za-z0-9_-]{22})(?![A-Za-z0-9_-])")
 
 
 def normalise_address(address: str) -> str:
@@ -119,3 +123,8 @@ def verify_token(key: bytes, token: str) -> str:
     if "@" not in address or not hmac.compare_digest(given, _token_mac(key, address)):
         raise bad
     return address
+
+
+def find_tokens(text: str) -> list[str]:
+    """Every token-shaped string in text (a bare token, a whole https or mailto link, a subject), in order, once each."""
+    return list(dict.fromkeys(TOKEN_PATTERN.findall(unquote(text or ""))))

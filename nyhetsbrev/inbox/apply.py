@@ -1,0 +1,138 @@
+"""Apply what one message says to the recipients database, once: unsubscribe, suppress a bounce, count a delay."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import TokenError
+from ..store import mailbox_events as events
+from ..store.db import Database, write_retrying
+from ..store.suppressions import is_suppressed, signing_key, suppress
+from ..store.tokens import verify_token
+from .classify import AUTO_REPLY, BOUNCE, COMPLAINT, OTHER, UNSUBSCRIBE, Verdict
+
+# What a message led to (the summary's columns).
+UNSUBSCRIBED, BOUNCED, TEMPORARY, COMPLAINT_HANDLED = "unsubscribed", "bounced", "temporary", "complaints"
+IGNORED, PERSON, ALREADY = "ignored", "left for a person", "already handled"
+TEMPORARY_LIMIT = 3  # temporary bounces on this many different issues suppress the address
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one message led to: the action, whom it concerned, and why."""
+
+    action: str
+    verdict: Verdict
+    address: str | None = None
+    note: str = ""
+
+    @property
+    def set_aside(self) -> bool:
+        """True when the message is done with and may leave the folder; a person's message stays where it is."""
+        return self.action != PERSON
+
+
+def apply(db: Database, verdict: Verdict, source: str = "mailbox") -> Outcome:
+    """Apply one message in one transaction, and remember it; a message handled before changes nothing."""
+
+    def work() -> Outcome:
+        if events.is_handled(db, verdict.key):
+            return Outcome(ALREADY, verdict, note="handled by an earlier run")
+        outcome = _decide(db, verdict, source)
+        if outcome.set_aside:
+            events.remember(db, verdict.key, verdict.kind, source)
+        return outcome
+
+    return write_retrying(db, work)
+
+
+def _decide(db: Database, verdict: Verdict, source: str) -> Outcome:
+    if verdict.kind == BOUNCE:
+        return _bounce(db, verdict, source)
+    if verdict.kind == COMPLAINT:
+        return _complaint(db, verdict, source)
+    if verdict.kind == UNSUBSCRIBE:
+        return _unsubscribe(db, verdict, source)
+    if verdict.kind == AUTO_REPLY:
+        return Outcome(IGNORED, verdict, note=verdict.detail)
+    assert verdict.kind == OTHER, verdict.kind
+    return Outcome(PERSON, verdict, note="a person writing")
+
+
+def _whom(db: Database, verdict: Verdict) -> tuple[str | None, str | None]:
+    """(address, issue): by the returned message's Message-ID in the send ledger, else by a reported address we know."""
+    sent = events.sent_message(db, verdict.returned_ids)
+    if sent is not None:
+        return sent.email, sent.issue
+    for address in verdict.addresses:
+        known = events.known_address(db, address)
+        if known:
+            return known, None
+    return None, None
+
+
+def _change(db: Database, verdict: Verdict, address: str, event: str, source: str, *,
+            issue: str | None = None, suppress_as: str | None = None, detail: str | None = None) -> None:
+    events.record(db, address, event, source=source, message_id=verdict.key, message_date=verdict.date,
+                  issue=issue, detail=detail or verdict.detail or None)
+    if suppress_as:
+        suppress(db, address, suppress_as, source, detail=f"{detail or verdict.detail or event} (message {verdict.key})")
+
+
+def _forgotten(db: Database, address: str) -> bool:
+    return is_suppressed(db, address) == "forgotten"
+
+
+def _any_forgotten(db: Database, verdict: Verdict) -> bool:
+    """True when the report names a forgotten person (whose ledger rows and address are gone)."""
+    return any("@" in a and _forgotten(db, a) for a in verdict.addresses)
+
+
+def _bounce(db: Database, verdict: Verdict, source: str) -> Outcome:
+    address, issue = _whom(db, verdict)
+    if address is None and not _any_forgotten(db, verdict):
+        return Outcome(PERSON, verdict, note=f"a bounce for {', '.join(verdict.addresses)}, who is not a recipient")
+    if address is None or _forgotten(db, address):
+        return Outcome(IGNORED, verdict, note="about a forgotten person")
+    if verdict.permanent:
+        _change(db, verdict, address, events.BOUNCED, source, issue=issue, suppress_as="bounced")
+        return Outcome(BOUNCED, verdict, address, verdict.detail)
+    _change(db, verdict, address, events.TEMPORARY, source, issue=issue)
+    count = events.temporary_issues(db, address)
+    if count >= TEMPORARY_LIMIT:
+        suppress(db, address, "bounced", source,
+                 detail=f"temporary failures on {count} different issues (last: message {verdict.key})")
+        return Outcome(BOUNCED, verdict, address, f"temporary failures on {count} different issues")
+    return Outcome(TEMPORARY, verdict, address, f"{verdict.detail} ({count} of {TEMPORARY_LIMIT} issues)".strip())
+
+
+def _complaint(db: Database, verdict: Verdict, source: str) -> Outcome:
+    address, issue = _whom(db, verdict)
+    if address is None and not _any_forgotten(db, verdict):
+        return Outcome(PERSON, verdict, note="a complaint about a message nyhetsbrev cannot find")
+    if address is None or _forgotten(db, address):
+        return Outcome(IGNORED, verdict, note="about a forgotten person")
+    _change(db, verdict, address, events.COMPLAINED, source, issue=issue, suppress_as="unsubscribed")
+    return Outcome(COMPLAINT_HANDLED, verdict, address, verdict.detail)
+
+
+def _unsubscribe(db: Database, verdict: Verdict, source: str) -> Outcome:
+    key = signing_key(db) if verdict.tokens else b""
+    for token in verdict.tokens:
+        try:
+            address = verify_token(key, token)
+        except TokenError:
+            continue
+        return _unsubscribed(db, verdict, address, source, "with the link's token")
+    member = events.on_a_list(db, verdict.sender) if verdict.asks and verdict.sender else None
+    if member:
+        return _unsubscribed(db, verdict, member, source, "asked in words")
+    why = "its token does not verify" if verdict.tokens else f"{verdict.sender or 'the sender'} is not on any list"
+    return Outcome(PERSON, verdict, note=f"asks to unsubscribe, but {why}")
+
+
+def _unsubscribed(db: Database, verdict: Verdict, address: str, source: str, how: str) -> Outcome:
+    if _forgotten(db, address):
+        return Outcome(IGNORED, verdict, note="about a forgotten person")
+    _change(db, verdict, address, events.UNSUBSCRIBED, source, suppress_as="unsubscribed", detail=f"by e-mail, {how}")
+    return Outcome(UNSUBSCRIBED, verdict, address, how)

@@ -1,0 +1,79 @@
+"""Messages exported from a mail program: a folder of .eml files, an mbox file or a maildir (read only, never changed)."""
+
+from __future__ import annotations
+
+import mailbox as stdlib_mailbox
+from collections.abc import Iterator
+from pathlib import Path
+
+from ..errors import InboxError
+from .mailbox import Fetched
+
+EML_SUFFIXES = (".eml", ".msg.eml", ".txt")
+
+
+class ExportedMessages:
+    """The messages at a path, in a stable order; set_aside does nothing (the files are the team's own copy)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path).expanduser()
+        if not self.path.exists():
+            raise InboxError("nothing to read there", path=self.path, hint="give a folder of .eml files, an mbox file or a maildir")
+        self.kind = _kind(self.path)
+        self.describe = f"{self.kind} {self.path}"
+        self._box = None
+
+    def __enter__(self) -> "ExportedMessages":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._box is not None:
+            self._box.close()
+            self._box = None
+
+    def pending(self) -> list:
+        """The keys of the messages, in order (file names, or the mbox's/maildir's own keys)."""
+        if self.kind == "folder":
+            return sorted((p for p in self.path.iterdir() if p.is_file() and p.name.lower().endswith(EML_SUFFIXES)),
+                          key=lambda p: p.name)
+        if self.kind == "file":
+            return [self.path]
+        return sorted(self._open().keys(), key=str)
+
+    def messages(self, pending=None) -> Iterator[Fetched]:
+        """Each message's bytes, one at a time."""
+        for key in self.pending() if pending is None else pending:
+            try:
+                raw = key.read_bytes() if isinstance(key, Path) else self._open().get_bytes(key)
+            except OSError as exc:
+                raise InboxError(f"cannot read a message: {exc.strerror or exc}", path=key if isinstance(key, Path) else self.path) from None
+            yield Fetched(key, raw)
+
+    def set_aside(self, keys) -> None:
+        """Exported files are left as they are (a later run knows them by their Message-IDs)."""
+
+    def _open(self):
+        if self._box is None:
+            try:
+                if self.kind == "maildir":
+                    self._box = stdlib_mailbox.Maildir(self.path, factory=None, create=False)
+                else:
+                    self._box = stdlib_mailbox.mbox(self.path, factory=None, create=False)
+            except (OSError, stdlib_mailbox.Error) as exc:
+                raise InboxError(f"cannot open the {self.kind}: {exc}", path=self.path) from None
+        return self._box
+
+
+def _kind(path: Path) -> str:
+    if path.is_dir():
+        return "maildir" if all((path / part).is_dir() for part in ("cur", "new")) else "folder"
+    with open(path, "rb") as handle:
+        start = handle.read(5)
+    if start == b"From ":
+        return "mbox"
+    if path.name.lower().endswith(EML_SUFFIXES):
+        return "file"
+    raise InboxError(
+        "not a folder of .eml files, an mbox file or a maildir", path=path,
+        hint="export the messages from your mail program as .eml files into a folder, or as an mbox file",
+    )

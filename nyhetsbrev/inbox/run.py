@@ -1,0 +1,91 @@
+"""`nyhetsbrev inbox`: read the mailbox (or exported messages), classify each message, apply it, then set it aside."""
+
+from __future__ import annotations
+
+import contextlib
+import tempfile
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..project.config import SETTINGS_FILE, load_settings
+from ..store.db import default_db_path, open_db, scratch_copy
+from .apply import ALREADY, PERSON, Outcome, apply
+from .classify import classify
+
+SET_ASIDE_EVERY = 100  # messages applied to the database before they are moved on the server
+LISTED = 500  # changes and messages for a person kept for the listing; the counts are always complete
+
+
+@dataclass
+class InboxReport:
+    """What a run found and did (or, in a dry run, would do)."""
+
+    source: str
+    dry_run: bool
+    counts: Counter = field(default_factory=Counter)
+    changes: list[Outcome] = field(default_factory=list)  # unsubscribed, bounced, temporary, complaints
+    for_a_person: list[Outcome] = field(default_factory=list)
+    set_aside: int = 0
+    moved: bool = True  # False when the server could not move and the messages were flagged instead
+
+
+def read_inbox(root: Path, *, from_path: Path | None = None, dry_run: bool = False,
+               progress: Callable[[int, int], None] | None = None) -> InboxReport:
+    """Handle every message in the mailbox (or at from_path) once; a dry run works on a throw-away copy of the database."""
+    settings = load_settings(Path(root) / SETTINGS_FILE)
+    from ..mail.message import unsubscribe_mailbox
+
+    unsubscribe_address = unsubscribe_mailbox(settings)
+    db_path = default_db_path(root)
+    with contextlib.ExitStack() as stack:
+        if dry_run:
+            scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="nyhetsbrev-dry-run-")))
+            db_path = scratch_copy(db_path, scratch)
+        source = stack.enter_context(_open_source(settings, from_path, dry_run))
+        db = open_db(db_path)
+        stack.callback(db.close)
+        report = InboxReport(source.describe, dry_run)
+        pending = source.pending()
+        total = len(pending)
+        done, ready = 0, []
+        for fetched in source.messages(pending):
+            outcome = apply(db, classify(fetched.raw, unsubscribe_address=unsubscribe_address))
+            _tally(report, outcome)
+            if outcome.set_aside:
+                ready.append(fetched.key)
+            if len(ready) >= SET_ASIDE_EVERY:
+                _set_aside(source, ready, report)
+            done += 1
+            if progress:
+                progress(done, total)
+        _set_aside(source, ready, report)
+        report.moved = bool(getattr(source, "can_move", True))
+    return report
+
+
+def _open_source(settings, from_path: Path | None, dry_run: bool):
+    if from_path is not None:
+        from .files import ExportedMessages
+
+        return ExportedMessages(from_path)
+    from .mailbox import Mailbox
+
+    return Mailbox(settings.imap, read_only=dry_run)  # opened by the caller's `with`
+
+
+def _set_aside(source, ready: list, report: InboxReport) -> None:
+    """Applied to the database first; only then set aside on the server (a crash in between loses nothing)."""
+    if ready:
+        source.set_aside(list(ready))
+        report.set_aside += len(ready)
+        ready.clear()
+
+
+def _tally(report: InboxReport, outcome: Outcome) -> None:
+    report.counts[outcome.action] += 1
+    if outcome.action == PERSON and len(report.for_a_person) < LISTED:
+        report.for_a_person.append(outcome)
+    elif outcome.action != ALREADY and outcome.address and len(report.changes) < LISTED:
+        report.changes.append(outcome)

@@ -1,0 +1,227 @@
+"""`nyhetsbrev inbox --from`: what came back, applied to a real SQLite file once, with its source, and nothing else."""
+
+from __future__ import annotations
+
+import hashlib
+import mailbox
+import os
+from pathlib import Path
+
+import pytest
+
+from nyhetsbrev.inbox.run import read_inbox
+from tests.fixtures import one_line_error
+from tests.inbox_helpers import (
+    SAMPLES, TOKEN_OWNER, bounce_for, database, inbox_project, mailbox_events, plain_message, record_sent, sample,
+    suppressed, token_for,
+)
+
+pytestmark = pytest.mark.timeout(60)
+
+EXPECTED_SUPPRESSED = {
+    "okand@example.org": "bounced",              # Postfix DSN
+    "erik.oberg@kommun.example.se": "bounced",   # Exim, no DSN
+    "mia.berg@kommun.example.se": "bounced",     # Exchange Online NDR
+    "anna.andersson@example.se": "bounced",      # Gmail DSN naming her forwarding address
+    "per.nilsson@example.org": "unsubscribed",   # ARF complaint
+    "mia.berg@example.se": "unsubscribed",       # asked in words
+    TOKEN_OWNER: "unsubscribed",                 # the mailto link's token
+}
+EXPECTED_COUNTS = {"unsubscribed": 2, "bounced": 4, "temporary": 1, "complaints": 1, "ignored": 2,
+                   "left for a person": 1, "already handled": 0}
+
+
+def write_samples(folder: Path) -> Path:
+    """Every sample as a .eml file (tokens made with this database's key)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for path in sorted(SAMPLES.glob("*.eml")):
+        owner = "sara.svensson@example.se" if path.name == "human-reply.eml" else TOKEN_OWNER
+        (folder / path.name).write_bytes(sample(path.name, owner))
+    return folder
+
+
+def summary(output: str) -> dict[str, int]:
+    """The summary table's counts, read back from the CLI's output."""
+    lines = output.splitlines()
+    last_table = max(i for i, line in enumerate(lines) if line.startswith("┡"))
+    values = [int(v) for v in lines[last_table + 1].replace("│", " ").split()]
+    return dict(zip(EXPECTED_COUNTS, values))
+
+
+@pytest.fixture
+def sent(tmp_path):
+    project = inbox_project(tmp_path / "project")
+    record_sent()
+    return project
+
+
+def test_every_kind_of_message_is_applied_and_summarised(cli, sent, tmp_path):
+    folder = write_samples(tmp_path / "export")
+    result = cli("--project", sent, "inbox", "--from", folder)
+    assert result.exit_code == 0, result.output
+    assert suppressed() == EXPECTED_SUPPRESSED
+    assert summary(result.stdout) == EXPECTED_COUNTS
+    assert "sara.svensson@example.se" in result.stdout and "Left for a person" in result.stdout
+    temporary = [e for e in mailbox_events() if e[1] == "temporary_bounce"]
+    assert temporary == [("karin.lund@example.se", "temporary_bounce", "22:1", "<20220402071240.4F1C22A0B7@relay.example.org>")]
+
+
+def test_the_dsn_naming_a_forwarding_alias_is_attributed_by_message_id(sent, tmp_path, cli):
+    """Anna forwards to anna.privat@example.net, which bounces: Anna is suppressed, the alias is never stored."""
+    folder = tmp_path / "one"
+    folder.mkdir()
+    (folder / "dsn.eml").write_bytes(sample("gmail-forwarded-dsn.eml"))
+    assert cli("--project", sent, "inbox", "--from", folder).exit_code == 0
+    assert suppressed() == {"anna.andersson@example.se": "bounced"}
+    assert mailbox_events() == [("anna.andersson@example.se", "bounced", "22:1", "<6246b7be.1c69fb81.a1b2c.3d4eSMTPIN_ADDED_DSN@mx.google.com>")]
+    with database() as handle:
+        assert "anna.privat" not in " ".join(str(v) for row in handle.execute("SELECT * FROM suppressions") for v in row)
+
+
+def test_without_a_ledger_match_the_reported_address_is_used(cli, tmp_path):
+    project = inbox_project(tmp_path / "project")
+    record_sent({"ny@example.se": ("22:1", "<another@example.org>")})
+    folder = tmp_path / "one"
+    folder.mkdir()
+    (folder / "dsn.eml").write_bytes(bounce_for("<not-in-the-ledger@example.org>", "NY@example.se"))
+    (folder / "stranger.eml").write_bytes(bounce_for("<nor-this@example.org>", "stranger@example.net"))
+    report = read_inbox(project, from_path=folder)
+    assert suppressed() == {"ny@example.se": "bounced"}
+    assert [o.note for o in report.for_a_person] == ["a bounce for stranger@example.net, who is not a recipient"]
+
+
+def test_two_runs_change_no_more_than_one(cli, sent, tmp_path):
+    folder = write_samples(tmp_path / "export")
+    cli("--project", sent, "inbox", "--from", folder)
+    events, reasons = mailbox_events(), suppressed()
+    again = cli("--project", sent, "inbox", "--from", folder)
+    assert mailbox_events() == events and suppressed() == reasons
+    counts = summary(again.stdout)
+    assert counts["already handled"] == 10 and counts["left for a person"] == 1
+    assert sum(counts.values()) == 11
+
+
+def _files(path: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(path.parent.iterdir()) if p.is_file()}
+
+
+def test_dry_run_changes_nothing_but_says_what_it_would_do(cli, sent, tmp_path):
+    folder = write_samples(tmp_path / "export")
+    database = Path(os.environ["NYHETSBREV_DB"])
+    before = _files(database)
+    result = cli("--project", sent, "inbox", "--dry-run", "--from", folder)
+    assert result.exit_code == 0
+    assert _files(database) == before
+    assert summary(result.stdout) == EXPECTED_COUNTS
+    assert "would be done" in result.stdout and "Dry run: nothing was changed" in result.stdout
+    assert suppressed() == {} and mailbox_events() == []
+
+
+def test_three_temporary_bounces_on_different_issues_suppress(cli, tmp_path):
+    project = inbox_project(tmp_path / "project")
+    record_sent({"tove@example.se": ("22:1", "<t1@example.org>")})
+    record_sent({"tove@example.se": ("22:2", "<t2@example.org>")})
+    record_sent({"tove@example.se": ("22:3", "<t3@example.org>")})
+    folder = tmp_path / "delays"
+    folder.mkdir()
+    for n, mid in enumerate(["<t1@example.org>", "<t1@example.org>", "<t2@example.org>"]):
+        (folder / f"{n}.eml").write_bytes(bounce_for(mid, "tove@example.se", status="4.2.2", action="delayed",
+                                                      dsn_id=f"<delay{n}@relay.example.net>"))
+    cli("--project", project, "inbox", "--from", folder)
+    assert suppressed() == {}  # three reports, but on two issues
+    (folder / "3.eml").write_bytes(bounce_for("<t3@example.org>", "tove@example.se", status="4.2.2", action="delayed"))
+    report = read_inbox(project, from_path=folder)
+    assert suppressed() == {"tove@example.se": "bounced"}
+    assert [o.note for o in report.changes] == ["temporary failures on 3 different issues"]
+
+
+def test_export_shows_each_change_with_its_source_message_and_date(cli, sent, tmp_path):
+    import json
+
+    folder = write_samples(tmp_path / "export")
+    cli("--project", sent, "inbox", "--from", folder)
+    person = json.loads(cli("--project", sent, "recipients", "export", "mia.berg@kommun.example.se").stdout)
+    assert person["mailbox"] == [{
+        "event": "bounced", "issue": "22:1", "at": person["mailbox"][0]["at"], "source": "mailbox",
+        "message_id": "<3f1a0c9e-7d2b-4b8c-a1e6-0c9d2e7f5b31@SV0P279MB0123.EURP279.PROD.OUTLOOK.COM>",
+        "message_date": "2022-04-01T08:20:11Z", "detail": person["mailbox"][0]["detail"],
+    }]
+    assert person["mailbox"][0]["detail"].startswith("5.1.10")
+    assert person["suppressions"][0]["reason"] == "bounced" and person["suppressions"][0]["source"] == "mailbox"
+
+
+def test_a_forgotten_person_stays_forgotten(cli, sent, tmp_path):
+    from nyhetsbrev.store import forget
+
+    with database() as handle:
+        forget(handle, "mia.berg@kommun.example.se")
+    folder = tmp_path / "one"
+    folder.mkdir()
+    (folder / "ndr.eml").write_bytes(sample("exchange-online-ndr.eml"))
+    result = cli("--project", sent, "inbox", "--from", folder)
+    assert summary(result.stdout)["ignored"] == 1
+    assert "mia.berg@kommun" not in str(mailbox_events()) and "mia.berg@kommun.example.se" not in suppressed()
+
+
+def test_unsubscribes_that_cannot_be_trusted_are_left_for_a_person(cli, sent, tmp_path):
+    folder = tmp_path / "doubtful"
+    folder.mkdir()
+    forged = token_for("okand@example.org")[:-4] + "AAAA"
+    (folder / "forged.eml").write_bytes(plain_message("x@example.net", f"Avregistrera {forged}", "", to="avregistrera@example.org"))
+    (folder / "stranger.eml").write_bytes(plain_message("stranger@example.net", "Avregistrera mig", "Tack."))
+    report = read_inbox(sent, from_path=folder)
+    assert suppressed() == {}
+    assert sorted(o.note for o in report.for_a_person) == [
+        "asks to unsubscribe, but its token does not verify",
+        "asks to unsubscribe, but stranger@example.net is not on any list",
+    ]
+
+
+@pytest.mark.parametrize("kind", ["mbox", "maildir"])
+def test_an_mbox_or_a_maildir_gives_the_same_result_as_a_folder(cli, sent, tmp_path, kind):
+    folder = write_samples(tmp_path / "export")
+    if kind == "mbox":
+        target = tmp_path / "export.mbox"
+        box = mailbox.mbox(target)
+    else:
+        target = tmp_path / "Maildir"
+        box = mailbox.Maildir(target)
+    for path in sorted(folder.iterdir()):
+        box.add(path.read_bytes())
+    box.close()
+    result = cli("--project", sent, "inbox", "--from", target)
+    assert result.exit_code == 0, result.output
+    assert suppressed() == EXPECTED_SUPPRESSED and summary(result.stdout) == EXPECTED_COUNTS
+
+
+def test_a_path_that_is_not_messages_is_one_clear_error(cli, sent, tmp_path):
+    (tmp_path / "notes.docx").write_bytes(b"PK\x03\x04")
+    assert "not a folder of .eml files" in one_line_error(cli("--project", sent, "inbox", "--from", tmp_path / "notes.docx"))
+    assert "nothing to read there" in one_line_error(cli("--project", sent, "inbox", "--from", tmp_path / "missing"))
+
+
+def test_no_imap_settings_is_one_clear_error(cli, sent):
+    assert "no IMAP server is configured" in one_line_error(cli("--project", sent, "inbox"))
+
+
+@pytest.mark.parametrize("form", ["bare", "https", "mailto"])
+def test_unsubscribe_token_takes_the_bare_token_or_the_whole_link(cli, sent, form):
+    token = token_for("okand@example.org")
+    given = {
+        "bare": token,
+        "https": f"https://www.example.org/avregistrera?token={token}",
+        "mailto": f"mailto:avregistrera@example.org?subject=Avregistrera%20{token}",
+    }[form]
+    result = cli("--project", sent, "recipients", "unsubscribe", "--token", given)
+    assert result.exit_code == 0 and "okand@example.org unsubscribed" in result.stdout
+    assert suppressed() == {"okand@example.org": "unsubscribed"}
+
+
+def test_unsubscribe_takes_several_addresses_and_a_file(cli, sent, tmp_path):
+    listing = tmp_path / "sluta.txt"
+    listing.write_text("\ufeffkarin.lund@example.se\n\n# from the spring meeting\nPER.NILSSON@example.org\n", encoding="utf-8")
+    result = cli("--project", sent, "recipients", "unsubscribe", "okand@example.org", "mia.berg@example.se",
+                 "--from-file", listing)
+    assert result.exit_code == 0, result.output
+    assert set(suppressed()) == {"okand@example.org", "mia.berg@example.se", "karin.lund@example.se", "per.nilsson@example.org"}
+    assert "either" in one_line_error(cli("--project", sent, "recipients", "unsubscribe", "a@example.se", "--token", "x.y"))
