@@ -209,8 +209,8 @@ protocol lmtp {{
         try:
             from nyhetsbrev.inbox.mailbox import encode_folder  # modified UTF-7, checked on its own in test_mailbox
 
-            typ, _ = imap.select(encode_folder(folder), readonly=True)
-            if typ != "OK":
+            typ, count = imap.select(encode_folder(folder), readonly=True)
+            if typ != "OK" or count[0] == b"0":
                 return {}
             typ, data = imap.fetch("1:*", "(FLAGS BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])")
             state = {}

@@ -34,14 +34,23 @@ class Outcome:
 
 def apply(db: Database, verdict: Verdict, source: str = "mailbox") -> Outcome:
     """Apply one message in one transaction, and remember it; a message handled before changes nothing."""
+    return apply_many(db, [verdict], source)[0]
 
-    def work() -> Outcome:
-        if events.is_handled(db, verdict.key):
-            return Outcome(ALREADY, verdict, note="handled by an earlier run")
-        outcome = _decide(db, verdict, source)
-        if outcome.set_aside:
-            events.remember(db, verdict.key, verdict.kind, source)
-        return outcome
+
+def apply_many(db: Database, verdicts: list[Verdict], source: str = "mailbox") -> list[Outcome]:
+    """Apply several messages in one transaction (all or none), each remembered; the outcome of each, in order."""
+
+    def work() -> list[Outcome]:
+        outcomes = []
+        for verdict in verdicts:
+            if events.is_handled(db, verdict.key):
+                outcomes.append(Outcome(ALREADY, verdict, note="handled by an earlier run"))
+                continue
+            outcome = _decide(db, verdict, source)
+            if outcome.set_aside:
+                events.remember(db, verdict.key, verdict.kind, source)
+            outcomes.append(outcome)
+        return outcomes
 
     return write_retrying(db, work)
 

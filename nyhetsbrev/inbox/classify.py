@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import email
+import email.parser
 import email.policy
 import hashlib
 import re
@@ -40,6 +41,7 @@ _QUOTE_START = re.compile(
     r"(från|from|skickat|sent):\s|(den|on)\b.*(skrev|wrote):?\s*$|_{10,})", re.I,
 )
 OWN_TEXT_LIMIT = 4000
+PARSE_LIMIT = 256 * 1024
 HEAD_LINES = 20
 
 
@@ -68,7 +70,11 @@ def parse(raw: bytes) -> Message:
 
 def classify(raw: bytes, *, unsubscribe_address: str | None = None) -> Verdict:
     """Sort one message (its bytes as received) into bounce, unsubscribe, complaint, auto-reply or other."""
-    msg = parse(raw)
+    msg = email.parser.BytesParser(policy=email.policy.compat32).parsebytes(raw, headersonly=True)
+    if msg.get_content_maintype() == "multipart" or _looks_like_bounce(msg, parseaddr(_header(msg, "From"))[1], _header(msg, "Subject")):
+        # The parts are needed (a single-part message's body is read from the headers-only parse). Reports put
+        # what matters first; a returned newsletter of a megabyte adds nothing past PARSE_LIMIT.
+        msg = parse(raw[:PARSE_LIMIT])
     message_id = _clean_id(msg.get("Message-ID"))
     base = dict(
         key=message_id or "sha256:" + hashlib.sha256(raw).hexdigest(),
@@ -80,8 +86,8 @@ def classify(raw: bytes, *, unsubscribe_address: str | None = None) -> Verdict:
     report = _report_type(msg)
     if report == "feedback-report":
         return _complaint(msg, base)
-    if report == "delivery-status" or _looks_like_bounce(msg, base):
-        verdict = _bounce(msg, raw, base, is_dsn=report == "delivery-status")
+    if report == "delivery-status" or _looks_like_bounce(msg, base["sender"], base["subject"]):
+        verdict = _bounce(msg, raw[:PARSE_LIMIT], base)
         if verdict is not None:
             return verdict
     if _is_auto_reply(msg, base["subject"]):
@@ -125,18 +131,18 @@ def _report_type(msg: Message) -> str | None:
     return None
 
 
-def _looks_like_bounce(msg: Message, base: dict) -> bool:
+def _looks_like_bounce(msg: Message, sender: str, subject: str) -> bool:
     """Non-standard reports: a mailer daemon, Exim's X-Failed-Recipients, or a delivery-failure subject."""
     if msg.get("X-Failed-Recipients"):
         return True
-    if (msg.get("Return-Path") or "").strip() == "<>" or _BOUNCE_SENDER.match(base["sender"]):
+    if (msg.get("Return-Path") or "").strip() == "<>" or _BOUNCE_SENDER.match(sender):
         return True
-    return bool(_BOUNCE_SUBJECT.search(base["subject"]))
+    return bool(_BOUNCE_SUBJECT.search(subject))
 
 
-def _bounce(msg: Message, raw: bytes, base: dict, *, is_dsn: bool) -> Verdict | None:
+def _bounce(msg: Message, raw: bytes, base: dict) -> Verdict | None:
     """A bounce with its failed addresses, or None when the report says nothing failed (or nothing can be found)."""
-    temporary, permanent = _detected(msg)
+    temporary, permanent = set(), set()
     statuses, delivered = [], False
     for action, status, recipient, diagnostic in _dsn_fields(msg):
         if action == "failed" or status.startswith("5"):
@@ -146,6 +152,8 @@ def _bounce(msg: Message, raw: bytes, base: dict, *, is_dsn: bool) -> Verdict | 
         elif action in ("delivered", "relayed", "expanded"):
             delivered = True
         statuses.append(" ".join(part for part in (status, diagnostic) if part))
+    if not permanent and not temporary and not delivered:  # no RFC 3464 fields: a provider's own format
+        temporary, permanent = _detected(msg)
     permanent.discard("")
     temporary.discard("")
     temporary -= permanent

@@ -11,10 +11,10 @@ from pathlib import Path
 
 from ..project.config import SETTINGS_FILE, load_settings
 from ..store.db import default_db_path, open_db, scratch_copy
-from .apply import ALREADY, PERSON, Outcome, apply
+from .apply import ALREADY, PERSON, Outcome, apply_many
 from .classify import classify
 
-SET_ASIDE_EVERY = 100  # messages applied to the database before they are moved on the server
+APPLY_EVERY = 100  # messages applied to the database in one transaction, then moved on the server
 LISTED = 500  # changes and messages for a person kept for the listing; the counts are always complete
 
 
@@ -49,18 +49,16 @@ def read_inbox(root: Path, *, from_path: Path | None = None, dry_run: bool = Fal
         report = InboxReport(source.describe, dry_run)
         pending = source.pending()
         total = len(pending)
-        done, ready = 0, []
+        done, batch = 0, []
         for fetched in source.messages(pending):
-            outcome = apply(db, classify(fetched.raw, unsubscribe_address=unsubscribe_address))
-            _tally(report, outcome)
-            if outcome.set_aside:
-                ready.append(fetched.key)
-            if len(ready) >= SET_ASIDE_EVERY:
-                _set_aside(source, ready, report)
-            done += 1
-            if progress:
-                progress(done, total)
-        _set_aside(source, ready, report)
+            batch.append((fetched.key, classify(fetched.raw, unsubscribe_address=unsubscribe_address)))
+            if len(batch) >= APPLY_EVERY:
+                done += _apply_batch(db, source, batch, report)
+                if progress:
+                    progress(done, total)
+        done += _apply_batch(db, source, batch, report)
+        if progress:
+            progress(done, total)
         report.moved = bool(getattr(source, "can_move", True))
     return report
 
@@ -75,12 +73,20 @@ def _open_source(settings, from_path: Path | None, dry_run: bool):
     return Mailbox(settings.imap, read_only=dry_run)  # opened by the caller's `with`
 
 
-def _set_aside(source, ready: list, report: InboxReport) -> None:
-    """Applied to the database first; only then set aside on the server (a crash in between loses nothing)."""
+def _apply_batch(db, source, batch: list, report: InboxReport) -> int:
+    """Apply the batch to the database (committed) and only then set its messages aside: a crash between loses nothing."""
+    if not batch:
+        return 0
+    outcomes = apply_many(db, [verdict for _key, verdict in batch])
+    ready = [key for (key, _verdict), outcome in zip(batch, outcomes) if outcome.set_aside]
+    for outcome in outcomes:
+        _tally(report, outcome)
     if ready:
-        source.set_aside(list(ready))
+        source.set_aside(ready)
         report.set_aside += len(ready)
-        ready.clear()
+    count = len(batch)
+    batch.clear()
+    return count
 
 
 def _tally(report: InboxReport, outcome: Outcome) -> None:
