@@ -14,7 +14,7 @@ from ..store.db import default_db_path, open_db, scratch_copy
 from .apply import ALREADY, PERSON, Outcome, apply_many
 from .classify import classify
 
-APPLY_EVERY = 100  # messages applied to the database in one transaction, then moved on the server
+APPLY_EVERY = 250  # messages applied to the database in one transaction, then moved on the server
 LISTED = 500  # changes and messages for a person kept for the listing; the counts are always complete
 
 
