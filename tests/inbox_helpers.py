@@ -8,6 +8,7 @@ from email.message import EmailMessage
 from pathlib import Path
 
 from tests.send_helpers import SETTINGS, make_project
+from tests.serve_helpers import open_database, token_for  # noqa: F401  (token_for is used by the tests)
 
 SAMPLES = Path(__file__).resolve().parent / "fixtures" / "inbox"
 UNSUBSCRIBE_ADDRESS = "avregistrera@example.org"
@@ -31,29 +32,15 @@ TOKEN_OWNER = "olof.lind@example.se"  # whose token the unsubscribe-mailto sampl
 
 def db():
     """The test's database (NYHETSBREV_DB), opened."""
-    from nyhetsbrev.store import open_db
-
-    return open_db(Path(os.environ["NYHETSBREV_DB"]))
+    return open_database()
 
 
 @contextlib.contextmanager
 def database():
     """The test's database, open for the with-block."""
-    handle = db()
+    handle = open_database()
     try:
         yield handle
-    finally:
-        handle.close()
-
-
-def token_for(address: str) -> str:
-    """The personal unsubscribe token of address, made with this database's key."""
-    from nyhetsbrev.store import signing_key
-    from nyhetsbrev.store.tokens import make_token
-
-    handle = db()
-    try:
-        return make_token(signing_key(handle), address)
     finally:
         handle.close()
 

@@ -7,7 +7,8 @@ from pathlib import Path
 import typer
 from rich.table import Column, Table
 
-from .app import app, console, err_console, escape, project_root
+from .app import app, console, escape, project_root
+from .progress import Bar
 
 SHOWN = 50
 
@@ -33,29 +34,16 @@ def inbox(
     _show(report)
 
 
-class _Bar:
-    """A progress bar once the mailbox is large enough to wait for."""
+class _Bar(Bar):
+    """How far the reading has got, in messages."""
 
     def __init__(self) -> None:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+        from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
 
-        self.progress = Progress(
-            TextColumn("reading"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-            console=err_console, transient=True, disable=not err_console.is_terminal,
-        )
-        self.task = None
-
-    def __enter__(self) -> "_Bar":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.task is not None:
-            self.progress.stop()
+        super().__init__(TextColumn("reading"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
 
     def update(self, done: int, total: int) -> None:
-        if self.task is None:
-            self.progress.start()
-            self.task = self.progress.add_task("inbox", total=total)
+        self.start("inbox", total)
         self.progress.update(self.task, completed=done)
 
 
