@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import typer
 from rich.table import Column, Table
 
-from .app import app, console, escape, project_root
+from .app import app, console, err_console, escape, project_root
 from .progress import Bar
 
 SHOWN = 50
+LINE_EVERY = 5.0  # seconds between progress lines when there is no terminal
 
 
 @app.command()
@@ -42,7 +44,14 @@ class _Bar(Bar):
 
         super().__init__(TextColumn("reading"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
 
+        self.last_line = time.monotonic()
+
     def update(self, done: int, total: int) -> None:
+        if not self.terminal:  # a line every few seconds instead (a scheduled run's log)
+            if time.monotonic() - self.last_line >= LINE_EVERY and done < total:
+                self.last_line = time.monotonic()
+                err_console.print(f"reading: {done} of {total} messages")
+            return
         self.start("inbox", total)
         self.progress.update(self.task, completed=done)
 

@@ -11,7 +11,8 @@ class Bar:
     def __init__(self, *columns) -> None:
         from rich.progress import Progress
 
-        self.progress = Progress(*columns, console=err_console, transient=True, disable=not err_console.is_terminal)
+        self.terminal = err_console.is_terminal
+        self.progress = Progress(*columns, console=err_console, transient=True, disable=not self.terminal)
         self.task = None
 
     def __enter__(self) -> "Bar":

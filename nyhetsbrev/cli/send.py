@@ -13,6 +13,7 @@ from rich.table import Table
 
 from ..errors import NyhetsbrevError, SendError, SendInterrupted
 from .app import app, console, err_console, escape, project_root
+from .progress import Bar
 
 FAILED_SHOWN = 50
 PROGRESS_EVERY = 5.0  # seconds between progress lines when there is no terminal for a bar
@@ -119,28 +120,18 @@ def _local_time(monotonic: float) -> str:
     return time.strftime("%H:%M:%S", time.localtime(time.time() + monotonic - time.monotonic()))
 
 
-class _Bar:
+class _Bar(Bar):
     """The confirmation question and a progress bar with rate and time left."""
 
     def __init__(self) -> None:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+        from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
 
-        self.progress = Progress(
+        super().__init__(
             TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
             TextColumn("{task.fields[rate]:.1f}/s"), TimeRemainingColumn(), TextColumn("{task.fields[note]}"),
-            console=err_console, transient=True, disable=not err_console.is_terminal,
         )
-        self.task = None
-        self.terminal = err_console.is_terminal
         self.last_line = 0.0
         self.waiting_shown: float | None = None
-
-    def __enter__(self) -> "_Bar":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.task is not None:
-            self.progress.stop()
 
     def ask(self, plan) -> bool:
         _show_plan(plan)
@@ -156,9 +147,7 @@ class _Bar:
         if not self.terminal:
             self._line(tally)
             return
-        if self.task is None:
-            self.progress.start()
-            self.task = self.progress.add_task("sending", total=tally.total, rate=0.0, note="")
+        self.start("sending", tally.total, rate=0.0, note="")
         elapsed = max(time.monotonic() - tally.started, 1e-6)
         note = ""
         if tally.limit_wait_until is not None:
