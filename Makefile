@@ -24,6 +24,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/import.py
 	$(BIN)/python bench/send.py
 	$(BIN)/python bench/images.py
+	$(BIN)/python bench/inbox.py
 	$(BIN)/python bench/serve.py
 
 lint: $(STAMP)
