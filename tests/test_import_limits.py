@@ -149,3 +149,16 @@ def test_any_csv_row_is_imported_or_skipped_with_a_reason_never_a_traceback(tmp_
         db.close()
     assert all(s.reason and "\n" not in s.reason for s in report.skipped)
     assert report.imported + report.updated + report.unchanged + report.skipped_total <= len(rows)
+
+
+def test_a_workbook_that_hides_its_size_stops_at_the_cap_and_says_what_was_imported(db, tmp_path, monkeypatch):
+    """No <dimension> in the sheet: the cap is found while streaming, after some batches were committed."""
+    monkeypatch.setattr(recipient_files, "MAX_ROWS", 250)
+    monkeypatch.setattr(importing, "BATCH", 100)
+    path = workbook(tmp_path / "dold.xlsx", _people(300))
+    with pytest.raises(RecipientFileError) as caught:
+        store.import_recipients(db, path, ["A"])
+    message = str(caught.value)
+    assert "more than 250 rows" in message and "the rows before row 202 were imported (200)" in message
+    assert "import the same file again to finish" in message
+    assert db.execute("SELECT count(*) FROM recipients").fetchone()[0] == 200
