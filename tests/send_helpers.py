@@ -57,8 +57,11 @@ def tiny_png() -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0\xff\x80\x00")) + chunk(b"IEND", b"")
 
 
-def make_project(root: Path, *, settings: str = SETTINGS, issue: str = ISSUE) -> Path:
-    """A newsletter project with issue 22:1: a general section with an image and two audience sections."""
+def make_project(root: Path, *, settings: str = SETTINGS, issue: str = ISSUE, lists=("politiker", "profession")) -> Path:
+    """A newsletter project with issue 22:1: a general section with an image and two audience sections.
+
+    The lists its sections name are made (empty) in the database, as in a project that has sent before.
+    """
     folder = root / "issues" / "22-1"
     (folder / "images").mkdir(parents=True)
     (root / "nyhetsbrev.toml").write_text(settings, encoding="utf-8")
@@ -67,6 +70,15 @@ def make_project(root: Path, *, settings: str = SETTINGS, issue: str = ISSUE) ->
     for name, text in SECTIONS.items():
         (folder / name).write_text(text, encoding="utf-8")
     (folder / "images" / "logga.png").write_bytes(tiny_png())
+    if lists:
+        from nyhetsbrev.store import open_db
+        from nyhetsbrev.store.recipients import list_ids
+
+        db = open_db(Path(os.environ["NYHETSBREV_DB"]))
+        try:
+            list_ids(db, list(lists), create=True)
+        finally:
+            db.close()
     return root
 
 

@@ -149,8 +149,11 @@ def suppression(address: str) -> str | None:
 
 @pytest.fixture
 def served_project(tmp_path):
-    """A project whose unsubscribe_url is https://www.example.org/avregistrera (people are added by each test)."""
-    return make_project(tmp_path / "project")
+    """A project whose unsubscribe_url is https://www.example.org/avregistrera (people are added by each test).
+
+    No database yet: a test that needs one adds people.
+    """
+    return make_project(tmp_path / "project", lists=())
 
 
 @pytest.fixture

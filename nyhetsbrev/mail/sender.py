@@ -16,7 +16,8 @@ from ..errors import CheckFailed, SendError, SendInterrupted
 from ..project.models import Issue, Project, SmtpSettings
 from ..store import ledger
 from ..store.db import default_db_path, open_db
-from ..store.recipients import recipients_for_lists
+from ..render import checks
+from ..store.recipients import list_names, recipients_for_lists
 from ..store.suppressions import signing_key, suppress
 from ..store.tokens import make_token
 from ..writer import write_bytes
@@ -118,6 +119,9 @@ def send(
         key = signing_key(db)
         if test:
             return _send_tests(project, issue, checked.rendered, list(test), plan, key, ids, dry_run, started)
+        for problem in checks.audience_problems(issue, list_names(db), "error")[:1]:  # before the ledger or a message
+            raise SendError(problem.message, path=problem.path, line=problem.line,
+                            hint=f"fix the audience line, then run 'nyhetsbrev check {issue.id}'")
         people = {item["email_key"]: (item, names) for item, names in recipients_for_lists(db, list(lists))}
         renderer = _Renderer(project, issue, checked.rendered)
         audiences = {renderer.audience(names) for _, names in people.values()}

@@ -8,7 +8,9 @@ from pathlib import Path
 from ..render import checks, issue as renderer
 from ..project import config, reader
 from .. import writer
-from ..errors import ContentError
+from ..errors import ContentError, StoreError
+from ..store.db import default_db_path, open_db
+from ..store.recipients import list_names
 from ..project.models import BuildResult, Issue, IssueId, Problem, Project, Rendered
 
 OUTPUT_FILES = ("email.html", "email.txt", "web.html")
@@ -70,8 +72,23 @@ def check(root: Path, issue_id: IssueId | str) -> BuildResult:
 def _check(project: Project, issue: Issue) -> BuildResult:
     rendered = render(project, issue)
     linked = bool(project.settings.image_base_url)
-    problems = checks.inspect(issue, rendered, images_linked=linked) + settings_problems(project)
+    problems = checks.inspect(issue, rendered, images_linked=linked) + settings_problems(project) + _audience(project, issue)
     return BuildResult(issue=issue, rendered=rendered, problems=tuple(problems))
+
+
+def _audience(project: Project, issue: Issue) -> list[Problem]:
+    """Audience lists that the recipients database does not have (only when there is a database to ask)."""
+    path = default_db_path(project.root)
+    if not renderer.audience_names(issue) or not path.is_file():
+        return []
+    try:
+        db = open_db(path, create=False)
+    except StoreError:
+        return []  # a database that cannot be read is reported by the commands that need it
+    try:
+        return checks.audience_problems(issue, list_names(db))
+    finally:
+        db.close()
 
 
 def settings_problems(project: Project) -> list[Problem]:

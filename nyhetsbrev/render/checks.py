@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import binascii
+import difflib
 from urllib.parse import unquote
 
 from . import images as image_step, markdown
@@ -145,3 +146,27 @@ def _authoring_problems(section, found: markdown.Findings) -> list[Problem]:
                            "(write it in Markdown, or make it a comment <!-- … --> if it is a note)", path, offset + line)
         for snippet, line in found.raw_html)
     return problems
+
+
+def audience_problems(issue: Issue, known_lists: set[str], level: str = "warning") -> list[Problem]:
+    """Sections whose audience names a list that does not exist (they would reach nobody on it)."""
+    problems = []
+    for section in issue.sections:
+        for name in section.audience:
+            if name in known_lists:
+                continue
+            close = difflib.get_close_matches(name, sorted(known_lists), n=1, cutoff=0.6)
+            hint = f"did you mean '{close[0]}'? " if close else ""
+            problems.append(Problem(
+                level, f"audience names the list '{name}', which does not exist, so the section reaches nobody on it: "
+                       f"{hint}lists: {', '.join(sorted(known_lists)) or 'none yet'}",
+                section.path, _front_matter_line(section, "audience")))
+    return problems
+
+
+def _front_matter_line(section, key: str) -> int | None:
+    try:
+        lines = section.path.read_text(encoding="utf-8").splitlines()[: section.body_line]
+    except OSError:
+        return None
+    return next((n for n, line in enumerate(lines, start=1) if line.lstrip().startswith(f"{key}:")), None)

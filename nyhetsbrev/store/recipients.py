@@ -191,6 +191,11 @@ def list_lists(db: Database) -> list[ListInfo]:
     return [ListInfo(name, total - held, held, created) for name, created, total, held in rows]
 
 
+def list_names(db: Database) -> set[str]:
+    """The names of every list."""
+    return {name for (name,) in db.execute("SELECT name FROM lists")}
+
+
 def list_recipients(db: Database, lists: list[str] | None = None, *, include_suppressed: bool = False) -> list[dict]:
     """Recipients (of the named lists, or all), each with its lists and 'status' (active or why suppressed)."""
     where, params = "", []
