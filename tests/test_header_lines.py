@@ -85,7 +85,7 @@ def test_any_subject_gives_one_subject_header_that_decodes_to_it(subject):
 
 @pytest.fixture(scope="module")
 def template(tmp_path_factory):
-    root = make_project(tmp_path_factory.mktemp("headers") / "p")
+    root = make_project(tmp_path_factory.mktemp("headers") / "p", lists=())
     project, issue = pipeline.load(root, "22:1")
     return message.build_template(project.settings, issue, pipeline.render(project, issue, frozenset({"politiker"})))
 
