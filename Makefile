@@ -26,6 +26,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/images.py
 	$(BIN)/python bench/inbox.py
 	$(BIN)/python bench/serve.py
+	$(BIN)/python bench/big_section.py
 
 lint: $(STAMP)
 	$(BIN)/python -m compileall -q nyhetsbrev tests bench

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, ProjectNotFound, SendError
+from .front_matter import shorten
 from .headers import check_header_text, check_header_value, envelope_address
 from .models import Contact, Group, ImapSettings, Member, Project, Roster, Settings, SmtpSettings
 
@@ -80,13 +81,27 @@ def read_toml(path: Path) -> tuple[dict[str, Any], str]:
         raise ConfigError(f"TOML syntax error: {what}", path=path, line=line, hint="fix the line and try again") from None
 
 
-def line_of(text: str, key: str) -> int | None:
-    """The first line on which `key =` (also inside an inline table) or `[key]` appears, for error messages."""
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def control_character(text: str) -> tuple[int, str] | None:
+    """(line, 'U+001B') of the first control character other than tab and line breaks, or None.
+
+    Such characters are invisible in an editor, break the email's HTML, and can steer a terminal.
+    """
+    match = _CONTROL.search(text)
+    if match is None:
+        return None
+    return text.count("\n", 0, match.start()) + 1, f"U+{ord(match.group()):04X}"
+
+
+def line_of(text: str, key: str, after: int = 0) -> int | None:
+    """The first line after line `after` on which `key =` (also inside an inline table) or `[key]` appears."""
     pattern = re.compile(rf"^\s*\[+\s*{re.escape(key)}\s*\]+|(^|[\s{{,\"]){re.escape(key)}\"?\s*=")
     for number, line in enumerate(text.splitlines(), start=1):
-        if pattern.search(line):
+        if number > after and pattern.search(line):
             return number
-    return None
+    return line_of(text, key) if after else None
 
 
 class TableChecker:
@@ -95,20 +110,21 @@ class TableChecker:
     def __init__(self, path: Path, text: str) -> None:
         self.path, self.text = path, text
 
-    def fail(self, what: str, key: str | None = None, hint: str | None = None) -> ConfigError:
-        """An error pointing at the line of key."""
-        return ConfigError(what, path=self.path, line=line_of(self.text, key) if key else None, hint=hint)
+    def fail(self, what: str, key: str | None = None, hint: str | None = None, after: int = 0) -> ConfigError:
+        """An error pointing at the line of key (the first one after line `after`)."""
+        return ConfigError(what, path=self.path, line=line_of(self.text, key, after) if key else None, hint=hint)
 
-    def unknown(self, table: dict[str, Any], allowed: set[str], where: str = "") -> None:
+    def unknown(self, table: dict[str, Any], allowed: set[str], where: str = "", after: int = 0) -> None:
         """Refuse keys that are not settings (a typo would otherwise be ignored)."""
         for key in table:
             if key not in allowed:
                 raise self.fail(
-                    f"unknown setting '{key}'{where}", key,
-                    hint=f"known settings are: {', '.join(sorted(allowed))}",
+                    f"unknown setting '{shorten(key)}'{where}", key,
+                    hint=f"known settings are: {', '.join(sorted(allowed))}", after=after,
                 )
 
-    def text_value(self, table: dict[str, Any], key: str, *, required: bool = False, default: str | None = None) -> str | None:
+    def text_value(self, table: dict[str, Any], key: str, *, required: bool = False, default: str | None = None,
+                   after: int = 0) -> str | None:
         """A text setting, stripped; None when absent and not required."""
         value = table.get(key, default)
         if value is None or value == "":
@@ -116,8 +132,20 @@ class TableChecker:
                 raise self.fail(f"'{key}' is required", hint=f"add {key} = \"…\" to {self.path.name}")
             return default if default != "" else None
         if not isinstance(value, str):
-            raise self.fail(f"'{key}' must be text in quotes", key)
+            raise self.fail(f"'{key}' must be text in quotes", key, hint=f'write it as {key} = "…"', after=after)
+        found = control_character(value)
+        if found:
+            raise self.fail(f"'{key}' holds an invisible control character ({found[1]})", key, after=after,
+                            hint="delete it and write that part again")
         return value.strip()
+
+    def text_list(self, table: dict[str, Any], key: str, where: str = "", after: int = 0) -> tuple[str, ...]:
+        """A list of texts, each stripped; empty when absent."""
+        value = table.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            raise self.fail(f"'{key}'{where} must be a list of texts", key, hint=f'write it as {key} = ["…", "…"]',
+                            after=after)
+        return tuple(item.strip() for item in value)
 
 
 def load_settings(path: Path) -> Settings:
@@ -316,7 +344,7 @@ def _imap_settings(table: Any, check: TableChecker) -> ImapSettings:
 
 
 def load_roster(path: Path) -> Roster:
-    """Read a roster.toml; a missing file is an empty roster."""
+    """Read a roster.toml; a missing file is an empty roster. Every value is checked to be text where text is meant."""
     if not path.is_file():
         return Roster(path=None)
     data, text = read_toml(path)
@@ -325,35 +353,49 @@ def load_roster(path: Path) -> Roster:
     groups_raw = data.get("group", [])
     if not isinstance(groups_raw, list):
         raise check.fail("'group' must be written as [[group]] tables", "group")
-    groups = []
-    for index, raw in enumerate(groups_raw, start=1):
-        if not isinstance(raw, dict) or not raw.get("heading"):
-            raise check.fail(f"group {index} has no heading", "group", hint="add heading = \"…\" to each [[group]]")
-        check.unknown(raw, {"heading", "members"}, f" in group '{raw.get('heading')}'")
-        members = []
-        for member in raw.get("members", []):
-            if isinstance(member, str):
-                member = {"name": member}
-            if not isinstance(member, dict):
-                raise check.fail(f"a member of '{raw['heading']}' is not a table", "members")
-            check.unknown(member, _MEMBER_KEYS, f" for a member of '{raw['heading']}'")
-            if not any(member.get(k) for k in _MEMBER_KEYS):
-                raise check.fail(f"an empty member in '{raw['heading']}'", "members")
-            members.append(Member(**{k: str(v).strip() for k, v in member.items() if v}))
-        groups.append(Group(heading=str(raw["heading"]).strip(), members=tuple(members)))
+    starts = [n for n, line in enumerate(text.splitlines(), start=1) if re.match(r"\s*\[\[\s*group\s*\]\]", line)]
+    groups = [_group(raw, index, check, starts[index - 1] - 1 if index <= len(starts) else 0)
+              for index, raw in enumerate(groups_raw, start=1)]
     contact = None
     if "contact" in data:
         raw = data["contact"]
         if not isinstance(raw, dict):
             raise check.fail("'contact' must be a table: [contact]", "contact")
         check.unknown(raw, {"heading", "text", "emails", "phones"}, " in [contact]")
-        for key in ("emails", "phones"):
-            if not isinstance(raw.get(key, []), list):
-                raise check.fail(f"'{key}' in [contact] must be a list: [\"…\"]", key)
+        after = (line_of(text, "contact") or 1) - 1
         contact = Contact(
-            heading=str(raw.get("heading") or "Kontakt"),
-            text=str(raw.get("text") or ""),
-            emails=tuple(str(e).strip() for e in raw.get("emails", [])),
-            phones=tuple(str(p).strip() for p in raw.get("phones", [])),
+            heading=check.text_value(raw, "heading", after=after) or "Kontakt",
+            text=check.text_value(raw, "text", after=after) or "",
+            emails=check.text_list(raw, "emails", " in [contact]", after=after),
+            phones=check.text_list(raw, "phones", " in [contact]", after=after),
         )
     return Roster(groups=tuple(groups), contact=contact, path=path)
+
+
+def _group(raw: Any, index: int, check: TableChecker, after: int) -> Group:
+    """One [[group]] of a roster; `after` is the line before its header, so errors point into it."""
+    if not isinstance(raw, dict):
+        raise check.fail(f"group {index} is not a table", "group", after=after, hint="write each group as [[group]]")
+    heading = raw.get("heading")
+    if heading is None or heading == "":
+        raise check.fail(f"group {index} has no heading", "group", after=after, hint="add heading = \"…\" to each [[group]]")
+    heading = check.text_value(raw, "heading", after=after)
+    where = f" in group '{shorten(heading)}'"
+    check.unknown(raw, {"heading", "members"}, where, after=after)
+    members_raw = raw.get("members", [])
+    if not isinstance(members_raw, list):
+        raise check.fail(f"'members'{where} must be a list", "members", after=after,
+                         hint='write members = ["Strängnäs kommun"] or members = [{ name = "…", title = "…" }]')
+    members = []
+    for member in members_raw:
+        if isinstance(member, str):
+            member = {"name": member}
+        if not isinstance(member, dict):
+            raise check.fail(f"a member{where} is neither text nor a table", "members", after=after,
+                             hint='write it as "Name" or { name = "…", title = "…" }')
+        check.unknown(member, _MEMBER_KEYS, f" for a member{where}", after=after)
+        fields = {key: check.text_value(member, key, after=after) for key in _MEMBER_KEYS}
+        if not any(fields.values()):
+            raise check.fail(f"an empty member{where}", "members", after=after, hint="give it a name or remove it")
+        members.append(Member(**fields))
+    return Group(heading=heading, members=tuple(members))

@@ -169,7 +169,6 @@ class Section:
     layout: str = "text"
     audience: tuple[str, ...] = ()
     title: str | None = None
-    unknown_keys: tuple[tuple[str, int | None], ...] = ()  # front-matter keys nyhetsbrev does not know
 
 
 @dataclass(frozen=True)

@@ -5,13 +5,14 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from .config import ROSTER_FILE, TableChecker, load_roster, read_toml
+from . import front_matter
+from .config import ROSTER_FILE, TableChecker, control_character, load_roster, read_toml
 from ..errors import ConfigError, ContentError, IssueNotFound
 from .models import Issue, IssueId, Project, Section
 
 ISSUE_FILE = "issue.toml"
-FRONT_MATTER_KEYS = ("layout", "audience", "title")
 LAYOUTS = ("text", "timeline")
+MAX_SECTION_BYTES = 4 * 2**20  # far beyond any newsletter section; bounds the work of one build
 BUILTIN_TEMPLATES = Path(__file__).resolve().parents[1] / "render" / "templates"
 
 
@@ -28,7 +29,9 @@ def read_issue(project: Project, issue_id: IssueId) -> Issue:
         raise check.fail("'date' must be a date such as 2022-04-01 (no quotes)", "date")
     if isinstance(date, dt.datetime):
         date = date.date()
-    sections = tuple(read_section(path) for path in sorted(folder.glob("*.md")) if not path.name.startswith("."))
+    sections = tuple(
+        read_section(path, project.root) for path in sorted(folder.glob("*.md")) if not path.name.startswith(".")
+    )
     own_roster = folder / ROSTER_FILE
     return Issue(
         id=issue_id,
@@ -59,77 +62,68 @@ def list_issues(project: Project) -> list[IssueId]:
     return sorted(i for i in found if i is not None)
 
 
-def read_section(path: Path) -> Section:
-    """Read one section file: optional YAML front matter, then Markdown."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise ContentError("not UTF-8 text", path=path, hint="save the file as UTF-8") from None
-    except OSError as exc:
-        raise ContentError(f"cannot read the section: {exc.strerror}", path=path, hint="make it a readable .md file") from None
-    meta, body, body_line = split_front_matter(text, path)
-    unknown = [k for k in meta if k not in FRONT_MATTER_KEYS]
-    layout = meta.get("layout", "text")
+def read_section(path: Path, root: Path | None = None) -> Section:
+    """Read one section file: optional front matter (see front_matter), then Markdown.
+
+    root: the project folder; a section that is a link to a file outside it is refused.
+    """
+    text = _read_section_text(path, root)
+    front = front_matter.split(text, path)
+    found = control_character(front.body)
+    if found:
+        raise ContentError(f"the text holds an invisible control character ({found[1]})", path=path,
+                           line=front.body_line + found[0] - 1, hint="delete it and write that part again")
+    meta = front.values
+    layout = meta.get("layout") or "text"
     if layout not in LAYOUTS:
-        raise ContentError(
-            f"unknown layout '{layout}'", path=path, line=_meta_line(text, "layout"),
-            hint=f"use one of: {', '.join(LAYOUTS)}",
-        )
+        what = "'layout' must be one word" if isinstance(layout, list) else f"unknown layout '{front_matter.shorten(layout)}'"
+        raise ContentError(what, path=path, line=front.lines.get("layout"), hint=f"use one of: {', '.join(LAYOUTS)}")
     audience = meta.get("audience") or []
     if isinstance(audience, str):
         audience = [audience]
-    if not isinstance(audience, list) or not all(isinstance(a, str) and a.strip() for a in audience):
+    if not all(a.strip() for a in audience):
         raise ContentError(
-            "'audience' must be a list of list names", path=path, line=_meta_line(text, "audience"),
+            "'audience' must be a list of list names", path=path, line=front.lines.get("audience"),
             hint="write it as audience: [politiker, profession]",
         )
     title = meta.get("title")
+    if isinstance(title, list):
+        raise ContentError("'title' must be text, not a list", path=path, line=front.lines.get("title"),
+                           hint="write it as title: Vad händer nu?")
     return Section(
-        path=path, body=body, body_line=body_line, layout=layout,
-        audience=tuple(a.strip() for a in audience), title=str(title) if title else None,
-        unknown_keys=tuple((k, _meta_line(text, k)) for k in unknown),
+        path=path, body=front.body, body_line=front.body_line, layout=layout,
+        audience=tuple(a.strip() for a in audience), title=title or None,
     )
 
 
-def split_front_matter(text: str, path: Path) -> tuple[dict, str, int]:
-    """(front matter, Markdown body, line where the body starts); YAML errors carry the file's line."""
-    text = text.lstrip("\ufeff")
-    lines = text.split("\n")
-    if not lines or lines[0].strip() != "---":
-        return {}, text, 1
+def _read_section_text(path: Path, root: Path | None) -> str:
+    """The text of a section file: a regular file inside the project, UTF-8, at most MAX_SECTION_BYTES."""
+    hint = "make it a readable .md file"
     try:
-        end = next(i for i in range(1, len(lines)) if lines[i].strip() in ("---", "..."))
-    except StopIteration:
+        target = path.resolve()
+        if root is not None and not target.is_relative_to(root.resolve()):
+            raise ContentError(f"the section is a link to a file outside the project ({target})", path=path,
+                               hint="copy the file into the issue folder instead of linking to it")
+        if not target.exists():
+            raise ContentError("cannot read the section: it is a link to a missing file", path=path, hint=hint)
+        if not target.is_file():
+            raise ContentError("cannot read the section: it is a folder or a device, not a file", path=path, hint=hint)
+        with open(target, "rb") as file:
+            data = file.read(MAX_SECTION_BYTES + 1)
+    except OSError as exc:
+        raise ContentError(f"cannot read the section: {exc.strerror}", path=path, hint=hint) from None
+    except RuntimeError:  # Path.resolve on a loop of links (Python < 3.13)
+        raise ContentError("cannot read the section: it is a loop of links", path=path, hint=hint) from None
+    if len(data) > MAX_SECTION_BYTES:
+        size = target.stat().st_size
         raise ContentError(
-            "front matter is not closed", path=path, line=1,
-            hint="end the front matter with a line of three dashes: ---",
-        ) from None
-    import yaml
-
-    try:
-        meta = yaml.safe_load("\n".join(lines[1:end])) or {}
-    except yaml.YAMLError as exc:
-        # the construct that was left open (context) points nearer the mistake than where parsing stopped
-        mark = getattr(exc, "context_mark", None) or getattr(exc, "problem_mark", None)
-        line = mark.line + 2 if mark is not None else 1
-        problem = getattr(exc, "problem", None) or str(exc).split("\n")[0]
-        raise ContentError(
-            f"broken YAML front matter: {problem}", path=path, line=line,
-            hint="fix the front matter between the --- lines (key: value)",
-        ) from None
-    if not isinstance(meta, dict):
-        raise ContentError(
-            "front matter must be key: value lines", path=path, line=2,
-            hint="for example: layout: timeline",
+            f"the section is {size / 2**20:.1f} MB; a section may be at most {MAX_SECTION_BYTES // 2**20} MB", path=path,
+            hint="split it into several sections, or link to a long document instead of pasting it",
         )
-    return meta, "\n".join(lines[end + 1:]), end + 2
-
-
-def _meta_line(text: str, key: str) -> int | None:
-    for number, line in enumerate(text.splitlines(), start=1):
-        if line.lstrip().startswith(f"{key}:"):
-            return number
-    return None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ContentError("not UTF-8 text", path=path, hint="save the file as UTF-8") from None
 
 
 def read_templates(project: Project) -> dict[str, tuple[str, Path]]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,13 +34,16 @@ def init_project(directory: Path, today: dt.date | None = None) -> Created:
             hint="choose an empty folder, or work in the existing project",
         )
     issue_id = IssueId(today.year % 100, 1)
-    if (root / "issues" / issue_id.folder).exists():
-        raise ProjectExists(f"{root / 'issues' / issue_id.folder} already exists", hint="choose an empty folder")
+    starter = (root / config.ROSTER_FILE, root / "issues" / issue_id.folder)
+    existing = [path for path in starter if path.exists() or path.is_symlink()]
+    if existing:
+        names = " and ".join(str(path.relative_to(root)) for path in existing)
+        raise ProjectExists(f"the folder already has {names}", path=root,
+                            hint="choose an empty folder, or move the file away first; nothing was changed")
     root.mkdir(parents=True, exist_ok=True)
     for name in (config.SETTINGS_FILE, config.ROSTER_FILE):
-        shutil.copyfile(STARTER / name, root / name)
-    if not (root / ".gitignore").exists():
-        shutil.copyfile(STARTER / "gitignore", root / ".gitignore")
+        _create(root / name, (STARTER / name).read_bytes())
+    _extend_gitignore(root / ".gitignore")
     folder = root / "issues" / issue_id.folder
     files = []
     for source in sorted((STARTER / "issue").rglob("*")):
@@ -49,13 +51,35 @@ def init_project(directory: Path, today: dt.date | None = None) -> Created:
             continue
         dest = folder / source.relative_to(STARTER / "issue")
         dest.parent.mkdir(parents=True, exist_ok=True)
+        data = source.read_bytes()
         if source.name == reader.ISSUE_FILE:
-            text = source.read_text(encoding="utf-8").replace("{issue}", str(issue_id)).replace("{date}", today.isoformat())
-            write_text(dest, text)
-        else:
-            shutil.copyfile(source, dest)
+            text = data.decode("utf-8").replace("{issue}", str(issue_id)).replace("{date}", today.isoformat())
+            data = text.encode("utf-8")
+        _create(dest, data)
         files.append(dest)
     return Created(root=root, issue=issue_id, folder=folder, files=tuple(files))
+
+
+def _create(path: Path, data: bytes) -> None:
+    """Write a new file; an existing one is never overwritten (it may have appeared since the check)."""
+    try:
+        with open(path, "xb") as file:
+            file.write(data)
+    except FileExistsError:
+        raise ProjectExists(f"{path} already exists", path=path, hint="choose an empty folder") from None
+
+
+def _extend_gitignore(path: Path) -> None:
+    """Create .gitignore, or add the starter's lines it lacks (recipients are personal data and must stay out of git)."""
+    wanted = (STARTER / "gitignore").read_text(encoding="utf-8")
+    if not path.exists():
+        _create(path, wanted.encode("utf-8"))
+        return
+    text = path.read_text(encoding="utf-8", errors="replace")
+    have = {line.strip() for line in text.splitlines()}
+    missing = [line for line in wanted.splitlines() if line.strip() and line.strip() not in have]
+    if missing:
+        write_text(path, text + ("" if text.endswith("\n") or not text else "\n") + "\n".join(missing) + "\n")
 
 
 def next_issue_id(existing: list[IssueId], today: dt.date) -> IssueId:
@@ -87,7 +111,7 @@ def new_issue(root: Path, issue: str | None = None, today: dt.date | None = None
     files = [folder / reader.ISSUE_FILE]
     subject = last.subject.replace(str(last.id), str(issue_id)) if last.subject else f"Nyhetsbrev {issue_id}"
     write_text(files[0], "\n".join([
-        f"subject = {_toml_string(subject)}",
+        f"subject = {toml_string(subject)}",
         f"date = {today.isoformat()}",
         'preheader = ""  # the line an inbox shows after the subject',
         "",
@@ -112,5 +136,11 @@ def _skeleton(section) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def _toml_string(value: str) -> str:
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+_TOML_ESCAPES = {"\\": "\\\\", '"': '\\"', "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
+
+
+def toml_string(value: str) -> str:
+    """A TOML basic string holding exactly value (quotes, backslashes, newlines and other controls escaped)."""
+    return '"' + "".join(
+        _TOML_ESCAPES.get(ch) or (f"\\u{ord(ch):04x}" if ord(ch) < 0x20 or ord(ch) == 0x7F else ch) for ch in value
+    ) + '"'

@@ -93,10 +93,8 @@ def _section_problems(issue: Issue, section, rendered: Rendered) -> list[Problem
     path, offset = section.path, section.body_line - 1
     if not section.body.strip():
         problems.append(Problem("warning", "the section is empty", path))
-    for key, line in section.unknown_keys:
-        problems.append(Problem(
-            "warning", f"unknown front-matter key '{key}' (known: layout, audience, title)", path, line))
-    found = markdown.findings(section.body)
+    doc = markdown.document(section)
+    found = doc.findings
     made = {image.source: image for image in rendered.images}
     refused = dict(rendered.image_errors)
     for src, alt, line in found.images:
@@ -124,7 +122,7 @@ def _section_problems(issue: Issue, section, rendered: Rendered) -> list[Problem
             problems.append(Problem(
                 "warning", f"link '{href}' uses http://; use https:// if the site has it", path, offset + line if line else None))
     problems.extend(_authoring_problems(section, found))
-    if section.layout == "timeline" and not markdown.split_steps(section.body)[1]:
+    if section.layout == "timeline" and not doc.steps:
         problems.append(Problem("warning", "timeline section has no steps: start each step with a ### heading", path))
     return problems
 

@@ -59,7 +59,7 @@ def render_issue(
     """
     sections = [s for s in issue.sections if _included(s, audience)]
     env = environment(templates, cache_dir)
-    sources = {s.path: [src for src, _, _ in markdown.findings(s.body).local_images()] for s in issue.sections}
+    sources = {s.path: [src for src, _, _ in markdown.document(s).findings.local_images()] for s in issue.sections}
     made, refused = image_step.prepare(issue.folder, [src for found in sources.values() for src in found], image_cache)
     email_html = render_html(settings, issue, sections, env, web=False, images=made)
     web_html = render_html(settings, issue, issue.sections, env, web=True, images=made) if audience is None else None
@@ -112,7 +112,7 @@ def web_versions(settings: Settings, issue: Issue, templates: Templates, cache_d
     every_section: the web rendering of all sections when it was already made (render_issue's web_html).
     """
     env = environment(templates, cache_dir)
-    sources = [src for s in issue.sections for src, _, _ in markdown.findings(s.body).local_images()]
+    sources = [src for s in issue.sections for src, _, _ in markdown.document(s).findings.local_images()]
     images = image_step.prepare(issue.folder, sources, image_cache)[0]
     names = sorted(audience_names(issue))
     audiences = [frozenset()] + [frozenset(c) for n in range(1, len(names) + 1) for c in itertools.combinations(names, n)]
@@ -235,21 +235,16 @@ def render_mjml(settings: Settings, issue: Issue, sections: Iterable[Section], e
 def _section_context(section: Section, images: Mapping[str, EmailImage]) -> dict:
     from markupsafe import Markup
 
-    if section.layout == "timeline":
-        lead, steps = markdown.split_steps(section.body)
-        return {
-            "layout": "timeline",
-            "title": section.title,
-            "audience": list(section.audience),
-            "html": Markup(markdown.to_html(lead, images, TEXT_COLUMN)),
-            "steps": [{"title": t, "html": Markup(markdown.to_html(body, images, STEP_COLUMN))} for t, body in steps],
-        }
-    return {
-        "layout": "text",
+    doc = markdown.document(section)
+    context = {
+        "layout": section.layout,
         "title": section.title,
         "audience": list(section.audience),
-        "html": Markup(markdown.to_html(section.body, images, TEXT_COLUMN)),
+        "html": Markup(doc.lead.html(images, TEXT_COLUMN)),
     }
+    if section.layout == "timeline":
+        context["steps"] = [{"title": step.title, "html": Markup(step.html(images, STEP_COLUMN))} for step in doc.steps]
+    return context
 
 
 def roster_columns(roster: Roster) -> list[list[Group]]:
@@ -283,16 +278,11 @@ def render_text(settings: Settings, issue: Issue, sections: Iterable[Section]) -
     for section in sections:
         if section.title:
             parts.append(f"{section.title}\n{'-' * len(section.title)}")
-        if section.layout == "timeline":
-            lead, steps = markdown.split_steps(section.body)
-            if lead:
-                parts.append(markdown.to_text(lead).rstrip())
-            for number, (title, body) in enumerate(steps, start=1):
-                step = markdown.to_text(body).rstrip()
-                indented = "\n".join(("   " + line) if line else "" for line in step.splitlines())
-                parts.append(f"{number}. {title}\n{indented}")
-        else:
-            parts.append(markdown.to_text(section.body).rstrip())
+        doc = markdown.document(section)
+        parts.append(doc.lead.text.rstrip())
+        for number, step in enumerate(doc.steps, start=1):
+            indented = "\n".join(("   " + line) if line else "" for line in step.text.rstrip().splitlines())
+            parts.append(f"{number}. {step.title}\n{indented}")
     parts.extend(_roster_text(issue.roster))
     parts.append("-" * 20)
     links = [f"{strings['unsubscribe']}: {UNSUBSCRIBE_PLACEHOLDER}"]

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import re
 import textwrap
+import weakref
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Iterable, Mapping
 
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
-from ..project.models import EmailImage
+from ..project.models import EmailImage, Section
 
 TEXT_WIDTH = 72
 
@@ -101,30 +103,83 @@ def to_html(body: str, images: Mapping[str, EmailImage] | None = None, column: i
     Images found in `images` (by their src as written) point at the image fit for email, with the
     width and height they show at in a column of `column` pixels.
     """
-    tokens = parse(body)
-    if images:
-        place_images(tokens, images, column)
-    return _MD.renderer.render(tokens, _MD.options, {})
+    return Part(None, parse(body)).html(images, column)
 
 
-def place_images(tokens: list[Token], images: Mapping[str, EmailImage], column: int) -> None:
-    """Point the image tokens at their images fit for email, with width, height and a style that lets phones scale them."""
+def _render_image(self, tokens: list[Token], idx: int, options, env) -> str:
+    """An image pointed at its copy fit for email, with width, height and a style that lets phones scale it.
+
+    The tokens belong to a shared parse, so the image token is copied, never changed.
+    """
+    token = tokens[idx]
+    image = (env.get("images") or {}).get(str(token.attrGet("src") or ""))
+    if image is None:
+        return self.image(tokens, idx, options, env)
+    token = token.copy(attrs=dict(token.attrs))
+    width, height = image.displayed(env["column"])
+    token.attrSet("src", image.href)
+    token.attrSet("width", str(width))  # Outlook sizes images by these, not by CSS
+    token.attrSet("height", str(height))
+    token.attrSet("style", f"width:100%;max-width:{width}px;height:auto")
+    return self.image([token], 0, options, env)
+
+
+_MD.add_render_rule("image", _render_image)
+
+
+class Part:
+    """A stretch of a parsed body (a timeline's lead-in or one step) and its renderings, each made once."""
+
+    def __init__(self, title: str | None, tokens: list[Token]) -> None:
+        self.title = title
+        self.tokens = tokens
+        self._html: dict[tuple, str] = {}
+
+    def html(self, images: Mapping[str, EmailImage] | None = None, column: int = 600) -> str:
+        """The part as HTML, its images (by src as written) placed for a column of `column` pixels."""
+        placed = tuple(sorted((src, image.href, image.displayed(column)) for src, image in (images or {}).items()))
+        key = (column, placed)
+        if key not in self._html:
+            self._html[key] = _MD.renderer.render(self.tokens, _MD.options, {"images": images, "column": column})
+        return self._html[key]
+
+    @cached_property
+    def text(self) -> str:
+        """The part as wrapped plain text."""
+        return _TextRenderer(TEXT_WIDTH).render(self.tokens)
+
+
+class Document:
+    """A section's Markdown, parsed once; rendering, checks and the image step all read this one parse.
+
+    Treat `tokens` as read-only: every reader of the section shares them.
+    """
+
+    def __init__(self, body: str, timeline: bool = False) -> None:
+        self._notes = Findings()
+        self.tokens = parse(body, self._notes)
+        self.lead, self.steps = _split_steps(self.tokens) if timeline else (Part(None, self.tokens), [])
+
+    @cached_property
+    def findings(self) -> Findings:
+        """Images, links, raw HTML and unclosed comments of the whole body, with their lines."""
+        return _findings(self.tokens, self._notes)
+
+
+_DOCUMENTS: "weakref.WeakKeyDictionary[Section, Document]" = weakref.WeakKeyDictionary()
+
+
+def document(section: Section) -> Document:
+    """The section's Markdown parsed on first use, then shared for as long as the section is in use."""
+    found = _DOCUMENTS.get(section)
+    if found is None:
+        found = _DOCUMENTS[section] = Document(section.body, timeline=section.layout == "timeline")
+    return found
+
+
+def _findings(tokens: list[Token], notes: Findings) -> Findings:
+    found = Findings(raw_html=list(notes.raw_html), open_comments=list(notes.open_comments))
     for token in tokens:
-        for child in token.children or []:
-            image = images.get(str(child.attrGet("src") or "")) if child.type == "image" else None
-            if image is None:
-                continue
-            width, height = image.displayed(column)
-            child.attrSet("src", image.href)
-            child.attrSet("width", str(width))  # Outlook sizes images by these, not by CSS
-            child.attrSet("height", str(height))
-            child.attrSet("style", f"width:100%;max-width:{width}px;height:auto")
-
-
-def findings(body: str) -> Findings:
-    """Images, links, raw HTML and unclosed comments in a body, with their lines."""
-    found = Findings()
-    for token in parse(body, found):
         line = token.map[0] + 1 if token.map else 0
         if token.type == "inline":
             for child in token.children or []:
@@ -135,18 +190,16 @@ def findings(body: str) -> Findings:
     return found
 
 
-def split_steps(body: str) -> tuple[str, list[tuple[str, str]]]:
-    """A timeline body split at its ### headings: (lead-in, [(step title, step Markdown)])."""
-    lead: list[str] = []
-    steps: list[tuple[str, list[str]]] = []
-    for line in body.splitlines():
-        if line.startswith("### "):
-            steps.append((line[4:].strip(), []))
-        elif steps:
-            steps[-1][1].append(line)
-        else:
-            lead.append(line)
-    return "\n".join(lead).strip(), [(title, "\n".join(lines).strip()) for title, lines in steps]
+def _split_steps(tokens: list[Token]) -> tuple[Part, list[Part]]:
+    """A timeline split at its top-level ### headings: the lead-in and one part per step, titled by its heading."""
+    starts = [i for i, t in enumerate(tokens) if t.type == "heading_open" and t.tag == "h3" and t.level == 0]
+    if not starts:
+        return Part(None, tokens), []
+    steps = []
+    for n, start in enumerate(starts):
+        end = starts[n + 1] if n + 1 < len(starts) else len(tokens)
+        steps.append(Part(tokens[start + 1].content.strip(), tokens[start + 3:end]))
+    return Part(None, tokens[:starts[0]]), steps
 
 
 def to_text(body: str, width: int = TEXT_WIDTH) -> str:
