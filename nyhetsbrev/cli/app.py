@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import typer
@@ -83,8 +84,43 @@ def project_root(ctx: typer.Context) -> Path:
     return find_root(explicit=obj.get("project"))
 
 
+# C0 controls (except tab) and DEL become their visible Unicode pictures (ESC → ␛); C1 controls become �.
+_CONTROL_PICTURES = {
+    **{code: 0x2400 + code for code in range(0x20) if code != 0x09}, 0x7F: 0x2421, **dict.fromkeys(range(0x80, 0xA0), 0xFFFD),
+}
+
+
 def escape(text: object) -> str:
-    """Text made safe for rich markup."""
+    """Text from a file, the database or an error made safe to print: control characters replaced, rich markup escaped.
+
+    Every value printed to the terminal goes through here (rich's own escape leaves ESC sequences that
+    can retitle or clear the terminal, or hide what is printed).
+    """
     from rich.markup import escape as _escape
 
-    return _escape(str(text))
+    return _escape(str(text).translate(_CONTROL_PICTURES))
+
+
+def terminal_lines(text: str) -> str:
+    """Lines of data (CSV) made safe for a terminal: line breaks kept, other control characters replaced."""
+    return "\n".join(line.translate(_CONTROL_PICTURES) for line in text.replace("\r\n", "\n").split("\n"))
+
+
+class _TerminalLines:
+    def __init__(self, stream) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        return self.stream.write(terminal_lines(text))
+
+
+def data_out():
+    """Where data (CSV) goes: stdout as it is when redirected, through terminal_lines when it is a terminal."""
+    import sys
+
+    return _TerminalLines(sys.stdout) if sys.stdout.isatty() else sys.stdout
+
+
+def terminal_json(text: str) -> str:
+    """JSON made safe for a terminal without changing its data: DEL and C1 controls written as \\u escapes."""
+    return re.sub("[\x7f-\x9f]", lambda m: f"\\u{ord(m.group()):04x}", text)

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import sys
 from enum import Enum
 from pathlib import Path
 
 import typer
 from rich.table import Column, Table
 
-from .app import app, console, err_console, escape, project_root
+from .app import app, console, data_out, err_console, escape, project_root, terminal_json
 
 recipients_app = typer.Typer(
     help="Manage the people who get the newsletter: import, add, list, remove, unsubscribe, forget, export.",
@@ -81,7 +80,7 @@ def _print_report(report, show_all: bool) -> None:
             how = "see them with --all" if len(shown) < len(report.skipped) else (
                 f"only the first {len(report.skipped)} are kept; fix those and run again with --dry-run")
             console.print(f"… and {more} more skipped rows ({how}).")
-    summary = Table("imported", "updated", "unchanged", "skipped", title=f"Lists: {', '.join(report.lists)}",
+    summary = Table("imported", "updated", "unchanged", "skipped", title=f"Lists: {escape(', '.join(report.lists))}",
                     title_justify="left")
     summary.add_row(str(report.imported), str(report.updated), str(report.unchanged), str(report.skipped_total))
     console.print(summary)
@@ -122,11 +121,11 @@ def list_(
 
     db = _db(ctx, create=False)
     if output is Format.csv:
-        write_lists_csv(db, lists, sys.stdout)
+        write_lists_csv(db, lists, data_out())
         return
     people = list_recipients(db, lists, include_suppressed=everyone)
     if output is Format.json:
-        typer.echo(json.dumps(people, ensure_ascii=False, indent=2))
+        typer.echo(terminal_json(json.dumps(people, ensure_ascii=False, indent=2)))
         return
     table = Table(Column("e-mail", no_wrap=True), "name", "organisation", "municipality", "lists", "status")
     for person in people:
@@ -222,12 +221,12 @@ def export(
         count = save_lists_csv(db, lists, output)
         err_console.print(f"{count} people written to {escape(output)}.")
     elif lists:
-        write_lists_csv(db, lists, sys.stdout)
+        write_lists_csv(db, lists, data_out())
     elif output:
         save_person_json(db, address, output)
         err_console.print(f"Written to {escape(output)}.")
     else:
-        typer.echo(person_json(db, address))
+        typer.echo(terminal_json(person_json(db, address)))
 
 
 @app.command("lists")
