@@ -101,6 +101,14 @@ def test_auto_replies_are_recognised_by_header_or_subject(headers, subject):
     assert _classify(plain_message("a@example.se", subject, "Borta.", headers=headers)).kind == AUTO_REPLY
 
 
+def test_a_mail_service_unsubscribing_for_the_reader_is_not_an_auto_reply():
+    """Some services send the mailto link's message themselves, marked Auto-Submitted."""
+    raw = plain_message("anna@example.se", f"Avregistrera {FAKE_TOKEN}", "This message was automatically generated.",
+                        to=UNSUBSCRIBE_ADDRESS, headers={"Auto-Submitted": "auto-generated"})
+    verdict = _classify(raw)
+    assert verdict.kind == UNSUBSCRIBE and verdict.tokens == (FAKE_TOKEN,)
+
+
 def test_auto_submitted_no_is_a_person():
     raw = plain_message("a@example.se", "Hej", "En fråga.", headers={"Auto-Submitted": "no"})
     assert _classify(raw).kind == OTHER
@@ -111,6 +119,18 @@ def test_a_success_report_is_ignored_and_a_delay_is_temporary():
     assert _classify(delivered).kind == AUTO_REPLY
     delayed = _classify(bounce_for("<x@example.org>", "a@example.se", status="4.4.1", action="delayed"))
     assert delayed.kind == BOUNCE and not delayed.permanent and delayed.addresses == ("a@example.se",)
+
+
+def test_a_read_receipt_is_ignored():
+    raw = (
+        "From: Eva Nord <eva.nord@example.org>\r\nTo: redaktion@example.org\r\nSubject: =?utf-8?q?L=C3=A4st=3A_Nyhetsbrev?=\r\n"
+        "Message-ID: <mdn.1@example.org>\r\nMIME-Version: 1.0\r\n"
+        'Content-Type: multipart/report; report-type=disposition-notification; boundary="b"\r\n\r\n'
+        "--b\r\nContent-Type: text/plain\r\n\r\nDitt meddelande har lästs.\r\n"
+        "--b\r\nContent-Type: message/disposition-notification\r\n\r\nFinal-Recipient: rfc822;eva.nord@example.org\r\n"
+        "Original-Message-ID: <22-1.x.1@example.org>\r\nDisposition: manual-action/MDN-sent-manually; displayed\r\n--b--\r\n"
+    ).encode("utf-8")
+    assert _classify(raw).kind == AUTO_REPLY
 
 
 def test_feedback_that_is_not_abuse_is_not_a_complaint():

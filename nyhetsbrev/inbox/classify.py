@@ -86,11 +86,15 @@ def classify(raw: bytes, *, unsubscribe_address: str | None = None) -> Verdict:
     report = _report_type(msg)
     if report == "feedback-report":
         return _complaint(msg, base)
+    if report == "disposition-notification":  # a read receipt (RFC 8098), which Outlook users send often
+        return Verdict(AUTO_REPLY, **base, detail="read receipt")
     if report == "delivery-status" or _looks_like_bounce(msg, base["sender"], base["subject"]):
         verdict = _bounce(msg, raw[:PARSE_LIMIT], base)
         if verdict is not None:
             return verdict
-    if _is_auto_reply(msg, base["subject"]):
+    # A token in the subject is the mailto link used, also by a mail service that sends it on the reader's behalf
+    # and marks its message Auto-Submitted: that is a request, not an auto-reply.
+    if _is_auto_reply(msg, base["subject"]) and not find_tokens(unquote(base["subject"])):
         return Verdict(AUTO_REPLY, **base, detail="automatic reply")
     return _unsubscribe_or_other(msg, base, unsubscribe_address)
 
