@@ -122,7 +122,7 @@ def main() -> None:
         server = Dovecot().start()
         try:
             server.add_user(USER)
-            project = make_project(folder / "project", settings=_settings() + server.imap_settings(USER))
+            project = make_project(folder / "project", settings=_settings() + server.imap_settings(USER), lists=())
             env = {k: v for k, v in os.environ.items() if not k.startswith("NYHETSBREV_")}
             env.update(server.env(USER), NYHETSBREV_KEY_FILE=str(key_file))
             def fill(count: int, name: str) -> tuple[str, dict]:
