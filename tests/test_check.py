@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -22,8 +23,27 @@ def _check(cli, root, issue):
 def test_clean_example_passes(cli, project):
     root, issue, _ = project
     result = _check(cli, root, issue)
-    assert result.exit_code == 0 and "no errors, 0 warning(s)" in result.stdout
+    # a new project has no archive address yet: the only warning says so
+    assert result.exit_code == 0 and "no errors, 1 warning(s)" in result.stdout
+    assert "archive_url is not set" in result.stderr
     assert not (root / "build").exists()
+
+
+@pytest.mark.parametrize("line, expected", [
+    ('archive_url = "http://www.example.se/nyhetsbrev"', "is not https://"),
+    ('archive_url = "https://www.example.se/nyhetsbrev"', None),
+])
+def test_archive_url_unset_or_not_https_is_a_warning(cli, project, line, expected):
+    root, issue, _ = project
+    settings = root / "nyhetsbrev.toml"
+    text = settings.read_text(encoding="utf-8")
+    settings.write_text(re.sub(r"(?m)^# archive_url = .*$", line, text), encoding="utf-8")
+    result = _check(cli, root, issue)
+    assert result.exit_code == 0
+    if expected:
+        assert "1 warning(s)" in result.stdout and expected in result.stderr
+    else:
+        assert "0 warning(s)" in result.stdout and "archive_url" not in result.stderr
 
 
 @pytest.mark.parametrize("edit, expected", [

@@ -18,7 +18,7 @@ def test_init_makes_a_project_that_builds_and_checks_clean(cli, tmp_path):
     assert (target / "issues" / f"{year}-1" / "images" / "exempel.png").is_file()
     assert "recipients/" in (target / ".gitignore").read_text(encoding="utf-8")
     check = cli("--project", target, "check", f"{year}:1")
-    assert check.exit_code == 0 and "0 warning(s)" in check.stdout
+    assert check.exit_code == 0 and "1 warning(s)" in check.stdout and "archive_url is not set" in check.stderr
     assert cli("--project", target, "build", f"{year}:1").exit_code == 0
     html = (target / "build" / f"{year}-1" / "email.html").read_text(encoding="utf-8")
     assert "Välkommen till nyhetsbrevet" in html and "example.se" in html

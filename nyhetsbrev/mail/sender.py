@@ -220,9 +220,8 @@ def _fill_limits(plan: SendPlan, db, smtp: SmtpSettings, options: Options) -> No
 
 
 def _warnings(project: Project) -> list[str]:
-    settings, found = project.settings, []
-    if not settings.archive_url:
-        found.append("archive_url is not set in nyhetsbrev.toml: the email has no 'view in browser' link")
+    settings = project.settings
+    found = [problem.message for problem in pipeline.archive_problems(project)]
     if not settings.unsubscribe_url:
         found.append("unsubscribe_url is not set: unsubscribing works by email only (no one-click link)")
     elif not settings.unsubscribe_url.startswith("https://"):

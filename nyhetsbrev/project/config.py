@@ -158,8 +158,9 @@ def load_settings(path: Path) -> Settings:
         raise check.fail(f"language '{language}' is not supported", "language", hint="use \"sv\" or \"en\"")
     for key in ("archive_url", "image_base_url", "unsubscribe_url"):
         value = data.get(key)
-        # unsubscribe_url may be http:// while a team tries `serve` out; check warns, and mail gets no one-click header
-        schemes = ("https://", "http://") if key == "unsubscribe_url" else ("https://",)
+        # an http:// unsubscribe_url (trying `serve` out) or archive_url (no padlock on the web copies) is
+        # allowed: check warns, and mail gets no one-click header for the former
+        schemes = ("https://", "http://") if key in ("unsubscribe_url", "archive_url") else ("https://",)
         if value and not (isinstance(value, str) and value.startswith(schemes)):
             raise check.fail(f"'{key}' must be an https:// address", key)
     smtp_table = data.get("smtp", {})

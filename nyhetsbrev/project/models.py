@@ -183,6 +183,7 @@ class Issue:
     sections: tuple[Section, ...]
     roster: Roster
     title: str | None = None
+    draft: bool = False  # draft = true in issue.toml: left out of the archive
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,10 @@ def read_issue(project: Project, issue_id: IssueId) -> Issue:
         raise issue_not_found(project, issue_id)
     data, text = read_toml(folder / ISSUE_FILE)
     check = TableChecker(folder / ISSUE_FILE, text)
-    check.unknown(data, {"subject", "date", "preheader", "title"})
+    check.unknown(data, {"subject", "date", "preheader", "title", "draft"})
+    draft = data.get("draft", False)
+    if not isinstance(draft, bool):
+        raise check.fail("'draft' must be true or false (no quotes)", "draft")
     date = data.get("date")
     if date is not None and not isinstance(date, dt.date):
         raise check.fail("'date' must be a date such as 2022-04-01 (no quotes)", "date")
@@ -41,6 +44,7 @@ def read_issue(project: Project, issue_id: IssueId) -> Issue:
         preheader=check.text_value(data, "preheader") or "",
         title=check.text_value(data, "title"),
         sections=sections,
+        draft=draft,
         roster=load_roster(own_roster) if own_roster.is_file() else project.roster,
     )
 

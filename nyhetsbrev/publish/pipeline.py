@@ -92,18 +92,36 @@ def _audience(project: Project, issue: Issue) -> list[Problem]:
 
 
 def settings_problems(project: Project) -> list[Problem]:
-    """What check reports about nyhetsbrev.toml itself: an unsubscribe_url that is not https."""
+    """What check reports about nyhetsbrev.toml itself: an unsubscribe_url that is not https; see archive_problems."""
+    problems = archive_problems(project)
     url = project.settings.unsubscribe_url
-    if not url or url.startswith("https://"):
-        return []
+    if url and not url.startswith("https://"):
+        problems.append(Problem(
+            "warning", "unsubscribe_url is not https: mail clients offer one-click unsubscribe only for an https "
+            "address (Gmail requires it of bulk senders), so the emails go without it", *_settings_line(project, "unsubscribe_url")))
+    return problems
+
+
+def archive_problems(project: Project) -> list[Problem]:
+    """Warnings about archive_url, the address of the web copies and of the archive's feed (check, send, publish)."""
+    url = project.settings.archive_url
+    if not url:
+        return [Problem("warning", "archive_url is not set in nyhetsbrev.toml: the email has no 'view in browser' link "
+                                   "and the archive's feed has no address of its own", *_settings_line(project, None))]
+    if not url.startswith("https://"):
+        return [Problem("warning", f"archive_url '{url}' is not https://: browsers mark the web copies as not secure",
+                        *_settings_line(project, "archive_url"))]
+    return []
+
+
+def _settings_line(project: Project, key: str | None) -> tuple[Path, int | None]:
     path = Path(project.root) / config.SETTINGS_FILE
+    if key is None:
+        return path, None
     try:
-        line = config.line_of(path.read_text(encoding="utf-8"), "unsubscribe_url")
+        return path, config.line_of(path.read_text(encoding="utf-8"), key)
     except OSError:
-        line = None
-    return [Problem(
-        "warning", "unsubscribe_url is not https: mail clients offer one-click unsubscribe only for an https "
-        "address (Gmail requires it of bulk senders), so the emails go without it", path, line)]
+        return path, None
 
 
 def build(root: Path, issue_id: IssueId | str) -> BuildResult:
