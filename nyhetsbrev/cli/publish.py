@@ -1,0 +1,43 @@
+"""The publish command: the archive of every issue as a static site."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from .app import app, console, err_console, escape, project_root
+
+
+@app.command()
+def publish(
+    ctx: typer.Context,
+    out: Path = typer.Option(None, "--out", help="Folder to write the site into (default: build/archive/ in the project)."),
+) -> None:
+    """Write the archive: index.html, each issue's web page in YY-N/ and feed.xml, ready to copy to archive_url."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from ..publish.archive import publish as publish_archive
+
+    with Progress(
+        TextColumn("publishing"), BarColumn(), MofNCompleteColumn(),
+        console=err_console, transient=True, disable=not err_console.is_terminal,
+    ) as bar:
+        task = bar.add_task("publish", total=None)
+        result = publish_archive(
+            project_root(ctx), out.resolve() if out else None,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
+    for problem in result.problems:
+        err_console.print(f"[yellow]warning:[/] {escape(problem)}", soft_wrap=True)
+    unchanged = len(result.published) - len(result.rendered)
+    console.print(
+        f"Published {len(result.published)} issue(s) → [bold]{escape(result.out_dir)}[/] "
+        f"({len(result.rendered)} rendered, {unchanged} unchanged)"
+    )
+    if result.drafts:
+        console.print(f"  left out as drafts: {', '.join(str(i) for i in result.drafts)}")
+    if result.removed:
+        console.print(f"  removed {len(result.removed)} file(s) of issues no longer published")
+    console.print(f"  {escape(result.out_dir / 'index.html')}")
+    console.print(f"  {escape(result.out_dir / 'feed.xml')}")

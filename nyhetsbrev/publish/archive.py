@@ -1,0 +1,220 @@
+"""`publish`: every issue that is not a draft as a static site (index.html, YY-N/index.html, feed.xml).
+
+Incremental: a manifest in the output folder holds, per issue, a hash of everything its pages are made
+from and the files they became; an issue whose hash is unchanged (and whose files are still there) is
+not rendered again. Files are written atomically, with the umask's mode, and only when their bytes change.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import html
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+from urllib.parse import unquote
+
+from . import feed, pipeline
+from .. import __version__, writer
+from ..errors import ContentError
+from ..project import config, reader
+from ..project.models import IssueId, Problem, Project
+from ..render import archive as pages, checks, issue as renderer
+
+MANIFEST = ".nyhetsbrev-manifest.json"
+MANIFEST_FORMAT = 1
+_CODE_DIRS = ("render", "publish")  # the code that shapes the pages: a new version re-renders everything
+_LOCAL_SRC = re.compile(r'\ssrc="(?![a-zA-Z][a-zA-Z0-9+.-]*:|/|#)([^"]+)"')
+
+
+@dataclass
+class PublishResult:
+    """What publish wrote and found."""
+
+    out_dir: Path
+    published: list[IssueId] = field(default_factory=list)  # newest first
+    rendered: list[IssueId] = field(default_factory=list)
+    drafts: list[IssueId] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)  # files of issues that are gone or became drafts
+    problems: list[Problem] = field(default_factory=list)
+
+
+def default_out_dir(project: Project) -> Path:
+    """build/archive/ in the project."""
+    return project.build_dir / "archive"
+
+
+def publish(root: Path, out_dir: Path | None = None, progress: Callable[[int, int], None] | None = None) -> PublishResult:
+    """Write the archive of the project at root into out_dir (default build/archive/); see the module docstring."""
+    project = config.load_project(root)
+    out_dir = Path(out_dir) if out_dir is not None else default_out_dir(project)
+    result = PublishResult(out_dir=out_dir, problems=checks.archive_problems(project.settings))
+    templates = reader.read_templates(project)
+    shared = _shared_digest(project, templates)
+    old = _read_manifest(out_dir)
+    ids = sorted(reader.list_issues(project), reverse=True)
+    known: dict[str, dict] = {}
+    for done, issue_id in enumerate(ids, start=1):
+        folder = project.issue_dir(issue_id)
+        digest = _digest_folder(folder, shared)
+        before = old.get(issue_id.folder)
+        if before and before["inputs"] == digest and _still_there(out_dir, before["files"]):
+            record = before
+        else:
+            record = _render_issue(project, issue_id, templates, out_dir, digest)
+            if not record["draft"]:
+                result.rendered.append(issue_id)
+        if record["draft"]:  # the manifest is published too: a draft leaves no trace in it
+            result.drafts.append(issue_id)
+        else:
+            known[issue_id.folder] = record
+            result.published.append(issue_id)
+        if progress:
+            progress(done, len(ids))
+    entries = [_entry(issue_id, known[issue_id.folder]) for issue_id in result.published]
+    result.problems += [Problem("warning", f"issue {e.id} has no date: add date = … to its issue.toml",
+                                project.issue_dir(e.id) / reader.ISSUE_FILE) for e in entries if e.date is None]
+    site = {
+        "index.html": pages.render_index(project.settings, project.roster, entries, templates).encode("utf-8"),
+        "feed.xml": _feed(project, entries, out_dir, ids),
+    }
+    files = {name: _write(out_dir, name, data) for name, data in site.items()}
+    for record in known.values():
+        files.update(record["files"])
+    result.removed = _remove_stale(out_dir, old, files)
+    manifest = {"format": MANIFEST_FORMAT, "issues": known, "site": {name: files[name] for name in site}}
+    _write(out_dir, MANIFEST, (json.dumps(manifest, indent=1, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8"))
+    return result
+
+
+def _render_issue(project: Project, issue_id: IssueId, templates, out_dir: Path, digest: str) -> dict:
+    """Render one issue's pages (nothing for a draft) and write them with their images; its manifest record."""
+    issue = reader.read_issue(project, issue_id)
+    if issue.draft:
+        return {"draft": True}
+    record = {"inputs": digest, "draft": False, "subject": issue.subject, "preheader": issue.preheader,
+              "date": issue.date.isoformat() if issue.date else None, "files": {}}
+    errors = [p for p in checks.issue_problems(issue) if p.level == "error"]
+    if errors:
+        raise ContentError(f"issue {issue.id} cannot be published: {errors[0].message}", path=errors[0].path,
+                           line=errors[0].line, hint=f"run 'nyhetsbrev check {issue.id}', fix it, or mark it draft = true")
+    images: dict[str, Path] = {}
+    for key, web_html in sorted(_web_versions(project, issue, templates).items()):
+        depth = 2 if key else 1
+        name = f"{issue.id.folder}/{key}/index.html" if key else f"{issue.id.folder}/index.html"
+        page = pages.issue_page(web_html, project.settings, templates, depth=depth, listed=not key)
+        record["files"][name] = _write(out_dir, name, page.encode("utf-8"))
+        images.update(_page_images(issue.folder, web_html))
+    for relative, source in sorted(images.items()):
+        name = f"{issue.id.folder}/{relative}"
+        writer.copy_file(source, out_dir / name, shared=True)
+        record["files"][name] = _file_record(source.read_bytes())
+    return record
+
+
+def _web_versions(project: Project, issue, templates) -> dict[str, str]:
+    """The issue's web copies by version key; for now only the public one (the sections for everyone)."""
+    env = renderer.environment(templates, pipeline._cache_dir())
+    public = [section for section in issue.sections if not section.audience]
+    return {"": renderer.render_html(project.settings, issue, public, env, web=True)}
+
+
+def _page_images(folder: Path, web_html: str) -> dict[str, Path]:
+    """The local images a web copy shows: the address it uses → the file in the issue folder."""
+    found = {}
+    for src in _LOCAL_SRC.findall(web_html):
+        relative = unquote(html.unescape(src))
+        source = (folder / relative).resolve()
+        if source.is_relative_to(folder.resolve()) and source.is_file():
+            found[relative] = source
+    return found
+
+
+def _entry(issue_id: IssueId, record: dict) -> pages.ArchiveEntry:
+    date = dt.date.fromisoformat(record["date"]) if record["date"] else None
+    return pages.ArchiveEntry(id=issue_id, subject=record["subject"], preheader=record["preheader"], date=date,
+                              folder=f"{issue_id.folder}/")
+
+
+def _feed(project: Project, entries: list[pages.ArchiveEntry], out_dir: Path, ids: list[IssueId]) -> bytes:
+    """feed.xml: the newest issues with the HTML of their public pages as written."""
+    items = []
+    for entry in entries[:feed.FEED_ENTRIES]:
+        page = (out_dir / entry.folder / "index.html").read_text(encoding="utf-8")
+        items.append(feed.FeedEntry(entry, pages.feed_content(page, project.settings)))
+    first_year = min((i.year for i in ids), default=dt.date.today().year % 100)
+    return feed.atom_feed(project.settings, items, first_year)
+
+
+def _file_record(data: bytes) -> list:
+    return [hashlib.sha256(data).hexdigest(), len(data)]
+
+
+def _write(out_dir: Path, name: str, data: bytes) -> list:
+    """Write one file of the site unless it already holds these bytes; its manifest record."""
+    path = out_dir / name
+    try:
+        same = path.stat().st_size == len(data) and path.read_bytes() == data
+    except OSError:
+        same = False
+    if not same:
+        writer.write_bytes(path, data, shared=True)
+    return _file_record(data)
+
+
+def _still_there(out_dir: Path, files: dict[str, list]) -> bool:
+    """Every file an earlier run wrote for an issue is still in place, with its size."""
+    for name, (_, size) in files.items():
+        try:
+            if (out_dir / name).stat().st_size != size:
+                return False
+        except OSError:
+            return False
+    return True
+
+
+def _remove_stale(out_dir: Path, old: dict[str, dict], files: dict[str, list]) -> list[str]:
+    """Delete the files an earlier run wrote that the site no longer has (never anything else)."""
+    earlier = {name for record in old.values() for name in record["files"]}
+    removed = sorted(earlier - set(files))
+    for name in removed:
+        path = out_dir / name
+        path.unlink(missing_ok=True)
+        for parent in path.parents:  # folders left empty go too
+            if parent == out_dir or not parent.is_relative_to(out_dir) or any(parent.iterdir()):
+                break
+            parent.rmdir()
+    return removed
+
+
+def _read_manifest(out_dir: Path) -> dict[str, dict]:
+    """The per-issue records of the last run; empty when there is none or it is from another version."""
+    try:
+        data = json.loads((out_dir / MANIFEST).read_text(encoding="utf-8"))
+        return data["issues"] if data.get("format") == MANIFEST_FORMAT else {}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return {}
+
+
+def _shared_digest(project: Project, templates) -> str:
+    """A hash of what every page depends on: settings, roster, templates and the rendering code."""
+    digest = hashlib.sha256(f"nyhetsbrev {__version__}\n".encode())
+    for path in (project.root / config.SETTINGS_FILE, project.root / config.ROSTER_FILE):
+        digest.update(path.name.encode() + b"\0" + (path.read_bytes() if path.is_file() else b"") + b"\0")
+    for name, (source, _) in sorted(templates.items()):
+        digest.update(name.encode() + b"\0" + source.encode("utf-8") + b"\0")
+    package = Path(__file__).resolve().parents[1]
+    for code in sorted(p for d in _CODE_DIRS for p in (package / d).glob("*.py")):
+        digest.update(code.name.encode() + b"\0" + code.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def _digest_folder(folder: Path, shared: str) -> str:
+    """A hash of every file in an issue folder (names and bytes) on top of the shared hash."""
+    digest = hashlib.sha256(shared.encode())
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".")):
+        digest.update(path.relative_to(folder).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
