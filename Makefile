@@ -27,6 +27,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/inbox.py
 	$(BIN)/python bench/serve.py
 	$(BIN)/python bench/big_section.py
+	$(BIN)/python bench/publish.py
 
 lint: $(STAMP)
 	$(BIN)/python -m compileall -q nyhetsbrev tests bench
