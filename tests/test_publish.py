@@ -15,6 +15,7 @@ from tests.archive_helpers import (
 )
 from tests.fixtures import one_line_error
 from tests.htmltext import visible_text
+from tests.send_helpers import add_people, send, smtp  # noqa: F401  (smtp is a fixture)
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 XML_BASE = "{http://www.w3.org/XML/1998/namespace}base"
@@ -98,6 +99,42 @@ def test_every_relative_href_and_src_resolves_to_a_file(site):
             checked += 1
     assert checked >= 8
     assert (site / "22-1" / "images" / "logga.png").is_file()  # the image beside its page
+
+
+def test_a_politiker_only_section_is_on_its_versions_page_and_not_on_the_public_one(site):
+    public = visible_text(_text(site / "22-1" / "index.html"))
+    politiker = _text(site / "22-1" / "politiker" / "index.html")
+    assert "Välkommen" in public and "Endast för politikerlistan" not in public
+    assert "Endast för professionslistan" not in public
+    assert "Endast för politikerlistan" in visible_text(politiker)
+    assert "Endast för professionslistan" not in visible_text(politiker)
+    both = visible_text(_text(site / "22-1" / "politiker+profession" / "index.html"))
+    assert "Endast för politikerlistan" in both and "Endast för professionslistan" in both
+    assert '<meta name="robots" content="noindex">' in politiker  # a version page is not for search engines
+    assert 'src="../images/logga.png"' in politiker and 'href="../../index.html"' in politiker
+    assert "Endast för politikerlistan" not in _text(site / "feed.xml")  # the feed is the public copy
+    assert "politiker/" not in _text(site / "index.html")
+
+
+def test_the_view_in_browser_link_of_a_sent_message_leads_into_the_site(project, smtp):
+    everyone = add_people(2, ["alla"])
+    politicians = add_people(2, ["politiker"], start=10)
+    send(project, ("alla", "politiker"))
+    site = publish(project).out_dir
+    archive_url = "https://www.example.org/nyhetsbrev"
+    expected = {address: f"{archive_url}/22-1/" for address in everyone}
+    expected.update({address: f"{archive_url}/22-1/politiker/" for address in politicians})
+    seen = {}
+    for received in smtp.received:
+        body = received.message.get_body(("html",)).get_content()
+        seen[received.rcpt_tos[0]] = re.search(r'<a href="([^"]+)"[^>]*>Visa i webbläsare</a>', body).group(1)
+        plain = received.message.get_body(("plain",)).get_content()
+        assert f"Visa i webbläsare: {seen[received.rcpt_tos[0]]}" in plain
+    assert seen == expected
+    for address, link in seen.items():
+        page = site / link.removeprefix(archive_url + "/") / "index.html"
+        assert page.is_file(), link
+        assert ("Endast för politikerlistan" in visible_text(_text(page))) == (address in politicians)
 
 
 def test_publishing_twice_or_afresh_gives_identical_bytes(project, site, tmp_path):

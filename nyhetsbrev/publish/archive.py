@@ -22,7 +22,7 @@ from .. import __version__, writer
 from ..errors import ContentError
 from ..project import config, reader
 from ..project.models import IssueId, Problem, Project
-from ..render import archive as pages, checks, issue as renderer
+from ..render import archive as pages, checks
 
 MANIFEST = ".nyhetsbrev-manifest.json"
 MANIFEST_FORMAT = 1
@@ -51,7 +51,7 @@ def publish(root: Path, out_dir: Path | None = None, progress: Callable[[int, in
     """Write the archive of the project at root into out_dir (default build/archive/); see the module docstring."""
     project = config.load_project(root)
     out_dir = Path(out_dir) if out_dir is not None else default_out_dir(project)
-    result = PublishResult(out_dir=out_dir, problems=checks.archive_problems(project.settings))
+    result = PublishResult(out_dir=out_dir, problems=pipeline.archive_problems(project))
     templates = reader.read_templates(project)
     shared = _shared_digest(project, templates)
     old = _read_manifest(out_dir)
@@ -102,7 +102,7 @@ def _render_issue(project: Project, issue_id: IssueId, templates, out_dir: Path,
         raise ContentError(f"issue {issue.id} cannot be published: {errors[0].message}", path=errors[0].path,
                            line=errors[0].line, hint=f"run 'nyhetsbrev check {issue.id}', fix it, or mark it draft = true")
     images: dict[str, Path] = {}
-    for key, web_html in sorted(_web_versions(project, issue, templates).items()):
+    for key, web_html in sorted(pipeline.web_versions(project, issue).items()):
         depth = 2 if key else 1
         name = f"{issue.id.folder}/{key}/index.html" if key else f"{issue.id.folder}/index.html"
         page = pages.issue_page(web_html, project.settings, templates, depth=depth, listed=not key)
@@ -113,13 +113,6 @@ def _render_issue(project: Project, issue_id: IssueId, templates, out_dir: Path,
         writer.copy_file(source, out_dir / name, shared=True)
         record["files"][name] = _file_record(source.read_bytes())
     return record
-
-
-def _web_versions(project: Project, issue, templates) -> dict[str, str]:
-    """The issue's web copies by version key; for now only the public one (the sections for everyone)."""
-    env = renderer.environment(templates, pipeline._cache_dir())
-    public = [section for section in issue.sections if not section.audience]
-    return {"": renderer.render_html(project.settings, issue, public, env, web=True)}
 
 
 def _page_images(folder: Path, web_html: str) -> dict[str, Path]:
