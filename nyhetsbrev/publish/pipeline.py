@@ -107,17 +107,15 @@ def archive_problems(project: Project) -> list[Problem]:
     url = project.settings.archive_url
     if not url:
         return [Problem("warning", "archive_url is not set in nyhetsbrev.toml: the email has no 'view in browser' link "
-                                   "and the archive's feed has no address of its own", *_settings_line(project, None))]
+                                   "and the archive's feed has no address of its own")]
     if not url.startswith("https://"):
         return [Problem("warning", f"archive_url '{url}' is not https://: browsers mark the web copies as not secure",
                         *_settings_line(project, "archive_url"))]
     return []
 
 
-def _settings_line(project: Project, key: str | None) -> tuple[Path, int | None]:
+def _settings_line(project: Project, key: str) -> tuple[Path, int | None]:
     path = Path(project.root) / config.SETTINGS_FILE
-    if key is None:
-        return path, None
     try:
         return path, config.line_of(path.read_text(encoding="utf-8"), key)
     except OSError:
