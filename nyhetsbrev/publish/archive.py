@@ -110,7 +110,7 @@ def _render_issue(project: Project, issue_id: IssueId, templates, out_dir: Path,
         images.update(_page_images(issue.folder, web_html))
     for relative, source in sorted(images.items()):
         name = f"{issue.id.folder}/{relative}"
-        writer.copy_file(source, out_dir / name, shared=True)
+        writer.copy_file(source, out_dir / name)
         record["files"][name] = _file_record(source.read_bytes())
     return record
 
@@ -154,7 +154,7 @@ def _write(out_dir: Path, name: str, data: bytes) -> list:
     except OSError:
         same = False
     if not same:
-        writer.write_bytes(path, data, shared=True)
+        writer.write_bytes(path, data)
     return _file_record(data)
 
 
