@@ -9,25 +9,21 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import html
 import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
-from urllib.parse import unquote
 
 from . import feed, pipeline
 from .. import __version__, writer
 from ..errors import ContentError
 from ..project import config, reader
 from ..project.models import IssueId, Problem, Project
-from ..render import archive as pages, checks
+from ..render import archive as pages
 
 MANIFEST = ".nyhetsbrev-manifest.json"
 MANIFEST_FORMAT = 1
 _CODE_DIRS = ("render", "publish")  # the code that shapes the pages: a new version re-renders everything
-_LOCAL_SRC = re.compile(r'\ssrc="(?![a-zA-Z][a-zA-Z0-9+.-]*:|/|#)([^"]+)"')
 
 
 @dataclass
@@ -97,33 +93,20 @@ def _render_issue(project: Project, issue_id: IssueId, templates, out_dir: Path,
         return {"draft": True}
     record = {"inputs": digest, "draft": False, "subject": issue.subject, "preheader": issue.preheader,
               "date": issue.date.isoformat() if issue.date else None, "files": {}}
-    errors = [p for p in checks.issue_problems(issue) if p.level == "error"]
-    if errors:
-        raise ContentError(f"issue {issue.id} cannot be published: {errors[0].message}", path=errors[0].path,
-                           line=errors[0].line, hint=f"run 'nyhetsbrev check {issue.id}', fix it, or mark it draft = true")
-    images: dict[str, Path] = {}
-    for key, web_html in sorted(pipeline.web_versions(project, issue).items()):
+    checked = pipeline.check_issue(project, issue)
+    if checked.errors:
+        first = checked.errors[0]
+        raise ContentError(f"issue {issue.id} cannot be published: {first.message}", path=first.path, line=first.line,
+                           hint=f"run 'nyhetsbrev check {issue.id}', fix it, or mark it draft = true")
+    for key, web_html in sorted(pipeline.web_versions(project, issue, checked.rendered).items()):
         depth = 2 if key else 1
         name = f"{issue.id.folder}/{key}/index.html" if key else f"{issue.id.folder}/index.html"
         page = pages.issue_page(web_html, project.settings, templates, depth=depth, listed=not key)
         record["files"][name] = _write(out_dir, name, page.encode("utf-8"))
-        images.update(_page_images(issue.folder, web_html))
-    for relative, source in sorted(images.items()):
-        name = f"{issue.id.folder}/{relative}"
-        writer.copy_file(source, out_dir / name)
-        record["files"][name] = _file_record(source.read_bytes())
+    for image in sorted(checked.rendered.images, key=lambda image: image.href):
+        name = f"{issue.id.folder}/{image.href}"
+        record["files"][name] = _write(out_dir, name, image.data)
     return record
-
-
-def _page_images(folder: Path, web_html: str) -> dict[str, Path]:
-    """The local images a web copy shows: the address it uses → the file in the issue folder."""
-    found = {}
-    for src in _LOCAL_SRC.findall(web_html):
-        relative = unquote(html.unescape(src))
-        source = (folder / relative).resolve()
-        if source.is_relative_to(folder.resolve()) and source.is_file():
-            found[relative] = source
-    return found
 
 
 def _entry(issue_id: IssueId, record: dict) -> pages.ArchiveEntry:

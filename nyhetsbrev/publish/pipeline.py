@@ -66,10 +66,11 @@ def web_copies(root: Path, issue_id: IssueId | str) -> dict[str, str]:
 
 def check(root: Path, issue_id: IssueId | str) -> BuildResult:
     """Render in memory and report problems; writes nothing."""
-    return _check(*load(root, issue_id))
+    return check_issue(*load(root, issue_id))
 
 
-def _check(project: Project, issue: Issue) -> BuildResult:
+def check_issue(project: Project, issue: Issue) -> BuildResult:
+    """Render an issue already read (every section) and report its problems; writes nothing."""
     rendered = render(project, issue)
     linked = bool(project.settings.image_base_url)
     problems = checks.inspect(issue, rendered, images_linked=linked) + settings_problems(project) + _audience(project, issue)
@@ -125,7 +126,7 @@ def _settings_line(project: Project, key: str) -> tuple[Path, int | None]:
 def build(root: Path, issue_id: IssueId | str) -> BuildResult:
     """Render the issue and write build/YY-N/{email.html,email.txt,web.html}, web-<key>.html and its images."""
     project, issue = load(root, issue_id)
-    result = _check(project, issue)
+    result = check_issue(project, issue)
     if result.errors:
         first = result.errors[0]
         more = f" (and {len(result.errors) - 1} more: run 'nyhetsbrev check {result.issue.id}')" if len(result.errors) > 1 else ""
