@@ -119,6 +119,7 @@ def test_a_politiker_only_section_is_on_its_versions_page_and_not_on_the_public_
 def test_the_view_in_browser_link_of_a_sent_message_leads_into_the_site(project, smtp):
     everyone = add_people(2, ["alla"])
     politicians = add_people(2, ["politiker"], start=10)
+    add_people(1, ["profession"], start=20)  # every list a section names exists; this one is not sent to
     send(project, ("alla", "politiker"))
     site = publish(project).out_dir
     archive_url = "https://www.example.org/nyhetsbrev"
