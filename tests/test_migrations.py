@@ -37,6 +37,7 @@ EXPECTED = {
         ("issue", "TEXT", 1, 1), ("email_key", "TEXT", 1, 2), ("recipient_id", "INTEGER", 0, 0), ("email", "TEXT", 1, 0),
         ("lists", "TEXT", 1, 0), ("state", "TEXT", 1, 0), ("message_id", "TEXT", 0, 0), ("attempts", "INTEGER", 1, 0),
         ("reply", "TEXT", 0, 0), ("next_attempt_at", "TEXT", 0, 0), ("updated_at", "TEXT", 1, 0), ("sent_at", "TEXT", 0, 0),
+        ("version", "TEXT", 0, 0), ("fingerprint", "TEXT", 0, 0),
     ],
     "mailbox_events": [
         ("id", "INTEGER", 0, 1), ("email_key", "TEXT", 1, 0), ("recipient_id", "INTEGER", 0, 0), ("event", "TEXT", 1, 0),
@@ -52,7 +53,7 @@ EXPECTED = {
 # Every released migration, in the order it must run; a new one is appended here and at the end of store/db.py.
 RELEASED = [
     "m001_recipients", "m002_subscription_events", "m003_suppressions", "send_ledger_v1", "m005_address_keys_idna2008",
-    "mailbox_events_v1",
+    "mailbox_events_v1", "send_ledger_versions_v1",
 ]
 
 

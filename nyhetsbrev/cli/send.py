@@ -37,6 +37,9 @@ def send(
     resend_unknown: bool = typer.Option(
         False, "--resend-unknown", help="Also resend messages whose delivery is unknown after a crash (they may arrive twice)."
     ),
+    allow_changes: bool = typer.Option(
+        False, "--allow-changes", help="Continue a send even though the issue was edited since its first messages went out."
+    ),
     connections: int = typer.Option(4, "--connections", min=1, max=64, metavar="N", help="SMTP connections used at the same time."),
     rate: str = typer.Option(
         None, "--rate", metavar="RATE", help="At most this many messages: 30/min, 2/s or 1000/h (default: rate in nyhetsbrev.toml)."
@@ -50,13 +53,14 @@ def send(
     from ..mail.sender import send as send_issue
 
     addresses = [a for value in (test or []) for a in re.split(r"[,\s;]+", value) if a]
-    again = _command(ctx, issue, lists or [], yes=yes, resend_unknown=resend_unknown, connections=connections, rate=rate)
+    again = _command(ctx, issue, lists or [], yes=yes, resend_unknown=resend_unknown, allow_changes=allow_changes,
+                     connections=connections, rate=rate)
     try:
         per_second = _rate(rate)
         with _Bar() as bar:
             report = send_issue(
                 project_root(ctx), issue, lists or [], test=addresses, outbox=outbox, dry_run=dry_run,
-                resend_unknown=resend_unknown,
+                resend_unknown=resend_unknown, allow_changes=allow_changes,
                 options=Options(connections=connections, rate=per_second, rate_text=rate and " ".join(rate.split())),
                 confirm=None if yes else bar.ask, progress=bar.update,
             )
@@ -88,14 +92,14 @@ def send(
 
 
 def _command(ctx: typer.Context, issue: str, lists: list[str], *, yes: bool, resend_unknown: bool,
-             connections: int, rate: str | None) -> str:
+             allow_changes: bool, connections: int, rate: str | None) -> str:
     """The send command as given, to show how to continue (test copies and the outbox are never resumed)."""
     parts = ["nyhetsbrev"]
     project = (ctx.find_root().obj or {}).get("project")
     if project:
         parts += ["--project", str(project)]
     parts += ["send", issue] + [part for name in lists for part in ("--list", name)]
-    parts += ["--yes"] * yes + ["--resend-unknown"] * resend_unknown
+    parts += ["--yes"] * yes + ["--resend-unknown"] * resend_unknown + ["--allow-changes"] * allow_changes
     if connections != 4:
         parts += ["--connections", str(connections)]
     if rate:
@@ -321,9 +325,22 @@ def status(ctx: typer.Context, issue: str = typer.Argument(..., help="Issue id, 
     for name, counts in sorted(report.per_list.items()):
         table.add_row(escape(name), *(str(counts.get(state, 0)) for state in states))
     console.print(table)
+    if report.versions:
+        _show_versions(report.versions)
     if report.failed:
         _show_failed(report.failed)
     if report.unknown:
         console.print(f"{len(report.unknown)} unknown: they may or may not have arrived; resend with 'send … --resend-unknown'.")
     if report.next_attempt:
         console.print(f"Deferred messages can be retried from {report.next_attempt} (UTC): run the same send command again.")
+
+
+def _show_versions(versions: list[tuple[str, str, int, str]]) -> None:
+    """The versions sent: audience version, content (a hash: two of them for one version means it was edited), count."""
+    table = Table("version", "content", "sent", "first sent (UTC)", title="Versions sent", title_justify="left")
+    for key, fingerprint, count, first in versions:
+        table.add_row(escape(f"audience {key}" if key else "everyone"), fingerprint[:10], str(count), escape(first or ""))
+    console.print(table)
+    edited = {key for key, *_ in versions if sum(1 for other, *_ in versions if other == key) > 1}
+    for key in sorted(edited):
+        console.print(f"The {key or 'public'} version was edited during the send: its recipients got different content.")

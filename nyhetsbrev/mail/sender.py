@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import re
 import time
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from ..project.models import Issue, Project, SmtpSettings
 from ..store import ledger
 from ..store.db import default_db_path, open_db
 from ..render import checks
+from ..render.issue import version_key
 from ..store.recipients import list_names, recipients_for_lists
 from ..store.suppressions import signing_key, suppress
 from ..store.tokens import make_token
@@ -87,11 +89,15 @@ def send(
     outbox: Path | None = None,
     dry_run: bool = False,
     resend_unknown: bool = False,
+    allow_changes: bool = False,
     options: Options | None = None,
     confirm: Callable[[SendPlan], bool] | None = None,
     progress: Callable[[Tally], None] | None = None,
 ) -> SendReport:
-    """Send issue_text to the named lists (or test copies, or .eml files); resumable through the ledger."""
+    """Send issue_text to the named lists (or test copies, or .eml files); resumable through the ledger.
+
+    A send whose issue changed since its first messages went out is refused unless allow_changes.
+    """
     started = time.monotonic()
     options = options or Options()
     if options.connections < 1:
@@ -142,8 +148,10 @@ def send(
         if options.rate is None and smtp.rate:
             options = dataclasses.replace(options, rate=smtp.rate, rate_text=smtp.rate_text)
         issue_key = str(issue.id)
-        entries = [ledger.Entry(k, item["email"], item["id"], tuple(sorted(names))) for k, (item, names) in people.items()]
+        entries = [ledger.Entry(k, item["email"], item["id"], tuple(sorted(names)), *renderer.version(names))
+                   for k, (item, names) in people.items()]
         if dry_run:
+            _refuse_changes(db, issue_key, renderer, allow_changes)
             _fill_plan(plan, ledger.plan(db, issue_key, entries), resend_unknown)
             _fill_limits(plan, db, smtp, options)
             return SendReport(plan, dry_run=True, elapsed=time.monotonic() - started)
@@ -151,6 +159,8 @@ def send(
         with ledger.SendLock(db, issue_key):
             recovered = ledger.recover(db, issue_key)
             _fill_plan(plan, ledger.plan(db, issue_key, entries), resend_unknown)
+            if plan.to_send:
+                _refuse_changes(db, issue_key, renderer, allow_changes)
             _fill_limits(plan, db, smtp, options)
             if plan.resume_at is not None and plan.to_send:  # nothing may go before the daily limit frees a slot
                 return SendReport(plan, tally=Tally(total=0), recovered=recovered, limit_until=plan.resume_at,
@@ -180,6 +190,24 @@ def send(
                           elapsed=time.monotonic() - started, limit_until=tally.limit_until, left=still)
     finally:
         db.close()
+
+
+def _refuse_changes(db, issue_key: str, renderer: "_Renderer", allow_changes: bool) -> None:
+    """Refuse to go on when people were sent content that the same people would not get now (unless allowed)."""
+    earlier = ledger.delivered(db, issue_key)
+    accepted = {(version, fingerprint) for _, version, fingerprint, _ in earlier}  # a change let through before
+    changed = 0
+    for lists, version, fingerprint, count in earlier:
+        now = renderer.version(lists)
+        if now != (version, fingerprint) and now not in accepted:
+            changed += count
+    if changed and not allow_changes:
+        raise SendError(
+            f"{issue_key} has changed since its first messages went out: {changed} recipient(s) got the earlier "
+            "version, and the rest would get the changed one; nothing more was sent",
+            hint="undo the change to send everyone the same issue, or add --allow-changes to send the changed "
+            f"version ('nyhetsbrev status {issue_key}' shows the versions sent)",
+        )
 
 
 def _suppress_bad_addresses(db, issue_key: str, failed: list[tuple[str, str]]) -> list[str]:
@@ -237,6 +265,7 @@ class _Renderer:
         self.audience_names = pipeline.audience_lists(issue)
         self._rendered = {None: full}
         self._templates: dict = {}
+        self._fingerprints: dict = {}
 
     def audience(self, lists) -> frozenset[str] | None:
         """The part of a person's lists that decides which sections they get."""
@@ -250,6 +279,20 @@ class _Renderer:
                 self.project.settings, self.issue, self._rendered[audience], test=self.test
             )
         return self._templates[audience]
+
+    def version(self, lists) -> tuple[str, str]:
+        """(version key, fingerprint) of what a person on these lists gets: the same content gives the same pair."""
+        audience = self.audience(lists)
+        if audience not in self._fingerprints:
+            self.template(audience)
+            rendered = self._rendered[audience]
+            digest = hashlib.sha256()
+            for part in (message.subject_line(self.project.settings, self.issue), rendered.email_text, rendered.email_html):
+                digest.update(part.encode("utf-8") + b"\0")
+            for image in rendered.images:
+                digest.update(image.data)
+            self._fingerprints[audience] = (version_key(audience), digest.hexdigest()[:16])
+        return self._fingerprints[audience]
 
     def sizes(self, key: bytes, ids: message.MessageIds) -> list[tuple[str, int]]:
         """The size of one message of each version built so far, as sent (for a typical recipient)."""

@@ -370,6 +370,12 @@ MIGRATIONS: tuple[tuple[str, tuple], ...] = (
         )""",
         "CREATE INDEX idx_send_ledger_message_id ON send_ledger(message_id)",
     )),
+    # Which version of an issue each person was sent: the audience version's key and a hash of its content,
+    # so that a resumed send whose issue was edited in between is noticed (rows from before stay NULL).
+    ("send_ledger_versions_v1", (
+        "ALTER TABLE send_ledger ADD COLUMN version TEXT",
+        "ALTER TABLE send_ledger ADD COLUMN fingerprint TEXT",
+    )),
 )
 
 

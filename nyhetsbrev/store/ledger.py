@@ -26,6 +26,8 @@ class Entry:
     email: str
     recipient_id: int | None
     lists: tuple[str, ...]
+    version: str = ""  # the audience version they get (render.issue.version_key)
+    fingerprint: str | None = None  # a hash of that version's content
 
 
 @dataclass
@@ -104,12 +106,13 @@ def enqueue(db, issue: str, entries: Iterable[Entry]) -> None:
 
     def work() -> None:
         db.conn.executemany(
-            "INSERT INTO send_ledger (issue, email_key, recipient_id, email, lists, state, updated_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)"
-            " ON CONFLICT (issue, email_key) DO UPDATE SET lists = excluded.lists, recipient_id = excluded.recipient_id"
+            "INSERT INTO send_ledger (issue, email_key, recipient_id, email, lists, state, updated_at, version, fingerprint)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (issue, email_key) DO UPDATE SET lists = excluded.lists, recipient_id = excluded.recipient_id,"
+            " version = excluded.version, fingerprint = excluded.fingerprint"
             " WHERE send_ledger.state IN ('pending', 'deferred')",
-            [(issue, e.email_key, e.recipient_id, e.email, json.dumps(sorted(e.lists), ensure_ascii=False), PENDING, now)
-             for e in entries],
+            [(issue, e.email_key, e.recipient_id, e.email, json.dumps(sorted(e.lists), ensure_ascii=False), PENDING, now,
+              e.version, e.fingerprint) for e in entries],
         )
         # People who left the lists or unsubscribed since the last run, and were never sent the issue.
         stale = [
@@ -200,6 +203,7 @@ class Status:
     failed: list[tuple[str, str]] = field(default_factory=list)  # (address, server reply)
     unknown: list[str] = field(default_factory=list)
     next_attempt: str | None = None  # the earliest time a deferred message may be retried (UTC)
+    versions: list[tuple[str, str, int, str]] = field(default_factory=list)  # see versions_sent()
 
 
 def status(db, issue: str) -> Status:
@@ -215,7 +219,24 @@ def status(db, issue: str) -> Status:
             result.unknown.append(row.email)
         elif state == DEFERRED and row.next_attempt_at:
             result.next_attempt = min(result.next_attempt or row.next_attempt_at, row.next_attempt_at)
+    result.versions = versions_sent(db, issue)
     return result
+
+
+def versions_sent(db, issue: str) -> list[tuple[str, str, int, str]]:
+    """(version key, content fingerprint, how many were sent it, first sent at) for each content that went out."""
+    return [tuple(row) for row in db.execute(
+        "SELECT version, fingerprint, count(*), min(sent_at) FROM send_ledger WHERE issue = ? AND state = ?"
+        " AND fingerprint IS NOT NULL GROUP BY version, fingerprint ORDER BY min(sent_at)", [issue, SENT]
+    )]
+
+
+def delivered(db, issue: str) -> list[tuple[tuple[str, ...], str, str, int]]:
+    """(lists, version key, fingerprint, count) of the messages that went out or may have (sent, unknown)."""
+    return [(tuple(json.loads(lists or "[]")), version, fingerprint, count) for lists, version, fingerprint, count in db.execute(
+        "SELECT lists, version, fingerprint, count(*) FROM send_ledger WHERE issue = ? AND state IN (?, ?, ?)"
+        " AND fingerprint IS NOT NULL GROUP BY lists, version, fingerprint", [issue, SENT, UNKNOWN, SENDING]
+    )]
 
 
 def issue_status(root: Path, issue_text: str) -> Status:
