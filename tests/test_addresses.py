@@ -105,3 +105,13 @@ def test_keys_filed_the_old_way_are_made_again_with_their_suppressions(db):
         assert again.execute("SELECT count(*) FROM recipients").fetchone()[0] == 1
     finally:
         again.close()
+
+
+def test_mail_to_the_unsubscribe_address_in_its_ascii_form_is_mail_to_it():
+    from nyhetsbrev.inbox.classify import UNSUBSCRIBE, classify
+
+    token = "YW5uYUBleGFtcGxlLnNl.AAAAAAAAAAAAAAAAAAAAAA"  # token-shaped: only mail to that address is searched for one
+    raw = ("From: Anna <anna@example.se>\r\nTo: Nyhetsbrev <AVREGISTRERA@xn--strae-oqa.de>\r\n"
+           f"Subject: Hej\r\nMessage-ID: <1@example.se>\r\n\r\n{token}\r\n").encode()
+    assert classify(raw, unsubscribe_address="avregistrera@straße.de").kind == UNSUBSCRIBE
+    assert classify(raw, unsubscribe_address="avregistrera@strasse.de").kind != UNSUBSCRIBE

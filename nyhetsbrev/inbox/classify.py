@@ -14,7 +14,7 @@ from email.message import Message
 from email.utils import getaddresses, parseaddr, parsedate_to_datetime
 from urllib.parse import unquote
 
-from ..store.tokens import find_tokens
+from ..store.tokens import find_tokens, normalise_address
 
 BOUNCE, UNSUBSCRIBE, COMPLAINT, AUTO_REPLY, OTHER = "bounce", "unsubscribe", "complaint", "auto-reply", "other"
 
@@ -290,9 +290,9 @@ def _unsubscribe_or_other(msg: Message, base: dict, unsubscribe_address: str | N
 
 
 def _addressed_to(msg: Message, address: str) -> bool:
-    wanted = address.strip().casefold()
+    wanted = normalise_address(address)
     values = [str(v) for name in ("To", "Cc", "Delivered-To", "X-Original-To") for v in msg.get_all(name, []) or []]
-    return any(a.strip().casefold() == wanted for _n, a in getaddresses(values))
+    return any(normalise_address(a) == wanted for _n, a in getaddresses(values))
 
 
 def own_text(msg: Message) -> str:
