@@ -33,6 +33,7 @@ def _limit_memory() -> None:
 def _check_in_bounded_process(project: Path, timeout: float = 60) -> subprocess.CompletedProcess:
     """`nyhetsbrev check 22:1` in its own process with 2 GB of address space and a timeout."""
     env = {k: v for k, v in os.environ.items() if k != "NYHETSBREV_DEBUG"}
+    env["MALLOC_ARENA_MAX"] = "2"  # glibc reserves 64 MB of address space per thread's arena; many cores add up
     return subprocess.run(
         [sys.executable, "-m", "nyhetsbrev", "--project", str(project), "check", "22:1"],
         capture_output=True, text=True, timeout=timeout, preexec_fn=_limit_memory, env=env, cwd=REPO,

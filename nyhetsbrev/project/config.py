@@ -98,7 +98,7 @@ def control_character(text: str) -> tuple[int, str] | None:
 def line_of(text: str, key: str, after: int = 0) -> int | None:
     """The first line after line `after` on which `key =` (also inside an inline table) or `[key]` appears."""
     pattern = re.compile(rf"^\s*\[+\s*{re.escape(key)}\s*\]+|(^|[\s{{,\"]){re.escape(key)}\"?\s*=")
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(text.split("\n"), start=1):
         if number > after and pattern.search(line):
             return number
     return line_of(text, key) if after else None
@@ -354,7 +354,7 @@ def load_roster(path: Path) -> Roster:
     groups_raw = data.get("group", [])
     if not isinstance(groups_raw, list):
         raise check.fail("'group' must be written as [[group]] tables", "group")
-    starts = [n for n, line in enumerate(text.splitlines(), start=1) if re.match(r"\s*\[\[\s*group\s*\]\]", line)]
+    starts = [n for n, line in enumerate(text.split("\n"), start=1) if re.match(r"\s*\[\[\s*group\s*\]\]", line)]
     groups = [_group(raw, index, check, starts[index - 1] - 1 if index <= len(starts) else 0)
               for index, raw in enumerate(groups_raw, start=1)]
     contact = None

@@ -79,8 +79,9 @@ def _read_yaml(source: str, path: Path) -> tuple[dict[str, str | list[str] | Non
     def fail(what: str, mark, hint: str) -> ContentError:
         return ContentError(what, path=path, line=mark.line + 2 if mark is not None else 2, hint=hint)
 
-    loader = _loader_class()(source)
+    loader = None
     try:
+        loader = _loader_class()(source)  # the reader refuses control characters already here
         root = loader.get_single_node()
     except _AliasRefused as exc:
         raise fail("YAML aliases (*name) are not allowed in front matter", exc.mark,
@@ -88,13 +89,16 @@ def _read_yaml(source: str, path: Path) -> tuple[dict[str, str | list[str] | Non
     except yaml.YAMLError as exc:
         # the construct that was left open (context) points nearer the mistake than where parsing stopped
         mark = getattr(exc, "context_mark", None) or getattr(exc, "problem_mark", None)
+        if isinstance(exc, yaml.reader.ReaderError):
+            mark = yaml.Mark("", exc.position, source.count("\n", 0, exc.position), 0, None, None)
         problem = getattr(exc, "problem", None) or str(exc).split("\n")[0]
         raise fail(f"broken YAML front matter: {problem}", mark,
                    "fix the front matter between the --- lines (key: value)") from None
     except RecursionError:
         raise fail("front matter is nested too deeply", None, "write plain key: value lines") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     if root is None:
         return {}, {}
     if not isinstance(root, yaml.MappingNode):
