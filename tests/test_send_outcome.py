@@ -92,8 +92,13 @@ def test_an_unknown_answer_asks_again(project, smtp):
 
 
 @pytest.mark.parametrize("command", [["status", "22:9"], ["send", "22:9", "--list", "politiker", "--yes"]])
-def test_an_issue_without_a_folder_is_named_with_the_issues_that_exist(project, cli, command):
+@pytest.mark.parametrize("database", [True, False])
+def test_an_issue_without_a_folder_is_named_with_the_issues_that_exist(tmp_path, cli, command, database):
+    from tests.send_helpers import make_project
+
+    project = make_project(tmp_path / "p", lists=("politiker",) if database else ())
     result = cli("--project", project, *command)
     assert result.exit_code != 0
     assert "22:9" in result.stderr and "not found" in result.stderr and "issues in this project: 22:1" in result.stderr.lower()
     assert "has not been sent" not in result.stdout
+    assert (tmp_path / "_data" / "nyhetsbrev.db").exists() == database  # asking made no database

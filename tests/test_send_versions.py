@@ -62,3 +62,6 @@ def test_a_dry_run_says_so_too(project, smtp, cli):
     add_people(1, ["politiker"], start=10)
     result = _send(cli, project, "--dry-run")
     assert result.exit_code == 2 and "2 recipient(s) got the earlier version" in result.stderr
+    assert _send(cli, project, "--allow-changes").exit_code == 0
+    _edit(project, "Välkomna", "Välkomna alla")  # edited after everyone has it: nothing is left to refuse
+    assert _send(cli, project, "--dry-run").exit_code == 0

@@ -151,8 +151,9 @@ def send(
         entries = [ledger.Entry(k, item["email"], item["id"], tuple(sorted(names)), *renderer.version(names))
                    for k, (item, names) in people.items()]
         if dry_run:
-            _refuse_changes(db, issue_key, renderer, allow_changes)
             _fill_plan(plan, ledger.plan(db, issue_key, entries), resend_unknown)
+            if plan.to_send:
+                _refuse_changes(db, issue_key, renderer, allow_changes)
             _fill_limits(plan, db, smtp, options)
             return SendReport(plan, dry_run=True, elapsed=time.monotonic() - started)
         transport.check_settings(smtp)

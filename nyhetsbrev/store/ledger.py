@@ -247,15 +247,18 @@ def issue_status(root: Path, issue_text: str) -> Status:
     from ..project import config, reader
 
     issue_id = IssueId.parse(issue_text)
-    db = open_db(default_db_path(root))
+    project = config.load_project(root)
+    folder_missing = not project.issue_dir(issue_id).is_dir()
+    path = default_db_path(root)
+    if folder_missing and not path.exists():  # asked about an issue that does not exist: make no database for it
+        raise reader.issue_not_found(project, issue_id)
+    db = open_db(path)
     try:
         result = status(db, str(issue_id))
     finally:
         db.close()
-    if not result.per_list:
-        project = config.load_project(root)
-        if not project.issue_dir(issue_id).is_dir():
-            raise reader.issue_not_found(project, issue_id)
+    if folder_missing and not result.per_list:
+        raise reader.issue_not_found(project, issue_id)
     return result
 
 
