@@ -154,9 +154,13 @@ def test_each_section_is_parsed_once_per_build(repo_project, monkeypatch):
     from nyhetsbrev.publish import pipeline
     from nyhetsbrev.render import checks
 
+    from PIL import Image
+
+    (repo_project / "issues" / "22-1" / "images").mkdir(exist_ok=True)
+    Image.new("RGB", (40, 30), (200, 80, 40)).save(repo_project / "issues" / "22-1" / "images" / "liten.png")
     (repo_project / "issues" / "22-1" / "04-politiker.md").write_text(
-        "---\naudience: [politiker]\n---\n\n## Till politiker\n\nText med ![bild](https://example.org/b.png).\n",
-        encoding="utf-8")
+        "---\naudience: [politiker]\n---\n\n## Till politiker\n\nText med ![bild](images/liten.png) och "
+        "![extern](https://example.org/b.png).\n", encoding="utf-8")
     parsed: list[str] = []
     real_parse = MarkdownIt.parse
 
@@ -167,6 +171,7 @@ def test_each_section_is_parsed_once_per_build(repo_project, monkeypatch):
     monkeypatch.setattr(MarkdownIt, "parse", counting_parse)
     result = pipeline.build(repo_project, "22:1")
     assert len(parsed) == len(result.issue.sections) == 4
+    assert list((result.out_dir / "images").iterdir())  # the image step ran, on the same parse
     parsed.clear()
     (repo_project / "issues" / "22-1" / "04-politiker.md").write_text("Ändrad.\n", encoding="utf-8")  # a new parse
     project, issue = pipeline.load(repo_project, "22:1")
