@@ -14,6 +14,8 @@ $(STAMP): pyproject.toml
 
 build: $(STAMP)
 	$(BIN)/nyhetsbrev build 22:1
+	@echo "Open build/22-1/email.html in a browser, or watch it while you write: $(BIN)/nyhetsbrev preview 22:1"
+	@echo "Next: run nyhetsbrev as $(BIN)/nyhetsbrev (or '. $(BIN)/activate' first, then just nyhetsbrev --help)"
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
