@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import shutil
 from pathlib import Path
 
 
@@ -36,18 +35,18 @@ def _temp_name(path: Path) -> Path:
     return path.with_name(f".{path.name}.{secrets.token_hex(6)}")
 
 
-def copy_file(source: Path, dest: Path) -> None:
-    """Copy a file atomically, skipping it when dest already has the same bytes."""
-    if dest.is_file() and dest.stat().st_size == source.stat().st_size and dest.read_bytes() == source.read_bytes():
-        return
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _temp_name(dest)
+def update_bytes(path: Path, data: bytes) -> bool:
+    """Write bytes to path atomically unless it already holds exactly them; whether it was written.
+
+    An unchanged file keeps its time stamp, so a copy to a web server or a sync sends only what changed.
+    """
     try:
-        shutil.copyfile(source, tmp)  # a new file: the umask decides its mode
-        os.replace(tmp, dest)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+        same = path.stat().st_size == len(data) and path.read_bytes() == data
+    except OSError:
+        same = False
+    if not same:
+        write_bytes(path, data)
+    return not same
 
 
 def write_output(out_dir: Path, files: dict[str, str], images: dict[str, bytes]) -> None:
@@ -56,9 +55,7 @@ def write_output(out_dir: Path, files: dict[str, str], images: dict[str, bytes])
         write_text(out_dir / name, text)
     folder = out_dir / "images"
     for name, data in images.items():
-        path = folder / name
-        if not (path.is_file() and path.stat().st_size == len(data) and path.read_bytes() == data):
-            write_bytes(path, data)
+        update_bytes(folder / name, data)
     if folder.is_dir():
         for old in folder.iterdir():
             if old.name not in images and old.is_file():

@@ -118,6 +118,19 @@ def test_images_are_written_next_to_the_output_with_stable_names(tmp_path):
     assert (created.folder / "images" / "exempel.png").read_bytes() == source
 
 
+def test_a_second_build_leaves_unchanged_images_alone_and_drops_unused_ones(tmp_path):
+    from nyhetsbrev.project.scaffold import init_project
+
+    created = init_project(tmp_path / "p")
+    out = build(created.root, str(created.issue)).out_dir
+    [image] = (out / "images").iterdir()
+    os.utime(image, ns=(1_000_000_000, 1_000_000_000))
+    (out / "images" / "gammal-0123456789.png").write_bytes(b"left by an earlier build")
+    build(created.root, str(created.issue))
+    assert [p.name for p in (out / "images").iterdir()] == [image.name]
+    assert image.stat().st_mtime_ns == 1_000_000_000  # same bytes: not written again
+
+
 @pytest.mark.parametrize("args, allowed", [
     (["--help"], ()),
     (["lists"], ("sqlite_utils",)),

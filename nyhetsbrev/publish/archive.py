@@ -131,13 +131,7 @@ def _file_record(data: bytes) -> list:
 
 def _write(out_dir: Path, name: str, data: bytes) -> list:
     """Write one file of the site unless it already holds these bytes; its manifest record."""
-    path = out_dir / name
-    try:
-        same = path.stat().st_size == len(data) and path.read_bytes() == data
-    except OSError:
-        same = False
-    if not same:
-        writer.write_bytes(path, data)
+    writer.update_bytes(out_dir / name, data)
     return _file_record(data)
 
 
