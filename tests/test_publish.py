@@ -227,3 +227,23 @@ def test_a_draft_flag_that_is_not_true_or_false_is_refused(project, cli):
 def test_the_manifest_is_in_the_output_folder(site):
     manifest = _text(site / MANIFEST)
     assert '"22-1/index.html"' in manifest and '"inputs"' in manifest
+
+
+@pytest.mark.parametrize("damage", [
+    lambda data: data["issues"]["22-1"].pop("inputs"),
+    lambda data: data["issues"].update({"22-1": "ett ord"}),
+    lambda data: data["issues"]["22-1"]["files"].update({"../../utanfor.txt": ["0", 4]}),
+    lambda data: data.update({"issues": []}),
+])
+def test_a_damaged_manifest_renders_again_and_never_removes_a_file_outside_the_site(project, site, damage):
+    import json
+
+    outside = project / "utanfor.txt"  # what '../../utanfor.txt' names from build/archive/
+    outside.write_text("kvar", encoding="utf-8")
+    data = json.loads(_text(site / MANIFEST))
+    damage(data)
+    (site / MANIFEST).write_text(json.dumps(data), encoding="utf-8")
+    result = publish(project)
+    assert outside.read_text(encoding="utf-8") == "kvar"
+    assert "22:1" in [str(i) for i in result.published] and (site / "22-1" / "index.html").is_file()
+    assert '"22-1/index.html"' in _text(site / MANIFEST)  # a whole manifest again

@@ -161,12 +161,34 @@ def _remove_stale(out_dir: Path, old: dict[str, dict], files: dict[str, list]) -
 
 
 def _read_manifest(out_dir: Path) -> dict[str, dict]:
-    """The per-issue records of the last run; empty when there is none or it is from another version."""
+    """The per-issue records of the last run that are whole; empty when there is none or it is from another version.
+
+    A record that is damaged, or names a file outside the site, is left out: its issue is rendered again
+    and nothing it names is ever removed.
+    """
     try:
         data = json.loads((out_dir / MANIFEST).read_text(encoding="utf-8"))
-        return data["issues"] if data.get("format") == MANIFEST_FORMAT else {}
+        issues = data["issues"] if data.get("format") == MANIFEST_FORMAT else {}
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return {}
+    return {folder: record for folder, record in issues.items() if _whole(record)} if isinstance(issues, dict) else {}
+
+
+def _whole(record) -> bool:
+    """A manifest record as publish writes it, its files all inside the site."""
+    try:
+        if record["date"] is not None:
+            dt.date.fromisoformat(record["date"])
+        return (isinstance(record["inputs"], str) and record["draft"] is False and isinstance(record["subject"], str)
+                and isinstance(record["preheader"], str)
+                and all(_inside(name) and isinstance(size, int) for name, (_, size) in record["files"].items()))
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return False
+
+
+def _inside(name: str) -> bool:
+    """A file name relative to the site that stays in it ('22-1/index.html'; never '../x', '/x' or 'C:x')."""
+    return not any(mark in name for mark in ("\\", ":")) and all(part not in ("", ".", "..") for part in name.split("/"))
 
 
 def _shared_digest(project: Project, templates) -> str:
