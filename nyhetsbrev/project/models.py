@@ -169,6 +169,11 @@ class Section:
     layout: str = "text"
     audience: tuple[str, ...] = ()
     title: str | None = None
+    key_lines: tuple[tuple[str, int], ...] = ()  # (front-matter key, its line in the file)
+
+    def line_of(self, key: str) -> int | None:
+        """The line of a front-matter key in the file, for messages."""
+        return dict(self.key_lines).get(key)
 
 
 @dataclass(frozen=True)

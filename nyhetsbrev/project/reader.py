@@ -96,7 +96,7 @@ def read_section(path: Path, root: Path | None = None) -> Section:
                            hint="write it as title: Vad händer nu?")
     return Section(
         path=path, body=front.body, body_line=front.body_line, layout=layout,
-        audience=tuple(a.strip() for a in audience), title=title or None,
+        audience=tuple(a.strip() for a in audience), title=title or None, key_lines=tuple(front.lines.items()),
     )
 
 

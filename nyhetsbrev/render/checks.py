@@ -158,13 +158,6 @@ def audience_problems(issue: Issue, known_lists: set[str], level: str = "warning
             problems.append(Problem(
                 level, f"audience names the list '{name}', which does not exist, so the section reaches nobody on it: "
                        f"{hint}lists: {', '.join(sorted(known_lists)) or 'none yet'}",
-                section.path, _front_matter_line(section, "audience")))
+                section.path, section.line_of("audience")))
     return problems
 
-
-def _front_matter_line(section, key: str) -> int | None:
-    try:
-        lines = section.path.read_text(encoding="utf-8").splitlines()[: section.body_line]
-    except OSError:
-        return None
-    return next((n for n, line in enumerate(lines, start=1) if line.lstrip().startswith(f"{key}:")), None)
