@@ -6,7 +6,8 @@ import datetime as dt
 from pathlib import Path
 
 from . import front_matter
-from .config import ROSTER_FILE, TableChecker, control_character, load_roster, read_toml
+from .config import ROSTER_FILE, load_roster
+from .toml_file import TableChecker, control_character, read_toml
 from ..errors import ConfigError, ContentError, IssueNotFound
 from .models import Issue, IssueId, Project, Section
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ..render import checks, issue as renderer
 from ..project import config, reader
+from ..project.toml_file import line_in_file
 from .. import writer
 from ..errors import ContentError, StoreError
 from ..store.db import default_db_path, open_db
@@ -117,10 +118,7 @@ def archive_problems(project: Project) -> list[Problem]:
 
 def _settings_line(project: Project, key: str) -> tuple[Path, int | None]:
     path = Path(project.root) / config.SETTINGS_FILE
-    try:
-        return path, config.line_of(path.read_text(encoding="utf-8"), key)
-    except OSError:
-        return path, None
+    return path, line_in_file(path, key)
 
 
 def build(root: Path, issue_id: IssueId | str) -> BuildResult:

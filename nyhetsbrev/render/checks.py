@@ -7,8 +7,8 @@ import difflib
 from urllib.parse import unquote
 
 from . import images as image_step, markdown
-from ..project.config import line_of
 from ..project.headers import text_problem
+from ..project.toml_file import line_in_file
 from ..project.models import TEXT_PLACEHOLDER, Issue, Problem, Rendered
 
 GMAIL_CLIP_BYTES = 100 * 1024  # Gmail clips messages at about 102 KB
@@ -44,17 +44,12 @@ def inspect(issue: Issue, rendered: Rendered, *, images_linked: bool = False) ->
 
 def _header_problems(issue: Issue) -> list[Problem]:
     """Subject and preheader by the same rule that send applies to header values."""
-    toml, text = issue.folder / "issue.toml", None
+    toml = issue.folder / "issue.toml"
     problems = []
     for key, value in (("subject", issue.subject), ("preheader", issue.preheader)):
         problem = text_problem(value, key)
         if problem:
-            if text is None:
-                try:
-                    text = toml.read_text(encoding="utf-8")
-                except OSError:
-                    text = ""
-            problems.append(Problem("error", f"{problem}: write it on one line", toml, line_of(text, key)))
+            problems.append(Problem("error", f"{problem}: write it on one line", toml, line_in_file(toml, key)))
     return problems
 
 
