@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from pathlib import Path
 
@@ -29,6 +30,9 @@ def test_version_keys_are_the_sorted_list_names_and_url_safe():
     assert len(keys) == len(odd)  # names that look alike never share a key
     for key in keys:
         assert re.fullmatch(r"[a-z0-9_+-]+", key), key
+    # the keys are in the links of mail already sent: a name's key never changes
+    assert version_key(frozenset({"Politiker Sörmland"})) == "politiker-sormland-43be38"
+    assert version_key(frozenset({"Team_Ö"})) == f"team_o-{hashlib.sha256('Team_Ö'.encode()).hexdigest()[:6]}"
 
 
 def test_build_writes_a_public_web_copy_without_audience_sections_and_one_per_version(project):

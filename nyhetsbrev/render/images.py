@@ -68,14 +68,15 @@ def optimise(path: Path, cache_dir: Path | None = None) -> EmailImage:
         _MEMO.clear()
     _MEMO[memo_key] = result
     kind, width, height, photo_like, data = result
-    name = f"{slug(path.stem)}-{hashlib.sha256(data).hexdigest()[:10]}{_SUBTYPES[kind]}"
+    name = f"{slug(path.stem) or 'bild'}-{hashlib.sha256(data).hexdigest()[:10]}{_SUBTYPES[kind]}"
     return EmailImage(source=path, name=name, data=data, kind=kind, width=width, height=height, photo_like=photo_like)
 
 
-def slug(text: str) -> str:
-    """A URL-safe file name part: 'Bild från mötet' → 'bild-fran-motet'."""
+def slug(text: str, *, keep: str = "", limit: int | None = 48) -> str:
+    """A URL-safe name part: 'Bild från mötet' → 'bild-fran-motet'; letters and digits, the `keep` characters
+    and '-' between words; '' when nothing is left."""
     plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii").lower()
-    return re.sub(r"[^a-z0-9]+", "-", plain).strip("-")[:48].strip("-") or "bild"
+    return re.sub(rf"[^a-z0-9{re.escape(keep)}]+", "-", plain).strip("-")[:limit].strip("-")
 
 
 def _read(path: Path) -> bytes:

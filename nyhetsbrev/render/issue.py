@@ -6,7 +6,6 @@ import datetime as dt
 import hashlib
 import itertools
 import re
-import unicodedata
 from pathlib import Path
 from typing import Iterable, Mapping
 
@@ -98,8 +97,7 @@ def version_key(audience: frozenset[str] | None) -> str:
 def _slug(name: str) -> str:
     if re.fullmatch(r"[a-z0-9_-]+", name):
         return name
-    plain = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii").lower()
-    plain = re.sub(r"[^a-z0-9_]+", "-", plain).strip("-")
+    plain = image_step.slug(name, keep="_", limit=None)
     digest = hashlib.sha256(name.encode("utf-8")).hexdigest()[:6]
     return f"{plain}-{digest}" if plain else digest
 
