@@ -62,7 +62,7 @@ def test_the_preview_rendering_still_shows_every_section_marked(project):
 
 
 def test_web_copies_for_the_archive_are_keyed_by_version(project):
-    copies = pipeline.web_copies(project, "22:1")
+    copies = pipeline.web_versions(*pipeline.load(project, "22:1"))
     assert set(copies) == {"", "politiker", "profession", "politiker+profession"}
     assert POLITIKER not in visible_text(copies[""]) and POLITIKER in visible_text(copies["politiker"])
 

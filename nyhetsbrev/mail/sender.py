@@ -18,7 +18,7 @@ from ..project.models import Issue, Project, SmtpSettings
 from ..store import ledger
 from ..store.db import default_db_path, open_db
 from ..render import checks
-from ..render.issue import version_key
+from ..render.issue import audience_names, version_key
 from ..store.recipients import list_names, recipients_for_lists
 from ..store.suppressions import signing_key, suppress
 from ..store.tokens import make_token
@@ -263,7 +263,7 @@ class _Renderer:
 
     def __init__(self, project: Project, issue: Issue, full, *, test: bool = False) -> None:
         self.project, self.issue, self.test = project, issue, test
-        self.audience_names = pipeline.audience_lists(issue)
+        self.audience_names = audience_names(issue)
         self._rendered = {None: full}
         self._templates: dict = {}
         self._fingerprints: dict = {}

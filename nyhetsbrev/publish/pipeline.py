@@ -38,11 +38,6 @@ def _cache_dir(kind: str) -> Path:
     return Path(base) / "nyhetsbrev" / kind
 
 
-def audience_lists(issue: Issue) -> set[str]:
-    """Every list name that some section is limited to."""
-    return set(renderer.audience_names(issue))
-
-
 def web_file_name(key: str) -> str:
     """The file a web copy is built into: web.html for the public one, web-<key>.html for an audience version."""
     return f"web-{key}.html" if key else "web.html"
@@ -57,12 +52,6 @@ def web_versions(project: Project, issue: Issue, full: Rendered | None = None) -
     return renderer.web_versions(project.settings, issue, templates, cache_dir=_cache_dir("templates"),
                                  every_section=full.web_html if full is not None else None,
                                  image_cache=_cache_dir("images"))
-
-
-def web_copies(root: Path, issue_id: IssueId | str) -> dict[str, str]:
-    """Read an issue and return its web copies by version key (what the archive publishes)."""
-    project, issue = load(root, issue_id)
-    return web_versions(project, issue)
 
 
 def check(root: Path, issue_id: IssueId | str) -> BuildResult:
