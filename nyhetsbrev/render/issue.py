@@ -58,11 +58,10 @@ def render_issue(
     """
     sections = [s for s in issue.sections if _included(s, audience)]
     env = environment(templates, cache_dir)
-    sources = {s.path: [src for src, _, _ in markdown.document(s).findings.local_images()] for s in issue.sections}
-    made, refused = image_step.prepare(issue.folder, [src for found in sources.values() for src in found], image_cache)
+    made, refused = _email_images(issue, image_cache)
     email_html = render_html(settings, issue, sections, env, web=False, images=made)
     web_html = render_html(settings, issue, issue.sections, env, web=True, images=made) if audience is None else None
-    shown = {made[src].name: made[src] for s in sections for src in sources[s.path] if src in made}
+    shown = {made[src].name: made[src] for s in sections for src in _image_sources(s) if src in made}
     return Rendered(
         email_html=email_html,
         email_text=render_text(settings, issue, sections),
@@ -73,6 +72,16 @@ def render_issue(
         audience=audience,
         image_errors=tuple(sorted(refused.items())),
     )
+
+
+def _image_sources(section: Section) -> list[str]:
+    """The section's images that are files of the issue, by src as written."""
+    return [src for src, _, _ in markdown.document(section).findings.local_images()]
+
+
+def _email_images(issue: Issue, image_cache: Path | None) -> tuple[dict[str, EmailImage], dict[Path, str]]:
+    """Every image of the issue made fit for email (by src as written), and the files refused with why."""
+    return image_step.prepare(issue.folder, [src for s in issue.sections for src in _image_sources(s)], image_cache)
 
 
 def _included(section: Section, audience: frozenset[str] | None) -> bool:
@@ -110,8 +119,7 @@ def web_versions(settings: Settings, issue: Issue, templates: Templates, cache_d
     every_section: the web rendering of all sections when it was already made (render_issue's web_html).
     """
     env = environment(templates, cache_dir)
-    sources = [src for s in issue.sections for src, _, _ in markdown.document(s).findings.local_images()]
-    images = image_step.prepare(issue.folder, sources, image_cache)[0]
+    images = _email_images(issue, image_cache)[0]
     names = sorted(audience_names(issue))
     audiences = [frozenset()] + [frozenset(c) for n in range(1, len(names) + 1) for c in itertools.combinations(names, n)]
     made: dict[tuple[int, ...], str] = {}  # combinations with the same sections share one rendering
