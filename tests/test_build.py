@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from nyhetsbrev.publish.pipeline import build
+from tests.fixtures import one_line_error
 from tests.golden import FILES, GOLDEN, REPO, build_repo_issue
 from tests.htmltext import normalise, visible_text
 from tests.seed import seed_lines
@@ -129,6 +130,16 @@ def test_a_second_build_leaves_unchanged_images_alone_and_drops_unused_ones(tmp_
     build(created.root, str(created.issue))
     assert [p.name for p in (out / "images").iterdir()] == [image.name]
     assert image.stat().st_mtime_ns == 1_000_000_000  # same bytes: not written again
+
+
+def test_a_folder_where_an_output_file_goes_is_one_line_naming_that_file(cli, tmp_path):
+    from nyhetsbrev.project.scaffold import init_project
+
+    created = init_project(tmp_path / "p")
+    (created.root / "build" / created.issue.folder / "web.html").mkdir(parents=True)
+    line = one_line_error(cli("--project", created.root, "build", str(created.issue)))
+    assert line.endswith("web.html: Is a directory. Check the path and try again"), line
+    assert [p.name for p in (created.root / "build" / created.issue.folder).iterdir() if p.name.startswith(".")] == []
 
 
 @pytest.mark.parametrize("args, allowed", [
