@@ -71,6 +71,15 @@ def test_password_in_settings_is_refused(cli, repo_project):
     assert "NYHETSBREV_SMTP_PASSWORD" in line and "hemligt123" not in result.output
 
 
+@pytest.mark.parametrize("name", ["smtp", "imap"])
+def test_a_server_setting_that_is_not_a_table_is_refused_on_its_line(cli, repo_project, name):
+    path = repo_project / "nyhetsbrev.toml"
+    text = path.read_text(encoding="utf-8").split(f"[{name}]")[0]  # the table (the last one) goes
+    path.write_text(f'{name} = "mail.example.org"\n' + text, encoding="utf-8")
+    line = _one_line_error(cli("--project", repo_project, "build", "22:1"))
+    assert f"{path}:1: '{name}' must be a table: [{name}]" in line
+
+
 def test_jinja_syntax_error_in_a_template(cli, repo_project):
     templates = repo_project / "templates"
     templates.mkdir(exist_ok=True)

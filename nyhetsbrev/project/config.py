@@ -78,17 +78,8 @@ def load_settings(path: Path) -> Settings:
         schemes = ("https://", "http://") if key in ("unsubscribe_url", "archive_url") else ("https://",)
         if value and not (isinstance(value, str) and value.startswith(schemes)):
             raise check.fail(f"'{key}' must be an https:// address", key)
-    smtp_table = data.get("smtp", {})
-    if not isinstance(smtp_table, dict):
-        raise check.fail("'smtp' must be a table: [smtp]", "smtp")
-    check.unknown(smtp_table, _SMTP_KEYS, " in [smtp]")
-    if "password" in smtp_table:
-        raise check.fail(
-            "the SMTP password must not be written in nyhetsbrev.toml", "password",
-            hint="remove it and set NYHETSBREV_SMTP_PASSWORD in the environment instead",
-        )
-    smtp = _smtp_settings(smtp_table, check)
-    imap = _imap_settings(data.get("imap", {}), check)
+    smtp = _smtp_settings(_server_table(data, "smtp", _SMTP_KEYS, check), check)
+    imap = _imap_settings(_server_table(data, "imap", _IMAP_KEYS, check), check)
     _check_header_settings(data, check)
     subject = check.text_value(data, "subject", default="{name} {issue}")
     try:
@@ -221,16 +212,22 @@ def oauth_settings(table: dict[str, Any], check: TableChecker, section: str,
     return auth, tenant, client_id
 
 
-def _imap_settings(table: Any, check: TableChecker) -> ImapSettings:
-    """The [imap] table: where `inbox` reads; TLS always (tls, or starttls that never falls back to plain text)."""
+def _server_table(data: dict[str, Any], name: str, keys: set[str], check: TableChecker) -> dict[str, Any]:
+    """The [smtp] or [imap] table: a table of known keys, never with the password (that comes from the environment)."""
+    table = data.get(name, {})
     if not isinstance(table, dict):
-        raise check.fail("'imap' must be a table: [imap]", "imap")
-    check.unknown(table, _IMAP_KEYS, " in [imap]")
+        raise check.fail(f"'{name}' must be a table: [{name}]", name)
+    check.unknown(table, keys, f" in [{name}]")
     if "password" in table:
         raise check.fail(
-            "the IMAP password must not be written in nyhetsbrev.toml", "password",
-            hint="remove it and set NYHETSBREV_IMAP_PASSWORD in the environment instead",
+            f"the {name.upper()} password must not be written in nyhetsbrev.toml", "password",
+            hint=f"remove it and set NYHETSBREV_{name.upper()}_PASSWORD in the environment instead",
         )
+    return table
+
+
+def _imap_settings(table: dict[str, Any], check: TableChecker) -> ImapSettings:
+    """The [imap] table: where `inbox` reads; TLS always (tls, or starttls that never falls back to plain text)."""
     security = (check.text_value(table, "security", default="tls") or "tls").lower()
     if security not in IMAP_SECURITY_MODES:
         raise check.fail(f"IMAP security '{security}' is not known", "security",
