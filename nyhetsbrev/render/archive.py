@@ -79,7 +79,7 @@ def render_index(settings: Settings, roster: Roster, entries: list[ArchiveEntry]
         ) from None
 
 
-def nav_html(settings: Settings, depth: int) -> str:
+def _nav_html(settings: Settings, depth: int) -> str:
     """The link back to the front page that heads every issue page (hidden on paper)."""
     words = strings(settings)
     return (
@@ -104,14 +104,14 @@ def issue_page(web_html: str, settings: Settings, templates: Templates, *, depth
         head.append('<meta name="robots" content="noindex">')
     head.append(f'<style media="print">\n{templates[PRINT_CSS][0].strip()}\n</style>')
     page = _insert_before(web_html, "</head>", "".join(head))
-    return _insert_after_body_tag(page, nav_html(settings, depth))
+    return _insert_after_body_tag(page, _nav_html(settings, depth))
 
 
-def feed_content(page_html: str, settings: Settings, depth: int = 1) -> str:
-    """The inside of an issue page's body without the archive's navigation: the entry's content in the feed."""
+def feed_content(page_html: str, settings: Settings) -> str:
+    """The inside of a listed issue page's body without the archive's navigation: the entry's content in the feed."""
     match = re.search(r"<body\b[^>]*>(.*)</body>", page_html, re.S)
     body = match.group(1) if match else page_html
-    body = body.replace(nav_html(settings, depth), "", 1)
+    body = body.replace(_nav_html(settings, 1), "", 1)
     body = re.sub(r"<!--.*?-->", "", body, flags=re.S)  # Outlook's conditional tables: feed readers ignore them
     # the inbox preview line is hidden with CSS, which feed readers drop: it would show as a stray first line
     body = re.sub(r'^\s*<div style="display:none;[^"]*">[^<]*</div>', "", body)
