@@ -247,3 +247,11 @@ def test_a_damaged_manifest_renders_again_and_never_removes_a_file_outside_the_s
     assert outside.read_text(encoding="utf-8") == "kvar"
     assert "22:1" in [str(i) for i in result.published] and (site / "22-1" / "index.html").is_file()
     assert '"22-1/index.html"' in _text(site / MANIFEST)  # a whole manifest again
+
+
+def test_a_draft_older_than_every_published_issue_leaves_no_year_in_the_feed(project):
+    (project / "issues" / "23-1").rename(project / "issues" / "21-1")
+    publish(project)
+    feed = _text(project / "build" / "archive" / "feed.xml")
+    assert ET.fromstring(feed).find(f"{ATOM}id").text == "tag:www.example.org,2022:/nyhetsbrev/"
+    assert "2021" not in feed and DRAFT_SUBJECT not in feed

@@ -75,7 +75,7 @@ def publish(root: Path, out_dir: Path | None = None, progress: Callable[[int, in
                                 project.issue_dir(e.id) / reader.ISSUE_FILE) for e in entries if e.date is None]
     site = {
         "index.html": pages.render_index(project.settings, project.roster, entries, templates).encode("utf-8"),
-        "feed.xml": _feed(project, entries, out_dir, ids),
+        "feed.xml": _feed(project, entries, out_dir),
     }
     files = {name: _write(out_dir, name, data) for name, data in site.items()}
     for record in known.values():
@@ -115,13 +115,13 @@ def _entry(issue_id: IssueId, record: dict) -> pages.ArchiveEntry:
                               folder=f"{issue_id.folder}/")
 
 
-def _feed(project: Project, entries: list[pages.ArchiveEntry], out_dir: Path, ids: list[IssueId]) -> bytes:
-    """feed.xml: the newest issues with the HTML of their public pages as written."""
+def _feed(project: Project, entries: list[pages.ArchiveEntry], out_dir: Path) -> bytes:
+    """feed.xml: the newest issues with the HTML of their public pages as written; its id has the first year published."""
     items = []
     for entry in entries[:feed.FEED_ENTRIES]:
         page = (out_dir / entry.folder / "index.html").read_text(encoding="utf-8")
         items.append(feed.FeedEntry(entry, pages.feed_content(page, project.settings)))
-    first_year = min((i.year for i in ids), default=dt.date.today().year % 100)
+    first_year = min((entry.id.year for entry in entries), default=dt.date.today().year % 100)
     return feed.atom_feed(project.settings, items, first_year)
 
 
