@@ -255,3 +255,15 @@ def test_a_draft_older_than_every_published_issue_leaves_no_year_in_the_feed(pro
     feed = _text(project / "build" / "archive" / "feed.xml")
     assert ET.fromstring(feed).find(f"{ATOM}id").text == "tag:www.example.org,2022:/nyhetsbrev/"
     assert "2021" not in feed and DRAFT_SUBJECT not in feed
+
+
+def test_an_issue_without_a_date_is_published_with_a_warning_and_progress_counts_every_issue(project):
+    toml = project / "issues" / "22-2" / "issue.toml"
+    toml.write_text(re.sub(r"(?m)^date = .*\n", "", _text(toml)), encoding="utf-8")
+    seen = []
+    result = publish(project, progress=lambda done, total: seen.append((done, total)))
+    assert seen == [(1, 3), (2, 3), (3, 3)]  # the draft is counted too: it was looked at
+    [warning] = [p for p in result.problems if "has no date" in p.message]
+    assert warning.level == "warning" and warning.path == toml and "22:2" in warning.message
+    index = visible_text(_text(project / "build" / "archive" / "index.html"))
+    assert SECOND_SUBJECT in index and "14 oktober 2022" not in index
