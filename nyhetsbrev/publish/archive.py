@@ -99,9 +99,8 @@ def _render_issue(project: Project, issue_id: IssueId, templates, out_dir: Path,
         raise ContentError(f"issue {issue.id} cannot be published: {first.message}", path=first.path, line=first.line,
                            hint=f"run 'nyhetsbrev check {issue.id}', fix it, or mark it draft = true")
     for key, web_html in sorted(pipeline.web_versions(project, issue, checked.rendered).items()):
-        depth = 2 if key else 1
         name = f"{issue.id.folder}/{key}/index.html" if key else f"{issue.id.folder}/index.html"
-        page = pages.issue_page(web_html, project.settings, templates, depth=depth, listed=not key)
+        page = pages.issue_page(web_html, project.settings, templates, version=bool(key))
         record["files"][name] = _write(out_dir, name, page.encode("utf-8"))
     for image in sorted(checked.rendered.images, key=lambda image: image.href):
         name = f"{issue.id.folder}/{image.href}"

@@ -90,17 +90,18 @@ def _nav_html(settings: Settings, depth: int) -> str:
     )
 
 
-def issue_page(web_html: str, settings: Settings, templates: Templates, *, depth: int = 1, listed: bool = True) -> str:
-    """An issue's web copy made into an archive page `depth` folders below the front page.
+def issue_page(web_html: str, settings: Settings, templates: Templates, *, version: bool = False) -> str:
+    """An issue's web copy made into an archive page: YY-N/index.html, or YY-N/<key>/index.html for an audience version.
 
-    Adds the link back, the feed link and the A4 print stylesheet; an unlisted page (an audience
-    version) asks search engines not to index it. Relative addresses are moved down for deeper pages.
+    Adds the link back, the feed link and the A4 print stylesheet; an audience version is one folder
+    deeper (its relative addresses are moved down) and asks search engines not to index it.
     """
+    depth = 2 if version else 1
     up = "../" * depth
-    if depth > 1:
-        web_html = _RELATIVE_ATTR.sub(lambda m: m.group(1) + "../" * (depth - 1), web_html)
+    if version:
+        web_html = _RELATIVE_ATTR.sub(lambda m: m.group(1) + "../", web_html)
     head = [f'<link rel="alternate" type="application/atom+xml" title="{html.escape(settings.name)}" href="{up}feed.xml">']
-    if not listed:
+    if version:
         head.append('<meta name="robots" content="noindex">')
     head.append(f'<style media="print">\n{templates[PRINT_CSS][0].strip()}\n</style>')
     page = _insert_before(web_html, "</head>", "".join(head))
