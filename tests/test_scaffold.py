@@ -24,6 +24,16 @@ def test_init_makes_a_project_that_builds_and_checks_clean(cli, tmp_path):
     assert "Välkommen till nyhetsbrevet" in html and "example.se" in html
 
 
+def test_init_adds_its_lines_to_a_gitignore_there_and_keeps_every_byte_of_it(tmp_path):
+    target = tmp_path / "mapp"
+    target.mkdir()
+    own = "# åtgärder\r\n*.tmp".encode("latin-1")  # not UTF-8, no line end at the close
+    (target / ".gitignore").write_bytes(own)
+    init_project(target)
+    data = (target / ".gitignore").read_bytes()
+    assert data.startswith(own + b"\n") and b"recipients/" in data
+
+
 def test_init_refuses_an_existing_project(cli, tmp_path):
     init_project(tmp_path / "p")
     result = cli("init", tmp_path / "p")

@@ -9,7 +9,7 @@ from pathlib import Path
 from . import config, reader
 from ..errors import IssueNotFound, ProjectExists
 from .models import TEXT_PLACEHOLDER, IssueId
-from ..writer import write_text
+from ..writer import write_bytes, write_text
 
 STARTER = Path(__file__).parent / "starter"
 
@@ -75,11 +75,12 @@ def _extend_gitignore(path: Path) -> None:
     if not path.exists():
         _create(path, wanted.encode("utf-8"))
         return
-    text = path.read_text(encoding="utf-8", errors="replace")
-    have = {line.strip() for line in text.splitlines()}
+    data = path.read_bytes()  # kept byte for byte, whatever its encoding
+    have = {line.strip() for line in data.decode("utf-8", errors="replace").splitlines()}
     missing = [line for line in wanted.splitlines() if line.strip() and line.strip() not in have]
     if missing:
-        write_text(path, text + ("" if text.endswith("\n") or not text else "\n") + "\n".join(missing) + "\n")
+        ending = b"" if data.endswith(b"\n") or not data else b"\n"
+        write_bytes(path, data + ending + ("\n".join(missing) + "\n").encode("utf-8"))
 
 
 def next_issue_id(existing: list[IssueId], today: dt.date) -> IssueId:
