@@ -135,12 +135,25 @@ def test_the_access_log_has_no_tokens_and_no_addresses(served):
         assert secret not in "\n".join(log)
 
 
-def test_the_app_is_a_wsgi_application_a_site_can_mount(served_project):
-    """The application as a site's own WSGI server would call it (checked by wsgiref's PEP 3333 validator)."""
+def _wsgi_call(app, method: str, token: str, body: bytes = b"") -> tuple[str, bytes]:
+    """One request to the application as a site's own WSGI server would make it (wsgiref's PEP 3333 validator)."""
     from io import BytesIO
     from wsgiref.util import setup_testing_defaults
     from wsgiref.validate import validator
 
+    environ = {"REQUEST_METHOD": method, "SCRIPT_NAME": "", "PATH_INFO": "/avregistrera", "QUERY_STRING": f"token={token}",
+               "CONTENT_TYPE": "application/x-www-form-urlencoded", "CONTENT_LENGTH": str(len(body)),
+               "wsgi.input": BytesIO(body)}
+    setup_testing_defaults(environ)
+    status = []
+    result = validator(app)(environ, lambda line, headers, exc_info=None: status.append(line) or (lambda data: None))
+    try:
+        return status[0], b"".join(result)
+    finally:
+        result.close()
+
+
+def test_the_app_is_a_wsgi_application_a_site_can_mount(served_project):
     from nyhetsbrev.web.unsubscribe import make_app
 
     (anna,) = add_people(1, ["politiker"], prefix="anna")
@@ -148,27 +161,28 @@ def test_the_app_is_a_wsgi_application_a_site_can_mount(served_project):
     settings.write_text(settings.read_text(encoding="utf-8").replace('language = "sv"', 'language = "en"'),
                         encoding="utf-8")
     app = make_app(served_project)
-    checked = validator(app)
-
-    def call(method: str, body: bytes = b"") -> tuple[str, bytes]:
-        environ = {"REQUEST_METHOD": method, "SCRIPT_NAME": "", "PATH_INFO": "/avregistrera", "QUERY_STRING": f"token={token_for(anna)}",
-                   "CONTENT_TYPE": "application/x-www-form-urlencoded", "CONTENT_LENGTH": str(len(body)),
-                   "wsgi.input": BytesIO(body)}
-        setup_testing_defaults(environ)
-        status = []
-        result = checked(environ, lambda line, headers, exc_info=None: status.append(line) or (lambda data: None))
-        try:
-            return status[0], b"".join(result)
-        finally:
-            result.close()
-
-    status, body = call("GET")
+    status, body = _wsgi_call(app, "GET", token_for(anna))
     assert status == "200 OK" and b'<html lang="en">' in body and b"Do you want to unsubscribe" in body
     assert suppression(anna) is None
-    status, body = call("POST", ONE_CLICK.encode())
+    status, body = _wsgi_call(app, "POST", token_for(anna), ONE_CLICK.encode())
     assert status == "200 OK" and b"You are unsubscribed" in body
     assert events(anna)[-1] == ("unsubscribed", "one-click")
     app.close()
+
+
+def test_the_signing_key_is_read_once_when_the_app_starts(served_project):
+    """A POST uses the key read at start-up: the key file is not read again for each unsubscribe."""
+    from nyhetsbrev.web.unsubscribe import make_app
+
+    (anna,) = add_people(1, ["politiker"], prefix="anna")
+    token = token_for(anna)
+    app = make_app(served_project)
+    key_file = Path(__import__("os").environ["NYHETSBREV_DB"]).with_suffix(".key")
+    key_file.write_text("unreadable now\n", encoding="ascii")
+    status, body = _wsgi_call(app, "POST", token, ONE_CLICK.encode())
+    app.close()
+    assert status == "200 OK" and anna.encode() in body
+    assert events(anna)[-1] == ("unsubscribed", "one-click")
 
 
 def test_a_forgotten_person_who_clicks_an_old_link_stays_forgotten(served):

@@ -183,7 +183,7 @@ def send(
                 raise SendInterrupted(issue_key, sent_now, plan.already_sent + sent_now,
                                       max(0, plan.to_send - dispatcher.tally.done)) from None
             finally:  # also when the send pauses or stops: what this run learnt about bad addresses is kept
-                bounced = _suppress_bad_addresses(db, issue_key, dispatcher.failures)
+                bounced = _suppress_bad_addresses(db, issue_key, dispatcher.failures, key)
             left = {state: ledger.in_state(db, issue_key, state) for state in (ledger.FAILED, ledger.DEFERRED, ledger.UNKNOWN)}
             still = ledger.plan(db, issue_key, entries).to_send(resend_unknown) if tally.limit_until else 0
         return SendReport(plan, tally=tally, recovered=recovered, failed=left[ledger.FAILED], bounced=bounced,
@@ -211,13 +211,10 @@ def _refuse_changes(db, issue_key: str, renderer: "_Renderer", allow_changes: bo
         )
 
 
-def _suppress_bad_addresses(db, issue_key: str, failed: list[tuple[str, str]]) -> list[str]:
+def _suppress_bad_addresses(db, issue_key: str, failed: list[tuple[str, str]], key: bytes) -> list[str]:
     """Addresses the server said do not exist are suppressed as bounced, so no later issue goes to them."""
-    bounced = []
-    for address, reply in failed:
-        if transport.is_bad_address(reply) and suppress(db, address, "bounced", f"send {issue_key}", detail=reply):
-            bounced.append(address)
-    return bounced
+    return [address for address, reply in failed if transport.is_bad_address(reply)
+            and suppress(db, address, "bounced", f"send {issue_key}", detail=reply, secret=key)]
 
 
 def _via(smtp: SmtpSettings) -> str:

@@ -150,22 +150,25 @@ def remove_recipient(db: Database, address: str, lists: list[str] | None = None,
     return removed
 
 
-def unsubscribe(db: Database, address: str, source: str = "cli") -> bool:
+def unsubscribe(db: Database, address: str, source: str = "cli", *, secret: bytes | None = None) -> bool:
     """Stop all mail to address, now and after any later import; True when it was not unsubscribed before."""
-    return suppress(db, address, "unsubscribed", source)
+    return suppress(db, address, "unsubscribed", source, secret=secret)
 
 
 def unsubscribe_many(db: Database, addresses: list[str], source: str = "cli") -> list[tuple[str, bool]]:
     """Unsubscribe several addresses in one transaction (all or none): (address, whether it is new) for each."""
+    secret = signing_key(db)
     with write_lock(db):
-        return [(address, suppress(db, address, "unsubscribed", source)) for address in dict.fromkeys(addresses)]
+        return [(address, suppress(db, address, "unsubscribed", source, secret=secret))
+                for address in dict.fromkeys(addresses)]
 
 
 def unsubscribe_token(db: Database, token: str, source: str = "link") -> tuple[str, bool]:
     """Unsubscribe the address a personal link's token was made for (the bare token or the whole link): (address, new)."""
     found = find_tokens(token)
-    address = verify_token(signing_key(db), found[0] if len(found) == 1 else token)
-    return address, suppress(db, address, "unsubscribed", source)
+    secret = signing_key(db)
+    address = verify_token(secret, found[0] if len(found) == 1 else token)
+    return address, suppress(db, address, "unsubscribed", source, secret=secret)
 
 
 @dataclass(frozen=True)

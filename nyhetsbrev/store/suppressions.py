@@ -19,14 +19,18 @@ def signing_key(db: Database) -> bytes:
     return load_or_create_key(default_key_path(db_file(db)))
 
 
-def suppress(db: Database, address: str, reason: str, source: str, detail: str | None = None) -> bool:
-    """Record that address must get no more mail (reason 'unsubscribed' or 'bounced'); True when it is new."""
+def suppress(db: Database, address: str, reason: str, source: str, detail: str | None = None, *,
+             secret: bytes | None = None) -> bool:
+    """Record that address must get no more mail (reason 'unsubscribed' or 'bounced'); True when it is new.
+
+    secret: the signing key, when the caller has read it already (a server answering many requests).
+    """
     if reason not in _SUPPRESSIBLE:
         raise StoreError(f"unknown suppression reason '{reason}'", hint=f"use one of: {', '.join(_SUPPRESSIBLE)}")
     key = normalise_address(address)
     if "@" not in key:
         raise StoreError(f"'{address}' is not an e-mail address", hint="give the whole address, name@example.se")
-    hashed = address_hash(signing_key(db), key)
+    hashed = address_hash(secret or signing_key(db), key)
     now = utc_now()
     with write_lock(db):
         # A forgotten person stays forgotten: their address must not come back into the database this way.

@@ -109,7 +109,7 @@ class UnsubscribeApp:
         source = SOURCE_ONE_CLICK if _first(form, ONE_CLICK[0]) == ONE_CLICK[1] else SOURCE_WEB
         try:
             db = self._db()
-            write_retrying(db, lambda: unsubscribe(db, address, source), patience=WRITE_PATIENCE)
+            write_retrying(db, lambda: unsubscribe(db, address, source, secret=self.key), patience=WRITE_PATIENCE)
         except (sqlite3.OperationalError, NyhetsbrevError) as exc:
             environ["nyhetsbrev.note"] = f"not saved: {type(exc).__name__}"  # the message could hold the address
             return self.pages.busy(), None
