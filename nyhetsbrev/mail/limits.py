@@ -8,6 +8,7 @@ import threading
 import time
 
 from ..store import ledger
+from ..store.db import utc_epoch as from_iso, utc_text as iso  # the ledger's times
 
 WINDOW = 24 * 3600.0  # the daily limit is counted over any 24 hours (rolling), as Exchange Online counts
 WAIT_AT_MOST = 15 * 60.0  # a send waits this long for the daily limit to free a slot; beyond it, it stops
@@ -37,16 +38,6 @@ class Clock:
 
 
 SYSTEM_CLOCK = Clock()
-
-
-def iso(epoch: float) -> str:
-    """An epoch time as the ledger's ISO 8601 UTC text."""
-    return dt.datetime.fromtimestamp(epoch, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def from_iso(text: str) -> float:
-    """The ledger's ISO 8601 UTC text as an epoch time."""
-    return dt.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.timezone.utc).timestamp()
 
 
 class RateLimiter:

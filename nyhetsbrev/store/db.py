@@ -27,12 +27,23 @@ T = TypeVar("T")
 BUSY_PATIENCE = 60.0  # seconds a writer waits for another program's write lock before it gives up (None: for ever)
 BUSY_TIMEOUT_MS = 10_000  # SQLite's own wait for a lock, inside each try
 _BACKOFF_MAX = 2.0
+_UTC_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 _opened: list[Path] = []  # the database this process opened last, named in errors raised far from open_db
 
 
 def utc_now() -> str:
     """The current time in UTC as ISO 8601, e.g. 2024-05-01T12:00:00Z."""
-    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return utc_text(time.time())
+
+
+def utc_text(epoch: float) -> str:
+    """Seconds since the epoch as the database writes times: ISO 8601 in UTC, to the second."""
+    return dt.datetime.fromtimestamp(epoch, dt.timezone.utc).strftime(_UTC_FORMAT)
+
+
+def utc_epoch(text: str) -> float:
+    """A time as the database writes it (utc_text) in seconds since the epoch."""
+    return dt.datetime.strptime(text, _UTC_FORMAT).replace(tzinfo=dt.timezone.utc).timestamp()
 
 
 def default_db_path(project_root: Path | Callable[[], Path]) -> Path:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 import socket
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,7 +13,7 @@ from typing import Iterable
 
 from ..errors import SendLocked
 from ..project.models import IssueId
-from .db import db_file, default_db_path, open_db, utc_now, write_retrying
+from .db import db_file, default_db_path, open_db, utc_now, utc_text, write_retrying
 
 PENDING, SENDING, SENT, DEFERRED, FAILED, UNKNOWN = "pending", "sending", "sent", "deferred", "failed", "unknown"
 
@@ -262,11 +262,6 @@ def issue_status(root: Path, issue_text: str) -> Status:
     return result
 
 
-def failed(db, issue: str) -> list[tuple[str, str]]:
-    """The failed addresses of an issue with the server's replies."""
-    return in_state(db, issue, FAILED)
-
-
 def in_state(db, issue: str, state: str) -> list[tuple[str, str]]:
     """The addresses of an issue in one state (failed, deferred, unknown …) with the server's last reply."""
     return [(email, reply or "") for email, reply in db.execute(
@@ -276,8 +271,7 @@ def in_state(db, issue: str, state: str) -> list[tuple[str, str]]:
 
 def later(seconds: float) -> str:
     """An ISO 8601 UTC time this many seconds from now."""
-    moment = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=seconds)
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return utc_text(time.time() + seconds)
 
 
 class SendLock:
