@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import typer
@@ -12,7 +11,6 @@ from .app import app, console, err_console, escape, project_root
 from .progress import Bar
 
 SHOWN = 50
-LINE_EVERY = 5.0  # seconds between progress lines when there is no terminal
 
 
 @app.command()
@@ -39,17 +37,16 @@ def inbox(
 class _Bar(Bar):
     """How far the reading has got, in messages."""
 
+    first_line_waits = True
+
     def __init__(self) -> None:
         from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
 
         super().__init__(TextColumn("reading"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
 
-        self.last_line = time.monotonic()
-
     def update(self, done: int, total: int) -> None:
         if not self.terminal:  # a line every few seconds instead (a scheduled run's log)
-            if time.monotonic() - self.last_line >= LINE_EVERY and done < total:
-                self.last_line = time.monotonic()
+            if done < total and self.line_due():
                 err_console.print(f"reading: {done} of {total} messages")
             return
         self.start("inbox", total)

@@ -16,7 +16,6 @@ from .app import app, console, err_console, escape, project_root
 from .progress import Bar
 
 FAILED_SHOWN = 50
-PROGRESS_EVERY = 5.0  # seconds between progress lines when there is no terminal for a bar
 YES = {"sv": ("j", "ja", "y", "yes"), "en": ("y", "yes", "j", "ja")}
 NO = ("n", "nej", "no", "")
 QUESTION = {"sv": "Skicka {issue} till {count} mottagare nu? [j/N] ", "en": "Send {issue} to {count} recipients now? [y/N] "}
@@ -134,8 +133,8 @@ class _Bar(Bar):
             TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
             TextColumn("{task.fields[rate]:.1f}/s"), TimeRemainingColumn(), TextColumn("{task.fields[note]}"),
         )
-        self.last_line = 0.0
         self.waiting_shown: float | None = None
+        self.finished = False
 
     def ask(self, plan) -> bool:
         _show_plan(plan)
@@ -148,44 +147,42 @@ class _Bar(Bar):
                        plan.language)
 
     def update(self, tally) -> None:
+        waiting = _waiting(tally)
         if not self.terminal:
-            self._line(tally)
+            self._line(tally, waiting)
             return
         self.start("sending", tally.total, rate=0.0, note="")
         elapsed = max(time.monotonic() - tally.started, 1e-6)
-        note = ""
-        if tally.limit_wait_until is not None:
-            from ..mail.limits import local_time
-
-            note = f"daily limit reached: waiting until {local_time(tally.limit_wait_until)}"
-        elif tally.waiting_until is not None:
-            note = f"waiting until {_local_time(tally.waiting_until)} to retry {tally.retrying} deferred"
-        elif tally.failed or tally.unknown:
-            note = f"{tally.failed} failed, {tally.unknown} unknown"
+        note = waiting[1] if waiting else f"{tally.failed} failed, {tally.unknown} unknown" if tally.failed or tally.unknown else ""
         self.progress.update(self.task, completed=tally.done, rate=tally.sent / elapsed, note=note)
 
-    def _line(self, tally) -> None:
-        """Without a terminal: a progress line every few seconds, and a line whenever the send starts to wait."""
-        waiting = None
-        if tally.limit_wait_until is not None:
-            from ..mail.limits import local_time
-
-            waiting = (tally.limit_wait_until, f"daily limit reached: waiting until {local_time(tally.limit_wait_until)}")
-        elif tally.waiting_until is not None:
-            waiting = (tally.waiting_until, f"waiting until {_local_time(tally.waiting_until)} (local time) to retry "
-                                            f"{tally.retrying} deferred message(s)")
+    def _line(self, tally, waiting: tuple[float, str] | None) -> None:
+        """Without a terminal: a progress line every few seconds and at the end, and one whenever the send starts to wait."""
         if waiting is not None:
             if waiting[0] != self.waiting_shown:
                 self.waiting_shown = waiting[0]
                 err_console.print(f"{waiting[1]}; {tally.sent} sent so far")
             return
-        now = time.monotonic()
-        if now - self.last_line >= PROGRESS_EVERY or tally.done == tally.total:
-            if tally.done == tally.total and self.last_line < 0:
+        if tally.done == tally.total:
+            if self.finished:
                 return  # the last line is already out
-            self.last_line = now if tally.done < tally.total else -1.0
-            err_console.print(f"sending: {tally.sent} sent, {tally.total - tally.done} left, "
-                              f"{tally.retrying + tally.deferred} deferred, {tally.failed} failed")
+            self.finished = True
+        elif not self.line_due():
+            return
+        err_console.print(f"sending: {tally.sent} sent, {tally.total - tally.done} left, "
+                          f"{tally.retrying + tally.deferred} deferred, {tally.failed} failed")
+
+
+def _waiting(tally) -> tuple[float, str] | None:
+    """(until when, what) while the send waits: for the daily limit, or to retry deferred messages; else None."""
+    if tally.limit_wait_until is not None:
+        from ..mail.limits import local_time
+
+        return tally.limit_wait_until, f"daily limit reached: waiting until {local_time(tally.limit_wait_until)}"
+    if tally.waiting_until is not None:
+        return tally.waiting_until, (f"waiting until {_local_time(tally.waiting_until)} (local time) to retry "
+                                     f"{tally.retrying} deferred message(s)")
+    return None
 
 
 def confirm(question: str, language: str) -> bool:
