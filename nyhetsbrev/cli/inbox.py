@@ -49,8 +49,7 @@ class _Bar(Bar):
             if done < total and self.line_due():
                 err_console.print(f"reading: {done} of {total} messages")
             return
-        self.start("inbox", total)
-        self.progress.update(self.task, completed=done)
+        self.show(done, total)
 
 
 def _show(report) -> None:

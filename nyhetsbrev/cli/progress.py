@@ -35,6 +35,11 @@ class Bar:
             self.progress.start()
             self.task = self.progress.add_task(description, total=total, **fields)
 
+    def show(self, done: int, total: int | None) -> None:
+        """Move the bar to done of total (it appears with the first call, on a terminal only)."""
+        self.start("", total)
+        self.progress.update(self.task, completed=done, total=total)
+
     def line_due(self) -> bool:
         """Without a terminal: True when a progress line is due, at most one every LINE_EVERY seconds."""
         now = time.monotonic()

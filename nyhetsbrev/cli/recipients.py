@@ -10,6 +10,7 @@ import typer
 from rich.table import Column, Table
 
 from .app import app, console, data_out, err_console, escape, project_root, terminal_json
+from .progress import Bar
 
 recipients_app = typer.Typer(
     help="Manage the people who get the newsletter: import, add, list, remove, unsubscribe, forget, export.",
@@ -46,19 +47,13 @@ def import_(
     show_all: bool = typer.Option(False, "--all", help="Show every skipped row kept (up to 1000), not just the first 100."),
 ) -> None:
     """Import people from a CSV or XLSX file into lists; reports imported, updated, unchanged and skipped rows."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
 
     from ..store import import_recipients
 
     db = _db(ctx)
-    with Progress(
-        TextColumn("importing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-        console=err_console, transient=True, disable=not err_console.is_terminal,
-    ) as bar:
-        task = bar.add_task("import", total=None)
-        report = import_recipients(
-            db, file, lists, dry_run=dry_run, progress=lambda done, total: bar.update(task, completed=done, total=total)
-        )
+    with Bar(TextColumn("importing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()) as bar:
+        report = import_recipients(db, file, lists, dry_run=dry_run, progress=bar.show)
     _print_report(report, show_all)
 
 
