@@ -244,7 +244,7 @@ def db_file(db: Database) -> Path:
 
 def scratch_copy(path: Path, folder: Path) -> Path:
     """A consistent copy of the database (and its key) in folder, for a trial run that must change nothing."""
-    from .tokens import default_key_path
+    from .tokens import KEY_ENV, default_key_path
 
     target = Path(folder) / Path(path).name
     if Path(path).exists():
@@ -257,7 +257,7 @@ def scratch_copy(path: Path, folder: Path) -> Path:
             copy.close()
             source.close()
     key = default_key_path(Path(path))
-    if key.exists() and not os.environ.get("NYHETSBREV_KEY_FILE"):
+    if key.exists() and not os.environ.get(KEY_ENV):
         shutil.copyfile(key, default_key_path(target))
     return target
 
