@@ -106,6 +106,14 @@ class TransportError(SendError):
     """The SMTP server could not be used (connection, TLS, auth)."""
 
 
+class SignInRequired(TransportError):
+    """The Microsoft 365 sign-in is missing, expired or revoked: only 'nyhetsbrev login' helps."""
+
+
+class SignInError(NyhetsbrevError):
+    """The Microsoft 365 sign-in could not be made or renewed (refused, timed out, service unreachable)."""
+
+
 class HeaderInjection(SendError):
     """A value bound for a mail header holds CR, LF, NUL or an encoded word."""
 

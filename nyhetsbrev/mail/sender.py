@@ -157,6 +157,7 @@ def send(
             _fill_limits(plan, db, smtp, options)
             return SendReport(plan, dry_run=True, elapsed=time.monotonic() - started)
         transport.check_settings(smtp)
+        transport.check_sign_in(smtp)  # an expired sign-in stops here, before anything is asked or claimed
         with ledger.SendLock(db, issue_key):
             recovered = ledger.recover(db, issue_key)
             _fill_plan(plan, ledger.plan(db, issue_key, entries), resend_unknown)

@@ -6,69 +6,19 @@ import base64
 import functools
 import ipaddress
 import os
-import re
 import smtplib
 import socket
 import ssl
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import SmtpConfigError, SmtpUnavailable, TransportError
 from ..project.models import SmtpSettings
+from .replies import DEFERRED, FAILED, RECONNECT, SENT, UNKNOWN, Result, classify, is_bad_address  # noqa: F401  (used as transport.SENT …)
 
 PASSWORD_ENV = "NYHETSBREV_SMTP_PASSWORD"
 CAFILE_ENV = "NYHETSBREV_SMTP_CAFILE"
-
-# What became of one message.
-SENT = "sent"            # the server replied 250 to the end of DATA
-DEFERRED = "deferred"    # 4xx (or 552): try again later
-FAILED = "failed"        # other 5xx: permanent for this recipient
-UNKNOWN = "unknown"      # the connection was lost after the whole message was sent
-RECONNECT = "reconnect"  # 421 or a connection lost before the message was complete: retry on a new connection
-
-_ENHANCED = re.compile(r"^([245])\.(\d{1,3})\.(\d{1,3})\b")
-
-
-@dataclass(frozen=True)
-class Result:
-    """The outcome of one message: its kind, the SMTP code and the server's reply text."""
-
-    kind: str
-    code: int | None = None
-    reply: str = ""
-
-    @property
-    def enhanced(self) -> str | None:
-        """The enhanced status code (RFC 3463) at the start of the reply, e.g. '5.7.1'."""
-        match = _ENHANCED.match(self.reply)
-        return ".".join(match.groups()) if match else None
-
-    @property
-    def policy(self) -> bool:
-        """True for a permanent policy rejection (5.7.x): usually about the sender, not the recipient."""
-        return self.kind == FAILED and (self.enhanced or "").startswith("5.7.")
-
-    def __str__(self) -> str:
-        return f"{self.code} {self.reply}".strip() if self.code else self.reply
-
-
-def classify(code: int, text: str, *, data_sent: bool = False) -> Result:
-    """Turn an SMTP reply into a Result by its code (smtplib raises one exception for 451 and 550 alike)."""
-    if code == 421:
-        return Result(RECONNECT, code, text)
-    if 400 <= code < 500 or code == 552:
-        return Result(DEFERRED, code, text)
-    if 500 <= code < 600:
-        return Result(FAILED, code, text)
-    return Result(UNKNOWN if data_sent else RECONNECT, code if code > 0 else None, text or "unreadable reply")
-
-
-def is_bad_address(reply: str) -> bool:
-    """True for a permanent rejection of the address itself (5.1.1 no such user, 5.1.2 no such domain, 5.1.10 null MX)."""
-    return bool(re.match(r"^5\d\d 5\.1\.(1|2|3|10)\b", reply or ""))
-
 
 def is_loopback(host: str) -> bool:
     """True for localhost and loopback addresses (127.0.0.0/8, ::1)."""
@@ -97,7 +47,7 @@ def check_settings(smtp: SmtpSettings) -> None:
             f"security = \"none\" would send in plain text to {smtp.host}",
             hint="use starttls (port 587) or tls (port 465); none is only allowed towards this computer (localhost)",
         )
-    if smtp.username and not smtp_password():
+    if smtp.username and smtp.auth != "oauth2" and not smtp_password():
         raise SmtpConfigError(
             f"the SMTP username is {smtp.username} but {PASSWORD_ENV} is not set",
             hint=f"set {PASSWORD_ENV} in the environment before sending (it is never stored)",
@@ -116,6 +66,14 @@ def smtp_password() -> str | None:
                 hint=f"set {PASSWORD_ENV} again from a terminal or password manager that uses UTF-8",
             ) from None
     return password
+
+
+def check_sign_in(smtp: SmtpSettings) -> None:
+    """With auth = "oauth2": a valid token now (renewed silently), else SignInRequired saying to run 'nyhetsbrev login'."""
+    if smtp.auth == "oauth2":
+        from .oauth import access_token
+
+        access_token(smtp, "smtp")
 
 
 def tls_context(cafile: str | Path | None = None) -> ssl.SSLContext:
@@ -236,6 +194,8 @@ class Connection:
         username = self.settings.username
         if not username:
             return
+        if self.settings.auth == "oauth2":
+            return self._login_oauth2(smtp, username)
         password = smtp_password()
         if not password:
             raise SmtpConfigError(f"{PASSWORD_ENV} is not set", hint="set it in the environment before sending")
@@ -258,6 +218,32 @@ class Connection:
             raise TransportError(
                 f"the SMTP server {self.where} refused the login for {username}: {code} {_text(text)}",
                 hint=f"check the username and {PASSWORD_ENV}",
+            )
+
+    def _login_oauth2(self, smtp: smtplib.SMTP, username: str) -> None:
+        """AUTH XOAUTH2 with the initial response: the mailbox and a bearer token renewed silently when needed."""
+        from .oauth import access_token, xoauth2
+
+        token = access_token(self.settings, "smtp")
+        methods = (smtp.esmtp_features.get("auth") or "").upper().split() if smtp.has_extn("auth") else []
+        if "XOAUTH2" not in methods:
+            raise TransportError(
+                f"the SMTP server {self.where} does not offer OAuth 2.0 login (XOAUTH2) on this connection",
+                hint='for Microsoft 365 use host = "smtp.office365.com", port 587, security = "starttls"',
+            )
+        # On a refused token the server sends a 334 challenge with its reasons; the answer is an empty line.
+        answer = functools.partial(_xoauth2_answer, xoauth2(username, token))
+        try:
+            code, text = smtp.auth("XOAUTH2", answer, initial_response_ok=True)
+        except smtplib.SMTPAuthenticationError as exc:
+            code, text = exc.smtp_code, exc.smtp_error
+        except (OSError, smtplib.SMTPException) as exc:
+            raise SmtpUnavailable(f"the SMTP server {self.where} closed the connection during login: {type(exc).__name__}") from None
+        if code != 235:
+            raise TransportError(
+                f"the SMTP server {self.where} refused the Microsoft 365 sign-in for {username}: {code} {_text(text)}",
+                hint="run 'nyhetsbrev login' and try again; if it is refused again, ask IT whether SMTP AUTH is "
+                "enabled for this mailbox (see docs/microsoft365.md)",
             )
 
     def _untrusted(self, exc: ssl.SSLCertVerificationError) -> TransportError:
@@ -353,6 +339,10 @@ def _authenticate(smtp: smtplib.SMTP, methods: list[str], username: str, passwor
             code, text = smtp.docmd(base64.b64encode(secret).decode("ascii"))
         return code, text
     return None, b""
+
+
+def _xoauth2_answer(initial: str, challenge: bytes | None = None) -> str:
+    return "" if challenge is not None else initial
 
 
 def _quietly_close(smtp: smtplib.SMTP) -> None:

@@ -1,0 +1,47 @@
+"""The login command: Microsoft 365 sign-in (OAuth 2.0 device code) for send and inbox, and its status."""
+
+from __future__ import annotations
+
+import typer
+
+from .app import app, console, err_console, escape, project_root
+
+
+@app.command()
+def login(
+    ctx: typer.Context,
+    show_status: bool = typer.Option(False, "--status", help="Show who is signed in and until when; change nothing."),
+) -> None:
+    """Sign in to Microsoft 365 in a browser (any device) so that send and inbox can use the mailbox."""
+    from ..mail import oauth
+    from ..mail.limits import local_time
+
+    root = project_root(ctx)
+    if show_status:
+        settings, signed_in = oauth.status_project(root)
+        if signed_in is None:
+            console.print(f"Nobody is signed in for {escape(settings.username)}: run 'nyhetsbrev login'.")
+            raise typer.Exit(1)
+        _show(signed_in, local_time)
+        return
+
+    def show(device) -> None:
+        console.print(f"Open [bold]{escape(device.url)}[/] in a browser and enter the code [bold]{escape(device.code)}[/]")
+        console.print(f"(waiting for the sign-in, until {local_time(device.expires_at)}; Ctrl-C stops)")
+
+    signed_in = oauth.login_project(root, show)
+    _show(signed_in, local_time)
+
+
+def _show(signed_in, local_time) -> None:
+    console.print(f"Signed in as [bold]{escape(signed_in.username)}[/].")
+    if signed_in.expires_at:
+        console.print(f"access valid until {local_time(signed_in.expires_at)}; renewed by itself while the sign-in "
+                      "is used (at least every 90 days)")
+    console.print(f"stored in {escape(signed_in.cache_path)}" + (" (encrypted by the operating system)" if signed_in.protected else ""))
+    if not signed_in.protected:
+        err_console.print(
+            "[yellow]warning:[/] this computer has no keyring nyhetsbrev can use, so the sign-in is kept in a file only "
+            "you can read (mode 0600), not encrypted; on Linux install python3-gi and gir1.2-secret-1 with a running "
+            "keyring to have it encrypted", soft_wrap=True,
+        )

@@ -1,0 +1,243 @@
+"""Microsoft 365 sign-in (OAuth 2.0 with MSAL): the device-code flow, a protected token cache, silent renewal."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable, Protocol
+
+from ..errors import SignInError, SignInRequired
+
+AUTHORITY_HOST = "https://login.microsoftonline.com"
+AUTHORITY_ENV = "NYHETSBREV_OAUTH_AUTHORITY"  # another sign-in service (tests: a local stand-in of Microsoft's)
+CAFILE_ENV = "NYHETSBREV_OAUTH_CAFILE"  # the certificate authority of that service
+CACHE_ENV = "NYHETSBREV_TOKEN_CACHE"  # the folder of the token cache
+SCOPES = {
+    "smtp": "https://outlook.office.com/SMTP.Send",
+    "imap": "https://outlook.office.com/IMAP.AccessAsUser.All",
+}
+LOGIN_HINT = "run 'nyhetsbrev login' (it takes a minute in the browser), then the same command again"
+
+
+class OAuthSettings(Protocol):
+    """What sign-in needs from [smtp] or [imap]: the app registration and the mailbox."""
+
+    tenant: str | None
+    client_id: str | None
+    username: str | None
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    """Who is signed in, until when the current access token holds, and how the sign-in is stored."""
+
+    username: str
+    expires_at: float | None  # epoch; renewed silently with the stored sign-in before it runs out
+    protected: bool  # encrypted by the operating system (DPAPI, Keychain, libsecret), else a file only you can read
+    cache_path: Path
+
+
+@dataclass(frozen=True)
+class DeviceCode:
+    """What the person signing in is shown: the address to open and the code to type there."""
+
+    url: str
+    code: str
+    expires_at: float
+
+
+def xoauth2(username: str, token: str) -> str:
+    """The SASL XOAUTH2 initial response (before base64): user, bearer token, ^A separators."""
+    return f"user={username}\x01auth=Bearer {token}\x01\x01"
+
+
+def cache_folder() -> Path:
+    """Where the token cache lives: NYHETSBREV_TOKEN_CACHE, else the user's own cache folder (never the project)."""
+    named = os.environ.get(CACHE_ENV)
+    if named:
+        return Path(named).expanduser()
+    if sys.platform.startswith("win"):
+        return Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local") / "nyhetsbrev"
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Caches" / "nyhetsbrev"
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "nyhetsbrev"
+
+
+_apps: dict[tuple[str, ...], tuple[object, Path, bool]] = {}
+_lock = threading.Lock()  # one renewal at a time, however many connections open at once
+
+
+def _application(settings: OAuthSettings):
+    """The MSAL public client of this app registration, with its persisted cache (one per process)."""
+    return _registered(settings)[0]
+
+
+def _registered(settings: OAuthSettings) -> tuple[object, Path, bool]:
+    authority_base = (os.environ.get(AUTHORITY_ENV) or AUTHORITY_HOST).rstrip("/")
+    cafile = os.environ.get(CAFILE_ENV)
+    key = (authority_base, cafile or "", str(cache_folder()), settings.tenant or "", settings.client_id or "")
+    if key not in _apps:
+        import msal
+
+        extra = {} if authority_base == AUTHORITY_HOST else {"instance_discovery": False}
+        cache, path, protected = _cache(settings)
+        try:
+            app = msal.PublicClientApplication(
+                settings.client_id, authority=f"{authority_base}/{settings.tenant}", token_cache=cache,
+                http_client=_http_client(cafile), **extra,
+            )
+        except ValueError as exc:  # MSAL could not read the sign-in service's configuration
+            raise SignInError(f"the sign-in service for tenant {settings.tenant} cannot be used: {exc}",
+                              hint="check tenant and client_id in nyhetsbrev.toml") from None
+        except Exception as exc:  # requests' connection and TLS errors
+            raise _unreachable(exc) from None
+        _apps[key] = (app, path, protected)
+    return _apps[key]
+
+
+def _http_client(cafile: str | None):
+    """A requests session with a timeout; a CA file named for the sign-in service wins over REQUESTS_CA_BUNDLE."""
+    import functools
+
+    import requests
+
+    class Session(requests.Session):
+        def merge_environment_settings(self, url, proxies, stream, verify, cert):
+            merged = super().merge_environment_settings(url, proxies, stream, verify, cert)
+            if cafile:  # requests would otherwise let the environment's bundle replace the session's
+                merged["verify"] = cafile
+            return merged
+
+    session = Session()
+    session.mount("https://", requests.adapters.HTTPAdapter(max_retries=1))
+    session.request = functools.partial(session.request, timeout=30)
+    return session
+
+
+def _cache(settings: OAuthSettings):
+    """The token cache: encrypted by the operating system where it can, else a 0600 file (see `protected`)."""
+    from msal_extensions import FilePersistence, PersistedTokenCache, build_encrypted_persistence
+
+    folder = cache_folder()
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    name = hashlib.sha256(f"{settings.tenant}\n{settings.client_id}".encode()).hexdigest()[:16]
+    path = folder / f"msal-{name}.bin"
+    try:
+        persistence = build_encrypted_persistence(str(path))
+    except Exception:  # no keyring here (Linux without PyGObject or a Secret Service): a file only the user can read
+        persistence = FilePersistence(str(path))
+        if path.exists():
+            path.chmod(0o600)
+    return PersistedTokenCache(persistence), path, bool(persistence.is_encrypted)
+
+
+def _unreachable(exc: Exception) -> SignInError:
+    return SignInError(f"cannot reach the Microsoft 365 sign-in service: {type(exc).__name__}",
+                       hint="check the network connection and try again")
+
+
+def _scopes(purposes: Iterable[str]) -> list[str]:
+    return [SCOPES[p] for p in purposes]
+
+
+def _account(app, username: str | None):
+    """The cached account for the mailbox: the one with its address, else the only one signed in."""
+    accounts = app.get_accounts()
+    wanted = (username or "").lower()
+    for account in accounts:
+        if (account.get("username") or "").lower() == wanted:
+            return account
+    return accounts[0] if len(accounts) == 1 else None
+
+
+def access_token(settings: OAuthSettings, purpose: str) -> str:
+    """A valid access token for 'smtp' or 'imap', renewed silently; SignInRequired when only a new sign-in helps."""
+    app = _application(settings)
+    with _lock:
+        account = _account(app, settings.username)
+        if account is None:
+            raise SignInRequired(f"nobody is signed in to Microsoft 365 for {settings.username}", hint=LOGIN_HINT)
+        try:
+            result = app.acquire_token_silent_with_error(_scopes([purpose]), account=account)
+        except Exception as exc:  # requests' connection and TLS errors
+            raise _unreachable(exc) from None
+    if not result or "access_token" not in result:
+        reason = (result or {}).get("error") or "no valid sign-in is stored"
+        raise SignInRequired(f"the Microsoft 365 sign-in for {account.get('username')} has expired or was revoked "
+                             f"({reason})", hint=LOGIN_HINT)
+    return result["access_token"]
+
+
+def login(settings: OAuthSettings, purposes: Iterable[str], show: Callable[[DeviceCode], None]) -> SignedIn:
+    """The device-code flow: show the address and code, wait for the sign-in in a browser, store it protected."""
+    app = _application(settings)
+    scopes = _scopes(purposes)
+    try:
+        flow = app.initiate_device_flow(scopes=scopes)
+    except Exception as exc:
+        raise _unreachable(exc) from None
+    if "user_code" not in flow:
+        raise SignInError(f"Microsoft 365 refused to start the sign-in: {flow.get('error_description') or flow.get('error')}",
+                          hint="check tenant and client_id in nyhetsbrev.toml, and that the app registration allows "
+                          "public client flows (docs/microsoft365.md)")
+    show(DeviceCode(flow.get("verification_uri") or flow.get("verification_url", ""), flow["user_code"],
+                    float(flow.get("expires_at") or time.time() + 900)))
+    try:
+        result = app.acquire_token_by_device_flow(flow)
+    except Exception as exc:
+        raise _unreachable(exc) from None
+    if "access_token" not in result:
+        raise SignInError(f"the sign-in did not complete: {result.get('error_description') or result.get('error')}",
+                          hint="run 'nyhetsbrev login' again and finish the sign-in in the browser before the code expires")
+    username = (result.get("id_token_claims") or {}).get("preferred_username") or "?"
+    for account in app.get_accounts():  # one sign-in per app registration: the previous person's is removed
+        if (account.get("username") or "").lower() != username.lower():
+            app.remove_account(account)
+    _, path, protected = _registered(settings)
+    return SignedIn(username, time.time() + float(result.get("expires_in") or 0), protected, path)
+
+
+def status(settings: OAuthSettings) -> SignedIn | None:
+    """Who is signed in for this app registration and until when the stored access token holds (no network)."""
+    import msal
+
+    app = _application(settings)
+    account = _account(app, settings.username)
+    if account is None:
+        return None
+    tokens = app.token_cache.search(msal.TokenCache.CredentialType.ACCESS_TOKEN,
+                                    query={"home_account_id": account.get("home_account_id")})
+    expiry = max((float(t.get("expires_on") or 0) for t in tokens), default=0.0) or None
+    _, path, protected = _registered(settings)
+    return SignedIn(account.get("username") or "?", expiry, protected, path)
+
+
+def project_sign_in(root: Path) -> tuple[OAuthSettings, list[str]]:
+    """The app registration the project signs in with, and what for ('smtp', 'imap'), from nyhetsbrev.toml."""
+    from ..project.config import SETTINGS_FILE, load_settings
+
+    settings = load_settings(root / SETTINGS_FILE)
+    found = [(name, table) for name, table in (("smtp", settings.smtp), ("imap", getattr(settings, "imap", None)))
+             if table is not None and getattr(table, "auth", None) == "oauth2"]
+    if not found:
+        raise SignInError("nyhetsbrev.toml does not use the Microsoft 365 sign-in",
+                          path=root / SETTINGS_FILE,
+                          hint='add auth = "oauth2" with tenant and client_id to [smtp] (see docs/microsoft365.md)')
+    return found[0][1], [name for name, _ in found]
+
+
+def login_project(root: Path, show: Callable[[DeviceCode], None]) -> SignedIn:
+    """'nyhetsbrev login': sign in for everything the project uses OAuth 2.0 for."""
+    settings, purposes = project_sign_in(root)
+    return login(settings, purposes, show)
+
+
+def status_project(root: Path) -> tuple[OAuthSettings, SignedIn | None]:
+    """'nyhetsbrev login --status': the mailbox, and who is signed in for it (None: nobody)."""
+    settings, _ = project_sign_in(root)
+    return settings, status(settings)
