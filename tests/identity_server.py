@@ -19,6 +19,9 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import pytest
+
+USERNAME = "nyhetsbrev@example.org"  # the mailbox of tests/smtp_server.py and tests/mailserver.py
 TENANT = "4f1c9a2e-0b7d-4e55-9c3a-2d8e6f7a1b90"
 CLIENT_ID = "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d"
 
@@ -164,3 +167,20 @@ class _Handler(BaseHTTPRequestHandler):
             if path == f"/{TENANT}/oauth2/v2.0/token":
                 return self._answer(*state.token(form))
         return self._answer(404, {"error": "not_found"})
+
+
+@pytest.fixture(scope="session")
+def authority_files(tmp_path_factory):
+    """(ca.pem, cert.pem, key.pem): a certificate authority made for this run and the stand-in's certificate."""
+    return make_authority(tmp_path_factory.mktemp("identity"))
+
+
+@pytest.fixture
+def identity(authority_files, monkeypatch):
+    """The sign-in stand-in, running, with nyhetsbrev (MSAL) pointed at it."""
+    ca, cert, key = authority_files
+    with IdentityServer((cert, key), USERNAME) as server:
+        monkeypatch.setenv("NYHETSBREV_OAUTH_AUTHORITY", server.base)
+        monkeypatch.setenv("NYHETSBREV_OAUTH_CAFILE", str(ca))
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+        yield server

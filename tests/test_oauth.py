@@ -17,30 +17,13 @@ from pathlib import Path
 import pytest
 
 from nyhetsbrev.mail.limits import local_time
-from tests.identity_server import CLIENT_ID, TENANT, IdentityServer, make_authority
+from tests.identity_server import CLIENT_ID, TENANT, authority_files, identity  # noqa: F401  (fixtures)
 from tests.send_helpers import SETTINGS, add_people, certificate, ledger_rows, make_project  # noqa: F401  (fixtures)
 from tests.smtp_server import USERNAME, FaultServer
 
 pytestmark = pytest.mark.timeout(60)
 
 OAUTH_SMTP = f'\n[smtp]\nauth = "oauth2"\ntenant = "{TENANT}"\nclient_id = "{CLIENT_ID}"\nusername = "{USERNAME}"\n'
-
-
-@pytest.fixture(scope="session")
-def authority_files(tmp_path_factory):
-    """(ca.pem, cert.pem, key.pem): a certificate authority made for this run and the stand-in's certificate."""
-    return make_authority(tmp_path_factory.mktemp("identity"))
-
-
-@pytest.fixture
-def identity(authority_files, monkeypatch):
-    """The sign-in stand-in, running, with nyhetsbrev (MSAL) pointed at it."""
-    ca, cert, key = authority_files
-    with IdentityServer((cert, key), USERNAME) as server:
-        monkeypatch.setenv("NYHETSBREV_OAUTH_AUTHORITY", server.base)
-        monkeypatch.setenv("NYHETSBREV_OAUTH_CAFILE", str(ca))
-        monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-        yield server
 
 
 @pytest.fixture

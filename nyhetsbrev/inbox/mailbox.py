@@ -147,11 +147,8 @@ class Mailbox:
 
     def _login(self, imap: imaplib.IMAP4) -> None:
         s = self.settings
-        if s.auth != "password":
-            raise InboxError(
-                f"auth = \"{s.auth}\" in [imap] is not supported by this version of nyhetsbrev",
-                hint='use auth = "password" with NYHETSBREV_IMAP_PASSWORD',
-            )
+        if s.auth == "oauth2":
+            return self._login_oauth2(imap)
         password = os.environ.get(PASSWORD_ENV, "")
         offered = {c.upper() for c in imap.capabilities}
         try:
@@ -172,6 +169,27 @@ class Mailbox:
             ) from None
         except (OSError, imaplib.IMAP4.abort) as exc:
             raise MailboxUnavailable(f"the IMAP server {self.where} closed the connection during login: {type(exc).__name__}") from None
+
+    def _login_oauth2(self, imap: imaplib.IMAP4) -> None:
+        """AUTHENTICATE XOAUTH2 with a token renewed silently (SignInRequired: run 'nyhetsbrev login')."""
+        from ..mail.oauth import access_token, xoauth2
+
+        s = self.settings
+        token = access_token(s, "imap")
+        if "AUTH=XOAUTH2" not in {c.upper() for c in imap.capabilities}:
+            raise InboxError(f"the IMAP server {self.where} does not offer OAuth 2.0 login (XOAUTH2)",
+                             hint='for Microsoft 365 use host = "outlook.office365.com", port 993, security = "tls"')
+        answers = iter([xoauth2(s.username, token).encode("utf-8")])
+        try:  # a refused token comes back as a challenge with the reasons, answered with an empty line
+            imap.authenticate("XOAUTH2", lambda _challenge: next(answers, b""))
+        except (OSError, imaplib.IMAP4.abort) as exc:  # abort first: it is a kind of IMAP4.error
+            raise MailboxUnavailable(f"the IMAP server {self.where} closed the connection during login: {type(exc).__name__}") from None
+        except imaplib.IMAP4.error:
+            raise InboxError(
+                f"the IMAP server {self.where} refused the Microsoft 365 sign-in for {s.username}",
+                hint="run 'nyhetsbrev login' and try again; if it is refused again, ask IT whether IMAP is enabled "
+                "for this mailbox (see docs/microsoft365.md)",
+            ) from None
 
     def _refresh_capabilities(self, imap: imaplib.IMAP4) -> None:
         """The capabilities after login (servers may announce more, e.g. MOVE, once logged in)."""

@@ -32,7 +32,8 @@ OFFICE365_RATE = "30/min"
 OFFICE365_DAILY_LIMIT = 10_000
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _DOMAIN = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9-]{1,63}\.)+[A-Za-z]{2,63}$")
-_IMAP_KEYS = {"host", "port", "security", "username", "auth", "folder", "processed_folder", "timeout", "password"}
+_IMAP_KEYS = {"host", "port", "security", "username", "auth", "tenant", "client_id", "folder", "processed_folder",
+              "timeout", "password"}
 IMAP_SECURITY_MODES = ("tls", "starttls")
 _MEMBER_KEYS = {"name", "title", "organisation", "email", "phone"}
 
@@ -235,9 +236,8 @@ def _imap_settings(table: dict[str, Any], check: TableChecker) -> ImapSettings:
     port_raw = table.get("port") or (993 if security == "tls" else 143)
     if isinstance(port_raw, bool) or not isinstance(port_raw, int) or not 0 < port_raw < 65536:
         raise check.fail(f"IMAP port '{port_raw}' is not a port number", "port")
-    auth = (check.text_value(table, "auth", default="password") or "password").lower()
-    if auth not in ("password", "oauth2"):
-        raise check.fail(f"'auth' in [imap] must be \"password\" or \"oauth2\", not '{auth}'", "auth")
+    username = check.text_value(table, "username")
+    auth, tenant, client_id = oauth_settings(table, check, "imap", username)
     timeout = table.get("timeout", 30)
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
         raise check.fail("IMAP timeout must be a positive number of seconds", "timeout")
@@ -251,7 +251,7 @@ def _imap_settings(table: dict[str, Any], check: TableChecker) -> ImapSettings:
                          hint='e.g. processed_folder = "Behandlat"')
     return ImapSettings(
         host=check.text_value(table, "host"), port=port_raw, security=security,
-        username=check.text_value(table, "username"), auth=auth, folder=folder, processed_folder=processed,
+        username=username, auth=auth, tenant=tenant, client_id=client_id, folder=folder, processed_folder=processed,
         timeout=float(timeout),
     )
 

@@ -87,7 +87,9 @@ class ImapSettings:
     port: int = 993
     security: str = "tls"  # or "starttls"; never plain text
     username: str | None = None
-    auth: str = "password"  # or "oauth2"
+    auth: str = "password"  # or "oauth2" (Microsoft 365: tenant and client_id say which app registration)
+    tenant: str | None = None
+    client_id: str | None = None
     folder: str = "INBOX"
     processed_folder: str = "Behandlat"
     timeout: float = 30.0
