@@ -239,7 +239,7 @@ class Dispatcher:
         """The next messages to claim, up to the high-water mark in flight (their connections build the bytes)."""
         room = self._high_water() - len(self.in_flight)
         if self.budget is not None:
-            room = self.budget.take(room)
+            room = self.budget.take(min(room, len(todo)))  # only what is claimed now counts
         batch = []
         while todo and len(batch) < room:
             row, attempt = todo.popleft()
