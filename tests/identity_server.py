@@ -62,6 +62,7 @@ class IdentityServer:
         self.requests: list[tuple[str, dict]] = []  # (path, form fields) of every POST
         self.user_code = "KQ7-M4XP"
         self._polls = 0
+        self._device_scope = ""
         self._refresh_tokens: set[str] = set()
         handler = type("Handler", (_Handler,), {"server_state": self})
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
@@ -102,6 +103,7 @@ class IdentityServer:
         if form.get("client_id") != CLIENT_ID:
             return 400, {"error": "unauthorized_client", "error_description": "AADSTS700016: application not found"}
         self._polls = 0
+        self._device_scope = form.get("scope", "")  # what the tokens of this sign-in are for
         return 200, {"device_code": "dc-" + secrets.token_hex(8), "user_code": self.user_code,
                      "verification_uri": "https://microsoft.com/devicelogin", "expires_in": 900, "interval": 1,
                      "message": f"To sign in, open https://microsoft.com/devicelogin and enter {self.user_code}"}
@@ -112,7 +114,7 @@ class IdentityServer:
             self._polls += 1
             if self._polls <= self.pending_polls:
                 return 400, {"error": "authorization_pending", "error_description": "AADSTS70016: pending"}
-            return 200, self._tokens(form)
+            return 200, self._tokens({**form, "scope": self._device_scope})
         if grant == "refresh_token":
             if not self.refresh_ok or form.get("refresh_token") not in self._refresh_tokens:
                 return 400, {"error": "invalid_grant", "error_description": "AADSTS700082: The refresh token has expired"}
