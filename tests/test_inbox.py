@@ -225,3 +225,17 @@ def test_unsubscribe_takes_several_addresses_and_a_file(cli, sent, tmp_path):
     assert result.exit_code == 0, result.output
     assert set(suppressed()) == {"okand@example.org", "mia.berg@example.se", "karin.lund@example.se", "per.nilsson@example.org"}
     assert "either" in one_line_error(cli("--project", sent, "recipients", "unsubscribe", "a@example.se", "--token", "x.y"))
+
+
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_a_file_that_is_no_database_is_one_line_naming_it(cli, tmp_path, dry_run, monkeypatch):
+    project = inbox_project(tmp_path / "project")
+    folder = write_samples(tmp_path / "export")
+    database = tmp_path / "elsewhere" / "nyhetsbrev.db"  # never opened: no earlier database's name can stand in
+    database.parent.mkdir()
+    database.write_bytes(b"not a database, just text" * 100)
+    monkeypatch.setenv("NYHETSBREV_DB", str(database))
+    result = cli("--project", project, "inbox", "--from", folder, *(["--dry-run"] if dry_run else []))
+    line = one_line_error(result)
+    assert str(database) in line and "not a database" in line
+

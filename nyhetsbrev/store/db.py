@@ -253,6 +253,8 @@ def scratch_copy(path: Path, folder: Path) -> Path:
         copy = sqlite3.connect(target)
         try:
             source.backup(copy)
+        except sqlite3.DatabaseError as exc:  # not a database, or locked: the same one line as open_db gives
+            raise database_error(exc, Path(path)) from None
         finally:
             copy.close()
             source.close()
