@@ -239,3 +239,13 @@ def test_a_file_that_is_no_database_is_one_line_naming_it(cli, tmp_path, dry_run
     line = one_line_error(result)
     assert str(database) in line and "not a database" in line
 
+
+def test_exported_files_are_never_said_to_be_moved(cli, sent, tmp_path):
+    """Files read with --from stay where they are, whatever their folder is called."""
+    folder = write_samples(tmp_path / "mail on the desktop")
+    result = cli("--project", sent, "inbox", "--from", folder)
+    assert result.exit_code == 0, result.output
+    assert summary(result.stdout) == EXPECTED_COUNTS
+    assert "processed folder" not in result.stdout and "flagged as read" not in result.stdout
+    assert sorted(p.name for p in folder.iterdir()) == sorted(p.name for p in SAMPLES.glob("*.eml"))
+

@@ -78,7 +78,7 @@ def _show(report) -> None:
     console.print(summary)
     if report.dry_run:
         console.print("Dry run: nothing was changed, in the database or on the server.")
-    elif report.set_aside and "on " in report.source:
+    elif report.set_aside:
         where = "moved to the processed folder" if report.moved else "flagged as read and handled (the server cannot move)"
         console.print(f"{report.set_aside} handled message(s) {where}.")
 

@@ -27,7 +27,7 @@ class InboxReport:
     counts: Counter = field(default_factory=Counter)
     changes: list[Outcome] = field(default_factory=list)  # unsubscribed, bounced, temporary, complaints
     for_a_person: list[Outcome] = field(default_factory=list)
-    set_aside: int = 0
+    set_aside: int = 0  # handled messages taken out of the mailbox's folder (never exported files)
     moved: bool = True  # False when the server could not move and the messages were flagged instead
 
 
@@ -47,16 +47,17 @@ def read_inbox(root: Path, *, from_path: Path | None = None, dry_run: bool = Fal
         db = open_db(db_path)
         stack.callback(db.close)
         report = InboxReport(source.describe, dry_run)
+        on_server = from_path is None
         pending = source.pending()
         total = len(pending)
         done, batch = 0, []
         for fetched in source.messages(pending):
             batch.append((fetched.key, classify(fetched.raw, unsubscribe_address=unsubscribe_address)))
             if len(batch) >= APPLY_EVERY:
-                done += _apply_batch(db, source, batch, report)
+                done += _apply_batch(db, source, batch, report, on_server)
                 if progress:
                     progress(done, total)
-        done += _apply_batch(db, source, batch, report)
+        done += _apply_batch(db, source, batch, report, on_server)
         if progress:
             progress(done, total)
         report.moved = bool(getattr(source, "can_move", True))
@@ -73,7 +74,7 @@ def _open_source(settings, from_path: Path | None, dry_run: bool):
     return Mailbox(settings.imap, read_only=dry_run)  # opened by the caller's `with`
 
 
-def _apply_batch(db, source, batch: list, report: InboxReport) -> int:
+def _apply_batch(db, source, batch: list, report: InboxReport, on_server: bool) -> int:
     """Apply the batch to the database (committed) and only then set its messages aside: a crash between loses nothing."""
     if not batch:
         return 0
@@ -83,7 +84,8 @@ def _apply_batch(db, source, batch: list, report: InboxReport) -> int:
         _tally(report, outcome)
     if ready:
         source.set_aside(ready)
-        report.set_aside += len(ready)
+        if on_server:  # exported files stay as they are
+            report.set_aside += len(ready)
     count = len(batch)
     batch.clear()
     return count
