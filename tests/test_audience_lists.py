@@ -42,3 +42,13 @@ def test_send_refuses_and_writes_nothing(project, misspelt, smtp, cli, tmp_path,
     assert result.exit_code == 2, result.output
     assert f"{misspelt}:2: audience names the list 'politikerna'" in result.stderr
     assert smtp.attempts == [] and ledger_rows() == {} and not (tmp_path / "utkorg").exists()
+
+
+def test_the_preview_lists_the_same_warning_as_check(project, misspelt):
+    from nyhetsbrev.project.models import IssueId
+    from nyhetsbrev.web.preview.builds import make_build
+
+    add_people(2, ["politiker"])
+    problems = make_build(project, IssueId(22, 1)).problems
+    (found,) = [p for p in problems if "politikerna" in p["message"]]
+    assert found["level"] == "warning" and found["line"] == 2 and found["file"].endswith("02-politiker.md")

@@ -108,7 +108,7 @@ def send(
     if not lists and not test:
         raise SendError("name the lists to send to", hint="add --list NAME (see 'nyhetsbrev lists'), or --test ADDRESS for a test copy")
     project, issue = pipeline.load(root, issue_text)
-    checked = pipeline.check(root, issue.id)
+    checked = pipeline.check_issue(project, issue)
     if checked.errors:
         first = checked.errors[0]
         raise CheckFailed(

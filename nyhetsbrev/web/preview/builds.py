@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from email.utils import parseaddr
 from pathlib import Path
 
-from ...render import checks, issue as render
+from ...render import issue as render
 from ...mail import message
 from ...publish import pipeline
 from ...errors import NyhetsbrevError
@@ -80,9 +80,9 @@ def make_build(root: Path, issue_id: IssueId) -> PreviewBuild:
     """Read, render and check the issue in memory (one read of the project) for the preview; raises NyhetsbrevError."""
     started = time.perf_counter()
     project, issue = pipeline.load(root, issue_id)
-    rendered = pipeline.render(project, issue)
+    checked = pipeline.check_issue(project, issue)  # what 'nyhetsbrev check' reports, from the same render
+    rendered, problems = checked.rendered, checked.problems
     settings = project.settings
-    problems = checks.inspect(issue, rendered, images_linked=bool(settings.image_base_url)) + pipeline.settings_problems(project)
     unsubscribe_page = Pages(settings).example(settings.unsubscribe_url).body if settings.unsubscribe_url else None
     name, address = parseaddr(settings.sender)
     return PreviewBuild(
