@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from .app import app, console, err_console, escape, project_root
+from .progress import Bar
 
 
 @app.command()
@@ -15,19 +16,12 @@ def publish(
     out: Path = typer.Option(None, "--out", help="Folder to write the site into (default: build/archive/ in the project)."),
 ) -> None:
     """Write the archive: index.html, each issue's web page in YY-N/ and feed.xml, ready to copy to archive_url."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn
 
     from ..publish.archive import publish as publish_archive
 
-    with Progress(
-        TextColumn("publishing"), BarColumn(), MofNCompleteColumn(),
-        console=err_console, transient=True, disable=not err_console.is_terminal,
-    ) as bar:
-        task = bar.add_task("publish", total=None)
-        result = publish_archive(
-            project_root(ctx), out.resolve() if out else None,
-            progress=lambda done, total: bar.update(task, completed=done, total=total),
-        )
+    with Bar(TextColumn("publishing"), BarColumn(), MofNCompleteColumn()) as bar:
+        result = publish_archive(project_root(ctx), out.resolve() if out else None, progress=bar.show)
     for problem in result.problems:
         err_console.print(f"[yellow]warning:[/] {escape(problem)}", soft_wrap=True)
     unchanged = len(result.published) - len(result.rendered)
