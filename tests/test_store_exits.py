@@ -14,22 +14,43 @@ from tests.send_helpers import add_people, make_project, project, send, smtp  # 
 SECRET_BYTES = b"hemlig-\xff\xfe-l\xf6sen"  # Latin-1 bytes: not UTF-8
 
 
-def test_a_password_that_is_not_utf8_is_one_line_showing_none_of_it(tmp_path):
-    root = make_project(tmp_path / "project")
+def _run_with_secret(root: Path, variable: bytes, extra: dict[bytes, bytes], *args: str) -> tuple[int, str, bytes]:
+    """nyhetsbrev run with SECRET_BYTES in the environment variable: (exit status, stderr, all output)."""
     env = {key.encode(): value.encode() for key, value in os.environ.items()}
-    env.update({b"NYHETSBREV_SMTP_HOST": b"127.0.0.1", b"NYHETSBREV_SMTP_PORT": b"2525",
-                b"NYHETSBREV_SMTP_SECURITY": b"none", b"NYHETSBREV_SMTP_USERNAME": b"nyhetsbrev@example.org",
-                b"NYHETSBREV_SMTP_PASSWORD": SECRET_BYTES})
-    result = subprocess.run([sys.executable, "-m", "nyhetsbrev", "--project", str(root), "send", "22:1",
-                             "--test", "anna@example.org"], env=env, capture_output=True, timeout=60)
-    stderr = result.stderr.decode("utf-8", "replace")
+    env.update(extra)
+    env[variable] = SECRET_BYTES
+    result = subprocess.run([sys.executable, "-m", "nyhetsbrev", "--project", str(root), *args],
+                            env=env, capture_output=True, timeout=60)
+    return result.returncode, result.stderr.decode("utf-8", "replace"), result.stdout + result.stderr
+
+
+def _shows_none_of_the_secret(stderr: str, output: bytes, variable: str) -> None:
     lines = [line for line in stderr.splitlines() if line.strip()]
-    assert result.returncode == 2, stderr  # send exits 2 on errors (1 means some recipients failed)
-    assert len(lines) == 1 and "NYHETSBREV_SMTP_PASSWORD is not valid UTF-8" in lines[0]
+    assert len(lines) == 1 and f"{variable} is not valid UTF-8" in lines[0], stderr
     assert "unexpected" not in stderr and "Traceback" not in stderr
-    output = result.stdout + result.stderr
     for shown in (b"hemlig", b"l\xf6sen", b"\xff", b"\xfe", b"xff", b"udcff", b"position", b"\xef\xbf\xbd"):
         assert shown not in output, shown
+
+
+def test_a_password_that_is_not_utf8_is_one_line_showing_none_of_it(tmp_path):
+    root = make_project(tmp_path / "project")
+    status, stderr, output = _run_with_secret(
+        root, b"NYHETSBREV_SMTP_PASSWORD",
+        {b"NYHETSBREV_SMTP_HOST": b"127.0.0.1", b"NYHETSBREV_SMTP_PORT": b"2525",
+         b"NYHETSBREV_SMTP_SECURITY": b"none", b"NYHETSBREV_SMTP_USERNAME": b"nyhetsbrev@example.org"},
+        "send", "22:1", "--test", "anna@example.org",
+    )
+    assert status == 2, stderr  # send exits 2 on errors (1 means some recipients failed)
+    _shows_none_of_the_secret(stderr, output, "NYHETSBREV_SMTP_PASSWORD")
+
+
+def test_an_imap_password_that_is_not_utf8_is_one_line_showing_none_of_it(tmp_path):
+    from tests.inbox_helpers import inbox_project
+
+    root = inbox_project(tmp_path / "project", '\n[imap]\nhost = "127.0.0.1"\nport = 9\nusername = "redaktion@example.org"\n')
+    status, stderr, output = _run_with_secret(root, b"NYHETSBREV_IMAP_PASSWORD", {}, "inbox")
+    assert status == 1, stderr
+    _shows_none_of_the_secret(stderr, output, "NYHETSBREV_IMAP_PASSWORD")
 
 
 def test_export_of_a_file_name_says_what_was_meant(cli, tmp_path, monkeypatch):

@@ -41,11 +41,18 @@ def check_settings(imap: ImapSettings) -> None:
         raise InboxError(f"IMAP security '{imap.security}' is not known", hint="use tls or starttls")
     if not imap.username:
         raise InboxError("no IMAP username is configured", hint='add username = "the mailbox address" to [imap]')
-    if imap.auth == "password" and not os.environ.get(PASSWORD_ENV):
+    if imap.auth == "password" and not imap_password():
         raise InboxError(
             f"the IMAP username is {imap.username} but {PASSWORD_ENV} is not set",
             hint=f"set {PASSWORD_ENV} in the environment (it is never stored)",
         )
+
+
+def imap_password() -> str | None:
+    """NYHETSBREV_IMAP_PASSWORD, or None; InboxError, showing no character of it, when it is not UTF-8 text."""
+    from ..mail.transport import password_from_environment
+
+    return password_from_environment(PASSWORD_ENV, InboxError)
 
 
 def tls_context() -> ssl.SSLContext:
@@ -149,7 +156,7 @@ class Mailbox:
         s = self.settings
         if s.auth == "oauth2":
             return self._login_oauth2(imap)
-        password = os.environ.get(PASSWORD_ENV, "")
+        password = imap_password() or ""
         offered = {c.upper() for c in imap.capabilities}
         try:
             if "AUTH=PLAIN" in offered:

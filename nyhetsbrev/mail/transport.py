@@ -13,7 +13,7 @@ import threading
 import time
 from pathlib import Path
 
-from ..errors import SmtpConfigError, SmtpUnavailable, TransportError
+from ..errors import NyhetsbrevError, SmtpConfigError, SmtpUnavailable, TransportError
 from ..project.models import SmtpSettings
 from .replies import DEFERRED, FAILED, RECONNECT, SENT, UNKNOWN, Result, classify, is_bad_address  # noqa: F401  (used as transport.SENT …)
 
@@ -56,14 +56,19 @@ def check_settings(smtp: SmtpSettings) -> None:
 
 def smtp_password() -> str | None:
     """NYHETSBREV_SMTP_PASSWORD, or None; SmtpConfigError, showing no character of it, when it is not UTF-8 text."""
-    password = os.environ.get(PASSWORD_ENV)
+    return password_from_environment(PASSWORD_ENV, SmtpConfigError)
+
+
+def password_from_environment(name: str, error: type[NyhetsbrevError]) -> str | None:
+    """The password in the environment variable name, or None; error, showing no character of it, when it is not UTF-8."""
+    password = os.environ.get(name)
     if password is not None:
         try:
             password.encode("utf-8")
         except UnicodeEncodeError:  # bytes that were not UTF-8, kept by Python as lone surrogates
-            raise SmtpConfigError(
-                f"{PASSWORD_ENV} is not valid UTF-8 text (the password is not shown)",
-                hint=f"set {PASSWORD_ENV} again from a terminal or password manager that uses UTF-8",
+            raise error(
+                f"{name} is not valid UTF-8 text (the password is not shown)",
+                hint=f"set {name} again from a terminal or password manager that uses UTF-8",
             ) from None
     return password
 
