@@ -22,18 +22,19 @@ def login(
         if signed_in is None:
             console.print(f"Nobody is signed in for {escape(settings.username)}: run 'nyhetsbrev login'.")
             raise typer.Exit(1)
-        _show(signed_in, local_time)
+        _show(signed_in)
         return
 
     def show(device) -> None:
         console.print(f"Open [bold]{escape(device.url)}[/] in a browser and enter the code [bold]{escape(device.code)}[/]")
         console.print(f"(waiting for the sign-in, until {local_time(device.expires_at)}; Ctrl-C stops)")
 
-    signed_in = oauth.login_project(root, show)
-    _show(signed_in, local_time)
+    _show(oauth.login_project(root, show))
 
 
-def _show(signed_in, local_time) -> None:
+def _show(signed_in) -> None:
+    from ..mail.limits import local_time
+
     console.print(f"Signed in as [bold]{escape(signed_in.username)}[/].")
     if signed_in.expires_at:
         console.print(f"access valid until {local_time(signed_in.expires_at)}; renewed by itself while the sign-in "
