@@ -278,6 +278,21 @@ def test_dry_run_shows_the_plan_and_sends_nothing(project, smtp, cli):
     assert smtp.received == [] and ledger_rows() == {}
 
 
+@pytest.mark.parametrize("url, warned", [
+    ("http://www.example.org/avregistrera", "warning: unsubscribe_url is not https"),
+    (None, "warning: unsubscribe_url is not set"),
+])
+def test_the_plan_warns_of_an_unsubscribe_url_that_gives_no_one_click(project, smtp, cli, url, warned):
+    settings = project / "nyhetsbrev.toml"
+    text = settings.read_text(encoding="utf-8")
+    old = 'unsubscribe_url = "https://www.example.org/avregistrera"\n'
+    settings.write_text(text.replace(old, f'unsubscribe_url = "{url}"\n' if url else ""), encoding="utf-8")
+    add_people(2, ["politiker"])
+    result = cli("--project", project, "send", "22:1", "--list", "politiker", "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert result.stderr.count(warned) == 1, result.stderr
+
+
 def test_without_an_smtp_host_it_says_what_to_set(project, cli, monkeypatch):
     for name in ("NYHETSBREV_SMTP_HOST", "NYHETSBREV_SMTP_PORT", "NYHETSBREV_SMTP_SECURITY"):
         monkeypatch.delenv(name, raising=False)

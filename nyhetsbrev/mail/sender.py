@@ -247,12 +247,10 @@ def _fill_limits(plan: SendPlan, db, smtp: SmtpSettings, options: Options) -> No
 
 
 def _warnings(project: Project) -> list[str]:
-    settings = project.settings
-    found = [problem.message for problem in pipeline.archive_problems(project)]
-    if not settings.unsubscribe_url:
+    """What check says about the settings (archive_url, an unsubscribe_url that is not https), and an unset unsubscribe_url."""
+    found = [problem.message for problem in pipeline.settings_problems(project)]
+    if not project.settings.unsubscribe_url:
         found.append("unsubscribe_url is not set: unsubscribing works by email only (no one-click link)")
-    elif not settings.unsubscribe_url.startswith("https://"):
-        found.append("unsubscribe_url is not https: the emails go without one-click unsubscribe")
     return found
 
 
