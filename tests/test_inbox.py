@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import mailbox
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -248,4 +249,18 @@ def test_exported_files_are_never_said_to_be_moved(cli, sent, tmp_path):
     assert summary(result.stdout) == EXPECTED_COUNTS
     assert "processed folder" not in result.stdout and "flagged as read" not in result.stdout
     assert sorted(p.name for p in folder.iterdir()) == sorted(p.name for p in SAMPLES.glob("*.eml"))
+
+
+def test_without_a_terminal_progress_is_a_line_now_and_then(cli, sent, tmp_path, monkeypatch):
+    """A scheduled run's log gets 'reading: N of M messages' lines (paced; here every batch), never a bar."""
+    from nyhetsbrev.cli import progress
+    from nyhetsbrev.inbox import run
+
+    monkeypatch.setattr(progress, "LINE_EVERY", 0.0)
+    monkeypatch.setattr(run, "APPLY_EVERY", 4)
+    folder = write_samples(tmp_path / "export")
+    result = cli("--project", sent, "inbox", "--from", folder)
+    assert result.exit_code == 0, result.output
+    total = len(list(SAMPLES.glob("*.eml")))
+    assert re.findall(r"reading: (\d+) of (\d+) messages", result.stderr) == [("4", str(total)), ("8", str(total))]
 
