@@ -181,8 +181,9 @@ def parse_rate(text: str) -> float:
         count = float(number.strip().replace(" ", "").replace("\u00a0", ""))
     except ValueError:
         raise ValueError(f"'{text}' does not start with a number") from None
-    if not 0 < count < float("inf"):
-        raise ValueError(f"'{text}' must be more than 0")
+    if not 0 < count < float("inf"):  # also NaN
+        raise ValueError(f"'{text}' must be more than 0" if count <= 0 or count != count
+                         else f"'{text}' is not a finite number")
     return count / RATE_UNITS[unit]
 
 
