@@ -55,12 +55,12 @@ def send(
     again = _command(ctx, issue, lists or [], yes=yes, resend_unknown=resend_unknown, allow_changes=allow_changes,
                      connections=connections, rate=rate)
     try:
-        per_second = _rate(rate)
+        chosen_rate = _rate(rate)
         with _Bar() as bar:
             report = send_issue(
                 project_root(ctx), issue, lists or [], test=addresses, outbox=outbox, dry_run=dry_run,
                 resend_unknown=resend_unknown, allow_changes=allow_changes,
-                options=Options(connections=connections, rate=per_second, rate_text=rate and " ".join(rate.split())),
+                options=Options(connections=connections, rate=chosen_rate),
                 confirm=None if yes else bar.ask, progress=bar.update,
             )
     except SendInterrupted as stop:
@@ -106,14 +106,14 @@ def _command(ctx: typer.Context, issue: str, lists: list[str], *, yes: bool, res
     return shlex.join(parts)
 
 
-def _rate(rate: str | None) -> float | None:
-    """--rate as messages per second (None: the rate in nyhetsbrev.toml)."""
+def _rate(rate: str | None):
+    """--rate as a Rate (None: the rate in nyhetsbrev.toml)."""
     if rate is None:
         return None
-    from ..project.config import parse_rate
+    from ..project.config import rate_setting
 
     try:
-        return parse_rate(rate)
+        return rate_setting(rate)
     except ValueError as exc:
         raise SendError(f"--rate {exc}", hint="write it as 30/min, 2/s or 1000/h") from None
 

@@ -17,7 +17,7 @@ from typing import Callable
 from . import limits, transport
 from .jobs import Job, Reports, in_flight_limit
 from ..errors import SendError, SendPaused, TransportError
-from ..project.models import SmtpSettings
+from ..project.models import Rate, SmtpSettings
 from ..store import ledger
 
 RETRY_BASE_ENV = "NYHETSBREV_RETRY_BASE"
@@ -49,12 +49,16 @@ class Options:
     """How to send: connections, rate limit (messages per second), retries in this run and when to pause."""
 
     connections: int = 4
-    rate: float | None = None
-    rate_text: str | None = None  # the rate as the user wrote it, e.g. "30/min"
+    rate: Rate | None = None
     retries: int = 3
     retry_base: float | None = None
     pause_after: int = 5
     clock: limits.Clock = limits.SYSTEM_CLOCK
+
+    @property
+    def per_second(self) -> float | None:
+        """The rate limit in messages per second (None: no limit)."""
+        return self.rate.per_second if self.rate else None
 
     def base(self) -> float:
         if self.retry_base is not None:
@@ -88,7 +92,7 @@ class Dispatcher:
         self.stop = threading.Event()
         self.interrupted = threading.Event()
         self.clock = options.clock
-        self.limiter = limits.RateLimiter(options.rate, self.clock)
+        self.limiter = limits.RateLimiter(options.per_second, self.clock)
         self.budget = limits.DailyBudget(db, smtp.daily_limit, self.clock) if smtp.daily_limit else None
         self.in_flight: dict[str, Job] = {}
         self.unwritten: list[ledger.Outcome] = []  # replies collected, written with the next claims

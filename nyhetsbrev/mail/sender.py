@@ -102,8 +102,6 @@ def send(
     options = options or Options()
     if options.connections < 1:
         raise SendError("--connections must be at least 1")
-    if options.rate is not None and options.rate <= 0:
-        raise SendError("--rate must be a positive number of messages per second")
     lists = tuple(dict.fromkeys(name.strip() for name in lists if name.strip()))
     if not lists and not test:
         raise SendError("name the lists to send to", hint="add --list NAME (see 'nyhetsbrev lists'), or --test ADDRESS for a test copy")
@@ -146,7 +144,7 @@ def send(
         smtp = project.settings.smtp
         plan.destination = _via(smtp)
         if options.rate is None and smtp.rate:
-            options = dataclasses.replace(options, rate=smtp.rate, rate_text=smtp.rate_text)
+            options = dataclasses.replace(options, rate=smtp.rate)
         issue_key = str(issue.id)
         entries = [ledger.Entry(k, item["email"], item["id"], tuple(sorted(names)), *renderer.version(names))
                    for k, (item, names) in people.items()]
@@ -232,7 +230,7 @@ def _fill_plan(plan: SendPlan, counts: ledger.Plan, resend_unknown: bool) -> Non
 
 def _fill_limits(plan: SendPlan, db, smtp: SmtpSettings, options: Options) -> None:
     """The rate and daily limit this send keeps, how many may go now, and how long that takes."""
-    plan.rate_text = options.rate_text or (f"{options.rate:g}/s" if options.rate else None)
+    plan.rate_text = options.rate.text if options.rate else None
     plan.daily_limit, plan.limits_from = smtp.daily_limit, smtp.limits_from
     now = plan.to_send
     if smtp.daily_limit:
@@ -243,7 +241,7 @@ def _fill_limits(plan: SendPlan, db, smtp: SmtpSettings, options: Options) -> No
             until = budget.next_free()
             if until is not None and until - options.clock.time() > limits.WAIT_AT_MOST:
                 plan.resume_at = until
-    plan.duration = limits.expected_duration(now, options.rate)
+    plan.duration = limits.expected_duration(now, options.per_second)
 
 
 def _warnings(project: Project) -> list[str]:

@@ -10,7 +10,7 @@ from typing import Any
 from ..errors import ProjectNotFound, SendError
 from .front_matter import shorten
 from .headers import check_header_text, check_header_value, envelope_address
-from .models import Contact, Group, ImapSettings, Member, Project, Roster, Settings, SmtpSettings
+from .models import Contact, Group, ImapSettings, Member, Project, Rate, Roster, Settings, SmtpSettings
 from .toml_file import TableChecker, line_of, read_toml
 
 SETTINGS_FILE = "nyhetsbrev.toml"
@@ -162,12 +162,11 @@ def _smtp_settings(table: dict[str, Any], check: TableChecker) -> SmtpSettings:
         rate_text = rate_text or OFFICE365_RATE
         daily_limit = daily_limit or OFFICE365_DAILY_LIMIT
     try:
-        rate = parse_rate(rate_text) if rate_text else None
+        rate = rate_setting(rate_text) if rate_text else None
     except ValueError as exc:
         raise check.fail(f"'rate' {exc}", "rate", hint='write it as "30/min", "2/s" or "1000/h"') from None
     return SmtpSettings(host=host, port=port, security=security, username=username, timeout=float(timeout),
-                        auth=auth, tenant=tenant, client_id=client_id, rate=rate,
-                        rate_text=rate_text and " ".join(rate_text.split()), daily_limit=daily_limit,
+                        auth=auth, tenant=tenant, client_id=client_id, rate=rate, daily_limit=daily_limit,
                         limits_from=limits_from)
 
 
@@ -185,6 +184,11 @@ def parse_rate(text: str) -> float:
         raise ValueError(f"'{text}' must be more than 0" if count <= 0 or count != count
                          else f"'{text}' is not a finite number")
     return count / RATE_UNITS[unit]
+
+
+def rate_setting(text: str) -> Rate:
+    """A rate as written ("30/min", "2/s", "1000/h") with its messages per second; ValueError saying why."""
+    return Rate(" ".join(str(text).split()), parse_rate(text))
 
 
 def oauth_settings(table: dict[str, Any], check: TableChecker, section: str,

@@ -62,6 +62,14 @@ class IssueId:
 
 
 @dataclass(frozen=True)
+class Rate:
+    """A sending rate as the user wrote it ("30/min") and in messages per second."""
+
+    text: str
+    per_second: float
+
+
+@dataclass(frozen=True)
 class SmtpSettings:
     """Where and how to send; the password is never held here."""
 
@@ -73,8 +81,7 @@ class SmtpSettings:
     auth: str = "password"  # or "oauth2" (Microsoft 365: tenant and client_id say which app registration)
     tenant: str | None = None
     client_id: str | None = None
-    rate: float | None = None  # messages per second
-    rate_text: str | None = None  # as written, e.g. "30/min"
+    rate: Rate | None = None
     daily_limit: int | None = None  # messages in any 24 hours
     limits_from: str | None = None  # why rate/daily_limit hold when the settings name none, e.g. "Microsoft 365"
 
