@@ -67,6 +67,19 @@ def test_every_kind_of_message_is_applied_and_summarised(cli, sent, tmp_path):
     assert temporary == [("karin.lund@example.se", "temporary_bounce", "22:1", "<20220402071240.4F1C22A0B7@relay.example.org>")]
 
 
+def test_the_key_file_is_read_once_for_a_whole_mailbox(cli, sent, tmp_path, monkeypatch):
+    from nyhetsbrev.store import suppressions
+
+    folder = write_samples(tmp_path / "export")
+    reads = []
+    real = suppressions.load_or_create_key
+    monkeypatch.setattr(suppressions, "load_or_create_key", lambda path: reads.append(path) or real(path))
+    result = cli("--project", sent, "inbox", "--from", folder)
+    assert result.exit_code == 0, result.output
+    assert suppressed() == EXPECTED_SUPPRESSED
+    assert len(reads) == 1, reads
+
+
 def test_the_dsn_naming_a_forwarding_alias_is_attributed_by_message_id(sent, tmp_path, cli):
     """Anna forwards to anna.privat@example.net, which bounces: Anna is suppressed, the alias is never stored."""
     folder = tmp_path / "one"

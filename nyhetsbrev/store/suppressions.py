@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -14,9 +15,31 @@ OWN_TABLES = ("recipients", "lists", "memberships", "subscription_events", "supp
 _SUPPRESSIBLE = ("unsubscribed", "bounced")  # forgotten goes through forget()
 
 
+_KEYS: weakref.WeakKeyDictionary[Database, tuple[tuple, bytes]] = weakref.WeakKeyDictionary()
+
+
+def _stamp(path) -> tuple | None:
+    """What tells whether the key file changed (None when there is none yet)."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (str(path), st.st_mtime_ns, st.st_size, st.st_ino)
+
+
 def signing_key(db: Database) -> bytes:
-    """The newsletter's secret key (the key file next to the database, or NYHETSBREV_KEY_FILE)."""
-    return load_or_create_key(default_key_path(db_file(db)))
+    """The newsletter's secret key (the key file next to the database, or NYHETSBREV_KEY_FILE).
+
+    Read once per open database, and again only when the file itself changed (a stat, not a read).
+    """
+    path = default_key_path(db_file(db))
+    cached, stamp = _KEYS.get(db), _stamp(path)
+    if cached is not None and stamp is not None and cached[0] == stamp:
+        return cached[1]
+    key = load_or_create_key(path)
+    if (stamp := _stamp(path)) is not None:
+        _KEYS[db] = (stamp, key)
+    return key
 
 
 def suppress(db: Database, address: str, reason: str, source: str, detail: str | None = None, *,
