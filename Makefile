@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: build test bench lint preview golden screenshots clean
+.PHONY: build test bench lint preview golden screenshots clean catalog translations
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -12,12 +12,25 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[test]'
 	touch $(STAMP)
 
-build: $(STAMP)
+# The compiled catalogs (.mo) of the editable install; a wheel gets its own from setup.py. Never committed.
+MO := nyhetsbrev/locale/sv/LC_MESSAGES/nyhetsbrev.mo
+$(MO): nyhetsbrev/locale/sv/LC_MESSAGES/nyhetsbrev.po $(STAMP)
+	$(BIN)/pybabel -q compile -D nyhetsbrev -d nyhetsbrev/locale
+
+translations: $(MO)
+
+# pybabel extract + update: new messages (also command help and click's own) go into the .po without Swedish
+# text; fill in their msgstr, then `make translations` (tests compile a stale catalog in memory).
+catalog: $(STAMP)
+	$(BIN)/python -m tools.catalog
+	$(BIN)/pybabel -q compile -D nyhetsbrev -d nyhetsbrev/locale
+
+build: $(STAMP) $(MO)
 	$(BIN)/nyhetsbrev build 22:1
 	@echo "Open build/22-1/email.html in a browser, or watch it while you write: $(BIN)/nyhetsbrev preview 22:1"
 	@echo "Next: run nyhetsbrev as $(BIN)/nyhetsbrev (or '. $(BIN)/activate' first, then just nyhetsbrev --help)"
 
-test: $(STAMP)
+test: $(STAMP) $(MO)
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)

@@ -30,4 +30,11 @@ def _isolated_environment(tmp_path, monkeypatch):
     data.mkdir()
     monkeypatch.setenv("NYHETSBREV_DB", str(data / "nyhetsbrev.db"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(data / "cache"))
+    # The interface is Swedish by default; tests that are not about the language read it in English
+    # (tests about Swedish delete this, or use the `swedish` fixture of tests/language_helpers.py).
+    monkeypatch.setenv("NYHETSBREV_LANGUAGE", "en")
+    from nyhetsbrev import i18n
+
+    i18n.reset()
     yield
+    i18n.reset()

@@ -10,18 +10,86 @@ import typer
 from rich.console import Console
 from typer.core import TyperGroup
 
+from .. import i18n
 from ..errors import NyhetsbrevError
+from ..i18n import N_, _
 
 console = Console(highlight=False, soft_wrap=True)  # paths and addresses stay whole for copying
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def error_label() -> str:
+    """The red 'error: ' that starts an error line, in the interface language."""
+    label = _("error:")
+    return f"[bold red]{label}[/] "
 
 
 def _debug(ctx) -> bool:
     return bool((ctx.obj or {}).get("debug") or os.environ.get("NYHETSBREV_DEBUG"))
 
 
+def _translate_library() -> None:
+    """Hand click's and Typer's own messages ("Usage:", "Options", "No such option" …) our catalog.
+
+    Both mark them with gettext's module-level _() and ngettext(), which would pick the language from
+    LANG; each module gets ours instead, so they follow the interface language (tools/catalog.py
+    merges their messages into our catalog).
+    """
+    import sys
+
+    for name in ("click.core", "click.exceptions", "click.decorators", "click.formatting", "click.parser",
+                 "click.types", "click.termui", "click.utils", "typer.core", "typer.main"):
+        module = sys.modules.get(name)
+        if module is None:
+            continue
+        if getattr(module, "_", None) is not None:
+            module._ = _
+        if getattr(module, "ngettext", None) is not None:
+            module.ngettext = i18n.ngettext
+
+
+_translate_library()
+
+
+def _project_in(args) -> str | None:
+    """The --project folder named on the command line, before click has parsed it (for the language)."""
+    args = list(args or [])
+    for index, arg in enumerate(args):
+        if arg == "--":
+            break
+        if arg == "--project" and index + 1 < len(args):
+            return args[index + 1]
+        if arg.startswith("--project="):
+            return arg.split("=", 1)[1]
+    return None
+
+
+def _localize(command) -> None:
+    """Translate the help of the command, its options and its subcommands into the interface language.
+
+    The English help (docstrings, help="...") is kept aside on first use, so each run translates afresh.
+    """
+    original = command.__dict__.setdefault("_english", {"help": command.help, "short_help": command.short_help})
+    command.help = _(original["help"]) if original["help"] else original["help"]
+    command.short_help = _(original["short_help"]) if original["short_help"] else original["short_help"]
+    for param in command.params:
+        english = param.__dict__.setdefault("_english", getattr(param, "help", None))
+        if english:
+            param.help = _(english)
+    for sub in getattr(command, "commands", {}).values():
+        _localize(sub)
+
+
 class _Group(TyperGroup):
     """Turns NyhetsbrevError into one line and an exit code; a traceback only with --debug."""
+
+    def main(self, args=None, *rest, **kwargs):
+        """Choose the interface language for this run and show the help in it, then run the command."""
+        import sys
+
+        i18n.reset(project=_project_in(sys.argv[1:] if args is None else args))
+        _localize(self)
+        return super().main(args, *rest, **kwargs)
 
     def invoke(self, ctx):
         try:
@@ -29,16 +97,17 @@ class _Group(TyperGroup):
         except NyhetsbrevError as exc:
             if _debug(ctx):
                 raise
-            err_console.print(f"[bold red]error:[/] {escape(exc)}")
+            err_console.print(error_label() + f"{escape(exc)}")
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
-            err_console.print("stopped.")
+            err_console.print(_("stopped."))
             raise typer.Exit(130) from None
         except OSError as exc:  # disk full, a folder where a file should be, no permission …
             if _debug(ctx):
                 raise
             where = f"{exc.filename}: " if exc.filename else ""
-            err_console.print(f"[bold red]error:[/] {escape(where)}{escape(exc.strerror or exc)}. Check the path and try again")
+            err_console.print(error_label() + f"{escape(where)}{escape(exc.strerror or exc)}. "
+                              + _("Check the path and try again"))
             raise typer.Exit(1) from None
         except Exception as exc:  # a bug: still one line, the traceback is behind --debug
             if _debug(ctx) or type(exc).__module__.startswith(("typer", "click")):
@@ -46,18 +115,17 @@ class _Group(TyperGroup):
             if type(exc).__module__ == "sqlite3":  # read-only, disk full, busy: the database's condition, not a bug
                 from ..store.db import database_error
 
-                err_console.print(f"[bold red]error:[/] {escape(database_error(exc))}")
+                err_console.print(error_label() + f"{escape(database_error(exc))}")
                 raise typer.Exit(1) from None
-            err_console.print(
-                f"[bold red]error:[/] unexpected {type(exc).__name__}: {escape(exc)}. "
-                "Run again with --debug and report the traceback"
-            )
+            err_console.print(error_label() + _(
+                "unexpected {kind}: {message}. Run again with --debug and report the traceback"
+            ).format(kind=type(exc).__name__, message=escape(exc)))
             raise typer.Exit(2) from None
 
 
 app = typer.Typer(
     cls=_Group,
-    help="Write, preview and send the newsletter. Start with 'nyhetsbrev build 22:1'.",
+    help=N_("Write, preview and send the newsletter. Start with 'nyhetsbrev build 22:1'."),
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -69,9 +137,9 @@ app = typer.Typer(
 def _global(
     ctx: typer.Context,
     project: Path = typer.Option(
-        None, "--project", envvar="NYHETSBREV_PROJECT", help="The project folder (default: nearest folder with nyhetsbrev.toml)."
+        None, "--project", envvar="NYHETSBREV_PROJECT", help=N_("The project folder (default: nearest folder with nyhetsbrev.toml).")
     ),
-    debug: bool = typer.Option(False, "--debug", help="Show a full traceback on errors."),
+    debug: bool = typer.Option(False, "--debug", help=N_("Show a full traceback on errors.")),
 ) -> None:
     ctx.obj = {"project": project, "debug": debug}
 

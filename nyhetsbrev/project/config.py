@@ -19,7 +19,7 @@ SECURITY_MODES = ("starttls", "tls", "none")
 LANGUAGES = ("sv", "en")
 
 _SETTINGS_KEYS = {
-    "name", "language", "from", "reply_to", "subject", "archive_url", "image_base_url",
+    "name", "language", "interface_language", "from", "reply_to", "subject", "archive_url", "image_base_url",
     "unsubscribe_email", "unsubscribe_url", "organisation", "list_id", "smtp", "imap",
 }
 _SMTP_KEYS = {"host", "port", "security", "username", "timeout", "password", "auth", "tenant", "client_id",
@@ -72,6 +72,10 @@ def load_settings(path: Path) -> Settings:
     language = check.text_value(data, "language", default="sv")
     if language not in LANGUAGES:
         raise check.fail(f"language '{language}' is not supported", "language", hint="use \"sv\" or \"en\"")
+    interface = check.text_value(data, "interface_language")  # the language of the commands (nyhetsbrev.i18n reads it)
+    if interface is not None and interface not in LANGUAGES:
+        raise check.fail(f"interface_language '{interface}' is not supported", "interface_language",
+                         hint="use \"sv\" or \"en\"")
     for key in ("archive_url", "image_base_url", "unsubscribe_url"):
         value = data.get(key)
         # an http:// unsubscribe_url (trying `serve` out) or archive_url (no padlock on the web copies) is
