@@ -40,6 +40,14 @@ def test_every_message_has_the_required_headers_and_a_unique_message_id(project,
         assert links[0] in msg.get_body(("html",)).get_content()  # the footer link is the personal one
         ids.append(msg["Message-ID"])
     assert len(set(ids)) == len(ids)
+    assert ledger_rows() and sorted(row[1] for row in ledger_rows().values()) == sorted(ids)  # the ledger keeps them
+    # None can be guessed from another: each carries 128 random bits (32 hex digits), no counter, no time.
+    secrets = [re.fullmatch(r"<22-1\.([0-9a-f]{32})@example\.org>", mid).group(1) for mid in ids]
+    for n, one in enumerate(secrets):
+        for other in secrets[n + 1:]:
+            same_start = len(os.path.commonprefix([one, other]))
+            same_end = len(os.path.commonprefix([one[::-1], other[::-1]]))
+            assert same_start < 8 and same_end < 8, (one, other)
 
 
 def test_one_rcpt_per_message_equal_to_to(project, smtp):

@@ -1,9 +1,15 @@
-"""The newsletter's secret key, keyed address hashes (for forget) and one-click unsubscribe tokens."""
+"""The newsletter's secret key, keyed address hashes (for forget) and one-click unsubscribe tokens.
+
+A token is the address encrypted with AES-SIV under a key derived from the newsletter's key: opaque (nothing personal
+can be read from it, its length says only which 16-byte step the address falls in), authenticated, and checked
+without the database. Tokens of issues sent before (the address in base64 and a MAC) still verify.
+"""
 
 from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import hmac
 import os
@@ -19,7 +25,10 @@ KEY_ENV = "NYHETSBREV_KEY_FILE"
 KEY_BYTES = 32
 _SPACES = " \t\u00a0\u202f\u2007\ufeff\u200b"
 _TOKEN_MAC_BYTES = 16
-# A token as it appears in a link or a subject: base64url of the address, a dot, the 16-byte MAC (22 characters).
+_TOKEN_BLOCK = 16  # the encrypted address is padded to a multiple of this: its exact length is not told
+_TOKEN_CONTEXT = [b"nyhetsbrev unsubscribe token"]  # associated data: a token is valid only as a token
+# A token as it appears in a link or a subject: base64url of the encrypted address (or, in tokens made before, of the
+# address itself), a dot, the 16-byte tag or MAC (22 characters).
 TOKEN_PATTERN = re.compile(r"(?<![A-Za-z0-9_-])([A-Za-z0-9_-]{4,400}\.[A-Za-z0-9_-]{22})(?![A-Za-z0-9_-])")
 
 
@@ -88,6 +97,7 @@ def address_hash(key: bytes, address: str) -> str:
 
 
 def _token_mac(key: bytes, address: str) -> bytes:
+    """The MAC of a token made before tokens were encrypted (still checked, so links in issues sent keep working)."""
     message = b"unsubscribe\0" + normalise_address(address).encode("utf-8")
     return hmac.new(key, message, hashlib.sha256).digest()[:_TOKEN_MAC_BYTES]
 
@@ -100,14 +110,24 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
+@functools.lru_cache(maxsize=8)
+def _cipher(key: bytes):
+    """AES-256-SIV under a key of its own, derived from the newsletter's key (made once per key)."""
+    from cryptography.hazmat.primitives.ciphers.aead import AESSIV
+
+    return AESSIV(hmac.new(key, b"unsubscribe token AES-SIV", hashlib.sha512).digest())
+
+
 def make_token(key: bytes, address: str) -> str:
-    """A URL-safe token for a personal one-click unsubscribe link."""
-    address = address.strip(_SPACES)
-    return f"{_b64(address.encode('utf-8'))}.{_b64(_token_mac(key, address))}"
+    """A URL-safe, opaque token for a personal one-click unsubscribe link: the address encrypted with AES-SIV."""
+    data = address.strip(_SPACES).encode("utf-8") + b"\x80"  # ISO/IEC 7816-4 padding: 0x80, then zeros
+    data += b"\0" * (-len(data) % _TOKEN_BLOCK)
+    sealed = _cipher(key).encrypt(data, _TOKEN_CONTEXT)  # the 16-byte synthetic IV (the tag), then the ciphertext
+    return f"{_b64(sealed[16:])}.{_b64(sealed[:16])}"
 
 
 def verify_token(key: bytes, token: str) -> str:
-    """The address a token was made for; TokenError when it is malformed or forged."""
+    """The address a token was made for (today's or an earlier kind); TokenError when it is malformed or forged."""
     bad = TokenError(
         "this unsubscribe token is not valid",
         hint="copy the whole link from the newsletter, or unsubscribe by address instead",
@@ -116,12 +136,45 @@ def verify_token(key: bytes, token: str) -> str:
     if not dot or not payload or not mac:
         raise bad
     try:
-        address = _unb64(payload).decode("utf-8")
-        given = _unb64(mac)
+        body, tag = _unb64(payload), _unb64(mac)
     except (binascii.Error, ValueError):
         raise bad from None
-    if "@" not in address or not hmac.compare_digest(given, _token_mac(key, address)):
+    address = _opened(key, body, tag)
+    if address is None:
+        address = _earlier_token(key, body, tag)
+    if address is None:
         raise bad
+    return address
+
+
+def _opened(key: bytes, body: bytes, tag: bytes) -> str | None:
+    """The address in an encrypted token, or None when it is not one made with this key."""
+    from cryptography.exceptions import InvalidTag
+
+    if len(tag) != 16 or not body or len(body) % _TOKEN_BLOCK:
+        return None
+    try:
+        data = _cipher(key).decrypt(tag + body, _TOKEN_CONTEXT)
+    except InvalidTag:
+        return None
+    data = data.rstrip(b"\0")
+    if not data.endswith(b"\x80"):
+        return None
+    try:
+        address = data[:-1].decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    return address if "@" in address else None
+
+
+def _earlier_token(key: bytes, body: bytes, mac: bytes) -> str | None:
+    """The address of a token made before tokens were encrypted (base64 of the address, a MAC), or None."""
+    try:
+        address = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    if "@" not in address or not hmac.compare_digest(mac, _token_mac(key, address)):
+        return None
     return address
 
 
