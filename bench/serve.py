@@ -5,6 +5,8 @@
 local SMTP sink, (3) to a bare waitress application with the same threads that only answers "ok" (the baseline).
 Prints requests per second and p99 latency of each, and the ratios to the baseline. Each server runs in its own
 process; best of three rounds, taking turns.
+Then (4): one reader's one-click POST on a new connection while 150 slow clients hold connections open (a request
+line, then a header line every 5 s, never finished), against the same POST with no slow clients (its baseline).
 
 Run: python bench/serve.py [--people N] [--clients N]
 """
@@ -30,6 +32,8 @@ from bench.send import Sink, make_project  # noqa: E402
 
 ROUNDS = 3
 SENDING = 3000  # people on the list being sent to during (2)
+SLOW = 150  # slow clients during (4)
+SINGLE = 20  # one-click POSTs, one after another on new connections, in each part of (4)
 ONE_CLICK = b"List-Unsubscribe=One-Click"
 HEADERS = {"Content-Type": "application/x-www-form-urlencoded"}
 
@@ -110,6 +114,36 @@ def load(server: Server, tokens: list[str], clients: int) -> tuple[float, list[f
     return time.perf_counter() - began, latencies, failures[0]
 
 
+def one_at_a_time(server: Server, tokens: list[str]) -> list[float]:
+    """Seconds for each one-click POST, one after another, each on a new connection."""
+    latencies = []
+    for token in tokens:
+        began = time.perf_counter()
+        conn = http.client.HTTPConnection(server.host, server.port, timeout=120)
+        conn.request("POST", f"{server.path}?token={token}", body=ONE_CLICK, headers=HEADERS)
+        response = conn.getresponse()
+        response.read()
+        conn.close()
+        assert response.status == 200, response.status
+        latencies.append(time.perf_counter() - began)
+    return latencies
+
+
+def under_slow_clients(server: Server, tokens: list[str]) -> tuple[list[float], list[float], bool]:
+    """(4): latencies of POSTs without, then with SLOW slow clients connected; whether they were all still there."""
+    from tests.serve_helpers import SlowClients
+
+    alone = one_at_a_time(server, tokens[:SINGLE])
+    slow = SlowClients(server.host, server.port, SLOW, every=5.0, lasting=120)
+    try:
+        time.sleep(1.0)  # let the server take them all in
+        loaded = one_at_a_time(server, tokens[SINGLE:2 * SINGLE])
+        held = slow.running and slow.closed_by_server() == 0
+    finally:
+        slow.close()
+    return alone, loaded, held
+
+
 def p99(latencies: list[float]) -> float:
     return statistics.quantiles(latencies, n=100)[98]
 
@@ -179,6 +213,7 @@ def main() -> None:
                 runs["sending"].append(load(serve, groups[2 * round_ + 1], args.clients))
                 overlapped.append(sending.is_alive())
                 sending.join()
+            alone, loaded, held = under_slow_clients(serve, groups[0])
         finally:
             serve.close()
             bare.close()
@@ -198,6 +233,10 @@ def main() -> None:
             line += f"   ratio to baseline: req/s {rate / base_rate:.2f}, p99 {p99(latencies) / base_p99:.1f}×"
         print(line)
     print(f"  the send was still running at the end of {sum(overlapped)} of {ROUNDS} loaded rounds")
+    base, slowed = statistics.median(alone), statistics.median(loaded)
+    print(f"  (4) one-click POST on a new connection, {SINGLE} one after another: alone median {base * 1000:.1f} ms; "
+          f"with {SLOW} slow clients connected median {slowed * 1000:.1f} ms, slowest {max(loaded) * 1000:.1f} ms, "
+          f"ratio {slowed / base:.1f}× (the slow clients {'were all still connected' if held else 'had gone'})")
 
 
 if __name__ == "__main__":

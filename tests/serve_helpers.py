@@ -165,3 +165,76 @@ def served(served_project):
     running = start_serve(served_project)
     yield running
     running.stop()
+
+
+class SlowClients:
+    """Connections on loopback that each send the start of a request and then one header line every `every` seconds,
+    never finishing it (as a client that holds connections open to keep others out). Bounded: `count` connections,
+    and the clients stop by themselves after `lasting` seconds (or at close()).
+    """
+
+    def __init__(self, host: str, port: int, count: int, *, every: float = 1.0, lasting: float = 60.0) -> None:
+        import socket
+
+        self.sockets = []
+        self._closed: set[int] = set()
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        for _ in range(count):
+            sock = socket.create_connection((host, port), timeout=10)
+            sock.sendall(b"POST /avregistrera?token=x HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+            sock.setblocking(False)
+            self.sockets.append(sock)
+        self._every, self._lasting = every, lasting
+        self._thread = threading.Thread(target=self._trickle, daemon=True)
+        self._thread.start()
+
+    def _trickle(self) -> None:
+        import time
+
+        ends = time.monotonic() + self._lasting
+        line = 0
+        while not self._stop.wait(self._every) and time.monotonic() < ends:
+            line += 1
+            self.closed_by_server()  # notes the ones the server has closed
+            for n, sock in enumerate(self.sockets):
+                if n not in self._closed:
+                    try:
+                        sock.send(f"X-Slow-{line}: {'a' * 20}\r\n".encode("ascii"))
+                    except OSError:
+                        with self._lock:
+                            self._closed.add(n)
+        self.close()
+
+    @property
+    def running(self) -> bool:
+        """Still trickling (neither stopped nor past `lasting`)."""
+        return self._thread.is_alive()
+
+    def closed_by_server(self) -> int:
+        """How many of the connections the server has closed so far."""
+        import select
+
+        for n, sock in enumerate(self.sockets):
+            if n in self._closed or sock.fileno() < 0:
+                continue
+            readable, _, _ = select.select([sock], [], [], 0)
+            if readable:
+                try:
+                    gone = sock.recv(65536) == b""
+                except BlockingIOError:
+                    gone = False
+                except OSError:
+                    gone = True
+                if gone:
+                    with self._lock:
+                        self._closed.add(n)
+        return len(self._closed)
+
+    def close(self) -> None:
+        """Stop trickling and close every connection."""
+        self._stop.set()
+        if self._thread is not threading.current_thread():
+            self._thread.join(10)
+        for sock in self.sockets:
+            sock.close()

@@ -265,7 +265,8 @@ def test_an_unsubscribe_waits_while_another_program_writes(served):
 
 
 def test_a_lock_held_too_long_gets_503_try_again_and_saves_nothing(served_project, monkeypatch):
-    """In-process, with short waits: the page asks the reader to try again instead of failing or hanging."""
+    """In-process, with short waits: the page asks the reader to try again instead of failing or hanging, and the
+    answer says when (Retry-After)."""
     from io import BytesIO
 
     from nyhetsbrev.web.unsubscribe import app as unsubscribe_app
@@ -280,10 +281,17 @@ def test_a_lock_held_too_long_gets_503_try_again_and_saves_nothing(served_projec
     statuses = []
     environ = {"REQUEST_METHOD": "POST", "PATH_INFO": "/avregistrera", "QUERY_STRING": f"token={token_for(anna)}",
                "CONTENT_LENGTH": str(len(ONE_CLICK)), "wsgi.input": BytesIO(ONE_CLICK.encode())}
-    body = b"".join(application(environ, lambda status, headers: statuses.append(status)))
+    sent_headers: list = []
+
+    def start_response(status, headers):
+        statuses.append(status)
+        sent_headers.extend(headers)
+
+    body = b"".join(application(environ, start_response))
     other.conn.rollback()
     other.close()
     application.close()
     assert statuses == ["503 Service Unavailable"]
+    assert dict(sent_headers)["Retry-After"] == str(unsubscribe_app.RETRY_AFTER)
     assert "Försök igen om en liten stund".encode() in body and b"redaktion@example.org" in body
     assert suppression(anna) is None

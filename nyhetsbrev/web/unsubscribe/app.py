@@ -20,6 +20,7 @@ from .pages import Page, Pages
 DEFAULT_PATH = "/avregistrera"
 MAX_BODY = 4096  # what mail clients and the page's form send is a few dozen bytes
 WRITE_PATIENCE = 15.0  # seconds an unsubscribe waits for another program's write lock; then "try again" (503)
+RETRY_AFTER = 60  # seconds, in the 503's Retry-After: the page says "try again in a minute"
 ONE_CLICK = ("List-Unsubscribe", "One-Click")
 SOURCE_ONE_CLICK = "one-click"  # the RFC 8058 body: sent by the mail client's own unsubscribe button
 SOURCE_WEB = "web"  # the button on the page
@@ -73,6 +74,8 @@ class UnsubscribeApp:
         headers = list(_HEADERS) + [("Content-Length", str(len(page.body)))]
         if allow:
             headers.append(("Allow", allow))
+        if page.status == 503:
+            headers.append(("Retry-After", str(RETRY_AFTER)))
         start_response(f"{page.status} {_REASONS.get(page.status, '')}".rstrip(), headers)
         return [b"" if environ.get("REQUEST_METHOD") == "HEAD" else page.body]
 

@@ -16,6 +16,9 @@ from .app import UnsubscribeApp
 
 THREADS = 4
 MAX_REQUEST_BODY = 16 * 1024  # waitress refuses more itself; the application's own limit is lower
+CONNECTION_LIMIT = 500  # open connections at once (one file descriptor each); at the limit the slowest make room
+REQUEST_DEADLINE = 10  # seconds a connection has to send a whole request (head and body) once it waits for one
+IDLE_TIMEOUT = 30  # seconds without any traffic before waitress closes a connection
 
 
 @dataclass(frozen=True)
@@ -59,21 +62,88 @@ def _printable(path: str) -> str:
     return "".join(ch if ch.isprintable() and not ch.isspace() else "?" for ch in path[:200]) or "/"
 
 
-def create_server(app, host: str, port: int, threads: int = THREADS):
-    """A waitress server for app on host:port (port 0: any free one); ServeError when the port cannot be had."""
-    from waitress.server import create_server as waitress_server
+def create_server(app, host: str, port: int, threads: int = THREADS, *, connection_limit: int = CONNECTION_LIMIT,
+                  request_deadline: float = REQUEST_DEADLINE):
+    """A waitress server for app on host:port (port 0: any free one); ServeError when the port cannot be had.
+
+    Slow clients cannot keep others out: a connection that has not sent its whole request within request_deadline
+    seconds of starting to wait for one is closed, and at connection_limit the connections that have waited longest
+    for their request are closed to make room (waitress on its own counts only idle time, and stops accepting).
+    """
+    from waitress.adjustments import Adjustments
+    from waitress.server import MultiSocketServer
+    from waitress.task import ThreadedTaskDispatcher
 
     for name in ("waitress", "waitress.queue"):  # "task queue depth" notes are normal under load
         logging.getLogger(name).setLevel(logging.ERROR)
     try:
-        return waitress_server(
-            app, host=host, port=port, threads=threads, ident="nyhetsbrev",
-            max_request_body_size=MAX_REQUEST_BODY, max_request_header_size=16 * 1024,
-            channel_timeout=30, clear_untrusted_proxy_headers=True, expose_tracebacks=False,
+        adj = Adjustments(
+            host=host, port=port, threads=threads, ident="nyhetsbrev", connection_limit=connection_limit,
+            max_request_body_size=MAX_REQUEST_BODY, max_request_header_size=16 * 1024, channel_timeout=IDLE_TIMEOUT,
+            cleanup_interval=1, clear_untrusted_proxy_headers=True, expose_tracebacks=False,
         )
+        dispatcher = ThreadedTaskDispatcher()
+        dispatcher.set_thread_count(adj.threads)
+        connections: dict = {}
+        server_class = _guarded_server_class()
+        servers = [server_class(app, connections, dispatcher=dispatcher, adj=adj, sockinfo=sockinfo,
+                                request_deadline=request_deadline) for sockinfo in adj.listen]
     except OSError as exc:
         reason = "is in use" if exc.errno == errno.EADDRINUSE else f"cannot be used ({exc.strerror or exc})"
         raise ServeError(f"{host}:{port} {reason}", hint="stop the other program or choose another --port") from None
+    if len(servers) == 1:
+        return servers[0]
+    listening = [(server.effective_host, server.effective_port) for server in servers]
+    return MultiSocketServer(connections, adj, listening, dispatcher, servers[0].log_info)
+
+
+def _guarded_server_class():
+    """waitress's TCP server with a deadline for each request and room made for new clients at the limit."""
+    from waitress.channel import HTTPChannel
+    from waitress.server import TcpWSGIServer
+
+    class Channel(HTTPChannel):
+        """A connection that knows since when it has been waiting for a request (not serving or sending one)."""
+
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            self.waiting_since = self.creation_time
+
+        def busy(self) -> bool:
+            """Serving a request, or sending an answer: not waiting for the client."""
+            return bool(self.requests or self.total_outbufs_len)
+
+    class Server(TcpWSGIServer):
+        channel_class = Channel
+
+        def __init__(self, *args, request_deadline: float, **kwargs) -> None:
+            self.request_deadline = request_deadline
+            super().__init__(*args, **kwargs)
+
+        def maintenance(self, now: float) -> None:
+            """waitress's idle timeout, then: close each connection whose request is not all there in time."""
+            super().maintenance(now)
+            cutoff = now - self.request_deadline
+            for channel in list(self.active_channels.values()):
+                if channel.busy():
+                    channel.waiting_since = now
+                elif channel.waiting_since < cutoff:
+                    channel.will_close = True
+
+        def readable(self) -> bool:
+            """Accept new connections; at the limit first close those that have waited longest for a request."""
+            if self.accepting and len(self._map) >= self.adj.connection_limit:
+                self.make_room()
+            return super().readable()
+
+        def make_room(self) -> None:
+            """Close the tenth of the connections (at least one) that have waited longest for their request."""
+            waiting = [c for c in self.active_channels.values() if not c.will_close and not c.busy()]
+            waiting.sort(key=lambda channel: channel.waiting_since)
+            for channel in waiting[:max(1, self.adj.connection_limit // 10)]:
+                channel.will_close = True
+
+    return Server
 
 
 def serve(

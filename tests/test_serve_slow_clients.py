@@ -1,0 +1,133 @@
+"""Clients that hold connections open without finishing their request cannot keep others out of the unsubscribe
+service: the server that `nyhetsbrev serve` runs (its create_server and application), in this process on loopback,
+against slow clients that stop by themselves."""
+
+from __future__ import annotations
+
+import http.client
+import threading
+import time
+
+import pytest
+
+from tests.send_helpers import add_people
+from tests.serve_helpers import FORM, ONE_CLICK, SlowClients, served_project, suppression, token_for  # noqa: F401
+
+pytestmark = pytest.mark.timeout(120)
+
+SLOW = 150
+
+
+class Running:
+    """The unsubscribe application under the service's own waitress server, in a thread; stopped by close()."""
+
+    def __init__(self, root, **limits) -> None:
+        from nyhetsbrev.web.unsubscribe import AccessLog, UnsubscribeApp
+        from nyhetsbrev.web.unsubscribe.server import create_server
+
+        self.log: list[str] = []
+        self.app = UnsubscribeApp(root)
+        self.server = create_server(AccessLog(self.app, self.log.append), "127.0.0.1", 0, **limits)
+        self.port = self.server.effective_port
+        self._thread = threading.Thread(target=self.server.run, daemon=True)
+        self._thread.start()
+
+    def open_connections(self) -> int:
+        """Connections the server holds open now."""
+        return len(self.server.active_channels)
+
+    def wait_for_connections(self, count: int, timeout: float = 30) -> bool:
+        """Wait until the server has accepted at least `count` connections."""
+        ends = time.monotonic() + timeout
+        while time.monotonic() < ends:
+            if self.open_connections() >= count:
+                return True
+            time.sleep(0.05)
+        return False
+
+    def close(self) -> None:
+        """Close every connection from the server's own thread (its loop then ends), then its worker threads."""
+        from waitress import wasyncore
+
+        self.server.trigger.pull_trigger(lambda: wasyncore.close_all(self.server._map))
+        self._thread.join(10)
+        self.server.task_dispatcher.shutdown()
+        self.app.close()
+
+
+def one_click(port: int, token: str) -> int:
+    """A normal one-click POST on a new connection, waited for generously; its status."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    try:
+        conn.request("POST", f"/avregistrera?token={token}", body=ONE_CLICK.encode(), headers=FORM)
+        response = conn.getresponse()
+        response.read()
+        return response.status
+    finally:
+        conn.close()
+
+
+def wait_until(condition, timeout: float = 60) -> bool:
+    ends = time.monotonic() + timeout
+    while time.monotonic() < ends:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+@pytest.fixture
+def person(served_project):
+    (address,) = add_people(1, ["politiker"], prefix="anna")
+    return address
+
+
+def test_a_one_click_post_is_answered_while_150_slow_clients_hold_connections(served_project, person):
+    """The service's own settings: 150 connections that trickle a header line now and then do not keep a reader out."""
+    running = Running(served_project)
+    slow = None
+    try:
+        slow = SlowClients("127.0.0.1", running.port, SLOW, every=1.0, lasting=60)
+        assert running.wait_for_connections(SLOW), "the slow clients never got in: nothing was tested"
+        status = one_click(running.port, token_for(person))
+        closed, still_running = slow.closed_by_server(), slow.running
+    finally:
+        if slow is not None:
+            slow.close()
+        running.close()
+    assert status == 200
+    assert still_running and closed == 0, "answered only once the slow clients had gone"
+    assert suppression(person) == "unsubscribed"
+
+
+def test_a_connection_that_does_not_finish_its_request_in_time_is_closed(served_project, person):
+    running = Running(served_project, request_deadline=1)
+    slow = None
+    try:
+        slow = SlowClients("127.0.0.1", running.port, 5, every=0.2, lasting=60)
+        assert wait_until(lambda: slow.closed_by_server() == 5), "slow connections were kept open"
+        still_running = slow.running
+        status = one_click(running.port, token_for(person))  # a prompt client is not cut off
+    finally:
+        if slow is not None:
+            slow.close()
+        running.close()
+    assert still_running, "the connections ended by themselves: nothing was tested"
+    assert status == 200
+
+
+def test_at_the_connection_limit_those_waiting_longest_make_room(served_project, person):
+    """A small limit and a deadline that does not come into play: new clients get in all the same."""
+    running = Running(served_project, connection_limit=20, request_deadline=600)
+    slow = None
+    try:
+        slow = SlowClients("127.0.0.1", running.port, 40, every=1.0, lasting=60)
+        status = one_click(running.port, token_for(person))
+        closed, still_running = slow.closed_by_server(), slow.running
+    finally:
+        if slow is not None:
+            slow.close()
+        running.close()
+    assert status == 200
+    assert still_running and 0 < closed < 40, (still_running, closed)
+    assert suppression(person) == "unsubscribed"
