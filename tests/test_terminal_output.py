@@ -99,3 +99,23 @@ def test_messages_quoting_a_file_show_no_control_characters(cli, repo_project, w
         assert "unknown layout 'tid␛[2Jlinje'" in one_line_error(result)
     else:
         assert f"{folder / '04-x.md'}:6: the text holds an invisible control character (U+001B)" in one_line_error(result)
+
+
+@pytest.mark.parametrize("output", ["csv", "table"])
+def test_output_into_a_pipe_closed_early_ends_quietly(output):
+    """`nyhetsbrev recipients list -f csv | head`: the reader stops after one line; no error line, status 0 or 141."""
+    from tests.send_helpers import add_people
+
+    add_people(2500, ["politiker"])  # far more than a pipe holds: the writing goes on after the reader has gone
+    process = subprocess.Popen([sys.executable, "-m", "nyhetsbrev", "recipients", "list", "--format", output],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO)
+    try:
+        first = process.stdout.readline()
+        process.stdout.close()  # as head does once it has its lines
+        errors = process.stderr.read().decode("utf-8", "replace")
+        code = process.wait(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert first.strip(), "nothing was written"
+    assert errors == "" and code in (0, 141), (code, errors)

@@ -1,9 +1,17 @@
 """Command line: thin Typer commands that call one core function each and print with rich."""
 
 from . import build, inbox, login, preview, publish, recipients, send, serve  # noqa: F401  (each registers its commands on app)
-from .app import app
+from .app import app, pipe_closed
 
 
 def main() -> None:
     """Entry point of the console script."""
-    app(prog_name="nyhetsbrev")
+    import sys
+
+    try:
+        try:
+            app(prog_name="nyhetsbrev")
+        finally:
+            sys.stdout.flush()  # the output's last part, written here where a closed pipe can still end quietly
+    except BrokenPipeError:
+        sys.exit(pipe_closed())

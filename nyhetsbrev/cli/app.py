@@ -14,8 +14,18 @@ from .. import i18n
 from ..errors import NyhetsbrevError
 from ..i18n import N_, _
 
-console = Console(highlight=False, soft_wrap=True)  # paths and addresses stay whole for copying
-err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+class _Console(Console):
+    """rich's Console, except that a closed pipe is left to the CLI edge (rich itself would exit with status 1)."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        raise BrokenPipeError
+
+
+console = _Console(highlight=False, soft_wrap=True)  # paths and addresses stay whole for copying
+err_console = _Console(stderr=True, highlight=False, soft_wrap=True)
+PIPE_CLOSED = 141  # 128 + SIGPIPE: the status a shell shows for a writer whose reader went away (`| head`)
 
 
 def error_label() -> str:
@@ -102,6 +112,8 @@ class _Group(TyperGroup):
         except KeyboardInterrupt:
             err_console.print(_("stopped."))
             raise typer.Exit(130) from None
+        except BrokenPipeError:  # `nyhetsbrev … | head` stopped reading: not an error
+            raise typer.Exit(pipe_closed()) from None
         except OSError as exc:  # disk full, a folder where a file should be, no permission …
             if _debug(ctx):
                 raise
@@ -121,6 +133,20 @@ class _Group(TyperGroup):
                 "unexpected {kind}: {message}. Run again with --debug and report the traceback"
             ).format(kind=type(exc).__name__, message=escape(exc)))
             raise typer.Exit(2) from None
+
+
+def pipe_closed() -> int:
+    """The reader of the output went away (`| head`): write nothing more, quietly; the exit status for it."""
+    import sys
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for stream in (sys.stdout, sys.stderr):  # what is still buffered goes nowhere instead of failing at exit
+        try:
+            os.dup2(devnull, stream.fileno())
+        except (OSError, ValueError):  # not a real file (tests' captured output)
+            pass
+    os.close(devnull)
+    return PIPE_CLOSED
 
 
 app = typer.Typer(
