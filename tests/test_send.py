@@ -325,6 +325,16 @@ def test_a_test_copy_is_marked_and_not_recorded(project, smtp, cli):
     assert "has not been sent" in cli("--project", project, "status", "22:1").stdout
 
 
+def test_a_test_copy_with_a_list_is_that_lists_version_as_the_help_says(project, smtp, cli):
+    shown = " ".join(cli("send", "--help").stdout.split())
+    assert "--test ADDRESS --list politiker sends the politicians' version" in shown, shown
+    result = cli("--project", project, "send", "22:1", "--test", "granskare@example.org", "--list", "politiker")
+    assert result.exit_code == 0, result.output
+    text = smtp.received[0].message.get_body(("plain",)).get_content()
+    assert "Endast för politikerlistan" in text and "Endast för professionslistan" not in text
+    assert ledger_rows() == {}
+
+
 def test_outbox_writes_eml_files_and_records_nothing(project, smtp, cli, tmp_path):
     import email
     import email.policy

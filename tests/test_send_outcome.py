@@ -83,6 +83,7 @@ def test_the_confirmation_takes_swedish_answers_on_a_real_terminal(project, smtp
     assert "Skicka 22:1 till 2 mottagare nu? [j/N]" in out
     assert len(smtp.received) == (2 if sends else 0)
     assert ("Cancelled" in out) == (not sends)
+    assert out.count("to send now") == 1, out  # the plan is shown once, with the question
 
 
 def test_an_unknown_answer_asks_again(project, smtp):

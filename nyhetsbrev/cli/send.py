@@ -28,7 +28,9 @@ def send(
     issue: str = typer.Argument(..., help="Issue id, e.g. 22:1"),
     lists: list[str] = typer.Option(None, "--list", "-l", metavar="NAME", help="List to send to (repeat for several; each person gets one copy)."),
     test: list[str] = typer.Option(
-        None, "--test", metavar="ADDRESS", help="Send a test copy to this address instead (repeat or separate with commas); subject marked [TEST], not recorded."
+        None, "--test", metavar="ADDRESS", help="Send a test copy to this address instead (repeat or separate with commas); subject marked [TEST], "
+        "not recorded. It holds every section; with --list NAME it is the version that list gets "
+        "(--test ADDRESS --list politiker sends the politicians' version)."
     ),
     outbox: Path = typer.Option(None, "--outbox", metavar="DIR", help="Write the messages as .eml files into this folder instead of sending; never recorded as sent."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Send without asking first."),
@@ -71,9 +73,12 @@ def send(
     except NyhetsbrevError as exc:
         exc.exit_code = 2  # send: 1 means some recipients failed, so an error that stops the send is 2
         raise
-    if report.dry_run or report.cancelled:
+    if report.dry_run:
         _show_plan(report.plan)
-        console.print("Dry run: nothing was sent." if report.dry_run else "Cancelled: nothing was sent.")
+        console.print("Dry run: nothing was sent.")
+        return
+    if report.cancelled:  # the plan was shown with the question
+        console.print("Cancelled: nothing was sent.")
         return
     if report.test_results:
         _show_tests(report)
