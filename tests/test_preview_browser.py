@@ -68,6 +68,12 @@ def test_broken_front_matter_shows_the_error_then_recovers(page, repo_project):
     expect(error).to_contain_text("issues/22-1/02-processen-2021.md")
     expect(error).to_contain_text("YAML")
     expect(page.locator("#status")).to_have_text("build failed")
+    # The check panel says what the banner says: the error that stopped the build.
+    problems = page.locator("#problems")
+    expect(problems.locator("li.error")).to_contain_text("YAML")
+    expect(problems.locator("li.error .where")).to_contain_text("issues/22-1/02-processen-2021.md")
+    expect(problems).not_to_contain_text("No errors or warnings")
+    expect(page.locator("#problem-count")).to_have_text("(1 error, 0 warnings)")
     # The last good build stays on screen.
     expect(page.frame_locator("#frame-phone").get_by_role("heading", name="Processen år 2021")).to_be_visible()
 
@@ -75,6 +81,7 @@ def test_broken_front_matter_shows_the_error_then_recovers(page, repo_project):
     expect(error).to_be_hidden(timeout=LIVE)
     expect(page.frame_locator("#frame-desktop").get_by_text("Nästa steg framåt")).to_be_visible(timeout=LIVE)
     expect(page.locator("#status")).to_have_text("live")
+    expect(problems).to_contain_text("No errors or warnings")
     assert page.evaluate("window.__sameDocument") is True
 
 

@@ -79,11 +79,15 @@ def test_broken_front_matter_keeps_the_last_good_build_then_recovers(preview, re
     assert error["line"] in (2, 3) and "YAML" in error["what"]  # the front matter's lines
     assert error["message"].startswith(f"issues/22-1/02-processen-2021.md:{error['line']}: ")
     assert failed["build"]["built_at"] == start["build"]["built_at"]  # the last good build is kept...
+    # ...but the check panel agrees with the banner: it lists the error that stopped the build, not the old check
+    assert start["problems"] == start["build"]["problems"]
+    assert failed["problems"] == [{"level": "error", "message": f"{error['what']}. {error['hint']}",
+                                   "file": error["file"], "line": error["line"]}]
     status, _, html = get(preview, "/email.html")
     assert status == 200 and "Processen år 2021" in html  # ...and still served
     (repo_project / TIMELINE).write_text(good.replace("Ta fram målbild", "Ta fram en gemensam målbild"), encoding="utf-8")
     fixed = wait_for_epoch_after(preview, failed["epoch"])
-    assert fixed["error"] is None
+    assert fixed["error"] is None and fixed["problems"] == fixed["build"]["problems"]
     assert "Ta fram en gemensam målbild" in get(preview, "/email.html")[2]
 
 
@@ -92,6 +96,7 @@ def test_a_broken_issue_at_start_serves_the_error_until_fixed(repo_project):
     with PreviewServer(repo_project, "22:1", port=0) as server:
         first = state(server)
         assert first["build"] is None and first["error"]["file"].endswith("02-processen-2021.md")
+        assert [p["file"] for p in first["problems"]] == [first["error"]["file"]]
         status, _, html = get(server, "/email.html")
         assert status == 503 and f"02-processen-2021.md:{first['error']['line']}:" in html
         (repo_project / TIMELINE).write_text(good, encoding="utf-8")

@@ -70,6 +70,11 @@ class BuildFailure:
         """The failure in one line, as the terminal shows errors: 'file:line: what. Hint'."""
         return str(NyhetsbrevError(self.what, path=self.file, line=self.line, hint=self.hint))
 
+    def as_problem(self) -> dict:
+        """The failure as the check panel lists problems: an error, with its file and line."""
+        return {"level": "error", "message": f"{self.what}. {self.hint}" if self.hint else self.what,
+                "file": self.file, "line": self.line}
+
     def to_json(self) -> dict:
         """The failure as JSON for the page."""
         return {"what": self.what, "file": self.file, "line": self.line, "hint": self.hint,

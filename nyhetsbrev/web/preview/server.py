@@ -288,6 +288,8 @@ class _Handler(BaseHTTPRequestHandler):
         return {
             "instance": preview.state.instance, "epoch": epoch, "issue": str(preview.issue_id),
             "build": good.to_json() if good else None, "error": failure.to_json() if failure else None,
+            # the check panel: the error that stopped the last build, else what the check of the build found
+            "problems": [failure.as_problem()] if failure else list(good.problems) if good else [],
         }
 
     def _issue_file(self, path: str, good: PreviewBuild | None) -> None:

@@ -89,7 +89,9 @@
     list.replaceChildren();
     const errors = problems.filter((p) => p.level === "error").length;
     const warnings = problems.length - errors;
-    $("problem-count").textContent = problems.length ? `(${errors} errors, ${warnings} warnings)` : "";
+    const count = (n, one, many) => `${n} ${n === 1 ? one : many}`;
+    $("problem-count").textContent = problems.length
+      ? `(${count(errors, "error", "errors")}, ${count(warnings, "warning", "warnings")})` : "";
     if (!problems.length) {
       list.append(el("li", "none", "No errors or warnings."));
       return;
@@ -121,9 +123,9 @@
     document.title = `${state.issue} – preview – nyhetsbrev`;
     const build = state.build;
     showError(state.error, build);
+    showProblems(state.problems);  // the error that stopped the last build, else the build's check
     if (build) {
       showInbox(build);
-      showProblems(build.problems);
       showSections(build.sections);
       $("text").textContent = build.text;
       $("built").textContent = `built ${clock(build.built_at)} in ${Math.round(build.build_ms)} ms`;
