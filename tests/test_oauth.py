@@ -12,11 +12,13 @@ import base64
 import logging
 import os
 import stat
+import time
 from pathlib import Path
 
 import pytest
 
 from nyhetsbrev.mail.limits import local_time
+from tests.fixtures import one_line_error
 from tests.identity_server import CLIENT_ID, TENANT, authority_files, identity  # noqa: F401  (fixtures)
 from tests.send_helpers import SETTINGS, add_people, certificate, ledger_rows, make_project  # noqa: F401  (fixtures)
 from tests.smtp_server import USERNAME, FaultServer
@@ -143,3 +145,88 @@ def test_login_refused_by_the_service_is_one_line(project, identity, cli, monkey
     assert result.exit_code != 0 and "refused to start the sign-in" in result.stderr and "AADSTS700016" in result.stderr
     assert "Traceback" not in result.output
     assert local_time(0)  # the helper the status line uses works for any time
+
+
+def offline(monkeypatch) -> list:
+    """A new process's view (no sign-in service contacted yet) with no network: every connection attempt fails."""
+    import socket
+
+    from nyhetsbrev.mail import oauth
+
+    monkeypatch.setattr(oauth, "_apps", {})
+    monkeypatch.setenv("NYHETSBREV_OAUTH_AUTHORITY", "https://127.0.0.1:9")  # nothing listens on the discard port
+    tried = []
+
+    def refuse(sock, address, *args):
+        tried.append(address)
+        raise OSError(101, "Network is unreachable (the test forbids connections)")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
+    return tried  # the addresses a connection was tried to
+
+
+def test_login_status_reads_only_the_local_cache_without_the_network(project, identity, cli, monkeypatch):
+    """The sign-in is made with the local stand-in of Microsoft's service; the status is then asked offline."""
+    assert cli("--project", project, "login").exit_code == 0
+    granted = time.time()
+    requests = len(identity.requests)
+    tried = offline(monkeypatch)
+    status = cli("--project", project, "login", "--status")
+    assert status.exit_code == 0, status.output
+    shown = " ".join(status.stdout.split())
+    assert f"Signed in as {USERNAME}." in shown
+    until = {local_time(granted + identity.expires_in + s) for s in (-60, 0, 60)}  # the stand-in's token lifetime
+    assert any(f"access valid until {t};" in shown for t in until), shown
+    assert f"stored in {_cache_file()}" in shown
+    assert tried == [] and len(identity.requests) == requests  # not even an attempt to connect
+
+
+def test_login_status_says_when_the_access_ran_out(project, identity, cli, monkeypatch):
+    """Signed in with the local stand-in of Microsoft's sign-in service; an hour later the access has run out."""
+    import json
+
+    assert cli("--project", project, "login").exit_code == 0
+    stored = json.loads(_cache_file().read_text(encoding="utf-8"))
+    for token in stored["AccessToken"].values():
+        token["expires_on"] = str(int(time.time()) - 600)
+    _cache_file().write_text(json.dumps(stored), encoding="utf-8")
+    before = _cache_file().read_bytes()
+    offline(monkeypatch)
+    shown = " ".join(cli("--project", project, "login", "--status").stdout.split())
+    assert "access ran out at" in shown and "renewed by itself at the next send or inbox" in shown, shown
+    assert "valid until" not in shown
+    assert _cache_file().read_bytes() == before  # only read: the run-out token is still there for the next send
+
+
+DAMAGED = {
+    "cut short": b'{"AccessToken": {"k": {"secret": "at-',
+    "binary": b"\x80\x9c\xff\x00\x13binary\xfe",
+    "a list": b"[]",
+    "entries not objects": b'{"Account": ["nyhetsbrev@example.org"]}',
+    "token without expiry": b'{"AccessToken": {"k": {"home_account_id": "x", "secret": "at-x"}}}',
+}
+
+
+@pytest.mark.parametrize("content", DAMAGED.values(), ids=DAMAGED.keys())
+def test_a_damaged_token_cache_is_one_line_naming_it_and_login_replaces_it(project, identity, mailserver, cli,
+                                                                            monkeypatch, content):
+    """Signed in with the local stand-in of Microsoft's sign-in service; then the cache file is damaged."""
+    add_people(2, ["politiker"])
+    assert cli("--project", project, "login").exit_code == 0
+    cache = _cache_file()
+    cache.write_bytes(content)
+    from nyhetsbrev.mail import oauth
+
+    monkeypatch.setattr(oauth, "_apps", {})  # as a new process: nothing of the sign-in in memory
+    for command in (["login", "--status"], ["send", "22:1", "--list", "politiker", "--yes"]):
+        line = one_line_error(cli("--project", project, *command))
+        assert f"{cache}: the stored Microsoft 365 sign-in cannot be read" in line, line
+        assert "run 'nyhetsbrev login' again" in line.lower() and "unexpected" not in line, line
+    assert mailserver.received == [] and mailserver.auth_attempts == []
+    login = cli("--project", project, "login")
+    assert login.exit_code == 0 and f"Signed in as {USERNAME}" in login.stdout, login.output
+    assert f"the sign-in stored in {cache} could not be read; this sign-in replaces it" in " ".join(login.stderr.split())
+    assert cli("--project", project, "login", "--status").exit_code == 0
+    assert cli("--project", project, "send", "22:1", "--list", "politiker", "--yes").exit_code == 0
+    assert len(mailserver.received) == 2

@@ -172,3 +172,24 @@ def test_login_covers_the_mailbox_and_inbox_stops_when_the_sign_in_cannot_be_ren
     assert all(flags == set() for flags in server.folder_state(MAILBOX_USER).values())  # nothing read or moved
     for token in identity.issued:
         assert token not in login.output + read.output + stopped.output
+
+
+def test_a_damaged_token_cache_stops_inbox_in_one_line_naming_it(oauth_dovecot, identity, cli, tmp_path, monkeypatch):
+    """Signed in with the local stand-in of Microsoft's sign-in service; then the token cache file is cut short."""
+    from tests.fixtures import one_line_error
+    from tests.send_helpers import SETTINGS, make_project
+
+    server, check = oauth_dovecot
+    imap = (f'\n[imap]\nhost = "127.0.0.1"\nport = {server.imaps_port}\nsecurity = "tls"\nusername = "{MAILBOX_USER}"\n'
+            f'auth = "oauth2"\ntenant = "{TENANT}"\nclient_id = "{CLIENT_ID}"\n')
+    project = make_project(tmp_path / "project", settings=SETTINGS + imap)
+    _deliver(server, 3)
+    assert cli("--project", project, "login").exit_code == 0
+    cache = next(oauth.cache_folder().glob("msal-*.bin"))
+    cache.write_bytes(cache.read_bytes()[:40])
+    monkeypatch.setattr(oauth, "_apps", {})  # as a new process: nothing of the sign-in in memory
+    line = one_line_error(cli("--project", project, "inbox"))
+    assert f"{cache}: the stored Microsoft 365 sign-in cannot be read" in line, line
+    assert "run 'nyhetsbrev login' again" in line.lower() and "unexpected" not in line, line
+    assert "Login:" not in server.log.read_text() and check.checked == []  # no login was even tried
+    assert all(flags == set() for flags in server.folder_state(MAILBOX_USER).values())  # nothing read or moved

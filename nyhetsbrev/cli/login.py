@@ -29,16 +29,25 @@ def login(
         console.print(f"Open [bold]{escape(device.url)}[/] in a browser and enter the code [bold]{escape(device.code)}[/]")
         console.print(f"(waiting for the sign-in, until {local_time(device.expires_at)}; Ctrl-C stops)")
 
-    _show(oauth.login_project(root, show))
+    def replaced(path) -> None:
+        err_console.print(f"[yellow]warning:[/] the sign-in stored in {escape(path)} could not be read; "
+                          "this sign-in replaces it", soft_wrap=True)
+
+    _show(oauth.login_project(root, show, replaced))
 
 
 def _show(signed_in) -> None:
+    import time
+
     from ..mail.limits import local_time
 
     console.print(f"Signed in as [bold]{escape(signed_in.username)}[/].")
-    if signed_in.expires_at:
+    if signed_in.expires_at and signed_in.expires_at > time.time():
         console.print(f"access valid until {local_time(signed_in.expires_at)}; renewed by itself while the sign-in "
                       "is used (at least every 90 days)")
+    elif signed_in.expires_at:
+        console.print(f"access ran out at {local_time(signed_in.expires_at)}; renewed by itself at the next send or "
+                      "inbox if the sign-in was used in the last 90 days")
     console.print(f"stored in {escape(signed_in.cache_path)}" + (" (encrypted by the operating system)" if signed_in.protected else ""))
     if not signed_in.protected:
         err_console.print(

@@ -68,7 +68,7 @@ def cache_folder() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "nyhetsbrev"
 
 
-_apps: dict[tuple[str, ...], tuple[object, Path, bool]] = {}
+_apps: dict[tuple[str, ...], tuple[object, "_CheckedFile", bool]] = {}
 _lock = threading.Lock()  # one renewal at a time, however many connections open at once
 
 
@@ -77,7 +77,7 @@ def _application(settings: OAuthSettings):
     return _registered(settings)[0]
 
 
-def _registered(settings: OAuthSettings) -> tuple[object, Path, bool]:
+def _registered(settings: OAuthSettings) -> tuple[object, "_CheckedFile", bool]:
     authority_base = (os.environ.get(AUTHORITY_ENV) or AUTHORITY_HOST).rstrip("/")
     cafile = os.environ.get(CAFILE_ENV)
     key = (authority_base, cafile or "", str(cache_folder()), settings.tenant or "", settings.client_id or "")
@@ -85,7 +85,7 @@ def _registered(settings: OAuthSettings) -> tuple[object, Path, bool]:
         import msal
 
         extra = {} if authority_base == AUTHORITY_HOST else {"instance_discovery": False}
-        cache, path, protected = _cache(settings)
+        cache, stored, protected = _cache(settings)
         try:
             app = msal.PublicClientApplication(
                 settings.client_id, authority=f"{authority_base}/{settings.tenant}", token_cache=cache,
@@ -96,7 +96,7 @@ def _registered(settings: OAuthSettings) -> tuple[object, Path, bool]:
                               hint="check tenant and client_id in nyhetsbrev.toml") from None
         except Exception as exc:  # requests' connection and TLS errors
             raise _unreachable(exc) from None
-        _apps[key] = (app, path, protected)
+        _apps[key] = (app, stored, protected)
     return _apps[key]
 
 
@@ -120,8 +120,16 @@ def _http_client(cafile: str | None):
 
 
 def _cache(settings: OAuthSettings):
-    """The token cache: encrypted by the operating system where it can, else a 0600 file (see `protected`)."""
-    from msal_extensions import FilePersistence, PersistedTokenCache, build_encrypted_persistence
+    """MSAL's token cache, persisted in _stored(settings); (cache, stored file, protected)."""
+    from msal_extensions import PersistedTokenCache
+
+    stored, protected = _stored(settings)
+    return PersistedTokenCache(stored), stored, protected
+
+
+def _stored(settings: OAuthSettings) -> tuple["_CheckedFile", bool]:
+    """Where the sign-in is kept: encrypted by the operating system where it can, else a 0600 file (`protected`)."""
+    from msal_extensions import FilePersistence, build_encrypted_persistence
 
     folder = cache_folder()
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -133,7 +141,84 @@ def _cache(settings: OAuthSettings):
         persistence = FilePersistence(str(path))
         if path.exists():
             path.chmod(0o600)
-    return PersistedTokenCache(persistence), path, bool(persistence.is_encrypted)
+    return _CheckedFile(persistence, path), bool(persistence.is_encrypted)
+
+
+class _CheckedFile:
+    """The token cache's persistence, read only when it holds what MSAL writes: else SignInRequired naming the file.
+
+    A cache cut short, binary or of another shape would otherwise fail deep inside MSAL (JSONDecodeError,
+    UnicodeDecodeError, AttributeError); only a new sign-in, which replaces the file, helps.
+    """
+
+    def __init__(self, persistence, path: Path) -> None:
+        self.persistence, self.path = persistence, path
+        self.is_encrypted = persistence.is_encrypted
+
+    def load(self) -> str:
+        """The cache's text, checked (PersistenceNotFound when there is none yet)."""
+        return self._read()[0]
+
+    def state(self) -> dict:
+        """What the cache holds, read while no one writes it (nothing stored yet: {}); MSAL is not involved."""
+        from msal_extensions import CrossPlatLock
+        from msal_extensions.persistence import PersistenceNotFound
+
+        with CrossPlatLock(f"{self.path}.lockfile"):  # as MSAL's writers do: never a half-written file
+            try:
+                return self._read()[1]
+            except PersistenceNotFound:
+                return {}
+
+    def _read(self) -> tuple[str, dict]:
+        import json
+
+        from msal_extensions.persistence import PersistenceDecryptionError
+
+        try:
+            text = self.persistence.load()
+            state = json.loads(text) if text else {}
+        except PersistenceDecryptionError:
+            raise self.damaged("it cannot be decrypted") from None
+        except UnicodeDecodeError:
+            raise self.damaged("it is not text") from None
+        except (ValueError, RecursionError):
+            raise self.damaged("it is not complete JSON") from None
+        if not _cache_shaped(state):
+            raise self.damaged("its content is not a stored sign-in")
+        return text, state
+
+    def damaged(self, why: str) -> SignInRequired:
+        """The error for a cache file that cannot be used."""
+        return SignInRequired(f"the stored Microsoft 365 sign-in cannot be read: {why}", path=self.path,
+                              hint="run 'nyhetsbrev login' again: it replaces this file (it takes a minute in the browser)")
+
+    def replace_if_damaged(self) -> bool:
+        """Remove the file when it cannot be read (a new sign-in is about to replace it); True if it was removed."""
+        try:
+            self.state()
+        except SignInRequired:
+            self.path.unlink(missing_ok=True)
+            return True
+        return False
+
+    def save(self, content: str) -> None:
+        self.persistence.save(content)
+
+    def time_last_modified(self) -> float:
+        return self.persistence.time_last_modified()
+
+    def get_location(self) -> str:
+        return self.persistence.get_location()
+
+
+def _cache_shaped(state: object) -> bool:
+    """True when a token cache's JSON has MSAL's shape: {kind: {key: {field: value}}}, access tokens with an expiry."""
+    if not isinstance(state, dict) or not all(isinstance(kind, dict) for kind in state.values()):
+        return False
+    if not all(isinstance(entry, dict) for kind in state.values() for entry in kind.values()):
+        return False
+    return all(str(entry.get("expires_on", "")).isdigit() for entry in state.get("AccessToken", {}).values())
 
 
 def _unreachable(exc: Exception) -> SignInError:
@@ -145,9 +230,8 @@ def _scopes(purposes: Iterable[str]) -> list[str]:
     return [SCOPES[p] for p in purposes]
 
 
-def _account(app, username: str | None):
+def _account(accounts: list[dict], username: str | None):
     """The cached account for the mailbox: the one with its address, else the only one signed in."""
-    accounts = app.get_accounts()
     wanted = (username or "").lower()
     for account in accounts:
         if (account.get("username") or "").lower() == wanted:
@@ -159,7 +243,7 @@ def access_token(settings: OAuthSettings, purpose: str) -> str:
     """A valid access token for 'smtp' or 'imap', renewed silently; SignInRequired when only a new sign-in helps."""
     app = _application(settings)
     with _lock:
-        account = _account(app, settings.username)
+        account = _account(app.get_accounts(), settings.username)
         if account is None:
             raise SignInRequired(f"nobody is signed in to Microsoft 365 for {settings.username}", hint=LOGIN_HINT)
         try:
@@ -173,9 +257,15 @@ def access_token(settings: OAuthSettings, purpose: str) -> str:
     return result["access_token"]
 
 
-def login(settings: OAuthSettings, purposes: Iterable[str], show: Callable[[DeviceCode], None]) -> SignedIn:
-    """The device-code flow: show the address and code, wait for the sign-in in a browser, store it protected."""
-    app = _application(settings)
+def login(settings: OAuthSettings, purposes: Iterable[str], show: Callable[[DeviceCode], None],
+          replaced: Callable[[Path], None] = lambda path: None) -> SignedIn:
+    """The device-code flow: show the address and code, wait for the sign-in in a browser, store it protected.
+
+    A stored sign-in that cannot be read is removed first (`replaced` is told its file): this sign-in replaces it.
+    """
+    app, stored, protected = _registered(settings)
+    if stored.replace_if_damaged():
+        replaced(stored.path)
     scopes = _scopes(purposes)
     try:
         flow = app.initiate_device_flow(scopes=scopes)
@@ -198,23 +288,23 @@ def login(settings: OAuthSettings, purposes: Iterable[str], show: Callable[[Devi
     for account in app.get_accounts():  # one sign-in per app registration: the previous person's is removed
         if (account.get("username") or "").lower() != username.lower():
             app.remove_account(account)
-    _, path, protected = _registered(settings)
-    return SignedIn(username, time.time() + float(result.get("expires_in") or 0), protected, path)
+    return SignedIn(username, time.time() + float(result.get("expires_in") or 0), protected, stored.path)
 
 
 def status(settings: OAuthSettings) -> SignedIn | None:
-    """Who is signed in for this app registration and until when the stored access token holds (no network)."""
-    import msal
+    """Who is signed in for this app registration and until when the stored access token holds.
 
-    app = _application(settings)
-    account = _account(app, settings.username)
+    Only the local token cache is read: no sign-in service is asked, so it works offline.
+    """
+    stored, protected = _stored(settings)
+    state = stored.state()  # not MSAL's search, which would also delete run-out access tokens: this only reads
+    accounts = {a.get("home_account_id"): a for a in state.get("Account", {}).values()}  # one per person, as MSAL lists
+    account = _account(list(accounts.values()), settings.username)
     if account is None:
         return None
-    tokens = app.token_cache.search(msal.TokenCache.CredentialType.ACCESS_TOKEN,
-                                    query={"home_account_id": account.get("home_account_id")})
-    expiry = max((float(t.get("expires_on") or 0) for t in tokens), default=0.0) or None
-    _, path, protected = _registered(settings)
-    return SignedIn(account.get("username") or "?", expiry, protected, path)
+    expiry = max((float(t["expires_on"]) for t in state.get("AccessToken", {}).values()
+                  if t.get("home_account_id") == account.get("home_account_id")), default=0.0) or None
+    return SignedIn(account.get("username") or "?", expiry, protected, stored.path)
 
 
 def project_sign_in(root: Path) -> tuple[OAuthSettings, list[str]]:
@@ -231,10 +321,11 @@ def project_sign_in(root: Path) -> tuple[OAuthSettings, list[str]]:
     return found[0][1], [name for name, _ in found]
 
 
-def login_project(root: Path, show: Callable[[DeviceCode], None]) -> SignedIn:
+def login_project(root: Path, show: Callable[[DeviceCode], None],
+                  replaced: Callable[[Path], None] = lambda path: None) -> SignedIn:
     """'nyhetsbrev login': sign in for everything the project uses OAuth 2.0 for."""
     settings, purposes = project_sign_in(root)
-    return login(settings, purposes, show)
+    return login(settings, purposes, show, replaced)
 
 
 def status_project(root: Path) -> tuple[OAuthSettings, SignedIn | None]:
