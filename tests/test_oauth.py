@@ -20,6 +20,7 @@ import pytest
 from nyhetsbrev.mail.limits import local_time
 from tests.fixtures import one_line_error
 from tests.identity_server import CLIENT_ID, TENANT, authority_files, identity  # noqa: F401  (fixtures)
+from tests.language_helpers import swedish  # noqa: F401  (fixture)
 from tests.send_helpers import SETTINGS, add_people, certificate, ledger_rows, make_project  # noqa: F401  (fixtures)
 from tests.smtp_server import USERNAME, FaultServer
 
@@ -230,3 +231,20 @@ def test_a_damaged_token_cache_is_one_line_naming_it_and_login_replaces_it(proje
     assert cli("--project", project, "login", "--status").exit_code == 0
     assert cli("--project", project, "send", "22:1", "--list", "politiker", "--yes").exit_code == 0
     assert len(mailserver.received) == 2
+
+
+def test_a_damaged_token_cache_is_said_in_swedish(project, identity, cli, monkeypatch, swedish):
+    """Signed in with the local stand-in of Microsoft's sign-in service; the interface is Swedish by default."""
+    from tests.language_helpers import assert_swedish
+
+    assert cli("--project", project, "login").exit_code == 0
+    cache = _cache_file()
+    cache.write_bytes(DAMAGED["cut short"])
+    result = cli("--project", project, "login", "--status")
+    assert result.exit_code != 0 and "Traceback" not in result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    line = lines[0]
+    assert line.startswith(f"fel: {cache}: den sparade inloggningen till Microsoft 365 går inte att läsa"), line
+    assert "'nyhetsbrev login'" in line
+    assert_swedish(line.replace(str(cache), ""), allowed=("Microsoft",))

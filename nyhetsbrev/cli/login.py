@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from ..i18n import _
 from .app import app, console, err_console, escape, project_root
 
 
@@ -30,8 +31,8 @@ def login(
         console.print(f"(waiting for the sign-in, until {local_time(device.expires_at)}; Ctrl-C stops)")
 
     def replaced(path) -> None:
-        err_console.print(f"[yellow]warning:[/] the sign-in stored in {escape(path)} could not be read; "
-                          "this sign-in replaces it", soft_wrap=True)
+        err_console.print(_("[yellow]warning:[/] the sign-in stored in {path} could not be read; this sign-in replaces it")
+                          .format(path=escape(path)), soft_wrap=True)
 
     _show(oauth.login_project(root, show, replaced))
 
@@ -46,8 +47,8 @@ def _show(signed_in) -> None:
         console.print(f"access valid until {local_time(signed_in.expires_at)}; renewed by itself while the sign-in "
                       "is used (at least every 90 days)")
     elif signed_in.expires_at:
-        console.print(f"access ran out at {local_time(signed_in.expires_at)}; renewed by itself at the next send or "
-                      "inbox if the sign-in was used in the last 90 days")
+        console.print(_("access ran out at {local_time}; renewed by itself at the next send or inbox if the sign-in "
+                        "was used in the last 90 days").format(local_time=local_time(signed_in.expires_at)))
     console.print(f"stored in {escape(signed_in.cache_path)}" + (" (encrypted by the operating system)" if signed_in.protected else ""))
     if not signed_in.protected:
         err_console.print(

@@ -12,6 +12,7 @@ import typer
 from rich.table import Table
 
 from ..errors import NyhetsbrevError, SendError, SendInterrupted
+from ..i18n import N_
 from .app import app, console, err_console, escape, project_root
 from .progress import Bar
 
@@ -28,9 +29,11 @@ def send(
     issue: str = typer.Argument(..., help="Issue id, e.g. 22:1"),
     lists: list[str] = typer.Option(None, "--list", "-l", metavar="NAME", help="List to send to (repeat for several; each person gets one copy)."),
     test: list[str] = typer.Option(
-        None, "--test", metavar="ADDRESS", help="Send a test copy to this address instead (repeat or separate with commas); subject marked [TEST], "
-        "not recorded. It holds every section; with --list NAME it is the version that list gets "
-        "(--test ADDRESS --list politiker sends the politicians' version)."
+        None, "--test", metavar="ADDRESS", help=N_(
+            "Send a test copy to this address instead (repeat or separate with commas); subject marked [TEST], "
+            "not recorded. It holds every section; with --list NAME it is the version that list gets "
+            "(--test ADDRESS --list politiker sends the politicians' version)."
+        ),
     ),
     outbox: Path = typer.Option(None, "--outbox", metavar="DIR", help="Write the messages as .eml files into this folder instead of sending; never recorded as sent."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Send without asking first."),

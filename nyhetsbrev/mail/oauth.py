@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Protocol
 
 from ..errors import SignInError, SignInRequired
+from ..i18n import _
 
 AUTHORITY_HOST = "https://login.microsoftonline.com"
 AUTHORITY_ENV = "NYHETSBREV_OAUTH_AUTHORITY"  # another sign-in service (tests: a local stand-in of Microsoft's)
@@ -179,19 +180,19 @@ class _CheckedFile:
             text = self.persistence.load()
             state = json.loads(text) if text else {}
         except PersistenceDecryptionError:
-            raise self.damaged("it cannot be decrypted") from None
+            raise self.damaged(_("it cannot be decrypted")) from None
         except UnicodeDecodeError:
-            raise self.damaged("it is not text") from None
+            raise self.damaged(_("it is not text")) from None
         except (ValueError, RecursionError):
-            raise self.damaged("it is not complete JSON") from None
+            raise self.damaged(_("it is not complete JSON")) from None
         if not _cache_shaped(state):
-            raise self.damaged("its content is not a stored sign-in")
+            raise self.damaged(_("its content is not a stored sign-in"))
         return text, state
 
     def damaged(self, why: str) -> SignInRequired:
         """The error for a cache file that cannot be used."""
-        return SignInRequired(f"the stored Microsoft 365 sign-in cannot be read: {why}", path=self.path,
-                              hint="run 'nyhetsbrev login' again: it replaces this file (it takes a minute in the browser)")
+        return SignInRequired(_("the stored Microsoft 365 sign-in cannot be read: {why}").format(why=why), path=self.path,
+                              hint=_("run 'nyhetsbrev login' again: it replaces this file (it takes a minute in the browser)"))
 
     def replace_if_damaged(self) -> bool:
         """Remove the file when it cannot be read (a new sign-in is about to replace it); True if it was removed."""
