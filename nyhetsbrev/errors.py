@@ -156,3 +156,7 @@ class SendInterrupted(KeyboardInterrupt):
 
 class ImageError(ContentError):
     """An image of the issue cannot be made fit for email (SVG, unreadable, too large)."""
+
+
+class DnsError(NyhetsbrevError):
+    """The DNS cannot be asked (NYHETSBREV_DNS malformed, no resolver) or did not answer."""

@@ -26,7 +26,7 @@ OWNERS = {
 # (errors, writer) are the floor: everyone may import them and they import no stage.
 LAYERS = [
     ("cli",),
-    ("web",),
+    ("web", "doctor"),
     ("inbox",),
     ("mail",),
     ("publish",),

@@ -294,6 +294,14 @@ class Mailbox:
             for chunk in _chunks(uids, 500):
                 self._command("STORE", _uid_set(chunk), "+FLAGS.SILENT", f"(\\Seen {HANDLED_KEYWORD})")
 
+    def has_folder(self, name: str) -> bool:
+        """True when the folder exists on the server (LIST; nothing is created or changed)."""
+        try:
+            typ, data = self._imap.list('""', encode_folder(name))
+        except (OSError, imaplib.IMAP4.abort) as exc:
+            raise MailboxUnavailable(f"the IMAP server {self.where} dropped the connection ({exc})") from None
+        return typ == "OK" and any(d for d in data or [])
+
     def _ensure_processed_folder(self) -> None:
         if self._processed_ready:
             return

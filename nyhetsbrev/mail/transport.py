@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import functools
 import ipaddress
 import os
@@ -117,8 +118,9 @@ def _dot_stuffed(data: bytes) -> bytes:
 class Connection:
     """One SMTP session that sends pre-built messages, one envelope each; reconnects on demand."""
 
-    def __init__(self, smtp: SmtpSettings, *, cafile: str | Path | None = None) -> None:
-        check_settings(smtp)
+    def __init__(self, smtp: SmtpSettings, *, cafile: str | Path | None = None, login: bool = True) -> None:
+        check_settings(smtp if login else dataclasses.replace(smtp, username=None))  # no login: no password needed
+        self.login = login
         self.settings = smtp
         self.cafile = cafile
         self._smtp: smtplib.SMTP | None = None
@@ -139,7 +141,7 @@ class Connection:
         self.close()
 
     def open(self) -> None:
-        """Connect, secure the session as configured and log in; raises TransportError on any failure."""
+        """Connect, secure the session as configured and log in (not when made with login=False); TransportError on any failure."""
         self.close()
         s = self.settings
         context = tls_context(self.cafile) if s.security in ("starttls", "tls") else None
@@ -158,11 +160,17 @@ class Connection:
         smtp.set_debuglevel(0)  # smtplib's debug output would print the AUTH exchange
         try:
             self._greet(smtp, context)
-            self._login(smtp)
+            if self.login:
+                self._login(smtp)
         except BaseException:
             _quietly_close(smtp)
             raise
         self._smtp = smtp
+
+    def offered_auth(self) -> list[str]:
+        """The AUTH mechanisms the open session offers (after STARTTLS), upper case; [] when it offers none."""
+        smtp = self._smtp
+        return (smtp.esmtp_features.get("auth") or "").upper().split() if smtp and smtp.has_extn("auth") else []
 
     def _greet(self, smtp: smtplib.SMTP, context: ssl.SSLContext | None) -> None:
         try:

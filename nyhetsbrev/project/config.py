@@ -23,7 +23,7 @@ _SETTINGS_KEYS = {
     "unsubscribe_email", "unsubscribe_url", "organisation", "list_id", "smtp", "imap",
 }
 _SMTP_KEYS = {"host", "port", "security", "username", "timeout", "password", "auth", "tenant", "client_id",
-              "rate", "daily_limit"}
+              "rate", "daily_limit", "dkim_selectors", "dkim_domain"}
 AUTH_MODES = ("password", "oauth2")
 RATE_UNITS = {"s": 1.0, "sec": 1.0, "min": 60.0, "h": 3600.0}
 # Exchange Online's limits per mailbox (30 messages a minute, 10 000 recipients in any 24 hours).
@@ -169,9 +169,24 @@ def _smtp_settings(table: dict[str, Any], check: TableChecker) -> SmtpSettings:
         rate = rate_setting(rate_text) if rate_text else None
     except ValueError as exc:
         raise check.fail(f"'rate' {exc}", "rate", hint='write it as "30/min", "2/s" or "1000/h"') from None
+    selectors, dkim_domain = _dkim_settings(table, check)
     return SmtpSettings(host=host, port=port, security=security, username=username, timeout=float(timeout),
                         auth=auth, tenant=tenant, client_id=client_id, rate=rate, daily_limit=daily_limit,
-                        limits_from=limits_from)
+                        limits_from=limits_from, dkim_selectors=selectors, dkim_domain=dkim_domain)
+
+
+def _dkim_settings(table: dict[str, Any], check: TableChecker) -> tuple[tuple[str, ...], str | None]:
+    """dkim_selectors (DNS labels) and dkim_domain of [smtp]: what doctor looks up for the relay's DKIM signature."""
+    selectors = tuple(check.text_list(table, "dkim_selectors", " in [smtp]"))
+    for selector in selectors:
+        if not re.fullmatch(r"[A-Za-z0-9_-]{1,63}(\.[A-Za-z0-9_-]{1,63})*", selector):
+            raise check.fail(f"'{selector}' in dkim_selectors is not a DKIM selector", "dkim_selectors",
+                             hint='write the selector the relay signs with, e.g. dkim_selectors = ["s1"]')
+    domain = check.text_value(table, "dkim_domain")
+    if domain is not None and not _DOMAIN.match(domain.rstrip(".")):
+        raise check.fail(f"dkim_domain '{domain}' is not a domain name", "dkim_domain",
+                         hint='the domain in d= of the relay\'s DKIM-Signature, e.g. dkim_domain = "example.se"')
+    return selectors, domain.rstrip(".").lower() if domain else None
 
 
 def parse_rate(text: str) -> float:

@@ -84,6 +84,8 @@ class SmtpSettings:
     rate: Rate | None = None
     daily_limit: int | None = None  # messages in any 24 hours
     limits_from: str | None = None  # why rate/daily_limit hold when the settings name none, e.g. "Microsoft 365"
+    dkim_selectors: tuple[str, ...] = ()  # the selectors the relay signs with (doctor looks up their keys)
+    dkim_domain: str | None = None  # the domain the relay signs as (d=), when it is not the From domain
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,51 @@
+"""The doctor command: one line per check (✓, ✗, or – when not checked), and for each ✗ what to ask IT for."""
+
+from __future__ import annotations
+
+import enum
+import json
+
+import typer
+
+from .app import app, console, escape, project_root, terminal_json
+
+
+class Format(str, enum.Enum):
+    text = "text"
+    json = "json"
+
+
+MARKS = {"ok": "[green]✓[/]", "fail": "[bold red]✗[/]", "skipped": "[dim]–[/]"}
+
+
+@app.command()
+def doctor(
+    ctx: typer.Context,
+    offline: bool = typer.Option(False, "--offline", help="Only the checks that need no network; no request is made."),
+    output: Format = typer.Option(Format.text, "--format", "-f", help="text or json."),
+) -> None:
+    """Check before sending that the mail will arrive: settings, the domain's DNS, relay, mailbox, web addresses."""
+    from ..doctor.run import run_doctor
+
+    report = run_doctor(project_root(ctx), offline=offline)
+    if output is Format.json:
+        typer.echo(terminal_json(json.dumps(report.as_dict(), ensure_ascii=False, indent=2)))
+    else:
+        _show(report)
+    if report.failed:
+        raise typer.Exit(1)
+
+
+def _show(report) -> None:
+    for check in report.checks:
+        console.print(f"{MARKS[check.status]} {escape(check.title)}: {escape(check.detail)}")
+        if check.advice:
+            console.print(f"    → {escape(check.advice[:1].upper() + check.advice[1:])}")
+        if check.record:
+            console.print(f"    DNS: {escape(check.record)}")
+    failed, total = len(report.failed), len(report.failed) + len(report.passed)
+    if failed:
+        console.print(f"{failed} of {total} checks failed: send the lines marked ✗, with what follows them, to IT.")
+    else:
+        console.print(f"All {total} checks passed." + (" Run without --offline to check the DNS and the servers."
+                                                        if report.offline else ""))

@@ -1,0 +1,1 @@
+"""nyhetsbrev doctor: know before sending that the mail will arrive (settings, DNS, relay, mailbox, web addresses)."""

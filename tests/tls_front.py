@@ -1,0 +1,97 @@
+"""TLS in front of a plain HTTP server on 127.0.0.1, as the organisation's web server stands in front of serve."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import socket
+import ssl
+import threading
+from pathlib import Path
+
+
+class TlsFront:
+    """Accepts TLS on 127.0.0.1:port (the test certificate) and passes the bytes to 127.0.0.1:backend_port."""
+
+    def __init__(self, certificate: tuple[Path, Path], backend_port: int) -> None:
+        self.context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        self.context.load_cert_chain(*[str(p) for p in certificate])
+        self.backend_port = backend_port
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+
+    def url(self, path: str = "/") -> str:
+        return f"https://127.0.0.1:{self.port}{path}"
+
+    def start(self) -> "TlsFront":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self.listener.close()
+        self._thread.join(5)
+
+    def _accept(self) -> None:
+        while not self._stopped.is_set():
+            try:
+                client, _address = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._relay, args=(client,), daemon=True).start()
+
+    def _relay(self, client: socket.socket) -> None:
+        try:
+            client.settimeout(30)
+            secure = self.context.wrap_socket(client, server_side=True)
+        except (OSError, ssl.SSLError):
+            client.close()
+            return
+        backend = socket.create_connection(("127.0.0.1", self.backend_port), timeout=30)
+        threading.Thread(target=_pump, args=(backend, secure), daemon=True).start()
+        _pump(secure, backend)
+
+    def __enter__(self) -> "TlsFront":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _pump(source: socket.socket, target: socket.socket) -> None:
+    try:
+        while data := source.recv(65536):
+            target.sendall(data)
+    except OSError:
+        pass
+    finally:
+        for sock in (source, target):
+            try:
+                sock.close()
+            except OSError:
+                pass
+
+
+class StaticSite:
+    """A plain HTTP server on 127.0.0.1 for a folder (the archive as the web server would hold it)."""
+
+    def __init__(self, folder: Path) -> None:
+        handler = functools.partial(_QuietHandler, directory=str(folder))
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.port = self.httpd.server_address[1]
+        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def start(self) -> "StaticSite":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args) -> None:
+        pass
