@@ -7,6 +7,7 @@ import json
 
 import typer
 
+from ..i18n import N_, _, ngettext
 from .app import app, console, escape, project_root, terminal_json
 
 
@@ -21,8 +22,8 @@ MARKS = {"ok": "[green]✓[/]", "fail": "[bold red]✗[/]", "skipped": "[dim]–
 @app.command()
 def doctor(
     ctx: typer.Context,
-    offline: bool = typer.Option(False, "--offline", help="Only the checks that need no network; no request is made."),
-    output: Format = typer.Option(Format.text, "--format", "-f", help="text or json."),
+    offline: bool = typer.Option(False, "--offline", help=N_("Only the checks that need no network; no request is made.")),
+    output: Format = typer.Option(Format.text, "--format", "-f", help=N_("text or json.")),
 ) -> None:
     """Check before sending that the mail will arrive: settings, the domain's DNS, relay, mailbox, web addresses."""
     from ..doctor.run import run_doctor
@@ -45,7 +46,12 @@ def _show(report) -> None:
             console.print(f"    DNS: {escape(check.record)}")
     failed, total = len(report.failed), len(report.failed) + len(report.passed)
     if failed:
-        console.print(f"{failed} of {total} checks failed: send the lines marked ✗, with what follows them, to IT.")
+        console.print(ngettext("{failed} of {total} check failed: send the lines marked ✗, with what follows them, to IT.",
+                               "{failed} of {total} checks failed: send the lines marked ✗, with what follows them, to IT.",
+                               total).format(failed=failed, total=total))
+    elif report.offline:
+        console.print(ngettext("The {total} check that needs no network passed; run without --offline to check the DNS "
+                               "and the servers.", "All {total} checks that need no network passed; run without "
+                               "--offline to check the DNS and the servers.", total).format(total=total))
     else:
-        console.print(f"All {total} checks passed." + (" Run without --offline to check the DNS and the servers."
-                                                        if report.offline else ""))
+        console.print(ngettext("The {total} check passed.", "All {total} checks passed.", total).format(total=total))

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from email.utils import parseaddr
 
+from ..i18n import _
 from ..project.models import Settings
 from .checks import Check, fail, ok
 from .names import OFFICE365_SELECTORS, domain_of, is_office365, organisational_domain, tags, txt_record
-from .words import _
 
 POLICIES = ("none", "quarantine", "reject")
 

@@ -6,12 +6,12 @@ import ipaddress
 from email.utils import parseaddr
 
 from ..errors import DnsError
+from ..i18n import _
 from ..project.models import Settings
 from . import spf
 from .dmarc import dmarc_checks, mx_checks
 from .checks import Check, fail, ok
 from .names import OFFICE365_SELECTORS, OFFICE365_SPF, domain_of, is_office365, tags, txt_record
-from .words import _
 
 def dns_checks(settings: Settings, lookup) -> list[Check]:
     """SPF, DKIM, DMARC with its alignment, and MX: a DNS that does not answer is one ✗ per part, saying so."""
@@ -146,7 +146,7 @@ def dkim_checks(settings: Settings, lookup, domain: str) -> list[Check]:
     published = [s for s, key in keys.items() if key == "key"]
     if is_office365(settings):
         if published:
-            return [ok("dkim", title, _("a key is published at {name}").format(name=f"{published[0]}._domainkey.{signer}"))]
+            return [ok("dkim", title, _("a key is published at {names}").format(names=f"{published[0]}._domainkey.{signer}"))]
         return [fail("dkim", title, _("no DKIM key at selector1._domainkey.{domain} or selector2._domainkey.{domain}: "
                                       "Microsoft 365 does not sign as {domain}").format(domain=signer), _(
             "Ask IT to turn on DKIM signing for {domain} in Microsoft 365 (Microsoft Defender portal, Email "

@@ -7,7 +7,7 @@ import os
 import threading
 
 from ..errors import DnsError
-from .words import _
+from ..i18n import _
 
 DNS_ENV = "NYHETSBREV_DNS"
 TIMEOUT = 5.0  # seconds for one question, retries included

@@ -9,9 +9,9 @@ import urllib.request
 from urllib.parse import quote
 
 from ..errors import NyhetsbrevError
+from ..i18n import _
 from ..project.models import Settings
 from .checks import Check, fail, ok, skipped
-from .words import _
 
 HTTP_TIMEOUT = 10.0  # seconds for one web request
 INVALID_TOKEN = "nyhetsbrev-doctor-invalid-token"  # never verifies: a real token is signed with the project's key

@@ -6,10 +6,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from ..errors import NyhetsbrevError
+from ..i18n import _
 from ..project import config
 from ..project.models import Project
 from .checks import Check, Report, fail, ok, skipped
-from .words import _
 
 
 def run_doctor(root: Path, *, offline: bool = False) -> Report:

@@ -6,7 +6,7 @@ import ipaddress
 import re
 from dataclasses import dataclass, field
 
-from .words import _
+from ..i18n import _
 
 LOOKUP_LIMIT = 10  # terms that ask the DNS: include, a, mx, ptr, exists and redirect (RFC 7208 4.6.4)
 VOID_LIMIT = 2  # look-ups that find nothing (no such name, or no record of the type asked)
@@ -144,7 +144,7 @@ class Evaluator:
         try:
             terms = parse(records[0])
         except SpfSyntax as exc:
-            walk.problems.append(_("{domain}: {problem}").format(domain=domain, problem=exc))
+            walk.problems.append(f"{domain}: {exc}")
             return "permerror"
         result, path = None, path + (domain.lower(),)
         has_all = any(t.name == "all" and not t.modifier for t in terms)
