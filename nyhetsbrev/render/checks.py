@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import binascii
 import difflib
+from pathlib import Path
 from urllib.parse import unquote
 
 from . import images as image_step, markdown
@@ -34,6 +35,7 @@ def inspect(issue: Issue, rendered: Rendered, *, images_linked: bool = False) ->
         problems.append(Problem("error", "the issue has no sections: add a Markdown file such as 01-inledning.md", issue.folder))
     for section in issue.sections:
         problems.extend(_section_problems(issue, section, rendered))
+    problems.extend(unused_images(issue))
     size = len(rendered.email_html.encode("utf-8"))
     if size > GMAIL_CLIP_BYTES:
         problems.append(Problem(
@@ -104,7 +106,9 @@ def _section_problems(issue: Issue, section, rendered: Rendered) -> list[Problem
         if not target.is_relative_to(issue.folder.resolve()):
             problems.append(Problem("error", f"image '{name}' is outside the issue folder: put it in images/", path, where))
         elif not target.is_file():
-            problems.append(Problem("error", f"image '{name}' not found: add the file or fix the path", path, where))
+            close = _close_file_name(issue.folder, target)
+            fix = f"did you mean '{close}'?" if close else "add the file or fix the path"
+            problems.append(Problem("error", f"image '{name}' not found: {fix}", path, where))
         elif target in refused:
             problems.append(Problem("error", f"image '{name}': {refused[target]}", path, where))
         elif target in made and len(made[target].data) > IMAGE_WARN_BYTES:
@@ -116,9 +120,54 @@ def _section_problems(issue: Issue, section, rendered: Rendered) -> list[Problem
         if href.startswith("http://"):
             problems.append(Problem(
                 "warning", f"link '{href}' uses http://; use https:// if the site has it", path, offset + line if line else None))
+    problems.extend(
+        Problem("error", f"readers would see this Markdown as text, not as {'an image' if text.startswith('!') else 'a link'}: "
+                         f"{_shorten(text)} (check its brackets and parentheses; a path with a line break or "
+                         "unmatched parentheses can be written between < and >)", path, offset + line if line else None)
+        for text, line in found.literal)
     problems.extend(_authoring_problems(section, found))
     if section.layout == "timeline" and not doc.steps:
         problems.append(Problem("warning", "timeline section has no steps: start each step with a ### heading", path))
+    return problems
+
+
+def _shorten(text: str, limit: int = 70) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _close_file_name(folder: Path, target: Path) -> str | None:
+    """The path, as an author would write it, of a file beside target whose name is close to target's (a typo)."""
+    try:
+        names = [p.name for p in target.parent.iterdir() if p.is_file() and not p.name.startswith(".")]
+    except OSError:
+        return None
+    close = difflib.get_close_matches(target.name, names, n=1, cutoff=0.75)
+    if not close:
+        return None
+    found = target.parent / close[0]
+    return found.relative_to(folder.resolve()).as_posix() if found.is_relative_to(folder.resolve()) else None
+
+
+_NOT_IMAGES = {"thumbs.db", "desktop.ini"}  # files that Windows puts in a folder of pictures
+
+
+def unused_images(issue: Issue) -> list[Problem]:
+    """Files in the issue's images/ that no section shows (a photo the author meant to use, or one left over)."""
+    folder = issue.folder / "images"
+    if not folder.is_dir():
+        return []
+    used = {image_step.source_path(issue.folder, src) for section in issue.sections
+            for src, _, _ in markdown.document(section).findings.local_images()}
+    problems = []
+    for path in sorted(folder.rglob("*")):
+        relative = path.relative_to(issue.folder)
+        if (any(part.startswith(".") for part in relative.parts) or path.name.lower() in _NOT_IMAGES
+                or not path.is_file() or path.resolve() in used):
+            continue
+        name = relative.as_posix()
+        problems.append(Problem("warning", f"the image '{name}' is used by no section: show it with "
+                                           f"![what it shows]({name}) or remove it from images/", path))
     return problems
 
 

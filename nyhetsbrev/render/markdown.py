@@ -12,6 +12,7 @@ from typing import Iterable, Mapping
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
+from . import link_syntax
 from ..project.models import EmailImage, Section
 
 TEXT_WIDTH = 72
@@ -25,6 +26,7 @@ class Findings:
     links: list[tuple[str, int]] = field(default_factory=list)  # (href, line)
     raw_html: list[tuple[str, int]] = field(default_factory=list)  # (the HTML, line): shown as text
     open_comments: list[int] = field(default_factory=list)  # lines of '<!--' never closed
+    literal: list[tuple[str, int]] = field(default_factory=list)  # ('![…](…)' left as text, line): readers see the syntax
 
     def local_images(self) -> list[tuple[str, str, int]]:
         """The images that are files beside the issue (not http:, data:, cid: …)."""
@@ -39,6 +41,7 @@ def is_local(src: str) -> bool:
 def _parser(html: bool) -> MarkdownIt:
     md = MarkdownIt("commonmark", {"html": html, "typographer": False})
     md.enable(["table", "strikethrough"])
+    link_syntax.configure(md)
     return md
 
 
@@ -182,11 +185,15 @@ def _findings(tokens: list[Token], notes: Findings) -> Findings:
     for token in tokens:
         line = token.map[0] + 1 if token.map else 0
         if token.type == "inline":
+            breaks = 0  # each line break in a paragraph moves what follows one line down
             for child in token.children or []:
-                if child.type == "image":
-                    found.images.append((str(child.attrGet("src") or ""), child.content, line))
+                if child.type in ("softbreak", "hardbreak"):
+                    breaks += 1
+                elif child.type == "image":
+                    found.images.append((str(child.attrGet("src") or ""), child.content, line and line + breaks))
                 elif child.type == "link_open":
-                    found.links.append((str(child.attrGet("href") or ""), line))
+                    found.links.append((str(child.attrGet("href") or ""), line and line + breaks))
+            found.literal.extend((text, line and line + down) for text, down in token.meta.get("literal", ()))
     return found
 
 
