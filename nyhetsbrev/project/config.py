@@ -11,7 +11,7 @@ from ..errors import ProjectNotFound, SendError
 from .front_matter import shorten
 from .headers import check_header_text, check_header_value, envelope_address
 from .models import Contact, Group, ImapSettings, Member, Project, Rate, Roster, Settings, SmtpSettings
-from .toml_file import TableChecker, line_of, read_toml
+from .toml_file import TableChecker, control_character, line_of, read_toml
 
 SETTINGS_FILE = "nyhetsbrev.toml"
 ROSTER_FILE = "roster.toml"
@@ -326,6 +326,10 @@ def _group(raw: Any, index: int, check: TableChecker, after: int) -> Group:
     members = []
     for member in members_raw:
         if isinstance(member, str):
+            found = control_character(member)
+            if found:  # a plain name has no 'name =' of its own to point at: the members line does
+                raise check.fail(f"a member{where} holds {found[1]}", "members", after=after,
+                                 hint="delete it and write that part again")
             member = {"name": member}
         if not isinstance(member, dict):
             raise check.fail(f"a member{where} is neither text nor a table", "members", after=after,

@@ -73,16 +73,22 @@ def read_section(path: Path, root: Path | None = None) -> Section:
     root: the project folder; a section that is a link to a file outside it is refused.
     """
     text = _read_section_text(path, root)
-    front = front_matter.split(text, path)
-    found = control_character(front.body)
+    found = control_character(text.lstrip("\ufeff"))  # front matter too: its title and audience reach the email
     if found:
-        raise ContentError(f"the text holds an invisible control character ({found[1]})", path=path,
-                           line=front.body_line + found[0] - 1, hint="delete it and write that part again")
+        raise ContentError(f"the text holds {found[1]}", path=path, line=found[0],
+                           hint="delete it and write that part again")
+    front = front_matter.split(text, path)
     meta = front.values
     layout = meta.get("layout") or "text"
     if layout not in LAYOUTS:
         what = "'layout' must be one word" if isinstance(layout, list) else f"unknown layout '{front_matter.shorten(layout)}'"
         raise ContentError(what, path=path, line=front.lines.get("layout"), hint=f"use one of: {', '.join(LAYOUTS)}")
+    for key in ("title", "audience"):  # a YAML escape ("\u202e") can write what the file itself does not hold
+        value = meta.get(key) or ""
+        found = next(filter(None, map(control_character, value if isinstance(value, list) else [value])), None)
+        if found:
+            raise ContentError(f"'{key}' holds {found[1]}", path=path, line=front.lines.get(key),
+                               hint="delete it and write that part again")
     audience = meta.get("audience") or []
     if isinstance(audience, str):
         audience = [audience]

@@ -29,18 +29,37 @@ def read_toml(path: Path) -> tuple[dict[str, Any], str]:
         raise ConfigError(f"TOML syntax error: {what}", path=path, line=line, hint="fix the line and try again") from None
 
 
-_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
+# Characters that cannot be shown: C0 and C1 controls (tab and line breaks apart), direction overrides and
+# isolates, line and paragraph separators, and Unicode's noncharacters (U+FFFE and the like).
+_CONTROL = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u2028\u2029\ufdd0-\ufdef"
+    + "".join(f"{chr(plane * 0x10000 + 0xFFFE)}{chr(plane * 0x10000 + 0xFFFF)}" for plane in range(17)) + "]")
+_KINDS = (
+    ((0x202A, 0x202E), "an invisible direction override"),
+    ((0x2066, 0x2069), "an invisible direction isolate"),
+    ((0x2028, 0x2028), "a line separator"),
+    ((0x2029, 0x2029), "a paragraph separator"),
+)
 
 
 def control_character(text: str) -> tuple[int, str] | None:
-    """(line, 'U+001B') of the first control character other than tab and line breaks, or None.
+    """(line, what: 'an invisible control character (U+001B)') of the first character that cannot be shown, or None.
 
-    Such characters are invisible in an editor, break the email's HTML, and can steer a terminal.
+    Such characters are invisible in an editor or turn text around (U+202E), break the email's HTML (U+FFFE),
+    and can steer a terminal.
     """
     match = _CONTROL.search(text)
     if match is None:
         return None
-    return text.count("\n", 0, match.start()) + 1, f"U+{ord(match.group()):04X}"
+    code = ord(match.group())
+    kind = next((what for (low, high), what in _KINDS if low <= code <= high),
+                "an invisible control character" if code < 0xA0 else "a character that is not text")
+    return text.count("\n", 0, match.start()) + 1, f"{kind} (U+{code:04X})"
+
+
+def without_controls(text: str) -> str:
+    """text with every character that cannot be shown removed."""
+    return _CONTROL.sub("", text)
 
 
 def line_in_file(path: Path, key: str) -> int | None:
@@ -89,11 +108,13 @@ class TableChecker:
             return default if default != "" else None
         if not isinstance(value, str):
             raise self.fail(f"'{key}' must be text in quotes", key, hint=f'write it as {key} = "…"', after=after)
+        self._refuse_controls(value, key, after)
+        return value.strip()
+
+    def _refuse_controls(self, value: str, key: str, after: int) -> None:
         found = control_character(value)
         if found:
-            raise self.fail(f"'{key}' holds an invisible control character ({found[1]})", key, after=after,
-                            hint="delete it and write that part again")
-        return value.strip()
+            raise self.fail(f"'{key}' holds {found[1]}", key, after=after, hint="delete it and write that part again")
 
     def text_list(self, table: dict[str, Any], key: str, where: str = "", after: int = 0) -> tuple[str, ...]:
         """A list of texts, each stripped; empty when absent."""
@@ -101,4 +122,6 @@ class TableChecker:
         if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
             raise self.fail(f"'{key}'{where} must be a list of texts", key, hint=f'write it as {key} = ["…", "…"]',
                             after=after)
+        for item in value:
+            self._refuse_controls(item, key, after)
         return tuple(item.strip() for item in value)

@@ -6,11 +6,13 @@ import datetime as dt
 import hashlib
 import itertools
 import re
+import unicodedata
 from pathlib import Path
 from typing import Iterable, Mapping
 
 from . import images as image_step, markdown
 from ..errors import TemplateError
+from ..project.toml_file import without_controls
 from ..project.models import (
     UNSUBSCRIBE_PLACEHOLDER, WEB_PLACEHOLDER, EmailImage, Group, Issue, Member, Rendered, Roster, Section, Settings,
 )
@@ -164,7 +166,27 @@ def render_html(settings: Settings, issue: Issue, sections: Iterable[Section], e
             path=env.get_template(MAIN_TEMPLATE).filename,
             hint="check the MJML tags in your templates",
         ) from None
-    return inline_css(html)
+    return inline_css(_readable_labels(html))
+
+
+_RUST_ESCAPE = re.compile(r"\\(u\{([0-9a-fA-F]{1,6})\}|.)")
+_RUST_CHARS = {"t": " ", "n": " ", "r": " ", "0": "", "\\": "\\", "'": "'", '"': "&quot;"}
+
+
+def _readable_labels(html: str) -> str:
+    """aria-label values as the reader should hear them.
+
+    MJML writes the title into aria-label escaped the way Rust prints strings for debugging: a backslash
+    doubled, 'å' typed as a + ring as 'a\\u{30a}', an emoji joiner as '\\u{200d}'. This turns them back into
+    the characters, and drops those that cannot be shown.
+    """
+    def readable(match: re.Match) -> str:
+        text = _RUST_ESCAPE.sub(lambda m: chr(int(m.group(2), 16)) if m.group(2) else _RUST_CHARS.get(m.group(1), m.group(1)),
+                                match.group(1))
+        text = unicodedata.normalize("NFC", without_controls(text)).replace('"', "&quot;").replace("<", "&lt;")
+        return f'aria-label="{text}"'
+
+    return re.sub(r'aria-label="([^"]*)"', readable, html)
 
 
 def inline_css(html: str) -> str:
