@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ProjectNotFound, SendError
+from ..i18n import _
 from .front_matter import shorten
 from .headers import check_header_text, check_header_value, envelope_address
 from .models import Contact, Group, ImapSettings, Member, Project, Rate, Roster, Settings, SmtpSettings
@@ -328,8 +329,8 @@ def _group(raw: Any, index: int, check: TableChecker, after: int) -> Group:
         if isinstance(member, str):
             found = control_character(member)
             if found:  # a plain name has no 'name =' of its own to point at: the members line does
-                raise check.fail(f"a member{where} holds {found[1]}", "members", after=after,
-                                 hint="delete it and write that part again")
+                raise check.fail(_("a member in group '{group}' holds {what}").format(group=shorten(heading), what=found[1]),
+                                 "members", after=after, hint=_("delete it and write that part again"))
             member = {"name": member}
         if not isinstance(member, dict):
             raise check.fail(f"a member{where} is neither text nor a table", "members", after=after,

@@ -9,6 +9,7 @@ from . import front_matter
 from .config import ROSTER_FILE, load_roster
 from .toml_file import TableChecker, control_character, read_toml
 from ..errors import ConfigError, ContentError, IssueNotFound
+from ..i18n import _
 from .models import Issue, IssueId, Project, Section
 
 ISSUE_FILE = "issue.toml"
@@ -75,8 +76,8 @@ def read_section(path: Path, root: Path | None = None) -> Section:
     text = _read_section_text(path, root)
     found = control_character(text.lstrip("\ufeff"))  # front matter too: its title and audience reach the email
     if found:
-        raise ContentError(f"the text holds {found[1]}", path=path, line=found[0],
-                           hint="delete it and write that part again")
+        raise ContentError(_("the text holds {what}").format(what=found[1]), path=path, line=found[0],
+                           hint=_("delete it and write that part again"))
     front = front_matter.split(text, path)
     meta = front.values
     layout = meta.get("layout") or "text"
@@ -87,8 +88,8 @@ def read_section(path: Path, root: Path | None = None) -> Section:
         value = meta.get(key) or ""
         found = next(filter(None, map(control_character, value if isinstance(value, list) else [value])), None)
         if found:
-            raise ContentError(f"'{key}' holds {found[1]}", path=path, line=front.lines.get(key),
-                               hint="delete it and write that part again")
+            raise ContentError(_("'{key}' holds {what}").format(key=key, what=found[1]), path=path,
+                               line=front.lines.get(key), hint=_("delete it and write that part again"))
     audience = meta.get("audience") or []
     if isinstance(audience, str):
         audience = [audience]

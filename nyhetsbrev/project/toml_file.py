@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from ..i18n import N_, _
 from .front_matter import shorten
 
 
@@ -35,10 +36,10 @@ _CONTROL = re.compile(
     "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u2028\u2029\ufdd0-\ufdef"
     + "".join(f"{chr(plane * 0x10000 + 0xFFFE)}{chr(plane * 0x10000 + 0xFFFF)}" for plane in range(17)) + "]")
 _KINDS = (
-    ((0x202A, 0x202E), "an invisible direction override"),
-    ((0x2066, 0x2069), "an invisible direction isolate"),
-    ((0x2028, 0x2028), "a line separator"),
-    ((0x2029, 0x2029), "a paragraph separator"),
+    ((0x202A, 0x202E), N_("an invisible direction override")),
+    ((0x2066, 0x2069), N_("an invisible direction isolate")),
+    ((0x2028, 0x2028), N_("a line separator")),
+    ((0x2029, 0x2029), N_("a paragraph separator")),
 )
 
 
@@ -53,8 +54,8 @@ def control_character(text: str) -> tuple[int, str] | None:
         return None
     code = ord(match.group())
     kind = next((what for (low, high), what in _KINDS if low <= code <= high),
-                "an invisible control character" if code < 0xA0 else "a character that is not text")
-    return text.count("\n", 0, match.start()) + 1, f"{kind} (U+{code:04X})"
+                N_("an invisible control character") if code < 0xA0 else N_("a character that is not text"))
+    return text.count("\n", 0, match.start()) + 1, f"{_(kind)} (U+{code:04X})"
 
 
 def without_controls(text: str) -> str:
@@ -114,7 +115,8 @@ class TableChecker:
     def _refuse_controls(self, value: str, key: str, after: int) -> None:
         found = control_character(value)
         if found:
-            raise self.fail(f"'{key}' holds {found[1]}", key, after=after, hint="delete it and write that part again")
+            raise self.fail(_("'{key}' holds {what}").format(key=key, what=found[1]), key, after=after,
+                            hint=_("delete it and write that part again"))
 
     def text_list(self, table: dict[str, Any], key: str, where: str = "", after: int = 0) -> tuple[str, ...]:
         """A list of texts, each stripped; empty when absent."""

@@ -8,6 +8,7 @@ from pathlib import Path
 from urllib.parse import unquote
 
 from . import images as image_step, markdown
+from ..i18n import _
 from ..project.headers import text_problem
 from ..project.toml_file import line_in_file
 from ..project.models import TEXT_PLACEHOLDER, Issue, Problem, Rendered
@@ -107,8 +108,9 @@ def _section_problems(issue: Issue, section, rendered: Rendered) -> list[Problem
             problems.append(Problem("error", f"image '{name}' is outside the issue folder: put it in images/", path, where))
         elif not target.is_file():
             close = _close_file_name(issue.folder, target)
-            fix = f"did you mean '{close}'?" if close else "add the file or fix the path"
-            problems.append(Problem("error", f"image '{name}' not found: {fix}", path, where))
+            missing = (_("image '{name}' not found: did you mean '{close}'?").format(name=name, close=close) if close
+                       else _("image '{name}' not found: add the file or fix the path").format(name=name))
+            problems.append(Problem("error", missing, path, where))
         elif target in refused:
             problems.append(Problem("error", f"image '{name}': {refused[target]}", path, where))
         elif target in made and len(made[target].data) > IMAGE_WARN_BYTES:
@@ -120,15 +122,23 @@ def _section_problems(issue: Issue, section, rendered: Rendered) -> list[Problem
         if href.startswith("http://"):
             problems.append(Problem(
                 "warning", f"link '{href}' uses http://; use https:// if the site has it", path, offset + line if line else None))
-    problems.extend(
-        Problem("error", f"readers would see this Markdown as text, not as {'an image' if text.startswith('!') else 'a link'}: "
-                         f"{_shorten(text)} (check its brackets and parentheses; a path with a line break or "
-                         "unmatched parentheses can be written between < and >)", path, offset + line if line else None)
-        for text, line in found.literal)
+    problems.extend(Problem("error", _literal_message(text), path, offset + line if line else None)
+                    for text, line in found.literal)
     problems.extend(_authoring_problems(section, found))
     if section.layout == "timeline" and not doc.steps:
         problems.append(Problem("warning", "timeline section has no steps: start each step with a ### heading", path))
     return problems
+
+
+def _literal_message(text: str) -> str:
+    """Why Markdown left as text is an error, quoting it."""
+    if text.startswith("!"):
+        message = _("readers would see this Markdown as text, not as an image: {markdown} (check its brackets and "
+                    "parentheses; a path with a line break or unmatched parentheses can be written between < and >)")
+    else:
+        message = _("readers would see this Markdown as text, not as a link: {markdown} (check its brackets and "
+                    "parentheses; an address with a line break or unmatched parentheses can be written between < and >)")
+    return message.format(markdown=_shorten(text))
 
 
 def _shorten(text: str, limit: int = 70) -> str:
@@ -165,9 +175,9 @@ def unused_images(issue: Issue) -> list[Problem]:
         if (any(part.startswith(".") for part in relative.parts) or path.name.lower() in _NOT_IMAGES
                 or not path.is_file() or path.resolve() in used):
             continue
-        name = relative.as_posix()
-        problems.append(Problem("warning", f"the image '{name}' is used by no section: show it with "
-                                           f"![what it shows]({name}) or remove it from images/", path))
+        problems.append(Problem("warning", _("the image '{name}' is used by no section: show it with "
+                                             "![what it shows]({name}) or remove it from images/").format(
+                                               name=relative.as_posix()), path))
     return problems
 
 
