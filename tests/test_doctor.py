@@ -4,9 +4,7 @@ relay (aiosmtpd), Dovecot, nyhetsbrev serve behind TLS and a static archive site
 from __future__ import annotations
 
 import json
-import os
 import socket
-import threading
 
 import pytest
 

@@ -116,3 +116,21 @@ def test_two_spf_records_and_a_broken_include_are_crosses(serve_zone, tmp_path):
     zone = Zone("example.se", "outlook.com").txt("example.se", "v=spf1 include:spf.protection.outlook.com -all")
     checks = {c.key: c for c in dns_checks(settings, serve_zone(zone))}
     assert checks["spf.lookups"].failed and "spf.protection.outlook.com has no SPF record" in checks["spf.lookups"].detail
+
+
+def test_a_dns_server_that_never_answers_is_a_cross_per_part_and_is_waited_for_once(monkeypatch, tmp_path):
+    import socket
+
+    (tmp_path / "nyhetsbrev.toml").write_text(OFFICE365, encoding="utf-8")
+    settings = load_settings(tmp_path / "nyhetsbrev.toml")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:  # takes questions, answers none
+        silent.bind(("127.0.0.1", 0))
+        monkeypatch.setenv("NYHETSBREV_DNS", f"127.0.0.1:{silent.getsockname()[1]}")
+        lookup = Lookup(timeout=1.0)
+        asked = []
+        original = lookup._ask
+        monkeypatch.setattr(lookup, "_ask", lambda *args: asked.append(args) or original(*args))
+        checks = dns_checks(settings, lookup)
+    assert [c.key for c in checks] == ["spf", "dkim", "dmarc", "mx"]
+    assert all(c.failed and "did not answer for example.se within 1 s" in c.detail for c in checks)
+    assert len(asked) == 1  # the first silence ends the waiting: one timeout, not one per question

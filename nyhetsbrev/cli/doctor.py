@@ -7,7 +7,7 @@ import json
 
 import typer
 
-from ..i18n import N_, _, ngettext
+from ..i18n import N_, ngettext
 from .app import app, console, escape, project_root, terminal_json
 
 

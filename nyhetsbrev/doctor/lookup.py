@@ -60,6 +60,7 @@ class Lookup:
         self.timeout = timeout
         self._answers: dict[tuple[str, str], list | None] = {}
         self._lock = threading.Lock()
+        self._silent: DnsError | None = None  # once the DNS has not answered in time, the next questions fail at once
 
     def ask(self, name: str, rdtype: str) -> list | None:
         """TXT: the texts; MX: (preference, host) pairs; A/AAAA: addresses. None when void; DnsError when DNS fails."""
@@ -67,6 +68,8 @@ class Lookup:
         with self._lock:
             if key in self._answers:
                 return self._answers[key]
+        if self._silent is not None:
+            raise self._silent
         answer = self._ask(key[0], rdtype)
         with self._lock:
             self._answers[key] = answer
@@ -84,8 +87,9 @@ class Lookup:
         except (dns.name.NameTooLong, dns.name.LabelTooLong, dns.name.EmptyLabel):
             return None  # no name that long can exist
         except dns.exception.Timeout:
-            raise DnsError(_("the DNS ({where}) did not answer for {name} within {seconds:g} s").format(
-                where=self.where, name=name, seconds=self.timeout)) from None
+            self._silent = DnsError(_("the DNS ({where}) did not answer for {name} within {seconds:g} s").format(
+                where=self.where, name=name, seconds=self.timeout))
+            raise self._silent from None
         except dns.exception.DNSException as exc:
             raise DnsError(_("the DNS ({where}) could not answer for {name}: {reason}").format(
                 where=self.where, name=name, reason=" ".join(str(exc).split())[:200])) from None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import socket
 import ssl
 import urllib.error
@@ -24,8 +25,8 @@ def relay_checks(settings: Settings) -> list[Check]:
 
     smtp = settings.smtp
     title = _("Relay {host}:{port}").format(host=smtp.host, port=smtp.port)
-    try:
-        transport.check_settings(smtp)
+    try:  # without the login part: the relay can be asked before the password is set
+        transport.check_settings(dataclasses.replace(smtp, username=None))
     except NyhetsbrevError:
         return []  # reported among the settings
     try:

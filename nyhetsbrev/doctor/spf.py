@@ -164,6 +164,8 @@ class Evaluator:
             target = self._expand(redirect.value, domain)
             if target and target.lower() not in path:
                 walk.includes.add(target.lower())
+                if self.lookup.ask(target, "TXT") is None:
+                    walk.voids.append(target)
                 after = self._check(target, path)
                 if result is None:
                     result = "permerror" if after == "none" else after
