@@ -115,6 +115,7 @@ class _Handler:
     async def handle_DATA(self, smtp, session, envelope):
         if self.s.delay:
             await asyncio.sleep(self.s.delay)
+        await self._held()
         reply = None
         for address in envelope.rcpt_tos:
             reply = reply or await self._scripted(smtp, "data", address)
@@ -130,6 +131,20 @@ class _Handler:
             )
         return "250 2.0.0 OK queued"
 
+
+    async def _held(self) -> None:
+        """While a hold is set and reached, the message waits for its reply: the sender stands still at a known point."""
+        s = self.s
+        if s.hold_at is None or len(s.received) < s.hold_at:
+            return
+        with s.lock:
+            s.waiting += 1
+        try:
+            while s.hold_at is not None and len(s.received) >= s.hold_at:
+                await asyncio.sleep(0.005)
+        finally:
+            with s.lock:
+                s.waiting -= 1
 
     async def auth_XOAUTH2(self, smtp, args):
         """SASL XOAUTH2 as Microsoft 365 speaks it: the initial response must be exactly user=…^Aauth=Bearer …^A^A."""
@@ -191,6 +206,8 @@ class FaultServer:
         self.delay = delay
         self.pipelining = pipelining
         self.connections = 0
+        self.hold_at: int | None = None  # messages beyond this many wait for their reply (see hold)
+        self.waiting = 0  # messages waiting at the hold now
         self.clock = time.monotonic  # what Received.at is read from
         self.bearer_tokens: set[str] = set()  # access tokens the XOAUTH2 mechanism accepts
         kwargs: dict = {"ready_timeout": 10, "data_size_limit": 10_000_000}
@@ -232,6 +249,22 @@ class FaultServer:
                 self.always.pop(stage, None)
             else:
                 self.always[stage] = reply
+
+    def hold(self, after: int | None) -> None:
+        """Accept the first `after` messages, then let every further one wait for its reply (None: let all go on).
+
+        With a hold reached the sender cannot get further: what it has claimed but not had answered is all there is.
+        """
+        self.hold_at = after
+
+    def wait_until_held(self, timeout: float = 60.0) -> bool:
+        """Wait until the hold is reached and a message waits at it (the sender has got to that point)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.hold_at is not None and len(self.received) >= self.hold_at and self.waiting:
+                return True
+            time.sleep(0.005)
+        return False
 
     # -- running ---------------------------------------------------------
     @property

@@ -188,3 +188,79 @@ def test_every_writer_waits_out_another_programs_lock(db, write):
              "forget": lambda: store.forget(db, "anna@example.org")}
     calls[write]()
     assert db.execute("SELECT count(*) FROM lists WHERE name = 'B'").fetchone()[0] == 1
+
+
+def _person(db, name: str, lists: list[str]) -> ledger.Entry:
+    """A real recipient on lists, as the ledger entry a send to those lists makes."""
+    from nyhetsbrev.store import add_recipient, find_recipient
+
+    add_recipient(db, f"{name}@example.org", lists)
+    return ledger.Entry(f"{name}@example.org", f"{name}@example.org", find_recipient(db, f"{name}@example.org")["id"],
+                        tuple(lists))
+
+
+def test_a_claimed_batch_is_checked_person_by_person_in_the_same_transaction(db):
+    from nyhetsbrev.store import forget, remove_recipient, suppress, unsubscribe
+    from nyhetsbrev.store.recipients import list_ids
+
+    people = [_person(db, name, ["politiker", "profession"] if name == "doris" else ["politiker"])
+              for name in ("anna", "bo", "cecilia", "doris", "erik", "frida")]
+    ledger.enqueue(db, "22:1", people)
+    ids = list(list_ids(db, ["politiker"]).values())
+    unsubscribe(db, "bo@example.org")
+    suppress(db, "cecilia@example.org", "bounced", "test")
+    remove_recipient(db, "doris@example.org", ["politiker"])  # still on profession, which this send is not for
+    forget(db, "erik@example.org")
+    ledger.write(db, "22:1", claims=[("anna@example.org", "<a1@example.org>")])
+    claims = [(p.email_key, f"<{n}@example.org>") for n, p in enumerate(people)]
+    dropped = ledger.write(db, "22:1", outcomes=[ledger.Outcome("anna@example.org", ledger.SENT, "250 OK")],
+                           claims=claims[1:], lists=ids)
+    assert dropped == {"bo@example.org": "unsubscribed", "cecilia@example.org": "bounced",
+                       "doris@example.org": "not on the lists", "erik@example.org": "forgotten"}
+    rows = {row.email: row for row in ledger.rows(db, "22:1")}
+    assert [(rows[e].state, rows[e].reply, rows[e].message_id, rows[e].attempts) for e in sorted(rows)] == [
+        ("sent", "250 OK", "<a1@example.org>", 1),
+        ("skipped", "unsubscribed", None, 0),
+        ("skipped", "bounced", None, 0),
+        ("skipped", "not on the lists", None, 0),
+        ("sending", None, "<5@example.org>", 1),  # frida: still wanted, so claimed
+    ]
+    assert "erik@example.org" not in rows  # forgotten: no row comes back for them
+    assert [row.email for row in ledger.due(db, "22:1")] == []
+    assert ledger.due(db, "22:1", resend_unknown=True) == []
+
+
+def test_a_claim_checked_against_the_lists_of_everyone_still_wanted_drops_nobody(db):
+    from nyhetsbrev.store.recipients import list_ids
+
+    people = [_person(db, "anna", ["politiker"]), _person(db, "bo", ["profession"])]
+    ledger.enqueue(db, "22:1", people)
+    ids = list(list_ids(db, ["politiker", "profession"]).values())
+    assert ledger.write(db, "22:1", claims=[(p.email_key, f"<{p.email}>") for p in people], lists=ids) == {}
+    assert states(db) == {"anna@example.org": "sending", "bo@example.org": "sending"}
+    assert ledger.write(db, "22:1", outcomes=[ledger.Outcome("anna@example.org", ledger.SENT)], lists=ids) == {}
+
+
+def test_skipped_people_are_counted_by_status_and_sent_again_only_when_selected_again(db):
+    people = entries("anna", "bo", "cecilia")
+    ledger.enqueue(db, "22:1", people)
+    assert ledger.write(db, "22:1", claims=[("anna@example.org", "<a@example.org>"), ("bo@example.org", "<b@example.org>")],
+                        lists=[]) == {"anna@example.org": "not on the lists", "bo@example.org": "not on the lists"}
+    report = ledger.status(db, "22:1")
+    assert report.per_list["politiker"]["skipped"] == 2 and report.skipped == {"not on the lists": 2}
+    plan = ledger.plan(db, "22:1", entries("anna", "cecilia"))
+    assert plan.by_state[ledger.SKIPPED] == 1 and plan.to_send(False) == 2
+    ledger.enqueue(db, "22:1", entries("anna", "cecilia"))  # anna is on the list again; bo is not
+    rows = {row.email: row for row in ledger.rows(db, "22:1")}
+    assert (rows["anna@example.org"].state, rows["anna@example.org"].reply) == ("pending", None)
+    assert rows["bo@example.org"].state == "skipped"  # kept: the record of why bo got nothing
+    assert [row.email for row in ledger.due(db, "22:1")] == ["anna@example.org", "cecilia@example.org"]
+
+
+def test_status_lists_the_unknown_ones_with_their_message_ids(db):
+    ledger.enqueue(db, "22:1", entries("anna", "bo"))
+    ledger.write(db, "22:1", claims=[("anna@example.org", "<x1@example.org>"), ("bo@example.org", "<x2@example.org>")])
+    ledger.write(db, "22:1", outcomes=[ledger.Outcome("bo@example.org", ledger.SENT, "250 OK")])
+    ledger.recover(db, "22:1")
+    [(address, message_id, at)] = ledger.status(db, "22:1").unknown
+    assert (address, message_id) == ("anna@example.org", "<x1@example.org>") and at.endswith("Z")

@@ -53,7 +53,7 @@ EXPECTED = {
 # Every released migration, in the order it must run; a new one is appended here and at the end of store/db.py.
 RELEASED = [
     "m001_recipients", "m002_subscription_events", "m003_suppressions", "send_ledger_v1", "m005_address_keys_idna2008",
-    "mailbox_events_v1", "send_ledger_versions_v1",
+    "mailbox_events_v1", "send_ledger_versions_v1", "send_ledger_skipped_v1",
 ]
 
 

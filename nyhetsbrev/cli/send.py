@@ -1,4 +1,4 @@
-"""Commands that send: send (to lists, test copies or an outbox folder) and status."""
+"""The send command: to lists, test copies or an outbox folder (status is in cli/status.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import typer
 from rich.table import Table
 
 from ..errors import NyhetsbrevError, SendError, SendInterrupted
-from ..i18n import N_
+from ..i18n import N_, _, ngettext
 from .app import app, console, err_console, escape, project_root
 from .progress import Bar
 
@@ -88,7 +88,7 @@ def send(
     elif report.plan.mode == "outbox":
         console.print(f"Wrote {len(report.written)} messages to [bold]{escape(report.plan.destination)}[/] (not recorded as sent).")
         if report.failed:
-            _show_failed(report.failed, "not written")
+            show_failed(report.failed, "not written")
     else:
         _show_summary(report, again)
         if report.limit_until is not None:
@@ -271,81 +271,70 @@ def _show_tests(report) -> None:
     for address, kind, reply in report.test_results:
         style = "green" if kind == "sent" else "red"
         console.print(f"[{style}]{kind}[/] {escape(address)}  {escape(reply)}", soft_wrap=True)
-    if any(kind != "sent" for _, kind, _ in report.test_results):
+    if any(kind != "sent" for _address, kind, _reply in report.test_results):
         raise typer.Exit(1)
 
 
 def _show_summary(report, again: str) -> None:
     tally, plan = report.tally, report.plan
     if report.recovered:
-        err_console.print(
-            f"[yellow]warning:[/] {report.recovered} messages were in flight when an earlier send stopped; "
-            "they are marked unknown (resend them with --resend-unknown)"
-        )
+        err_console.print("[yellow]" + escape(_("warning:")) + "[/] " + escape(ngettext(
+            "{count} message was in flight when an earlier send stopped: it is marked unknown. "
+            "'nyhetsbrev status {issue}' lists it with its Message-ID, to look up in the relay's log before "
+            "deciding on --resend-unknown.",
+            "{count} messages were in flight when an earlier send stopped: they are marked unknown. "
+            "'nyhetsbrev status {issue}' lists them with their Message-IDs, to look up in the relay's log before "
+            "deciding on --resend-unknown.", report.recovered).format(count=report.recovered, issue=plan.issue)),
+            soft_wrap=True)
     if report.limit_until is not None and (tally is None or tally.total == 0):
         return  # nothing could go: the daily limit's line says when it can
     if tally is None or tally.total == 0:
         console.print(f"Nothing to send: {plan.already_sent} of {plan.recipients} recipients already have {plan.issue}.")
     else:
-        table = Table("sent", "deferred", "failed", "unknown", "time", title=f"Sent {plan.issue}", title_justify="left")
-        table.add_row(str(tally.sent), str(tally.deferred), str(tally.failed), str(tally.unknown), f"{report.elapsed:.1f} s")
+        skipped = [_("skipped")] if tally.skipped else []
+        table = Table("sent", "deferred", "failed", "unknown", *skipped, "time", title=f"Sent {plan.issue}",
+                      title_justify="left")
+        table.add_row(str(tally.sent), str(tally.deferred), str(tally.failed), str(tally.unknown),
+                      *([str(tally.skipped)] if skipped else []), f"{report.elapsed:.1f} s")
         console.print(table)
+        if tally.skipped:
+            console.print(escape(skipped_line(tally.skipped_why)), soft_wrap=True)
     if report.failed:
-        _show_failed(report.failed)
+        show_failed(report.failed)
         console.print(f"{len(report.failed)} failed: the server refused them for good; check the addresses "
                       "(the replies above say why). Sending again does not retry them.")
     if report.bounced:
         console.print(f"{len(report.bounced)} address(es) do not exist according to the server: marked as bounced, "
                       "they get no more mail (see 'nyhetsbrev recipients list --all').")
     if report.deferred:
-        _show_failed(report.deferred, "deferred")
+        show_failed(report.deferred, "deferred")
         console.print(f"{len(report.deferred)} deferred by the server: run the same command later to retry them:\n"
                       f"  {escape(again)}")
     if report.unknown:
-        console.print(f"{len(report.unknown)} unknown (the connection was lost after sending): they may have arrived; "
-                      "resend them with --resend-unknown if needed.")
+        console.print(escape(ngettext(
+            "{count} unknown (the connection was lost after sending): it may have arrived. 'nyhetsbrev status {issue}' "
+            "lists it with its Message-ID to look up in the relay's log; resend with --resend-unknown only if the "
+            "relay does not have it.",
+            "{count} unknown (the connection was lost after sending): they may have arrived. 'nyhetsbrev status "
+            "{issue}' lists them with their Message-IDs to look up in the relay's log; resend with --resend-unknown "
+            "only if the relay has none of them.", len(report.unknown)).format(count=len(report.unknown), issue=plan.issue)),
+            soft_wrap=True)
 
 
-def _show_failed(failed: list[tuple[str, str]], what: str = "failed") -> None:
+def skipped_line(why) -> str:
+    """'3 skipped while the send ran, never sent the issue: unsubscribed 2, no longer on the lists 1' (why: a Counter)."""
+    names = {"unsubscribed": _("unsubscribed"), "bounced": _("suppressed as bounced"), "forgotten": _("forgotten"),
+             "not on the lists": _("no longer on the lists")}
+    parts = ", ".join(f"{names.get(reason, reason)} {count}" for reason, count in sorted(why.items()))
+    total = sum(why.values())
+    return ngettext("{count} skipped while the send ran, never sent the issue: {why}.",
+                    "{count} skipped while the send ran, never sent the issue: {why}.", total).format(count=total, why=parts)
+
+
+def show_failed(failed: list[tuple[str, str]], what: str = "failed") -> None:
     table = Table(f"{what} address", "why" if what == "not written" else "server reply", title_justify="left")
     for address, reply in failed[:FAILED_SHOWN]:
         table.add_row(escape(address), escape(reply))
     console.print(table)
     if len(failed) > FAILED_SHOWN:
         console.print(f"… and {len(failed) - FAILED_SHOWN} more (see 'nyhetsbrev status').")
-
-
-@app.command()
-def status(ctx: typer.Context, issue: str = typer.Argument(..., help="Issue id, e.g. 22:1")) -> None:
-    """Show per list how many were sent, pending, deferred, failed and unknown, and why some failed."""
-    from ..store.ledger import issue_status
-
-    report = issue_status(project_root(ctx), issue)
-    if not report.per_list:
-        console.print(f"{report.issue} has not been sent to any list yet.")
-        return
-    states = ["sent", "pending", "deferred", "failed", "unknown"] + (["sending"] if report.running else [])
-    table = Table("list", *states, title=f"Status of {report.issue}" + (" (a send is running)" if report.running else ""),
-                  title_justify="left")
-    for name, counts in sorted(report.per_list.items()):
-        table.add_row(escape(name), *(str(counts.get(state, 0)) for state in states))
-    console.print(table)
-    if report.versions:
-        _show_versions(report.versions)
-    if report.failed:
-        _show_failed(report.failed)
-    if report.unknown:
-        console.print(f"{len(report.unknown)} unknown: they may or may not have arrived; resend with 'send … --resend-unknown'.")
-    if report.next_attempt:
-        console.print(f"Deferred messages can be retried from {report.next_attempt} (UTC): run the same send command again.")
-
-
-def _show_versions(versions: list[tuple[str, str, int, str]]) -> None:
-    """The versions sent: audience version, content (a hash: two of them for one version means it was edited), count."""
-    table = Table("version", "content", "sent", "first sent (UTC)", title="Versions sent", title_justify="left")
-    for key, fingerprint, count, first in versions:
-        table.add_row(escape(f"audience {key}" if key else "everyone"), fingerprint[:10], str(count), escape(first or ""))
-    console.print(table)
-    edited = {key for key, *_ in versions if sum(1 for other, *_ in versions if other == key) > 1}
-    for key in sorted(edited):
-        console.print(f"The {key or 'public'} version was edited during the send: its recipients got different content.")

@@ -10,9 +10,9 @@ import re
 import signal
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Sequence
 
 from . import limits, transport
 from .jobs import Job, Reports, in_flight_limit
@@ -33,6 +33,8 @@ class Tally:
     deferred: int = 0
     failed: int = 0
     unknown: int = 0
+    skipped: int = 0  # left out as their batch was claimed: unsubscribed, suppressed, forgotten or off the lists
+    skipped_why: Counter = field(default_factory=Counter)
     retrying: int = 0
     waiting_until: float | None = None  # monotonic time of the next retry while only retries are left
     limit_wait_until: float | None = None  # epoch time the daily limit frees a slot, while the send waits for it
@@ -41,7 +43,7 @@ class Tally:
 
     @property
     def done(self) -> int:
-        return self.sent + self.deferred + self.failed + self.unknown
+        return self.sent + self.deferred + self.failed + self.unknown + self.skipped
 
 
 @dataclass(frozen=True)
@@ -83,8 +85,10 @@ class Dispatcher:
 
     def __init__(self, db, issue: str, smtp: SmtpSettings, sender: str, prepare: Prepare,
                  new_message_id: Callable[[], str], options: Options,
-                 progress: Callable[[Tally], None] | None = None) -> None:
+                 progress: Callable[[Tally], None] | None = None, lists: Sequence[int] | None = None) -> None:
+        """lists: the ids of the lists sent to; each batch is checked against them (and the suppressions) as it is claimed."""
         self.db, self.issue, self.smtp, self.sender = db, issue, smtp, sender
+        self.lists = None if lists is None else tuple(lists)
         self.prepare, self.new_message_id, self.options = prepare, new_message_id, options
         self.progress = progress or (lambda tally: None)
         self.jobs: queue.Queue = queue.Queue()
@@ -195,7 +199,8 @@ class Dispatcher:
             self.unwritten.extend(outcomes)
             batch = self._prepare(todo) if self._can_fill(todo) else []
             if batch or not self.in_flight:
-                self._write(claims=[(job.key, job.message_id) for job in batch])
+                dropped = self._write(claims=[(job.key, job.message_id) for job in batch])
+                batch = self._leave_out(batch, dropped) if dropped else batch
             for job in batch:
                 self.in_flight[job.key] = job
                 self.jobs.put(job)
@@ -228,10 +233,25 @@ class Dispatcher:
         return (self.paused is None and self.crashed is None and bool(todo) and len(self.in_flight) <= self._low_water()
                 and (self.budget is None or self.budget.left > 0))
 
-    def _write(self, claims: list[tuple[str, str]] = ()) -> None:
-        """One transaction: the replies collected so far, and the next messages claimed before their DATA goes out."""
+    def _write(self, claims: list[tuple[str, str]] = ()) -> dict[str, str]:
+        """One transaction: the replies collected so far, and the next messages claimed before their DATA goes out.
+
+        Returns the people of the claims who may no longer get the issue ({email_key: why}): the ledger skipped them.
+        """
         outcomes, self.unwritten = self.unwritten, []
-        ledger.write(self.db, self.issue, outcomes=outcomes, claims=claims, now=self.clock.iso())
+        return ledger.write(self.db, self.issue, outcomes=outcomes, claims=claims, lists=self.lists if claims else None,
+                            now=self.clock.iso())
+
+    def _leave_out(self, batch: list[Job], dropped: dict[str, str]) -> list[Job]:
+        """The batch without the people the ledger skipped as it was claimed; their daily-limit slots are given back."""
+        kept = [job for job in batch if job.key not in dropped]
+        for job in batch:
+            if job.key in dropped:
+                self.tally.skipped += 1
+                self.tally.skipped_why[dropped[job.key]] += 1
+        if self.budget is not None:
+            self.budget.left += len(batch) - len(kept)
+        return kept
 
     def _high_water(self) -> int:
         return in_flight_limit(self.alive)

@@ -19,7 +19,7 @@ from ..store import ledger
 from ..store.db import default_db_path, open_db
 from ..render import checks
 from ..render.issue import audience_names, version_key
-from ..store.recipients import list_names, recipients_for_lists
+from ..store.recipients import list_ids, list_names, recipients_for_lists
 from ..store.suppressions import signing_key, suppress
 from ..store.tokens import make_token
 from ..writer import write_bytes
@@ -174,7 +174,9 @@ def send(
                 item, names = people[row.email_key]
                 return _personal(renderer.template(renderer.audience(names)), item, message_id, key)
 
-            dispatcher = Dispatcher(db, issue_key, smtp, sender, prepare, ids, options, progress)
+            # Each batch is checked again as it is claimed: who unsubscribes or leaves the lists meanwhile is skipped.
+            dispatcher = Dispatcher(db, issue_key, smtp, sender, prepare, ids, options, progress,
+                                    lists=list_ids(db, list(lists)).values())
             try:
                 tally = dispatcher.run(rows)
             except KeyboardInterrupt:

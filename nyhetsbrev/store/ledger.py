@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import json
-import os
-import socket
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Sequence
 
-from ..errors import SendLocked
 from ..project.models import IssueId
-from .db import db_file, default_db_path, open_db, utc_now, utc_text, write_retrying
+from .db import default_db_path, open_db, utc_now, utc_text, write_retrying
+from .send_lock import SendLock, lock_path, remove_stale_locks  # noqa: F401  (used as ledger.SendLock …)
 
 PENDING, SENDING, SENT, DEFERRED, FAILED, UNKNOWN = "pending", "sending", "sent", "deferred", "failed", "unknown"
+SKIPPED = "skipped"  # dropped as its batch was claimed: the person may no longer get the issue (why: in reply)
+# Why a person was skipped (the reply of a skipped row; a forgotten person's row is erased, so it is only counted).
+UNSUBSCRIBED, BOUNCED, FORGOTTEN, NOT_LISTED = "unsubscribed", "bounced", "forgotten", "not on the lists"
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,7 @@ class Row:
     attempts: int
     reply: str | None
     next_attempt_at: str | None
+    updated_at: str | None = None
 
 
 @dataclass
@@ -55,15 +57,17 @@ class Plan:
 
     def to_send(self, resend_unknown: bool) -> int:
         """How many messages this run would try to send."""
-        return self.new + self.by_state[PENDING] + self.by_state[DEFERRED] + (self.by_state[UNKNOWN] if resend_unknown else 0)
+        # A skipped person selected again (back on a list, or their unsubscribe lifted) is sent the issue after all.
+        return (self.new + self.by_state[PENDING] + self.by_state[DEFERRED] + self.by_state[SKIPPED]
+                + (self.by_state[UNKNOWN] if resend_unknown else 0))
 
 
-_COLUMNS = "email_key, email, recipient_id, lists, state, message_id, attempts, reply, next_attempt_at"
+_COLUMNS = "email_key, email, recipient_id, lists, state, message_id, attempts, reply, next_attempt_at, updated_at"
 
 
 def _row(values: tuple) -> Row:
-    key, email, rid, lists, state, mid, attempts, reply, nxt = values
-    return Row(key, email, rid, tuple(json.loads(lists or "[]")), state, mid, attempts, reply, nxt)
+    key, email, rid, lists, state, mid, attempts, reply, nxt, updated = values
+    return Row(key, email, rid, tuple(json.loads(lists or "[]")), state, mid, attempts, reply, nxt, updated)
 
 
 def _seen(state: str, running: bool = False) -> str:
@@ -77,10 +81,13 @@ def rows(db, issue: str) -> list[Row]:
 
 
 def recover(db, issue: str) -> int:
-    """Rows left in 'sending' by a run that died become 'unknown' (the server may or may not have them)."""
+    """Rows left in 'sending' by a run that died become 'unknown' (the server may or may not have them).
+
+    Their updated_at stays the time they were claimed: when the message went out, to look for in the relay's log.
+    """
     return write_retrying(db, lambda: db.execute(
-        "UPDATE send_ledger SET state = ?, reply = ?, updated_at = ? WHERE issue = ? AND state = ?",
-        [UNKNOWN, "the send stopped while this message was on its way", utc_now(), issue, SENDING],
+        "UPDATE send_ledger SET state = ?, reply = ? WHERE issue = ? AND state = ?",
+        [UNKNOWN, "the send stopped while this message was on its way", issue, SENDING],
     ).rowcount)
 
 
@@ -99,7 +106,8 @@ def plan(db, issue: str, entries: Iterable[Entry]) -> Plan:
 
 
 def enqueue(db, issue: str, entries: Iterable[Entry]) -> None:
-    """Add the selection as 'pending' (existing rows keep their state); unsent rows no longer selected are dropped."""
+    """Add the selection as 'pending' (existing rows keep their state, skipped ones are pending again); unsent rows no
+    longer selected are dropped."""
     now = utc_now()
     entries = list(entries)
     keys = {e.email_key for e in entries}
@@ -109,8 +117,10 @@ def enqueue(db, issue: str, entries: Iterable[Entry]) -> None:
             "INSERT INTO send_ledger (issue, email_key, recipient_id, email, lists, state, updated_at, version, fingerprint)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (issue, email_key) DO UPDATE SET lists = excluded.lists, recipient_id = excluded.recipient_id,"
-            " version = excluded.version, fingerprint = excluded.fingerprint"
-            " WHERE send_ledger.state IN ('pending', 'deferred')",
+            " version = excluded.version, fingerprint = excluded.fingerprint,"
+            " state = CASE WHEN send_ledger.state = 'skipped' THEN 'pending' ELSE send_ledger.state END,"
+            " reply = CASE WHEN send_ledger.state = 'skipped' THEN NULL ELSE send_ledger.reply END"
+            " WHERE send_ledger.state IN ('pending', 'deferred', 'skipped')",
             [(issue, e.email_key, e.recipient_id, e.email, json.dumps(sorted(e.lists), ensure_ascii=False), PENDING, now,
               e.version, e.fingerprint) for e in entries],
         )
@@ -127,11 +137,11 @@ def enqueue(db, issue: str, entries: Iterable[Entry]) -> None:
 
 def due(db, issue: str, *, resend_unknown: bool = False) -> list[Row]:
     """Rows this run should send: pending and deferred (and unknown when asked), oldest first."""
-    states = [PENDING, DEFERRED] + ([UNKNOWN] if resend_unknown else [])
-    marks = ", ".join("?" * len(states))
+    # The states written out, so that SQLite uses the index that holds only these rows.
+    states = "'pending', 'deferred'" + (", 'unknown'" if resend_unknown else "")
     return [
         _row(v) for v in db.execute(
-            f"SELECT {_COLUMNS} FROM send_ledger WHERE issue = ? AND state IN ({marks}) ORDER BY rowid", [issue, *states]
+            f"SELECT {_COLUMNS} FROM send_ledger WHERE issue = ? AND state IN ({states}) ORDER BY rowid", [issue]
         )
     ]
 
@@ -147,31 +157,70 @@ class Outcome:
 
 
 def write(db, issue: str, *, outcomes: Iterable[Outcome] = (), claims: Iterable[tuple[str, str]] = (),
-          now: str | None = None) -> None:
+          lists: Sequence[int] | None = None, now: str | None = None) -> dict[str, str]:
     """Record outcomes and claim rows as 'sending' (with their Message-IDs) in one committed transaction.
 
-    Outcomes are written only after the server's reply, claims before any byte of DATA goes out. A database
-    another program keeps busy is waited for, however long: the replies the server gave must not be lost.
+    Outcomes are written only after the server's reply, claims before any byte of DATA goes out. With `lists` (the
+    ids of the lists sent to), each claimed person is checked first in the same transaction: one who is suppressed
+    now, or on none of those lists any more, is recorded as skipped instead of claimed, and one whose row is gone
+    (forgotten) is left alone. Returns {email_key: why} of the claims not made. A database another program keeps
+    busy is waited for, however long: the replies the server gave must not be lost.
     """
     now = now or utc_now()
     outcomes, claims = list(outcomes), list(claims)
     if not outcomes and not claims:
-        return
+        return {}
+    dropped: dict[str, str] = {}
+
     def work() -> None:
+        dropped.clear()
         if outcomes:
             db.conn.executemany(
                 "UPDATE send_ledger SET state = ?, reply = coalesce(?, reply), next_attempt_at = ?, updated_at = ?,"
                 " sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END WHERE issue = ? AND email_key = ?",
                 [(o.state, o.reply, o.next_attempt_at, now, o.state, now, issue, o.email_key) for o in outcomes],
             )
+        if claims and lists is not None:
+            dropped.update(_no_longer_wanted(db, issue, [key for key, _ in claims], lists))
+            if dropped:
+                db.conn.executemany(
+                    "UPDATE send_ledger SET state = ?, reply = ?, updated_at = ? WHERE issue = ? AND email_key = ?",
+                    [(SKIPPED, why, now, issue, key) for key, why in dropped.items() if why != FORGOTTEN],
+                )
         if claims:
             db.conn.executemany(
                 "UPDATE send_ledger SET state = ?, message_id = ?, attempts = attempts + 1, updated_at = ?"
                 " WHERE issue = ? AND email_key = ?",
-                [(SENDING, message_id, now, issue, key) for key, message_id in claims],
+                [(SENDING, message_id, now, issue, key) for key, message_id in claims if key not in dropped],
             )
 
     write_retrying(db, work, patience=None)
+    return dict(dropped)
+
+
+def _no_longer_wanted(db, issue: str, keys: list[str], lists: Sequence[int]) -> dict[str, str]:
+    """Of these people, the ones who may no longer get the issue, and why: one query over the indexes.
+
+    A suppression by address (unsubscribed, bounced), no membership of the lists sent to, or no ledger row at all
+    (forget erases it with everything else about the person).
+    """
+    list_marks, key_marks = ", ".join("?" * len(lists)), ", ".join("?" * len(keys))
+    found = {key: (suppressed, listed) for key, suppressed, listed in db.execute(
+        "SELECT l.email_key,"
+        " (SELECT s.reason FROM suppressions s WHERE s.email_key = l.email_key ORDER BY s.id LIMIT 1),"
+        f" EXISTS (SELECT 1 FROM memberships m WHERE m.recipient_id = l.recipient_id AND m.list_id IN ({list_marks}))"
+        f" FROM send_ledger l WHERE l.issue = ? AND l.email_key IN ({key_marks})",
+        [*lists, issue, *keys],
+    )}
+    dropped = {}
+    for key in keys:
+        if key not in found:
+            dropped[key] = FORGOTTEN
+        elif found[key][0]:
+            dropped[key] = BOUNCED if found[key][0] == BOUNCED else UNSUBSCRIBED
+        elif not found[key][1]:
+            dropped[key] = NOT_LISTED
+    return dropped
 
 
 # What counts against a daily limit: messages sent, and those that may have gone out (claimed or unknown).
@@ -201,13 +250,15 @@ class Status:
     running: bool  # a send of the issue is running right now
     per_list: dict[str, Counter] = field(default_factory=dict)
     failed: list[tuple[str, str]] = field(default_factory=list)  # (address, server reply)
-    unknown: list[str] = field(default_factory=list)
+    unknown: list[tuple[str, str, str]] = field(default_factory=list)  # (address, Message-ID, when it went out, UTC)
+    skipped: Counter = field(default_factory=Counter)  # why -> how many were left out while the send ran
     next_attempt: str | None = None  # the earliest time a deferred message may be retried (UTC)
     versions: list[tuple[str, str, int, str]] = field(default_factory=list)  # see versions_sent()
 
 
 def status(db, issue: str) -> Status:
-    """Counts by state for each list the issue was sent through, the failed and unknown addresses, the next retry."""
+    """Counts by state for each list the issue was sent through, the failed addresses, the unknown ones with their
+    Message-IDs, why people were skipped, and the next retry."""
     result = Status(issue, running=SendLock(db, issue).held_elsewhere())
     for row in rows(db, issue):
         state = _seen(row.state, result.running)
@@ -216,7 +267,9 @@ def status(db, issue: str) -> Status:
         if state == FAILED:
             result.failed.append((row.email, row.reply or ""))
         elif state == UNKNOWN:
-            result.unknown.append(row.email)
+            result.unknown.append((row.email, row.message_id or "", row.updated_at))
+        elif state == SKIPPED:
+            result.skipped[row.reply or NOT_LISTED] += 1
         elif state == DEFERRED and row.next_attempt_at:
             result.next_attempt = min(result.next_attempt or row.next_attempt_at, row.next_attempt_at)
     result.versions = versions_sent(db, issue)
@@ -272,112 +325,3 @@ def in_state(db, issue: str, state: str) -> list[tuple[str, str]]:
 def later(seconds: float) -> str:
     """An ISO 8601 UTC time this many seconds from now."""
     return utc_text(time.time() + seconds)
-
-
-class SendLock:
-    """An OS lock file next to the database, one per issue; the OS frees it when the holder dies (even SIGKILL)."""
-
-    def __init__(self, db, issue: str) -> None:
-        self.path = lock_path(db_file(db), issue)
-        self.issue = issue
-        self._handle = None
-
-    def __enter__(self) -> "SendLock":
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        while True:
-            handle = open(self.path, "a+", encoding="utf-8")
-            if not _flock(handle, take=True):
-                handle.seek(0)
-                holder = handle.read().strip() or "another process"
-                handle.close()
-                raise SendLocked(
-                    f"issue {self.issue} is already being sent ({holder})",
-                    path=self.path,
-                    hint="wait for that send to finish, or check 'nyhetsbrev status'; the lock goes away by itself when it ends",
-                )
-            if _same_file(handle, self.path):
-                break
-            handle.close()  # the last holder removed the file while it was being opened: lock the new one
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"pid {os.getpid()} on {socket.gethostname()}, started {utc_now()}")
-        handle.flush()
-        self._handle = handle
-        return self
-
-    def held_elsewhere(self) -> bool:
-        """True while another process holds the lock (a send of this issue is running); creates no file."""
-        try:
-            handle = open(self.path, encoding="utf-8")
-        except FileNotFoundError:
-            return False
-        with handle:
-            if _flock(handle, take=True):
-                _flock(handle, take=False)
-                return False
-            return True
-
-    def __exit__(self, *exc: object) -> None:
-        handle, self._handle = self._handle, None
-        if handle is not None:
-            handle.seek(0)
-            handle.truncate()
-            _unlink_quietly(self.path)  # while still held, so nobody locks a file that is going away
-            _flock(handle, take=False)
-            handle.close()
-        remove_stale_locks(db_path=self.path.with_name(self.path.name.split(".send-")[0]))
-
-
-def remove_stale_locks(db_path: Path) -> int:
-    """Remove the send lock files next to the database that no running send holds; how many were removed."""
-    removed = 0
-    for path in Path(db_path).parent.glob(f"{Path(db_path).name}.send-*.lock"):
-        try:
-            handle = open(path, encoding="utf-8")
-        except OSError:
-            continue
-        with handle:
-            if _flock(handle, take=True):
-                if _same_file(handle, path) and _unlink_quietly(path):
-                    removed += 1
-                _flock(handle, take=False)
-    return removed
-
-
-def _same_file(handle, path: Path) -> bool:
-    """True when the open handle is still the file at path (not one removed and made again meanwhile)."""
-    try:
-        named, opened = os.stat(path), os.fstat(handle.fileno())
-    except OSError:
-        return False
-    return (named.st_dev, named.st_ino) == (opened.st_dev, opened.st_ino)
-
-
-def _unlink_quietly(path: Path) -> bool:
-    try:
-        path.unlink()
-        return True
-    except OSError:  # gone already, or (Windows) still open elsewhere
-        return False
-
-
-def _flock(handle, take: bool) -> bool:
-    """Take (without waiting) or release the OS lock on the lock file; False when another process holds it."""
-    try:
-        if os.name == "nt":  # pragma: no cover - Windows
-            import msvcrt
-
-            handle.seek(0)
-            msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK if take else msvcrt.LK_UNLCK, 1)
-        else:
-            import fcntl
-
-            fcntl.flock(handle.fileno(), (fcntl.LOCK_EX | fcntl.LOCK_NB) if take else fcntl.LOCK_UN)
-        return True
-    except OSError:
-        return False
-
-
-def lock_path(db_path: Path, issue: str) -> Path:
-    """Where the lock file of an issue's send lives."""
-    return Path(db_path).with_name(f"{Path(db_path).name}.send-{issue.replace(':', '-')}.lock")

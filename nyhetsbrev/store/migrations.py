@@ -135,4 +135,36 @@ MIGRATIONS: tuple[tuple[str, tuple], ...] = (
         "ALTER TABLE send_ledger ADD COLUMN version TEXT",
         "ALTER TABLE send_ledger ADD COLUMN fingerprint TEXT",
     )),
+    # A send checks each batch as it claims it: people who unsubscribed, were suppressed or left the lists meanwhile
+    # are recorded as 'skipped' (with why in reply). SQLite cannot change a CHECK, so the table is made again with
+    # its rows in their order. The index of states holds only the rows a send still has to go through, so that a
+    # message going out (pending → sending → sent) moves one index entry, not two.
+    ("send_ledger_skipped_v1", (
+        """CREATE TABLE send_ledger_next (
+            issue TEXT NOT NULL,
+            email_key TEXT NOT NULL,
+            recipient_id INTEGER,
+            email TEXT NOT NULL,
+            lists TEXT NOT NULL DEFAULT '[]',
+            state TEXT NOT NULL
+                CHECK (state IN ('pending', 'sending', 'sent', 'deferred', 'failed', 'unknown', 'skipped')),
+            message_id TEXT,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            reply TEXT,
+            next_attempt_at TEXT,
+            updated_at TEXT NOT NULL,
+            sent_at TEXT,
+            version TEXT,
+            fingerprint TEXT,
+            PRIMARY KEY (issue, email_key)
+        )""",
+        "INSERT INTO send_ledger_next (rowid, issue, email_key, recipient_id, email, lists, state, message_id, attempts,"
+        " reply, next_attempt_at, updated_at, sent_at, version, fingerprint)"
+        " SELECT rowid, issue, email_key, recipient_id, email, lists, state, message_id, attempts, reply,"
+        " next_attempt_at, updated_at, sent_at, version, fingerprint FROM send_ledger ORDER BY rowid",
+        "DROP TABLE send_ledger",
+        "ALTER TABLE send_ledger_next RENAME TO send_ledger",
+        "CREATE INDEX idx_send_ledger_due ON send_ledger(issue, state) WHERE state IN ('pending', 'deferred', 'unknown')",
+        "CREATE INDEX idx_send_ledger_message_id ON send_ledger(message_id)",
+    )),
 )
