@@ -39,6 +39,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/import.py
 	$(BIN)/python bench/send.py
 	$(BIN)/python bench/images.py
+	$(BIN)/python bench/image_memory.py
 	$(BIN)/python bench/inbox.py
 	$(BIN)/python bench/serve.py
 	$(BIN)/python bench/big_section.py

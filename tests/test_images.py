@@ -17,6 +17,7 @@ from PIL import Image
 from nyhetsbrev.mail import message
 from nyhetsbrev.publish import pipeline
 from nyhetsbrev.render import checks, images
+from tests.fixtures import one_line_error
 from tests.image_helpers import MARKER, heic_photo, jpeg_segments, noise_png, phone_photo
 from tests.send_helpers import add_people, project, smtp  # noqa: F401  (fixtures)
 
@@ -231,3 +232,82 @@ def test_a_missing_image_is_named_as_the_author_wrote_it(project, cli):  # noqa:
     result = cli("--project", project, "check", "22:1")
     assert result.exit_code == 1
     assert f"{path}:3: image 'images/Bild från mötet.jpg' not found" in result.stderr
+
+
+# Hostile files: only JPEG, PNG, GIF, WebP and HEIC are opened, whatever the name says, and none may take
+# more than about 300 MB to decode. Each is one line naming the file; no other program is ever started.
+
+EPS = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\nnewpath 0 0 moveto showpage\n"  # 77 bytes
+
+
+def test_eps_named_jpg_is_one_line_and_ghostscript_is_never_started(project, tmp_path):  # noqa: F811
+    import subprocess
+    import sys
+
+    (project / "issues" / "22-1" / "images" / "foto.jpg").write_bytes(EPS)
+    path = _write_section(project, "## Foto\n\n![Ett foto](images/foto.jpg)\n")
+    tools, started = tmp_path / "tools", tmp_path / "gs-was-started"
+    tools.mkdir()
+    fake = tools / "gs"  # a Ghostscript that only records that it ran (Pillow's EPS reader calls 'gs')
+    fake.write_text(f"#!/bin/sh\ntouch '{started}'\nexit 1\n", encoding="utf-8")
+    fake.chmod(0o755)
+    env = {**os.environ, "PATH": f"{tools}{os.pathsep}{os.environ['PATH']}"}
+    for command in ("check", "build"):
+        result = subprocess.run([sys.executable, "-m", "nyhetsbrev", "--project", str(project), command, "22:1"],
+                                env=env, capture_output=True, text=True, timeout=120)
+        assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+        [line] = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+        assert f"{path}:3: image 'images/foto.jpg': the file is a PostScript (EPS) file: only JPEG, PNG, GIF, " \
+               "WebP or HEIC images are used" in line
+        assert not started.exists(), f"{command} started gs"
+    assert not (project / "build" / "22-1" / "images").exists()
+
+
+def test_a_tiff_named_jpg_is_refused_in_one_line_and_never_converted(project, cli):  # noqa: F811
+    folder = project / "issues" / "22-1" / "images"
+    Image.new("RGB", (200, 100), (200, 30, 30)).save(folder / "karta.jpg", "TIFF")
+    before = (folder / "karta.jpg").read_bytes()
+    path = _write_section(project, "## Karta\n\n![Karta](images/karta.jpg)\n")
+    result = cli("--project", project, "build", "22:1")
+    line = one_line_error(result)
+    assert f"{path}:3: image 'images/karta.jpg': the file is a TIFF image: only JPEG, PNG, GIF, WebP or HEIC" in line
+    assert (folder / "karta.jpg").read_bytes() == before
+    assert not list((project / "build").rglob("karta*"))
+
+
+@pytest.mark.parametrize("data, said", [
+    (b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<<>>\nendobj\n", "the file is a PDF document"),
+    (b"BM" + bytes(60), "the file is a BMP image"),
+    ("Det här är en textfil, ingen bild.\n".encode("utf-8"), "not an image that can be read"),
+])
+def test_a_file_that_is_something_else_is_one_line_naming_it(project, cli, data, said):  # noqa: F811
+    (project / "issues" / "22-1" / "images" / "bild.png").write_bytes(data)
+    path = _write_section(project, "## Bild\n\n![Bild](images/bild.png)\n")
+    line = one_line_error(cli("--project", project, "build", "22:1"))
+    assert f"{path}:3: image 'images/bild.png': {said}: only JPEG, PNG, GIF, WebP or HEIC images are used" in line
+
+
+@pytest.mark.filterwarnings("error")  # Pillow's DecompressionBombWarning must not become a traceback either
+def test_a_png_with_too_many_pixels_is_one_line_and_never_decoded(project, cli, monkeypatch):  # noqa: F811
+    from PIL import ImageFile
+
+    folder = project / "issues" / "22-1" / "images"
+    Image.new("P", (13370, 13370), 0).save(folder / "karta.png", optimize=True)  # small file, 179 megapixels
+    assert (folder / "karta.png").stat().st_size < 700_000
+    path = _write_section(project, "## Karta\n\n![Karta](images/karta.png)\n")
+
+    def decoded(self, *args, **kwargs):
+        raise AssertionError("the pixels were decoded")
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", decoded)
+    line = one_line_error(cli("--project", project, "build", "22:1"))
+    assert f"{path}:3: image 'images/karta.png': the image is 13 370 × 13 370 pixels, too large to read safely" in line
+    assert "megapixels" in line
+
+
+def test_the_pixel_budget_counts_what_is_decoded_so_a_large_phone_jpeg_still_works(project, tmp_path):  # noqa: F811
+    # 8000 × 6000 (48 megapixels) is over the budget at full size, but a JPEG is decoded at 1/4 of that
+    photo = phone_photo(tmp_path / "stor.jpg", size=(8000, 6000), orientation=1)
+    made = images.optimise(photo)
+    assert (made.width, made.height) == (1200, 900)
+    assert 48_000_000 * 8 > images.DECODE_BUDGET

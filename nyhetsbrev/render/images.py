@@ -6,6 +6,7 @@ import hashlib
 import io
 import json
 import re
+import struct
 import unicodedata
 import warnings
 from pathlib import Path
@@ -22,6 +23,22 @@ RECIPE = f"nyhetsbrev-images-1/{MAX_WIDTH}/q{JPEG_QUALITY}/progressive"  # chang
 _ORIENTATION = 0x0112
 _SUBTYPES = {"jpeg": ".jpg", "png": ".png", "gif": ".gif"}
 _HEIF_BRANDS = (b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1")
+# The only kinds Pillow may open, whatever the file's extension says: never TIFF, EPS (which runs Ghostscript), PSD …
+OPENED = ("JPEG", "PNG", "GIF", "WEBP")
+KINDS_TEXT = "JPEG, PNG, GIF, WebP or HEIC"
+# One image may take about this much memory while it is read, converted and shrunk.
+DECODE_BUDGET = 300 * 1024 * 1024
+# Bytes of memory per decoded pixel at the peak, measured on Pillow 13 (bench/image_memory.py):
+# WebP's decoder keeps its own copy; grey or palette with transparency is converted to RGBA at full size.
+_PIXEL_COST = {"WEBP": 17, "LA": 13, "La": 13, "PA": 13, "transparent": 13, "RGBA": 9}
+_PIXEL_COST_DEFAULT = 8
+# What a file that is not one of those kinds most likely is, by its first bytes (for the one-line reason).
+_OTHER_KINDS = (
+    (b"II*\0", "a TIFF image"), (b"MM\0*", "a TIFF image"), (b"%!PS", "a PostScript (EPS) file"),
+    (b"\xc5\xd0\xd3\xc6", "a PostScript (EPS) file"), (b"%PDF", "a PDF document"), (b"BM", "a BMP image"),
+    (b"8BPS", "a Photoshop (PSD) file"), (b"\0\0\1\0", "an icon (ICO)"), (b"\xff\x4f\xff\x51", "a JPEG 2000 image"),
+    (b"\0\0\0\x0cjP  ", "a JPEG 2000 image"), (b"PK\3\4", "a zip file (an Office document?)"),
+)
 _MEMO: dict[tuple[str, str], tuple[str, int, int, bool, bytes]] = {}  # (cache, content key) → result, this process
 _MEMO_LIMIT = 64
 
@@ -159,26 +176,60 @@ def _encode(path: Path) -> tuple[str, int, int, bool, bytes]:
             "SVG images are not shown by Gmail and Outlook", path=path,
             hint="export it as PNG (for drawings and logos) and use that file instead",
         )
+    formats = list(OPENED)
     if data[4:8] == b"ftyp" and data[8:12] in _HEIF_BRANDS:
         _open_heif(path)
+        formats.append("HEIF")
     from PIL import Image, UnidentifiedImageError
 
     encodings += 1
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # big photos are expected; only the error stops
-            with Image.open(io.BytesIO(data)) as image:
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # our own budget below decides
+            with Image.open(io.BytesIO(data), formats=formats) as image:
                 if image.format == "GIF":  # kept as it is: re-encoding could break its animation
+                    _within_budget(image, path)
                     return "gif", image.width, image.height, False, data
-                return _reencode(image)
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+                return _reencode(image, path)
+    except UnidentifiedImageError:
+        raise _not_an_image(path, data) from None
+    except Image.DecompressionBombError:
+        raise ImageError("the image has too many pixels to be read safely", path=path,
+                         hint="export it at most 4000 px wide as JPEG") from None
+    except (OSError, ValueError, SyntaxError, EOFError, IndexError, KeyError, TypeError, ZeroDivisionError,
+            struct.error, MemoryError) as exc:  # a damaged file of an accepted kind (Pillow's errors vary by plugin)
         raise ImageError(
             f"not an image that can be read ({type(exc).__name__})", path=path,
             hint="save it as JPEG or PNG and try again",
         ) from None
-    except Image.DecompressionBombError:
-        raise ImageError("the image has too many pixels to be read safely", path=path,
-                         hint="export it at most 4000 px wide as JPEG") from None
+
+
+def _not_an_image(path: Path, data: bytes) -> ImageError:
+    """The one-line reason for a file that is none of the kinds opened, naming what it seems to be."""
+    kind = next((name for magic, name in _OTHER_KINDS if data.startswith(magic)), None)
+    what = f"the file is {kind}" if kind else "not an image that can be read"
+    return ImageError(f"{what}: only {KINDS_TEXT} images are used", path=path,
+                      hint="save it as JPEG (photos) or PNG (drawings, logos) and use that file")
+
+
+def _within_budget(image, path: Path) -> None:
+    """Refuse, before decoding, an image whose pixels would take more than DECODE_BUDGET to read and shrink."""
+    transparent = image.mode in ("P", "L") and "transparency" in image.info
+    cost = _PIXEL_COST.get(image.format) or _PIXEL_COST.get("transparent" if transparent else image.mode) or _PIXEL_COST_DEFAULT
+    pixels = image.width * image.height
+    if pixels * cost > DECODE_BUDGET:
+        most = DECODE_BUDGET // cost / 1e6
+        size = f"{_grouped(image.width)} × {_grouped(image.height)}"
+        raise ImageError(
+            f"the image is {size} pixels, too large to read safely (at most about {most:.0f} megapixels "
+            "for this kind of image)", path=path,
+            hint="export it at most 4000 px wide as JPEG",
+        )
+
+
+def _grouped(number: int) -> str:
+    """13370 → '13 370' (digits grouped in threes, as Swedish writes them)."""
+    return f"{number:,}".replace(",", " ")
 
 
 def _open_heif(path: Path) -> None:
@@ -193,15 +244,19 @@ def _open_heif(path: Path) -> None:
     register_heif_opener()
 
 
-def _reencode(image) -> tuple[str, int, int, bool, bytes]:
+def _reencode(image, path: Path) -> tuple[str, int, int, bool, bytes]:
     from PIL import Image
 
+    if image.format != "JPEG":  # before getexif: a PNG's EXIF may follow its pixels, and reading it decodes them
+        _within_budget(image, path)
     orientation = image.getexif().get(_ORIENTATION, 1)
     shown_width = image.height if orientation in (5, 6, 7, 8) else image.width
     scale = min(1.0, MAX_WIDTH / shown_width)
     target = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
     if image.format == "JPEG" and scale < 1:
         image.draft(image.mode, target)  # decode at 1/2, 1/4 or 1/8 scale: most of the time saved
+    if image.format == "JPEG":
+        _within_budget(image, path)  # after draft: the size that will really be decoded
     icc, transparency = image.info.get("icc_profile"), image.info.get("transparency")
     has_alpha = image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or transparency is not None
     as_png = image.format == "PNG" or has_alpha  # PNG stays lossless; transparency needs PNG
