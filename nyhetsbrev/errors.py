@@ -160,3 +160,7 @@ class ImageError(ContentError):
 
 class DnsError(NyhetsbrevError):
     """The DNS cannot be asked (NYHETSBREV_DNS malformed, no resolver) or did not answer."""
+
+
+class PublishError(NyhetsbrevError):
+    """publish cannot write its site where asked (an output folder among the sources, a symbolic link in it)."""

@@ -7,15 +7,22 @@ from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from nyhetsbrev.store.db import default_db_path
+from nyhetsbrev.store.tokens import default_key_path, load_or_create_key, web_version_folder
 from tests.send_helpers import make_project
 
 DRAFT_SUBJECT = "Utkast som ingen får se"
 SECOND_SUBJECT = "Nyhetsbrev 22:2 – hösten"
 
 
-def make_archive_project(root: Path) -> Path:
-    """22:1 (an image, a politiker-only and a profession-only section), 22:2, and 23:1 marked draft = true."""
+def make_archive_project(root: Path, *, key: bool = True) -> Path:
+    """22:1 (an image, a politiker-only and a profession-only section), 22:2, and 23:1 marked draft = true.
+
+    key: make the newsletter's key, as the first send does (the addresses of audience versions are made with it).
+    """
     make_project(root, lists=())  # no database: the archive does not need one
+    if key:
+        load_or_create_key(default_key_path(default_db_path(root)))
     second = root / "issues" / "22-2"
     second.mkdir(parents=True)
     (second / "issue.toml").write_text(
@@ -61,3 +68,9 @@ def target(base: Path, address: str) -> Path:
 def site_files(site: Path) -> dict[str, bytes]:
     """Every file of the site by relative path, with its bytes."""
     return {p.relative_to(site).as_posix(): p.read_bytes() for p in sorted(site.rglob("*")) if p.is_file()}
+
+
+def version_folder(root: Path, issue_folder: str, version: str) -> str:
+    """The folder of an audience version's page, as publish names it with the project's key ('politiker-3f9a…')."""
+    key = (default_key_path(default_db_path(root))).read_text(encoding="ascii").strip()
+    return web_version_folder(bytes.fromhex(key), issue_folder, version)

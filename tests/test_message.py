@@ -14,7 +14,7 @@ from nyhetsbrev.mail import message
 from nyhetsbrev.publish import pipeline
 from nyhetsbrev.errors import HeaderInjection
 from nyhetsbrev.project.models import UNSUBSCRIBE_PLACEHOLDER, WEB_PLACEHOLDER
-from nyhetsbrev.store.tokens import make_token, verify_token
+from nyhetsbrev.store.tokens import make_token, verify_token, web_version_folder
 from tests.send_helpers import project  # noqa: F401  (fixture)
 
 KEY = b"k" * 32
@@ -28,7 +28,7 @@ def _template(project, audience=frozenset({"politiker"}), **changes):
     proj, issue = pipeline.load(project, "22:1")
     if changes:
         proj = dataclasses.replace(proj, settings=dataclasses.replace(proj.settings, **changes))
-    return message.build_template(proj.settings, issue, pipeline.render(proj, issue, audience)), issue
+    return message.build_template(proj.settings, issue, pipeline.render(proj, issue, audience), key=KEY), issue
 
 
 def _personal(template, address="asa.oberg@example.org", name="Åsa Öberg"):
@@ -52,7 +52,8 @@ def test_a_personalised_message_parses_back_with_its_links_and_letters(project):
     link = f"https://www.example.org/avregistrera?token={token}"
     assert verify_token(KEY, token) == "asa.oberg@example.org"
     assert link in text and link in html and link in msg["List-Unsubscribe"]
-    assert "https://www.example.org/nyhetsbrev/22-1/politiker/" in text and "https://www.example.org/nyhetsbrev/22-1/politiker/" in html
+    web = f"https://www.example.org/nyhetsbrev/22-1/{web_version_folder(KEY, '22-1', 'politiker')}/"
+    assert web in text and web in html
     assert UNSUBSCRIBE_PLACEHOLDER not in text + html and WEB_PLACEHOLDER not in text + html
     assert "Här är nyhetsbrevet med åäö och ÅÄÖ." in text and "åäö och ÅÄÖ" in html
     assert "Endast för politikerlistan" in text and "Endast för professionslistan" not in text

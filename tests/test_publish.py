@@ -11,7 +11,7 @@ import pytest
 
 from nyhetsbrev.publish.archive import MANIFEST, publish
 from tests.archive_helpers import (
-    DRAFT_SUBJECT, SECOND_SUBJECT, is_relative, links, make_archive_project, site_files, target,
+    DRAFT_SUBJECT, SECOND_SUBJECT, is_relative, links, make_archive_project, site_files, target, version_folder,
 )
 from tests.fixtures import one_line_error
 from tests.htmltext import visible_text
@@ -101,19 +101,19 @@ def test_every_relative_href_and_src_resolves_to_a_file(site):
     assert len(list((site / "22-1" / "images").glob("logga-*.png"))) == 1  # the optimised image beside its page
 
 
-def test_a_politiker_only_section_is_on_its_versions_page_and_not_on_the_public_one(site):
+def test_a_politiker_only_section_is_on_its_versions_page_and_not_on_the_public_one(project, site):
     public = visible_text(_text(site / "22-1" / "index.html"))
-    politiker = _text(site / "22-1" / "politiker" / "index.html")
+    politiker = _text(site / "22-1" / version_folder(project, "22-1", "politiker") / "index.html")
     assert "Välkommen" in public and "Endast för politikerlistan" not in public
     assert "Endast för professionslistan" not in public
     assert "Endast för politikerlistan" in visible_text(politiker)
     assert "Endast för professionslistan" not in visible_text(politiker)
-    both = visible_text(_text(site / "22-1" / "politiker+profession" / "index.html"))
+    both = visible_text(_text(site / "22-1" / version_folder(project, "22-1", "politiker+profession") / "index.html"))
     assert "Endast för politikerlistan" in both and "Endast för professionslistan" in both
     assert '<meta name="robots" content="noindex">' in politiker  # a version page is not for search engines
     assert re.search(r'src="\.\./images/logga-\w+\.png"', politiker) and 'href="../../index.html"' in politiker
     assert "Endast för politikerlistan" not in _text(site / "feed.xml")  # the feed is the public copy
-    assert "politiker/" not in _text(site / "index.html")
+    assert "politiker" not in _text(site / "index.html")
 
 
 def test_the_view_in_browser_link_of_a_sent_message_leads_into_the_site(project, smtp):
@@ -124,7 +124,8 @@ def test_the_view_in_browser_link_of_a_sent_message_leads_into_the_site(project,
     site = publish(project).out_dir
     archive_url = "https://www.example.org/nyhetsbrev"
     expected = {address: f"{archive_url}/22-1/" for address in everyone}
-    expected.update({address: f"{archive_url}/22-1/politiker/" for address in politicians})
+    hidden = version_folder(project, "22-1", "politiker")
+    expected.update({address: f"{archive_url}/22-1/{hidden}/" for address in politicians})
     seen = {}
     for received in smtp.received:
         body = received.message.get_body(("html",)).get_content()
@@ -168,7 +169,8 @@ def test_an_issue_that_becomes_a_draft_is_removed_and_other_files_are_kept(proje
     toml.write_text(toml.read_text(encoding="utf-8") + "draft = true\n", encoding="utf-8")
     result = publish(project)
     assert not (site / "22-1").exists()
-    assert "22-1/index.html" in result.removed and "22-1/politiker/index.html" in result.removed
+    assert "22-1/index.html" in result.removed
+    assert f"22-1/{version_folder(project, '22-1', 'politiker')}/index.html" in result.removed
     assert any(name.startswith("22-1/images/logga-") for name in result.removed)
     assert FIRST_SUBJECT not in _text(site / "index.html") and FIRST_SUBJECT not in _text(site / "feed.xml")
     assert (site / "robots.txt").is_file()

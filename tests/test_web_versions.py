@@ -10,7 +10,11 @@ from pathlib import Path
 import pytest
 
 from nyhetsbrev.publish import pipeline
+from nyhetsbrev.publish.archive import MANIFEST, publish
 from nyhetsbrev.render.issue import version_key
+from nyhetsbrev.store.db import default_db_path
+from nyhetsbrev.store.tokens import default_key_path, load_or_create_key
+from tests.archive_helpers import make_archive_project, site_files, version_folder
 from tests.htmltext import visible_text
 from tests.send_helpers import add_people, project, send, smtp  # noqa: F401  (fixtures)
 
@@ -79,5 +83,59 @@ def test_each_recipient_links_to_the_web_copy_of_their_version(project, smtp):
         found = re.search(r"Visa i webbläsare: (\S+)", text).group(1)
         assert f'href="{found}"' in html
         links[received.rcpt_tos[0]] = found
-    assert {links[a] for a in politicians} == {base + "politiker/"}
+    assert {links[a] for a in politicians} == {base + version_folder(project, "22-1", "politiker") + "/"}
     assert {links[a] for a in others} == {base}
+
+
+def _politicians_link(smtp, address: str) -> str:
+    [received] = [r for r in smtp.received if r.rcpt_tos == [address]]
+    html = received.message.get_body(("html",)).get_content()
+    return re.search(r'<a href="([^"]+)"[^>]*>Visa i webbläsare</a>', html).group(1)
+
+
+def test_a_versions_address_is_made_with_the_projects_key_and_is_the_link_in_its_emails(tmp_path, smtp, monkeypatch):
+    """Two projects alike but for their keys: the same public site, different and unguessable version addresses."""
+    sites, folders = {}, {}
+    for name in ("a", "b"):
+        (tmp_path / f"data-{name}").mkdir()
+        monkeypatch.setenv("NYHETSBREV_DB", str(tmp_path / f"data-{name}" / "nyhetsbrev.db"))
+        root = make_archive_project(tmp_path / name, key=False)
+        [politician] = add_people(1, ["politiker"], prefix=f"pol-{name}")
+        add_people(1, ["profession"], prefix=f"prof-{name}")
+        send(root, ("politiker",))  # the first send makes the project's key
+        sites[name] = publish(root).out_dir
+        [folder] = [p.name for p in (sites[name] / "22-1").iterdir() if p.name.startswith("politiker-")]
+        folders[name] = folder
+        assert re.fullmatch(r"politiker-[0-9a-f]{16}", folder)
+        assert _politicians_link(smtp, politician) == f"https://www.example.org/nyhetsbrev/22-1/{folder}/"
+        page = (sites[name] / "22-1" / folder / "index.html").read_text(encoding="utf-8")
+        assert POLITIKER in visible_text(page) and '<meta name="robots" content="noindex">' in page
+        for path in sites[name].rglob("*"):  # named by no file of the site, the manifest included
+            if path.is_file():
+                data = path.read_bytes()
+                assert folder.encode() not in data and folder.split("-")[1].encode() not in data, path
+        assert publish(root, tmp_path / f"fresh-{name}").out_dir / "22-1" / folder  # stable: the same name again
+        assert (tmp_path / f"fresh-{name}" / "22-1" / folder / "index.html").is_file()
+    assert folders["a"] != folders["b"]
+
+    def public(site: Path) -> dict[str, bytes]:
+        return {name: data for name, data in site_files(site).items()
+                if name != MANIFEST and not name.startswith("22-1/politiker") and not name.startswith("22-1/profession")}
+
+    # what the public can read of the two sites is byte for byte the same: the address cannot be derived from it
+    assert public(sites["a"]) == public(sites["b"]) and "22-1/index.html" in public(sites["a"])
+
+
+def test_without_a_key_yet_publish_leaves_the_versions_out_with_a_warning(tmp_path):
+    root = make_archive_project(tmp_path / "project", key=False)
+    result = publish(root)
+    [warning] = [p for p in result.problems if "no key yet" in p.message]
+    assert "22:1" in warning.message and "nyhetsbrev send" in warning.message
+    assert sorted(p.name for p in (result.out_dir / "22-1").iterdir()) == ["images", "index.html"]
+    assert not (default_key_path(default_db_path(root))).exists()  # publish writes nothing outside its folder
+    again = publish(root)  # unchanged, still warned
+    assert any("no key yet" in p.message for p in again.problems) and again.rendered == []
+    load_or_create_key(default_key_path(default_db_path(root)))
+    third = publish(root)
+    assert [str(i) for i in third.rendered] == ["22:2", "22:1"]  # the key changes the addresses: rendered again
+    assert (result.out_dir / "22-1" / version_folder(root, "22-1", "politiker") / "index.html").is_file()

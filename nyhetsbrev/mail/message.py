@@ -18,6 +18,7 @@ from .header_lines import subject_header, to_header
 from ..errors import SendError
 from ..project.headers import check_header_text, envelope_address
 from ..render.issue import version_key
+from ..store.tokens import web_version_folder
 from ..project.models import UNSUBSCRIBE_PLACEHOLDER, WEB_PLACEHOLDER, EmailImage, Issue, Rendered, Settings
 
 POLICY = email.policy.SMTP.clone(max_line_length=78)
@@ -45,13 +46,15 @@ def subject_line(settings: Settings, issue: Issue, *, test: bool = False) -> str
     return (TEST_PREFIX + subject) if test else subject
 
 
-def web_url(settings: Settings, issue: Issue, audience: frozenset[str] | None = None) -> str:
+def web_url(settings: Settings, issue: Issue, audience: frozenset[str] | None = None, key: bytes | None = None) -> str:
     """The web copy of the issue for an audience under archive_url: <archive_url>/YY-N/ for the public version,
-    <archive_url>/YY-N/<version key>/ for an audience version ('#' when no archive is configured)."""
+    <archive_url>/YY-N/<version>-<HMAC>/ for an audience version (made with the newsletter's key, as publish
+    names its page; without a key the public copy); '#' when no archive is configured."""
     if not settings.archive_url:
         return "#"
-    key = version_key(audience)
-    return f"{settings.archive_url.rstrip('/')}/{issue.id.folder}/" + (f"{key}/" if key else "")
+    version = version_key(audience)
+    base = f"{settings.archive_url.rstrip('/')}/{issue.id.folder}/"
+    return base + (f"{web_version_folder(key, issue.id.folder, version)}/" if version and key else "")
 
 
 class MessageIds:
@@ -154,8 +157,12 @@ class _UnsubscribeLinks:
         return (self.https + quoted if self.https else None), self.mailto + quoted
 
 
-def build_template(settings: Settings, issue: Issue, rendered: Rendered, *, test: bool = False) -> MessageTemplate:
-    """Encode the message of one rendering once: headers, both parts and embedded images."""
+def build_template(settings: Settings, issue: Issue, rendered: Rendered, *, test: bool = False,
+                   key: bytes | None = None) -> MessageTemplate:
+    """Encode the message of one rendering once: headers, both parts and embedded images.
+
+    key: the newsletter's key, which makes the address of an audience version's web copy (see web_url).
+    """
     sender = sender_address(settings)
     domain = sender.rpartition("@")[2]
     msg = EmailMessage(policy=POLICY)
@@ -168,7 +175,7 @@ def build_template(settings: Settings, issue: Issue, rendered: Rendered, *, test
         msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     msg["Auto-Submitted"] = "auto-generated"
     msg["Precedence"] = "bulk"
-    web = web_url(settings, issue, rendered.audience)
+    web = web_url(settings, issue, rendered.audience, key)
     text_src = rendered.email_text.replace(WEB_PLACEHOLDER, web)
     html_src = _image_sources(settings, issue, rendered, domain).replace(WEB_PLACEHOLDER, html.escape(web, quote=True))
     mark = secrets.token_hex(12)

@@ -127,7 +127,7 @@ def send(
             raise SendError(problem.message, path=problem.path, line=problem.line,
                             hint=f"fix the audience line, then run 'nyhetsbrev check {issue.id}'")
         people = {item["email_key"]: (item, names) for item, names in recipients_for_lists(db, list(lists))}
-        renderer = _Renderer(project, issue, checked.rendered)
+        renderer = _Renderer(project, issue, checked.rendered, key=key)
         audiences = {renderer.audience(names) for _, names in people.values()}
         for audience in audiences or {None}:  # every version is built (headers checked) before anything is shown or recorded
             renderer.template(audience)
@@ -257,8 +257,8 @@ def _warnings(project: Project) -> list[str]:
 class _Renderer:
     """Renders the issue once per audience and encodes each rendering's message once."""
 
-    def __init__(self, project: Project, issue: Issue, full, *, test: bool = False) -> None:
-        self.project, self.issue, self.test = project, issue, test
+    def __init__(self, project: Project, issue: Issue, full, *, test: bool = False, key: bytes | None = None) -> None:
+        self.project, self.issue, self.test, self.key = project, issue, test, key
         self.audience_names = audience_names(issue)
         self._rendered = {None: full}
         self._templates: dict = {}
@@ -273,7 +273,7 @@ class _Renderer:
             if audience not in self._rendered:
                 self._rendered[audience] = pipeline.render(self.project, self.issue, audience)
             self._templates[audience] = message.build_template(
-                self.project.settings, self.issue, self._rendered[audience], test=self.test
+                self.project.settings, self.issue, self._rendered[audience], test=self.test, key=self.key
             )
         return self._templates[audience]
 
@@ -317,7 +317,7 @@ def _send_tests(project: Project, issue: Issue, full, addresses: list[str], plan
     smtp = project.settings.smtp
     plan.recipients = plan.to_send = len(addresses)
     plan.destination = _via(smtp)
-    renderer = _Renderer(project, issue, full, test=True)
+    renderer = _Renderer(project, issue, full, test=True, key=key)
     audience = renderer.audience(plan.lists) if plan.lists else None
     template = renderer.template(audience)
     messages = [template.personalise(a, None, message_id=ids(), token=make_token(key, a)) for a in addresses]

@@ -3,23 +3,32 @@
 Incremental: a manifest in the output folder holds, per issue, a hash of everything its pages are made
 from and the files they became; an issue whose hash is unchanged (and whose files are still there) is
 not rendered again. Files are written atomically, with the umask's mode, and only when their bytes change.
+
+An audience version's page lives at YY-N/<version>-<HMAC>/ (store.tokens.web_version_folder, with the key next
+to the recipients database): linked from no other page, and named in the manifest only by a keyed hash, as are
+the images only such versions show. Without a key yet, those pages are left out with a warning. Nothing outside
+the output folder is written or removed (site_folder).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from . import feed, pipeline
-from .. import __version__, writer
-from ..errors import ContentError
+from . import feed, pipeline, site_folder
+from .. import __version__
+from ..errors import ContentError, StoreError
 from ..project import config, reader
 from ..project.models import IssueId, Problem, Project
 from ..render import archive as pages
+from ..render.issue import audience_only_images
+from ..store.db import default_db_path
+from ..store.tokens import default_key_path, read_key, web_version_folder
 
 MANIFEST = ".nyhetsbrev-manifest.json"
 MANIFEST_FORMAT = 1
@@ -46,21 +55,26 @@ def default_out_dir(project: Project) -> Path:
 def publish(root: Path, out_dir: Path | None = None, progress: Callable[[int, int], None] | None = None) -> PublishResult:
     """Write the archive of the project at root into out_dir (default build/archive/); see the module docstring."""
     project = config.load_project(root)
-    out_dir = Path(out_dir) if out_dir is not None else default_out_dir(project)
+    db_path = default_db_path(project.root)
+    key_path = default_key_path(db_path)
+    out_dir = site_folder.checked_out_dir(project, Path(out_dir) if out_dir is not None else default_out_dir(project),
+                                          private=[db_path, key_path])
     result = PublishResult(out_dir=out_dir, problems=pipeline.archive_problems(project))
+    key = _key(key_path)
     templates = reader.read_templates(project)
-    shared = _shared_digest(project, templates)
+    shared = _shared_digest(project, templates, key)
     old = _read_manifest(out_dir)
+    old_names = {folder: _located(out_dir, folder, record, key) for folder, record in old.items()}
     ids = sorted(reader.list_issues(project), reverse=True)
     known: dict[str, dict] = {}
     for done, issue_id in enumerate(ids, start=1):
         folder = project.issue_dir(issue_id)
         digest = _digest_folder(folder, shared)
         before = old.get(issue_id.folder)
-        if before and before["inputs"] == digest and _still_there(out_dir, before["files"]):
-            record = before
+        if before and before["inputs"] == digest and _still_there(out_dir, before, old_names[issue_id.folder]):
+            record = {**before, "files": old_names[issue_id.folder][0], "hidden": old_names[issue_id.folder][1]}
         else:
-            record = _render_issue(project, issue_id, templates, out_dir, digest)
+            record = _render_issue(project, issue_id, templates, out_dir, digest, key)
             if not record["draft"]:
                 result.rendered.append(issue_id)
         if record["draft"]:  # the manifest is published too: a draft leaves no trace in it
@@ -68,6 +82,8 @@ def publish(root: Path, out_dir: Path | None = None, progress: Callable[[int, in
         else:
             known[issue_id.folder] = record
             result.published.append(issue_id)
+            if record.get("left_out"):
+                result.problems.append(_no_key_yet(issue_id, key_path))
         if progress:
             progress(done, len(ids))
     entries = [_entry(issue_id, known[issue_id.folder]) for issue_id in result.published]
@@ -77,35 +93,77 @@ def publish(root: Path, out_dir: Path | None = None, progress: Callable[[int, in
         "index.html": pages.render_index(project.settings, project.roster, entries, templates).encode("utf-8"),
         "feed.xml": _feed(project, entries, out_dir),
     }
-    files = {name: _write(out_dir, name, data) for name, data in site.items()}
+    files = {name: site_folder.write(out_dir, name, data) for name, data in site.items()}
     for record in known.values():
         files.update(record["files"])
-    result.removed = _remove_stale(out_dir, old, files)
-    manifest = {"format": MANIFEST_FORMAT, "issues": known, "site": {name: files[name] for name in site}}
-    _write(out_dir, MANIFEST, (json.dumps(manifest, indent=1, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8"))
+    earlier = {name for public, hidden in old_names.values() for name in (*public, *hidden)}
+    result.removed = [name for name in sorted(earlier - set(files)) if site_folder.remove(out_dir, name)]
+    manifest = {"format": MANIFEST_FORMAT, "issues": {folder: _stored(record, key) for folder, record in known.items()},
+                "site": {name: files[name] for name in site}}
+    site_folder.write(out_dir, MANIFEST,
+                      (json.dumps(manifest, indent=1, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8"))
     return result
 
 
-def _render_issue(project: Project, issue_id: IssueId, templates, out_dir: Path, digest: str) -> dict:
-    """Render one issue's pages (nothing for a draft) and write them with their images; its manifest record."""
+def _key(path: Path) -> bytes | None:
+    """The newsletter's key when there is one; publish never makes it (that would write outside its folder)."""
+    try:
+        return read_key(path)
+    except OSError as exc:
+        raise StoreError(f"cannot read the key file: {exc.strerror}", path=path,
+                         hint="restore it from your backup, or point NYHETSBREV_KEY_FILE at it") from None
+
+
+def _no_key_yet(issue_id: IssueId, key_path: Path) -> Problem:
+    return Problem(
+        "warning", f"issue {issue_id} has sections for some lists only, but there is no key yet ({key_path}): "
+        "the web pages of those versions are left out, since their addresses are made with it; the first "
+        "'nyhetsbrev send' (also with --dry-run) makes the key, then run publish again")
+
+
+def _render_issue(project: Project, issue_id: IssueId, templates, out_dir: Path, digest: str, key: bytes | None) -> dict:
+    """Render one issue's pages (nothing for a draft) and write them with their images; its record for this run.
+
+    "files" maps every name written to its [sha256, size]; "hidden" holds the names the manifest must not show.
+    """
     issue = reader.read_issue(project, issue_id)
     if issue.draft:
         return {"draft": True}
     record = {"inputs": digest, "draft": False, "subject": issue.subject, "preheader": issue.preheader,
-              "date": issue.date.isoformat() if issue.date else None, "files": {}}
+              "date": issue.date.isoformat() if issue.date else None, "files": {}, "hidden": set(), "left_out": False}
     checked = pipeline.check_issue(project, issue)
     if checked.errors:
         first = checked.errors[0]
         raise ContentError(f"issue {issue.id} cannot be published: {first.message}", path=first.path, line=first.line,
                            hint=f"run 'nyhetsbrev check {issue.id}', fix it, or mark it draft = true")
-    for key, web_html in sorted(pipeline.web_versions(project, issue, checked.rendered).items()):
-        name = f"{issue.id.folder}/{key}/index.html" if key else f"{issue.id.folder}/index.html"
-        page = pages.issue_page(web_html, project.settings, templates, version=bool(key))
-        record["files"][name] = _write(out_dir, name, page.encode("utf-8"))
+    for version, web_html in sorted(pipeline.web_versions(project, issue, checked.rendered).items()):
+        if version and key is None:
+            record["left_out"] = True
+            continue
+        name = (f"{issue.id.folder}/{web_version_folder(key, issue.id.folder, version)}/index.html" if version
+                else f"{issue.id.folder}/index.html")
+        page = pages.issue_page(web_html, project.settings, templates, version=bool(version))
+        record["files"][name] = site_folder.write(out_dir, name, page.encode("utf-8"))
+        if version:
+            record["hidden"].add(name)
+    private = audience_only_images(issue, checked.rendered.images)
     for image in sorted(checked.rendered.images, key=lambda image: image.href):
+        if image.name in private and key is None:
+            continue
         name = f"{issue.id.folder}/{image.href}"
-        record["files"][name] = _write(out_dir, name, image.data)
+        record["files"][name] = site_folder.write(out_dir, name, image.data)
+        if image.name in private:
+            record["hidden"].add(name)
     return record
+
+
+def _stored(record: dict, key: bytes | None) -> dict:
+    """A record as the manifest keeps it: hidden files only by their keyed hash."""
+    stored = {k: v for k, v in record.items() if k not in ("files", "hidden")}
+    stored["files"] = {name: value for name, value in record["files"].items() if name not in record["hidden"]}
+    if record["hidden"] and key is not None:
+        stored["hidden"] = {site_folder.hidden_name(key, name): record["files"][name] for name in record["hidden"]}
+    return stored
 
 
 def _entry(issue_id: IssueId, record: dict) -> pages.ArchiveEntry:
@@ -118,57 +176,40 @@ def _feed(project: Project, entries: list[pages.ArchiveEntry], out_dir: Path) ->
     """feed.xml: the newest issues with the HTML of their public pages as written; its id has the first year published."""
     items = []
     for entry in entries[:feed.FEED_ENTRIES]:
-        page = (out_dir / entry.folder / "index.html").read_text(encoding="utf-8")
+        page = site_folder.target(out_dir, f"{entry.folder}index.html").read_text(encoding="utf-8")
         items.append(feed.FeedEntry(entry, pages.feed_content(page, project.settings)))
     first_year = min((entry.id.year for entry in entries), default=dt.date.today().year % 100)
     return feed.atom_feed(project.settings, items, first_year)
 
 
-def _file_record(data: bytes) -> list:
-    return [hashlib.sha256(data).hexdigest(), len(data)]
+def _located(out_dir: Path, folder: str, record: dict, key: bytes | None) -> tuple[dict[str, list], set[str]]:
+    """An earlier record's files by name: the public ones as named, the hidden ones found by their keyed hash."""
+    files = dict(record["files"])
+    hidden = record.get("hidden", {})
+    found = site_folder.locate(out_dir, folder, key, set(hidden)) if key is not None else {}
+    files.update({name: hidden[mac] for mac, name in found.items()})
+    return files, set(found.values())
 
 
-def _write(out_dir: Path, name: str, data: bytes) -> list:
-    """Write one file of the site unless it already holds these bytes; its manifest record."""
-    writer.update_bytes(out_dir / name, data)
-    return _file_record(data)
-
-
-def _still_there(out_dir: Path, files: dict[str, list]) -> bool:
-    """Every file an earlier run wrote for an issue is still in place, with its size."""
-    for name, (_, size) in files.items():
-        try:
-            if (out_dir / name).stat().st_size != size:
-                return False
-        except OSError:
-            return False
-    return True
-
-
-def _remove_stale(out_dir: Path, old: dict[str, dict], files: dict[str, list]) -> list[str]:
-    """Delete the files an earlier run wrote that the site no longer has (never anything else)."""
-    earlier = {name for record in old.values() for name in record["files"]}
-    removed = sorted(earlier - set(files))
-    for name in removed:
-        path = out_dir / name
-        path.unlink(missing_ok=True)
-        for parent in path.parents:  # folders left empty go too
-            if parent == out_dir or not parent.is_relative_to(out_dir) or any(parent.iterdir()):
-                break
-            parent.rmdir()
-    return removed
+def _still_there(out_dir: Path, record: dict, located: tuple[dict[str, list], set[str]]) -> bool:
+    """Every file an earlier run wrote for an issue is still in place, a plain file with its size."""
+    files, hidden = located
+    if len(hidden) != len(record.get("hidden", {})):
+        return False
+    return all(site_folder.intact(out_dir, name, size) for name, (_, size) in files.items())
 
 
 def _read_manifest(out_dir: Path) -> dict[str, dict]:
     """The per-issue records of the last run that are whole; empty when there is none or it is from another version.
 
     A record that is damaged, or names a file outside the site, is left out: its issue is rendered again
-    and nothing it names is ever removed.
+    and nothing it names is ever removed. Any shape of file gives a dict, never an exception.
     """
+    raw = site_folder.read_manifest(out_dir, MANIFEST)
     try:
-        data = json.loads((out_dir / MANIFEST).read_text(encoding="utf-8"))
+        data = json.loads(raw.decode("utf-8")) if raw is not None else {}
         issues = data["issues"] if data.get("format") == MANIFEST_FORMAT else {}
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
         return {}
     return {folder: record for folder, record in issues.items() if _whole(record)} if isinstance(issues, dict) else {}
 
@@ -178,21 +219,32 @@ def _whole(record) -> bool:
     try:
         if record["date"] is not None:
             dt.date.fromisoformat(record["date"])
+        hidden = record.get("hidden", {})
         return (isinstance(record["inputs"], str) and record["draft"] is False and isinstance(record["subject"], str)
-                and isinstance(record["preheader"], str)
-                and all(_inside(name) and isinstance(size, int) for name, (_, size) in record["files"].items()))
+                and isinstance(record["preheader"], str) and isinstance(record.get("left_out", False), bool)
+                and all(_inside(name) and _file_value(value) for name, value in record["files"].items())
+                and all(isinstance(mac, str) and _file_value(value) for mac, value in hidden.items()))
     except (KeyError, TypeError, ValueError, AttributeError):
         return False
 
 
+def _file_value(value) -> bool:
+    """[sha256 hex, size] as site_folder.write records it."""
+    return (isinstance(value, list) and len(value) == 2 and isinstance(value[0], str)
+            and type(value[1]) is int and value[1] >= 0)
+
+
 def _inside(name: str) -> bool:
     """A file name relative to the site that stays in it ('22-1/index.html'; never '../x', '/x' or 'C:x')."""
-    return not any(mark in name for mark in ("\\", ":")) and all(part not in ("", ".", "..") for part in name.split("/"))
+    return (isinstance(name, str) and not any(mark in name for mark in ("\\", ":", "\0"))
+            and all(part not in ("", ".", "..") for part in name.split("/")))
 
 
-def _shared_digest(project: Project, templates) -> str:
-    """A hash of what every page depends on: settings, roster, templates and the rendering code."""
+def _shared_digest(project: Project, templates, key: bytes | None) -> str:
+    """A hash of what every page depends on: settings, roster, templates, the rendering code and the key (the
+    addresses of audience versions are made with it), the key only through an HMAC."""
     digest = hashlib.sha256(f"nyhetsbrev {__version__}\n".encode())
+    digest.update((hmac.new(key, b"publish", hashlib.sha256).hexdigest() if key else "no key").encode() + b"\0")
     for path in (project.root / config.SETTINGS_FILE, project.root / config.ROSTER_FILE):
         digest.update(path.name.encode() + b"\0" + (path.read_bytes() if path.is_file() else b"") + b"\0")
     for name, (source, _) in sorted(templates.items()):

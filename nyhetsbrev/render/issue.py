@@ -95,6 +95,13 @@ def audience_names(issue: Issue) -> frozenset[str]:
     return frozenset(name for section in issue.sections for name in section.audience)
 
 
+def audience_only_images(issue: Issue, images: Iterable[EmailImage]) -> set[str]:
+    """The names of the images that only sections limited to some lists show (not on the public web copy)."""
+    public = {image_step.source_path(issue.folder, src) for s in issue.sections if not s.audience
+              for src in _image_sources(s)}
+    return {image.name for image in images if image.source not in public}
+
+
 def version_key(audience: frozenset[str] | None) -> str:
     """The URL-safe name of an audience version: '' for the public one, else its sorted list names joined by '+'.
 

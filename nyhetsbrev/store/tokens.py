@@ -73,6 +73,24 @@ def load_or_create_key(path: Path) -> bytes:
     return _read_key(path)
 
 
+def read_key(path: Path) -> bytes | None:
+    """The key in the key file, or None when there is none yet (nothing is created)."""
+    try:
+        return _read_key(Path(path))
+    except FileNotFoundError:
+        return None
+
+
+def web_version_folder(key: bytes, issue_folder: str, version: str) -> str:
+    """The folder of an audience version's web page in the archive: 'politiker-3f9a1c2b7e0d4a58'.
+
+    The version key (render.issue.version_key) and 16 hex digits of an HMAC of issue and version with the
+    newsletter's key: the same on every run, and not to be guessed from the public page's address.
+    """
+    message = b"web-version\0" + issue_folder.encode("utf-8") + b"\0" + version.encode("utf-8")
+    return f"{version}-{hmac.new(key, message, hashlib.sha256).hexdigest()[:16]}"
+
+
 def _read_key(path: Path) -> bytes:
     text = path.read_text(encoding="ascii", errors="replace").strip()
     try:
