@@ -23,6 +23,7 @@ from typing import Callable
 from . import feed, pipeline, site_folder
 from .. import __version__
 from ..errors import ContentError, StoreError
+from ..i18n import _
 from ..project import config, reader
 from ..project.models import IssueId, Problem, Project
 from ..render import archive as pages
@@ -110,15 +111,15 @@ def _key(path: Path) -> bytes | None:
     try:
         return read_key(path)
     except OSError as exc:
-        raise StoreError(f"cannot read the key file: {exc.strerror}", path=path,
-                         hint="restore it from your backup, or point NYHETSBREV_KEY_FILE at it") from None
+        raise StoreError(_("cannot read the key file: {reason}").format(reason=exc.strerror), path=path,
+                         hint=_("restore it from your backup, or point NYHETSBREV_KEY_FILE at it")) from None
 
 
 def _no_key_yet(issue_id: IssueId, key_path: Path) -> Problem:
-    return Problem(
-        "warning", f"issue {issue_id} has sections for some lists only, but there is no key yet ({key_path}): "
-        "the web pages of those versions are left out, since their addresses are made with it; the first "
-        "'nyhetsbrev send' (also with --dry-run) makes the key, then run publish again")
+    return Problem("warning", _(
+        "issue {issue} has sections for some lists only, but there is no key yet ({path}): the web pages of those "
+        "versions are left out, since their addresses are made with it; the first 'nyhetsbrev send' (also with "
+        "--dry-run) makes the key, then run publish again").format(issue=issue_id, path=key_path))
 
 
 def _render_issue(project: Project, issue_id: IssueId, templates, out_dir: Path, digest: str, key: bytes | None) -> dict:

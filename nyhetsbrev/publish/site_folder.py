@@ -15,6 +15,7 @@ from pathlib import Path
 
 from .. import writer
 from ..errors import PublishError
+from ..i18n import _
 from ..project.models import Project
 
 MAX_MANIFEST_BYTES = 32 * 1024 * 1024  # far beyond any real archive's; a larger file is treated as damaged
@@ -31,18 +32,20 @@ def checked_out_dir(project: Project, out_dir: Path, private: list[Path]) -> Pat
     for label, folder in sources.items():
         if out.is_relative_to(folder.resolve()):
             raise PublishError(
-                f"the output folder {out} is inside the project's {label}: the site would be written among its sources",
-                hint="publish to build/archive (the default) or to a folder outside issues/, templates/ and recipients/")
+                _("the output folder {out} is inside the project's {folder}: the site would be written among its "
+                  "sources").format(out=out, folder=label),
+                hint=_("publish to build/archive (the default) or to a folder outside issues/, templates/ and recipients/"))
     if root.is_relative_to(out):
         raise PublishError(
-            f"the output folder {out} holds the project itself ({root}): the whole folder is copied to the web as it is",
-            hint="publish to build/archive (the default) or to a folder of its own")
+            _("the output folder {out} holds the project itself ({root}): the whole folder is copied to the web as "
+              "it is").format(out=out, root=root),
+            hint=_("publish to build/archive (the default) or to a folder of its own"))
     for path in private:
         if Path(os.path.abspath(path)).resolve().is_relative_to(out):
-            raise PublishError(f"the output folder {out} holds {path}, which must never be published",
-                               hint="publish to a folder of its own")
+            raise PublishError(_("the output folder {out} holds {path}, which must never be published").format(
+                out=out, path=path), hint=_("publish to a folder of its own"))
     if out.exists() and not out.is_dir():
-        raise PublishError(f"the output folder {out} is a file", hint="name a folder with --out")
+        raise PublishError(_("the output folder {out} is a file").format(out=out), hint=_("name a folder with --out"))
     return out
 
 
@@ -53,7 +56,8 @@ def _kind(path: Path) -> int | None:
     except FileNotFoundError:
         return None
     except OSError as exc:
-        raise PublishError(f"cannot look at {path}: {exc.strerror}", hint="check the folder's permissions") from None
+        raise PublishError(_("cannot look at {path}: {reason}").format(path=path, reason=exc.strerror),
+                           hint=_("check the folder's permissions")) from None
 
 
 def target(out_dir: Path, name: str) -> Path:
@@ -66,17 +70,19 @@ def target(out_dir: Path, name: str) -> Path:
         if kind is None:
             break
         if kind == stat.S_IFLNK:
-            raise PublishError(f"{path} is a symbolic link: publish writes only inside its output folder and never "
-                               "follows a link there", hint="remove the link (publish makes the folder itself)")
+            raise PublishError(_("{path} is a symbolic link: publish writes only inside its output folder and never "
+                                 "follows a link there").format(path=path),
+                               hint=_("remove the link (publish makes the folder itself)"))
         if kind != stat.S_IFDIR:
-            raise PublishError(f"{path} is a file where publish needs a folder", hint="move it away")
+            raise PublishError(_("{path} is a file where publish needs a folder").format(path=path),
+                               hint=_("move it away"))
     path = out_dir / name
     kind = _kind(path)
     if kind == stat.S_IFLNK:
-        raise PublishError(f"{path} is a symbolic link: publish never writes through a link in its output folder",
-                           hint="remove the link; publish writes the file itself")
+        raise PublishError(_("{path} is a symbolic link: publish never writes through a link in its output "
+                             "folder").format(path=path), hint=_("remove the link; publish writes the file itself"))
     if kind not in (None, stat.S_IFREG):
-        raise PublishError(f"{path} is not a plain file", hint="move it away")
+        raise PublishError(_("{path} is not a plain file").format(path=path), hint=_("move it away"))
     return path
 
 
@@ -86,7 +92,8 @@ def write(out_dir: Path, name: str, data: bytes) -> list:
     try:
         writer.update_bytes(path, data)
     except OSError as exc:
-        raise PublishError(f"cannot write {path}: {exc.strerror}", hint="check the folder's permissions") from None
+        raise PublishError(_("cannot write {path}: {reason}").format(path=path, reason=exc.strerror),
+                           hint=_("check the folder's permissions")) from None
     return [hashlib.sha256(data).hexdigest(), len(data)]
 
 

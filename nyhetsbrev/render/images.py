@@ -14,6 +14,7 @@ from typing import Iterable
 from urllib.parse import unquote
 
 from ..errors import ImageError
+from ..i18n import N_, _
 from ..project.models import EmailImage
 from ..writer import write_bytes
 
@@ -25,7 +26,6 @@ _SUBTYPES = {"jpeg": ".jpg", "png": ".png", "gif": ".gif"}
 _HEIF_BRANDS = (b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1")
 # The only kinds Pillow may open, whatever the file's extension says: never TIFF, EPS (which runs Ghostscript), PSD …
 OPENED = ("JPEG", "PNG", "GIF", "WEBP")
-KINDS_TEXT = "JPEG, PNG, GIF, WebP or HEIC"
 # One image may take about this much memory while it is read, converted and shrunk.
 DECODE_BUDGET = 300 * 1024 * 1024
 # Bytes of memory per decoded pixel at the peak, measured on Pillow 13 (bench/image_memory.py):
@@ -34,10 +34,11 @@ _PIXEL_COST = {"WEBP": 17, "LA": 13, "La": 13, "PA": 13, "transparent": 13, "RGB
 _PIXEL_COST_DEFAULT = 8
 # What a file that is not one of those kinds most likely is, by its first bytes (for the one-line reason).
 _OTHER_KINDS = (
-    (b"II*\0", "a TIFF image"), (b"MM\0*", "a TIFF image"), (b"%!PS", "a PostScript (EPS) file"),
-    (b"\xc5\xd0\xd3\xc6", "a PostScript (EPS) file"), (b"%PDF", "a PDF document"), (b"BM", "a BMP image"),
-    (b"8BPS", "a Photoshop (PSD) file"), (b"\0\0\1\0", "an icon (ICO)"), (b"\xff\x4f\xff\x51", "a JPEG 2000 image"),
-    (b"\0\0\0\x0cjP  ", "a JPEG 2000 image"), (b"PK\3\4", "a zip file (an Office document?)"),
+    (b"II*\0", N_("a TIFF image")), (b"MM\0*", N_("a TIFF image")), (b"%!PS", N_("a PostScript (EPS) file")),
+    (b"\xc5\xd0\xd3\xc6", N_("a PostScript (EPS) file")), (b"%PDF", N_("a PDF document")), (b"BM", N_("a BMP image")),
+    (b"8BPS", N_("a Photoshop (PSD) file")), (b"\0\0\1\0", N_("an icon (ICO)")),
+    (b"\xff\x4f\xff\x51", N_("a JPEG 2000 image")), (b"\0\0\0\x0cjP  ", N_("a JPEG 2000 image")),
+    (b"PK\3\4", N_("a zip file (an Office document?)")),
 )
 _MEMO: dict[tuple[str, str], tuple[str, int, int, bool, bytes]] = {}  # (cache, content key) → result, this process
 _MEMO_LIMIT = 64
@@ -207,9 +208,9 @@ def _encode(path: Path) -> tuple[str, int, int, bool, bytes]:
 def _not_an_image(path: Path, data: bytes) -> ImageError:
     """The one-line reason for a file that is none of the kinds opened, naming what it seems to be."""
     kind = next((name for magic, name in _OTHER_KINDS if data.startswith(magic)), None)
-    what = f"the file is {kind}" if kind else "not an image that can be read"
-    return ImageError(f"{what}: only {KINDS_TEXT} images are used", path=path,
-                      hint="save it as JPEG (photos) or PNG (drawings, logos) and use that file")
+    what = _("the file is {kind}").format(kind=_(kind)) if kind else _("not an image that can be read")
+    return ImageError(_("{what}: only JPEG, PNG, GIF, WebP or HEIC images are used").format(what=what), path=path,
+                      hint=_("save it as JPEG (photos) or PNG (drawings, logos) and use that file"))
 
 
 def _within_budget(image, path: Path) -> None:
@@ -221,9 +222,9 @@ def _within_budget(image, path: Path) -> None:
         most = DECODE_BUDGET // cost / 1e6
         size = f"{_grouped(image.width)} × {_grouped(image.height)}"
         raise ImageError(
-            f"the image is {size} pixels, too large to read safely (at most about {most:.0f} megapixels "
-            "for this kind of image)", path=path,
-            hint="export it at most 4000 px wide as JPEG",
+            _("the image is {size} pixels, too large to read safely (at most about {most} megapixels for this "
+              "kind of image)").format(size=size, most=f"{most:.0f}"), path=path,
+            hint=_("export it at most 4000 px wide as JPEG"),
         )
 
 
