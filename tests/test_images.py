@@ -311,3 +311,19 @@ def test_the_pixel_budget_counts_what_is_decoded_so_a_large_phone_jpeg_still_wor
     made = images.optimise(photo)
     assert (made.width, made.height) == (1200, 900)
     assert 48_000_000 * 8 > images.DECODE_BUDGET
+
+
+@pytest.mark.filterwarnings("error")
+def test_a_png_header_claiming_a_gigapixel_is_one_line(project, cli):  # noqa: F811
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", 40_000, 40_000, 8, 2, 0, 0, 0)  # 1.6 gigapixels of RGB, in 60 bytes
+    data = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+    (project / "issues" / "22-1" / "images" / "jatte.png").write_bytes(data)
+    path = _write_section(project, "## Stor\n\n![Stor](images/jatte.png)\n")
+    line = one_line_error(cli("--project", project, "build", "22:1"))
+    assert f"{path}:3: image 'images/jatte.png': the image has too many pixels to be read safely" in line

@@ -60,6 +60,7 @@ def publish(root: Path, out_dir: Path | None = None, progress: Callable[[int, in
     key_path = default_key_path(db_path)
     out_dir = site_folder.checked_out_dir(project, Path(out_dir) if out_dir is not None else default_out_dir(project),
                                           private=[db_path, key_path])
+    site_folder.target(out_dir, MANIFEST)  # a link or a device in its place is refused before anything is written
     result = PublishResult(out_dir=out_dir, problems=pipeline.archive_problems(project))
     key = _key(key_path)
     templates = reader.read_templates(project)
