@@ -26,7 +26,8 @@ POLITIKER = "---\naudience: [politiker]\n---\n## Till förtroendevalda\n\nBeslut
 
 
 def make_archive(root: Path) -> list[str]:
-    """A copy of the repository's project with ISSUES issues made from 22:1 (every fifth with a politiker section)."""
+    """A copy of the repository's project with ISSUES issues made from 22:1 (every fifth with a politiker section),
+    and the project's key (the versions' pages are published at addresses made with it)."""
     copy_repo_project(root)
     source = root / "issues" / "22-1"
     ids = []
@@ -45,6 +46,10 @@ def make_archive(root: Path) -> list[str]:
         if n % 5 == 0:
             (folder / "05-politiker.md").write_text(POLITIKER, encoding="utf-8")
         ids.append(f"{year}:{number}")
+    from nyhetsbrev.store.db import default_db_path
+    from nyhetsbrev.store.tokens import default_key_path, load_or_create_key
+
+    load_or_create_key(default_key_path(default_db_path(root)))  # as after the first send: the versions are published
     return ids
 
 
