@@ -139,3 +139,24 @@ def test_without_a_key_yet_publish_leaves_the_versions_out_with_a_warning(tmp_pa
     third = publish(root)
     assert [str(i) for i in third.rendered] == ["22:2", "22:1"]  # the key changes the addresses: rendered again
     assert (result.out_dir / "22-1" / version_folder(root, "22-1", "politiker") / "index.html").is_file()
+
+
+def test_an_image_only_a_version_shows_is_on_its_page_and_named_by_no_public_file(tmp_path):
+    from PIL import Image
+
+    root = make_archive_project(tmp_path / "project")
+    folder = root / "issues" / "22-1"
+    Image.new("RGB", (40, 30), (200, 20, 20)).save(folder / "images" / "budget.png")
+    section = folder / "02-politiker.md"
+    section.write_text(section.read_text(encoding="utf-8") + "\n![Budgeten](images/budget.png)\n", encoding="utf-8")
+    result = publish(root)
+    site = result.out_dir
+    [made] = (site / "22-1" / "images").glob("budget-*.png")
+    page = (site / "22-1" / version_folder(root, "22-1", "politiker") / "index.html").read_text(encoding="utf-8")
+    assert f'src="../images/{made.name}"' in page
+    for path in site.rglob("*"):
+        if path.is_file() and not path.parent.name.startswith("politiker") and path != made:  # its version pages
+            assert made.name.encode() not in path.read_bytes(), path  # the manifest included
+    section.write_text(section.read_text(encoding="utf-8").replace("![Budgeten](images/budget.png)", ""), encoding="utf-8")
+    again = publish(root)
+    assert f"22-1/images/{made.name}" in again.removed and not made.exists()  # found by its keyed hash, and removed
