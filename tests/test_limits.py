@@ -165,7 +165,7 @@ def test_office365_defaults_and_the_expected_time_are_in_the_plan(tmp_path, cli,
     ('rate = "fast"', "'rate' 'fast' does not start with a number"),
     ('rate = "0/min"', "must be more than 0"),
     ('rate = "1e400/s"', "'1e400/s' is not a finite number"),
-    ("daily_limit = -3", "'daily_limit' must be a whole number"),
+    ("daily_limit = -3", "'daily_limit' in [smtp] must be a whole number from 1 to 10000000, not -3"),
     ('auth = "kerberos"', "must be \"password\" or \"oauth2\""),
     ('auth = "oauth2"', "needs tenant"),
 ])

@@ -189,7 +189,7 @@ def test_folder_names_are_modified_utf7():
     [
         ('security = "none"', "IMAP security 'none' is not known"),
         ('password = "x"', "the IMAP password must not be written"),
-        ('port = "993"', "is not a port number"),
+        ('port = "993"', "'port' in [imap] must be a whole number from 1 to 65535, not \"993\""),
         ('processed_folder = "INBOX"', "must differ from 'folder'"),
         ('colour = "blue"', "unknown setting 'colour' in [imap]"),
     ],

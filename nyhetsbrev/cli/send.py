@@ -44,7 +44,7 @@ def send(
     allow_changes: bool = typer.Option(
         False, "--allow-changes", help="Continue a send even though the issue was edited since its first messages went out."
     ),
-    connections: int = typer.Option(4, "--connections", min=1, max=64, metavar="N", help="SMTP connections used at the same time."),
+    connections: int = typer.Option(None, "--connections", min=1, max=64, metavar="N", help="SMTP connections used at the same time."),
     rate: str = typer.Option(
         None, "--rate", metavar="RATE", help="At most this many messages: 30/min, 2/s or 1000/h (default: rate in nyhetsbrev.toml)."
     ),
@@ -54,18 +54,20 @@ def send(
     Exit status: 0 when everyone was sent the issue, 1 when some failed or remain deferred, 2 on errors.
     """
     from ..mail.dispatch import Options
-    from ..mail.sender import send as send_issue
+    from ..mail.sender import check_options, send as send_issue
 
     addresses = [a for value in (test or []) for a in re.split(r"[,\s;]+", value) if a]
     again = _command(ctx, issue, lists or [], yes=yes, resend_unknown=resend_unknown, allow_changes=allow_changes,
                      connections=connections, rate=rate)
     try:
+        check_options(test=bool(test), outbox=outbox is not None, resend_unknown=resend_unknown,
+                      allow_changes=allow_changes, rate=rate is not None, connections=connections is not None)
         chosen_rate = _rate(rate)
         with _Bar() as bar:
             report = send_issue(
                 project_root(ctx), issue, lists or [], test=addresses, outbox=outbox, dry_run=dry_run,
                 resend_unknown=resend_unknown, allow_changes=allow_changes,
-                options=Options(connections=connections, rate=chosen_rate),
+                options=Options(connections=connections or Options.connections, rate=chosen_rate),
                 confirm=None if yes else bar.ask, progress=bar.update,
             )
     except SendInterrupted as stop:
@@ -99,7 +101,7 @@ def send(
 
 
 def _command(ctx: typer.Context, issue: str, lists: list[str], *, yes: bool, resend_unknown: bool,
-             allow_changes: bool, connections: int, rate: str | None) -> str:
+             allow_changes: bool, connections: int | None, rate: str | None) -> str:
     """The send command as given, to show how to continue (test copies and the outbox are never resumed)."""
     parts = ["nyhetsbrev"]
     project = (ctx.find_root().obj or {}).get("project")
@@ -107,7 +109,7 @@ def _command(ctx: typer.Context, issue: str, lists: list[str], *, yes: bool, res
         parts += ["--project", str(project)]
     parts += ["send", issue] + [part for name in lists for part in ("--list", name)]
     parts += ["--yes"] * yes + ["--resend-unknown"] * resend_unknown + ["--allow-changes"] * allow_changes
-    if connections != 4:
+    if connections is not None:
         parts += ["--connections", str(connections)]
     if rate:
         parts += ["--rate", rate]

@@ -14,6 +14,7 @@ from . import limits, message, transport
 from ..publish import pipeline
 from .dispatch import Dispatcher, Options, Tally
 from ..errors import CheckFailed, SendError, SendInterrupted
+from ..i18n import _
 from ..project.models import Issue, Project, SmtpSettings
 from ..store import ledger
 from ..store.db import default_db_path, open_db
@@ -99,6 +100,7 @@ def send(
     A send whose issue changed since its first messages went out is refused unless allow_changes.
     """
     started = time.monotonic()
+    check_options(test=bool(test), outbox=outbox is not None, resend_unknown=resend_unknown, allow_changes=allow_changes)
     options = options or Options()
     if options.connections < 1:
         raise SendError("--connections must be at least 1")
@@ -192,6 +194,24 @@ def send(
                           elapsed=time.monotonic() - started, limit_until=tally.limit_until, left=still)
     finally:
         db.close()
+
+
+def check_options(*, test: bool, outbox: bool, resend_unknown: bool = False, allow_changes: bool = False,
+                  rate: bool = False, connections: bool = False) -> None:
+    """Refuse options that contradict each other: one SendError, before anything is read, sent or written."""
+    if test and outbox:
+        raise SendError(_("--test and --outbox cannot be used together: --test sends test copies by SMTP, --outbox "
+                          "writes the messages to files and sends nothing"), hint=_("leave out one of them"))
+    if not (test or outbox):
+        return
+    mode = "--test" if test else "--outbox"
+    what = _("test copies are sent and never recorded") if test else _("messages are written to files, never recorded")
+    for flag, given in (("--resend-unknown", resend_unknown), ("--allow-changes", allow_changes), ("--rate", rate),
+                        ("--connections", connections)):
+        if given:
+            raise SendError(_("{flag} cannot be used with {mode}: {flag} is about a send to lists, and with {mode} "
+                              "{what}").format(flag=flag, mode=mode, what=what),
+                            hint=_("leave out {flag}, or {mode} to send to the lists").format(flag=flag, mode=mode))
 
 
 def _refuse_changes(db, issue_key: str, renderer: "_Renderer", allow_changes: bool) -> None:

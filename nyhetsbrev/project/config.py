@@ -7,12 +7,12 @@ import re
 from pathlib import Path
 from typing import Any
 
-from ..errors import ProjectNotFound, SendError
+from ..errors import ConfigError, ProjectNotFound, SendError
 from ..i18n import _
 from .front_matter import shorten
 from .headers import check_header_text, check_header_value, envelope_address
 from .models import Contact, Group, ImapSettings, Member, Project, Rate, Roster, Settings, SmtpSettings
-from .toml_file import TableChecker, control_character, line_of, read_toml
+from .toml_file import TableChecker, control_character, host_problem, line_of, read_toml
 
 SETTINGS_FILE = "nyhetsbrev.toml"
 ROSTER_FILE = "roster.toml"
@@ -26,6 +26,11 @@ _SETTINGS_KEYS = {
 _SMTP_KEYS = {"host", "port", "security", "username", "timeout", "password", "auth", "tenant", "client_id",
               "rate", "daily_limit", "dkim_selectors", "dkim_domain"}
 AUTH_MODES = ("password", "oauth2")
+# What numbers in nyhetsbrev.toml may be (inclusive): anything else is an error at its line.
+PORTS = (1, 65535)
+TIMEOUTS = (1, 600)  # seconds to wait for the server's next reply
+DAILY_LIMITS = (1, 10_000_000)
+RATES = (1 / 3600, 1000.0)  # messages a second: from one an hour to a thousand a second
 RATE_UNITS = {"s": 1.0, "sec": 1.0, "min": 60.0, "h": 3600.0}
 # Exchange Online's limits per mailbox (30 messages a minute, 10 000 recipients in any 24 hours).
 OFFICE365_HOST = "smtp.office365.com"
@@ -141,26 +146,22 @@ def _check_header_settings(data: dict[str, Any], check: TableChecker) -> None:
 
 def _smtp_settings(table: dict[str, Any], check: TableChecker) -> SmtpSettings:
     env = os.environ
-    host = env.get("NYHETSBREV_SMTP_HOST") or check.text_value(table, "host")
+    in_smtp = _(" in [{table}]").format(table="smtp")
+    check = check.within("smtp")
+    host = _env_host("NYHETSBREV_SMTP_HOST") or check.host(table, "host", in_smtp)
     security = (env.get("NYHETSBREV_SMTP_SECURITY") or check.text_value(table, "security", default="starttls")).lower()
     if security not in SECURITY_MODES:
         raise check.fail(f"SMTP security '{security}' is not known", "security", hint="use starttls, tls or none")
-    port_raw = env.get("NYHETSBREV_SMTP_PORT") or table.get("port") or (465 if security == "tls" else 587)
-    try:
-        port = int(port_raw)
-        if not 0 < port < 65536:
-            raise ValueError
-    except (TypeError, ValueError):
-        raise check.fail(f"SMTP port '{port_raw}' is not a port number", "port") from None
+    port = _env_number("NYHETSBREV_SMTP_PORT", *PORTS) or check.number(
+        table, "port", low=PORTS[0], high=PORTS[1], default=465 if security == "tls" else 587, whole=True,
+        where=in_smtp, example="port = 587")
     username = env.get("NYHETSBREV_SMTP_USERNAME") or check.text_value(table, "username")
-    timeout = table.get("timeout", 30)
-    if not isinstance(timeout, (int, float)) or timeout <= 0:
-        raise check.fail("SMTP timeout must be a positive number of seconds", "timeout")
+    timeout = check.number(table, "timeout", low=TIMEOUTS[0], high=TIMEOUTS[1], default=30, where=in_smtp,
+                           example="timeout = 30")
     auth, tenant, client_id = oauth_settings(table, check, "smtp", username)
     rate_text = check.text_value(table, "rate")
-    daily_limit = table.get("daily_limit")
-    if daily_limit is not None and (isinstance(daily_limit, bool) or not isinstance(daily_limit, int) or daily_limit < 1):
-        raise check.fail("'daily_limit' must be a whole number of messages, e.g. 10000", "daily_limit")
+    daily_limit = check.number(table, "daily_limit", low=DAILY_LIMITS[0], high=DAILY_LIMITS[1], whole=True,
+                               where=in_smtp, example="daily_limit = 10000")
     limits_from = None
     if host and host.lower().rstrip(".") == OFFICE365_HOST and (rate_text is None or daily_limit is None):
         limits_from = "Microsoft 365's limits for smtp.office365.com"
@@ -190,9 +191,32 @@ def _dkim_settings(table: dict[str, Any], check: TableChecker) -> tuple[tuple[st
     return selectors, domain.rstrip(".").lower() if domain else None
 
 
+def _env_host(name: str) -> str | None:
+    """A host name from the environment variable name, checked as one; None when unset."""
+    value = (os.environ.get(name) or "").strip()
+    if value and (problem := host_problem(value)):
+        raise ConfigError(_("{name} is not a host name: {why}").format(name=name, why=problem),
+                          hint=_("set {name} to the server's name, e.g. smtp.example.se, or unset it").format(name=name))
+    return value or None
+
+
+def _env_number(name: str, low: int, high: int) -> int | None:
+    """A whole number from the environment variable name, from low to high; None when unset."""
+    value = (os.environ.get(name) or "").strip()
+    if not value:
+        return None
+    if not re.fullmatch(r"[0-9]{1,9}", value) or not low <= int(value) <= high:
+        raise ConfigError(_("{name} must be a whole number from {low} to {high}, not '{value}'").format(
+            name=name, low=low, high=high, value=value), hint=_("set {name} again, or unset it").format(name=name))
+    return int(value)
+
+
 def parse_rate(text: str) -> float:
-    """Messages per second from "N/s", "N/min" or "N/h" (a bare number is per second); ValueError saying why."""
-    number, _, unit = str(text).strip().partition("/")
+    """Messages per second from "N/s", "N/min" or "N/h" (a bare number is per second); ValueError saying why.
+
+    A rate a send cannot keep (less than one message an hour, more than RATES[1] a second) is refused too.
+    """
+    number, _sep, unit = str(text).strip().partition("/")
     unit = unit.strip().lower() or "s"
     if unit not in RATE_UNITS:
         raise ValueError(f"'{text}' has an unknown unit '{unit}' (use /s, /min or /h)")
@@ -203,7 +227,11 @@ def parse_rate(text: str) -> float:
     if not 0 < count < float("inf"):  # also NaN
         raise ValueError(f"'{text}' must be more than 0" if count <= 0 or count != count
                          else f"'{text}' is not a finite number")
-    return count / RATE_UNITS[unit]
+    per_second = count / RATE_UNITS[unit]
+    if not RATES[0] <= per_second <= RATES[1]:
+        raise ValueError(_("'{text}' is not a rate a send can keep: from 1/h to {most}/s").format(
+            text=" ".join(str(text).split()), most=int(RATES[1])))
+    return per_second
 
 
 def rate_setting(text: str) -> Rate:
@@ -254,18 +282,18 @@ def _server_table(data: dict[str, Any], name: str, keys: set[str], check: TableC
 
 def _imap_settings(table: dict[str, Any], check: TableChecker) -> ImapSettings:
     """The [imap] table: where `inbox` reads; TLS always (tls, or starttls that never falls back to plain text)."""
+    check = check.within("imap")
+    in_imap = _(" in [{table}]").format(table="imap")
     security = (check.text_value(table, "security", default="tls") or "tls").lower()
     if security not in IMAP_SECURITY_MODES:
         raise check.fail(f"IMAP security '{security}' is not known", "security",
                          hint="use tls (port 993) or starttls (port 143); the mailbox is never read in plain text")
-    port_raw = table.get("port") or (993 if security == "tls" else 143)
-    if isinstance(port_raw, bool) or not isinstance(port_raw, int) or not 0 < port_raw < 65536:
-        raise check.fail(f"IMAP port '{port_raw}' is not a port number", "port")
+    port = check.number(table, "port", low=PORTS[0], high=PORTS[1], default=993 if security == "tls" else 143,
+                        whole=True, where=in_imap, example="port = 993")
     username = check.text_value(table, "username")
     auth, tenant, client_id = oauth_settings(table, check, "imap", username)
-    timeout = table.get("timeout", 30)
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
-        raise check.fail("IMAP timeout must be a positive number of seconds", "timeout")
+    timeout = check.number(table, "timeout", low=TIMEOUTS[0], high=TIMEOUTS[1], default=30, where=in_imap,
+                           example="timeout = 30")
     folder = check.text_value(table, "folder", default="INBOX") or "INBOX"
     processed = check.text_value(table, "processed_folder", default="Behandlat") or "Behandlat"
     for key, value in (("folder", folder), ("processed_folder", processed)):
@@ -275,7 +303,7 @@ def _imap_settings(table: dict[str, Any], check: TableChecker) -> ImapSettings:
         raise check.fail("'processed_folder' must differ from 'folder' in [imap]", "processed_folder",
                          hint='e.g. processed_folder = "Behandlat"')
     return ImapSettings(
-        host=check.text_value(table, "host"), port=port_raw, security=security,
+        host=check.host(table, "host", in_imap), port=port, security=security,
         username=username, auth=auth, tenant=tenant, client_id=client_id, folder=folder, processed_folder=processed,
         timeout=float(timeout),
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+import math
 import re
 import tomllib
 from pathlib import Path
@@ -80,15 +82,88 @@ def line_of(text: str, key: str, after: int = 0) -> int | None:
     return line_of(text, key) if after else None
 
 
+def shown(value: Any) -> str:
+    """A TOML value as the user wrote it, for a message: true, 2525.9, inf, nan, "text"."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and not math.isfinite(value):
+        return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    if isinstance(value, str):
+        return f'"{shorten(value)}"'
+    return shorten(repr(value)) if isinstance(value, (list, dict)) else str(value)
+
+
+_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
+
+
+def _plain(number: float) -> str:
+    """1 for 1.0, 10000000 for 1e7: a bound as a person writes it."""
+    return str(int(number)) if float(number).is_integer() else str(number)
+
+
+def host_problem(host: str) -> str | None:
+    """Why host is not a host name (letters, digits and hyphens in dot-separated parts of at most 63, 253 in all; å, ä,
+    ö as IDNA) nor an IP address; None when it is one."""
+    name = host.strip()
+    try:
+        ipaddress.ip_address(name)
+        return None
+    except ValueError:
+        pass
+    try:
+        ascii_name = (name if name.isascii() else name.encode("idna").decode("ascii")).rstrip(".")
+    except UnicodeError:  # a part too long or empty, or characters IDNA does not allow
+        ascii_name = ""
+    if not ascii_name or len(ascii_name) > 253 or not all(_LABEL.match(label) for label in ascii_name.split(".")):
+        return _("a host name is letters, digits and hyphens in parts of at most 63 characters separated by dots, "
+                 "at most 253 characters in all (or an IP address)")
+    return None
+
+
 class TableChecker:
     """Reads typed values out of a TOML table, raising ConfigError with a line."""
 
-    def __init__(self, path: Path, text: str) -> None:
-        self.path, self.text = path, text
+    def __init__(self, path: Path, text: str, after: int = 0) -> None:
+        self.path, self.text, self.after = path, text, after
+
+    def within(self, table: str) -> "TableChecker":
+        """A checker for the [table] table: an error about one of its keys points at that key inside the table."""
+        header = re.compile(rf"^\s*\[\s*{re.escape(table)}\s*\]")
+        start = next((n for n, line in enumerate(self.text.split("\n"), start=1) if header.match(line)), 0)
+        return TableChecker(self.path, self.text, after=max(0, start - 1))
 
     def fail(self, what: str, key: str | None = None, hint: str | None = None, after: int = 0) -> ConfigError:
         """An error pointing at the line of key (the first one after line `after`)."""
-        return ConfigError(what, path=self.path, line=line_of(self.text, key, after) if key else None, hint=hint)
+        return ConfigError(what, path=self.path, line=line_of(self.text, key, after or self.after) if key else None,
+                           hint=hint)
+
+    def number(self, table: dict[str, Any], key: str, *, low: float, high: float, default: float | None = None,
+               whole: bool = False, where: str = "", example: str = "") -> int | float | None:
+        """A number setting: a number (not true/false, not text), finite, from low to high, whole when asked.
+
+        None when absent and there is no default. Anything else is one error at its line saying what is allowed.
+        """
+        value = table.get(key, default)
+        if value is None:
+            return None
+        fits = (not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
+                and (isinstance(value, int) or not whole) and low <= value <= high)
+        if fits:
+            return value
+        allowed = (_("a whole number from {low} to {high}") if whole else _("a number from {low} to {high}")).format(
+            low=_plain(low), high=_plain(high))
+        raise self.fail(
+            _("'{key}'{where} must be {allowed}, not {value}").format(key=key, where=where, allowed=allowed,
+                                                                       value=shown(value)),
+            key, hint=_("write it as {example}").format(example=example or f"{key} = {_plain(low)}"))
+
+    def host(self, table: dict[str, Any], key: str, where: str = "") -> str | None:
+        """A host name setting (or an IP address), checked as a host name at its line; None when absent."""
+        value = self.text_value(table, key)
+        if value is not None and (problem := host_problem(value)):
+            raise self.fail(_("'{key}'{where} is not a host name: {why}").format(key=key, where=where, why=problem), key,
+                            hint=_('write only the server\'s name, e.g. {key} = "smtp.example.se"').format(key=key))
+        return value
 
     def unknown(self, table: dict[str, Any], allowed: set[str], where: str = "", after: int = 0) -> None:
         """Refuse keys that are not settings (a typo would otherwise be ignored)."""
