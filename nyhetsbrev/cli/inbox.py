@@ -11,6 +11,7 @@ from .app import app, console, err_console, escape, project_root
 from .progress import Bar
 
 SHOWN = 50
+NEEDS_A_PERSON = 3  # exit status: a message could not be read and waits for a person
 
 
 @app.command()
@@ -26,12 +27,19 @@ def inbox(
     Unsubscribe requests and complaints unsubscribe the person, permanent bounces (and temporary ones on three
     issues) stop mail to the address, auto-replies are ignored; handled messages are moved to processed_folder.
     Messages from people are left unread where they are, and listed. Running it again changes nothing more.
+    Only what cannot be made up is applied: a valid token, or a report carrying the Message-ID of a message that
+    was sent; requests in words and reports naming only an address are listed with the command that would apply them.
+
+    Exit status: 0 when every message was read; 3 when a message could not be read (listed, left where it was,
+    flagged on the server) and waits for a person; 1 on an error that stopped the run.
     """
     from ..inbox.run import read_inbox
 
     with _Bar() as bar:
         report = read_inbox(project_root(ctx), from_path=from_path, dry_run=dry_run, progress=bar.update)
     _show(report)
+    if report.needs_a_person:
+        raise typer.Exit(NEEDS_A_PERSON)
 
 
 class _Bar(Bar):
@@ -53,7 +61,9 @@ class _Bar(Bar):
 
 
 def _show(report) -> None:
-    from ..inbox.apply import ALREADY, BOUNCED, COMPLAINT_HANDLED, IGNORED, PERSON, TEMPORARY, UNSUBSCRIBED
+    from ..inbox.apply import (
+        ALREADY, BOUNCED, COMPLAINT_HANDLED, IGNORED, PERSON, STILL_UNREAD, TEMPORARY, UNREAD, UNSUBSCRIBED,
+    )
 
     verb = "would be " if report.dry_run else ""
     if report.changes:
@@ -72,10 +82,26 @@ def _show(report) -> None:
         console.print(table)
         if len(report.for_a_person) > SHOWN:
             console.print(f"… and {len(report.for_a_person) - SHOWN} more messages for a person.")
+        commands = [o.command for o in report.for_a_person[:SHOWN] if o.command]
+        if commands:
+            console.print("Read each message first: these commands would apply what it asks (nothing was done):")
+            for command in dict.fromkeys(commands):
+                console.print(f"  {escape(command)}")
+    if report.unreadable:
+        console.print("Could not be read (left where they were, for a person):")
+        for outcome in report.unreadable[:SHOWN]:
+            v = outcome.verdict
+            said = ", ".join(p for p in (v.sender and f"from {v.sender}", v.subject and f"'{v.subject}'", (v.date or "")[:10]) if p)
+            again = " (listed before)" if outcome.action == STILL_UNREAD else ""
+            console.print(f"  {escape(said + ': ' if said else '')}{escape(outcome.note)}{again}")
     columns = [UNSUBSCRIBED, BOUNCED, TEMPORARY, COMPLAINT_HANDLED, IGNORED, PERSON, ALREADY]
-    summary = Table(*columns, title=f"Read {escape(report.source)}", title_justify="left")
-    summary.add_row(*(str(report.counts.get(c, 0)) for c in columns))
+    unread = report.counts.get(UNREAD, 0) + report.counts.get(STILL_UNREAD, 0)
+    summary = Table(*columns, "unreadable", title=f"Read {escape(report.source)}", title_justify="left")
+    summary.add_row(*(str(report.counts.get(c, 0)) for c in columns), str(unread))
     console.print(summary)
+    if unread:
+        flagged = " and flagged (\\Flagged)" if report.on_server and not report.dry_run else ""
+        console.print(f"{unread} message(s) could not be read; they are left where they were{flagged}, for a person.")
     if report.dry_run:
         console.print("Dry run: nothing was changed, in the database or on the server.")
     elif report.set_aside:

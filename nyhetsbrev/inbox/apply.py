@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass
 
 from ..errors import TokenError
 from ..store import mailbox_events as events
 from ..store.db import Database, write_retrying
 from ..store.suppressions import is_suppressed, signing_key, suppress
-from ..store.tokens import verify_token
-from .classify import AUTO_REPLY, BOUNCE, COMPLAINT, OTHER, UNSUBSCRIBE, Verdict
+from ..store.tokens import normalise_address, verify_token
+from .classify import AUTO_REPLY, BOUNCE, COMPLAINT, OTHER, UNREADABLE, UNSUBSCRIBE, Verdict
 
 # What a message led to (the summary's columns).
 UNSUBSCRIBED, BOUNCED, TEMPORARY, COMPLAINT_HANDLED = "unsubscribed", "bounced", "temporary", "complaints"
 IGNORED, PERSON, ALREADY = "ignored", "left for a person", "already handled"
+UNREAD, STILL_UNREAD = "unreadable", "unreadable, listed before"  # left where they are, for a person
 TEMPORARY_LIMIT = 3  # temporary bounces on this many different issues suppress the address
 
 
@@ -25,11 +27,12 @@ class Outcome:
     verdict: Verdict
     address: str | None = None
     note: str = ""
+    command: str | None = None  # for a person: the command that would apply what the message asks
 
     @property
     def set_aside(self) -> bool:
         """True when the message is done with and may leave the folder; a person's message stays where it is."""
-        return self.action != PERSON
+        return self.action not in (PERSON, UNREAD, STILL_UNREAD)
 
 
 def apply(db: Database, verdict: Verdict, source: str = "mailbox") -> Outcome:
@@ -43,6 +46,9 @@ def apply_many(db: Database, verdicts: list[Verdict], source: str = "mailbox") -
     def work() -> list[Outcome]:
         outcomes = []
         for verdict in verdicts:
+            if verdict.kind == UNREADABLE:
+                outcomes.append(_unreadable(db, verdict, source))
+                continue
             if events.is_handled(db, verdict.key):
                 outcomes.append(Outcome(ALREADY, verdict, note="handled by an earlier run"))
                 continue
@@ -68,16 +74,33 @@ def _decide(db: Database, verdict: Verdict, source: str) -> Outcome:
     return Outcome(PERSON, verdict, note="a person writing")
 
 
-def _whom(db: Database, verdict: Verdict) -> tuple[str | None, str | None]:
-    """(address, issue): by the returned message's Message-ID in the send ledger, else by a reported address we know."""
-    sent = events.sent_message(db, verdict.returned_ids)
-    if sent is not None:
-        return sent.email, sent.issue
-    for address in verdict.addresses:
-        known = events.known_address(db, address)
-        if known:
-            return known, None
-    return None, None
+def _whom(db: Database, verdict: Verdict) -> tuple[str | None, str | None, str]:
+    """(address, issue, why not) by the returned message's Message-ID in the send ledger, and by nothing else.
+
+    Anyone can write a report naming any address; only the mail system that got a message knows its Message-ID.
+    A report carrying the Message-IDs of messages to different people is about no one of them.
+    """
+    found = {}
+    for message_id in verdict.returned_ids:
+        sent = events.sent_message(db, (message_id,))
+        if sent is not None:
+            found.setdefault(normalise_address(sent.email), sent)
+    if len(found) == 1:
+        sent = next(iter(found.values()))
+        return sent.email, sent.issue, ""
+    if found:
+        return None, None, "it carries the Message-IDs of messages to different people"
+    if verdict.returned_ids:
+        return None, None, "the Message-ID it carries is not one nyhetsbrev sent"
+    return None, None, "it carries no Message-ID of a message nyhetsbrev sent"
+
+
+def _unreadable(db: Database, verdict: Verdict, source: str) -> Outcome:
+    """A message that cannot be read stays where it is; it is new work only the first time it is seen."""
+    if events.is_listed_unreadable(db, verdict.key):
+        return Outcome(STILL_UNREAD, verdict, note=verdict.detail)
+    events.remember_unreadable(db, verdict.key, source)
+    return Outcome(UNREAD, verdict, note=verdict.detail)
 
 
 def _change(db: Database, verdict: Verdict, address: str, event: str, source: str, *,
@@ -98,9 +121,9 @@ def _any_forgotten(db: Database, verdict: Verdict) -> bool:
 
 
 def _bounce(db: Database, verdict: Verdict, source: str) -> Outcome:
-    address, issue = _whom(db, verdict)
+    address, issue, why = _whom(db, verdict)
     if address is None and not _any_forgotten(db, verdict):
-        return Outcome(PERSON, verdict, note=f"a bounce for {', '.join(verdict.addresses)}, who is not a recipient")
+        return Outcome(PERSON, verdict, note=f"a bounce naming {_listed(verdict.addresses)}, not applied: {why}")
     if address is None or _forgotten(db, address):
         return Outcome(IGNORED, verdict, note="about a forgotten person")
     if verdict.permanent:
@@ -116,16 +139,21 @@ def _bounce(db: Database, verdict: Verdict, source: str) -> Outcome:
 
 
 def _complaint(db: Database, verdict: Verdict, source: str) -> Outcome:
-    address, issue = _whom(db, verdict)
+    address, issue, why = _whom(db, verdict)
     if address is None and not _any_forgotten(db, verdict):
-        return Outcome(PERSON, verdict, note="a complaint about a message nyhetsbrev cannot find")
+        return Outcome(PERSON, verdict, note=f"a complaint naming {_listed(verdict.addresses)}, not applied: {why}")
     if address is None or _forgotten(db, address):
         return Outcome(IGNORED, verdict, note="about a forgotten person")
     _change(db, verdict, address, events.COMPLAINED, source, issue=issue, suppress_as="unsubscribed")
     return Outcome(COMPLAINT_HANDLED, verdict, address, verdict.detail)
 
 
+def _listed(addresses: tuple[str, ...]) -> str:
+    return ", ".join(addresses[:3]) + (" …" if len(addresses) > 3 else "") if addresses else "no one"
+
+
 def _unsubscribe(db: Database, verdict: Verdict, source: str) -> Outcome:
+    """Only a valid token unsubscribes; words, and requests about others, are a person's to decide."""
     key = signing_key(db) if verdict.tokens else b""
     for token in verdict.tokens:
         try:
@@ -133,11 +161,19 @@ def _unsubscribe(db: Database, verdict: Verdict, source: str) -> Outcome:
         except TokenError:
             continue
         return _unsubscribed(db, verdict, address, source, "with the link's token")
-    member = events.on_a_list(db, verdict.sender) if verdict.asks and verdict.sender else None
-    if member:
-        return _unsubscribed(db, verdict, member, source, "asked in words")
-    why = "its token does not verify" if verdict.tokens else f"{verdict.sender or 'the sender'} is not on any list"
-    return Outcome(PERSON, verdict, note=f"asks to unsubscribe, but {why}")
+    if verdict.tokens:
+        return Outcome(PERSON, verdict, note="asks to unsubscribe, but its token does not verify")
+    writer = (events.on_a_list(db, verdict.sender) if verdict.sender else None)
+    named = [events.on_a_list(db, a) or a for a in verdict.named]
+    whom = named or ([writer] if writer else [])
+    command = "nyhetsbrev recipients unsubscribe " + " ".join(shlex.quote(a) for a in whom) if whom else None
+    if named:
+        note = f"asks in words about {_listed(tuple(named))} (not applied: see the command below)"
+    elif writer:
+        note = "asks in words to unsubscribe (not applied: words and senders can be forged; see the command below)"
+    else:
+        note = f"asks to unsubscribe, but {verdict.sender or 'the sender'} is not on any list"
+    return Outcome(PERSON, verdict, note=note, command=command)
 
 
 def _unsubscribed(db: Database, verdict: Verdict, address: str, source: str, how: str) -> Outcome:

@@ -1,22 +1,26 @@
-"""Sort one message that came back: bounce, unsubscribe request, complaint, auto-reply, or a person writing (pure)."""
+"""Sort one message that came back: bounce, unsubscribe request, complaint, auto-reply, a person writing, or unreadable (pure)."""
 
 from __future__ import annotations
 
 import datetime as dt
-import email
+import email.errors
 import email.parser
 import email.policy
 import hashlib
 import re
 from dataclasses import dataclass
-from email.header import decode_header, make_header
+from email.header import Header, decode_header, make_header
 from email.message import Message
 from email.utils import getaddresses, parseaddr, parsedate_to_datetime
 from urllib.parse import unquote
 
 from ..store.tokens import find_tokens, normalise_address
+from . import reports
+from .owntext import cut_quote, own_text_of_html
+from .reports import clean_id, parse, text_of
 
 BOUNCE, UNSUBSCRIBE, COMPLAINT, AUTO_REPLY, OTHER = "bounce", "unsubscribe", "complaint", "auto-reply", "other"
+UNREADABLE = "unreadable"
 
 _ASKS = re.compile(
     r"\b(avregistrera|avregistrering|unsubscribe|avsluta\s+(min\s+|mina\s+)?prenumeration(en)?|avprenumerera|"
@@ -34,15 +38,13 @@ _BOUNCE_SUBJECT = re.compile(
     r"olevererbar|kunde\s+inte\s+levereras|leveransfel|warning:\s+message\s+.*\s+delayed|"
     r"delayed\s+mail|det\s+gick\s+inte\s+att\s+leverera)", re.I,
 )
-_HEADER_MESSAGE_ID = re.compile(r"^Message-ID:[ \t]*(<[^<>\s]+>)", re.I | re.M)
-_STATUS = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
-_QUOTE_START = re.compile(
-    r"^\s*(>|-{2,}\s*(original message|ursprungligt meddelande|forwarded message|vidarebefordrat)|"
-    r"(från|from|skickat|sent):\s|(den|on)\b.*(skrev|wrote):?\s*$|_{10,})", re.I,
-)
-OWN_TEXT_LIMIT = 4000
-PARSE_LIMIT = 256 * 1024
-HEAD_LINES = 20
+# Content types that open a level of nesting; more than NESTING_LIMIT of them and the message is not parsed at all.
+_NESTING = re.compile(rb"^content-type:[ \t]*(?:\r?\n[ \t]+)?(?:multipart|message)/", re.I | re.M)
+PARSE_LIMIT = 256 * 1024  # bytes of a message read: reports and requests put what matters first
+NESTING_LIMIT = 40
+HEADER_LIMIT = 2000  # characters of a header value looked at
+HEAD_LINES = 20  # lines of own text in which a request in words counts
+TOKEN_LINES = 8  # lines of own text in which a token counts: a quoted newsletter's footer is far below
 
 
 @dataclass(frozen=True)
@@ -60,24 +62,71 @@ class Verdict:
     returned_ids: tuple[str, ...] = ()  # Message-IDs of the message we sent that came back
     tokens: tuple[str, ...] = ()  # unsubscribe: candidate tokens (not yet verified)
     asks: bool = False  # unsubscribe: the sender asks in words
+    named: tuple[str, ...] = ()  # unsubscribe: other addresses the writer names in their own text
     detail: str = ""  # a status code and diagnostic, a feedback type, a reason
 
 
-def parse(raw: bytes) -> Message:
-    """The message object (compat32: fast, and what flufl.bounce expects)."""
-    return email.message_from_bytes(raw, policy=email.policy.compat32)
+class Unreadable(Exception):
+    """A message that is not parsed: nested too deeply (the reason is its text)."""
 
 
 def classify(raw: bytes, *, unsubscribe_address: str | None = None) -> Verdict:
-    """Sort one message (its bytes as received) into bounce, unsubscribe, complaint, auto-reply or other."""
+    """Sort one message (its bytes as received) into bounce, unsubscribe, complaint, auto-reply, other or unreadable.
+
+    Never raises for what a message holds: one that cannot be read is an UNREADABLE verdict with the reason.
+    Only the first PARSE_LIMIT bytes are read, so time and memory stay bounded whatever the message's size.
+    """
+    raw = raw[:PARSE_LIMIT]
+    try:
+        return _classify(raw, unsubscribe_address)
+    except Exception as exc:  # RecursionError, MemoryError, a decoding error, a detector's bug: this message only
+        return unreadable(raw, reason(exc))
+
+
+def reason(exc: BaseException) -> str:
+    """Why a message could not be read, in words."""
+    if isinstance(exc, Unreadable):
+        return str(exc)
+    if isinstance(exc, RecursionError):
+        return "nested too deeply to read"
+    if isinstance(exc, MemoryError):
+        return "too large to read"
+    if isinstance(exc, TimeoutError):
+        return "took too long to read"
+    if isinstance(exc, (UnicodeError, LookupError, email.errors.MessageError)):
+        return f"cannot be decoded ({type(exc).__name__})"
+    return f"cannot be read ({type(exc).__name__})"
+
+
+def unreadable(raw: bytes, why: str, *, key: str | None = None) -> Verdict:
+    """The verdict for a message that cannot be read: what can be told of its sender and subject, and why."""
+    message_id = date = None
+    sender = subject = ""
+    try:
+        end = min((i for i in (raw.find(b"\r\n\r\n"), raw.find(b"\n\n")) if i >= 0), default=len(raw))
+        head = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(raw[:min(end, 64 * 1024)])
+        message_id, date = clean_id(head.get("Message-ID")), _date(head.get("Date"))
+        sender, subject = parseaddr(_header(head, "From"))[1], _header(head, "Subject")
+    except Exception:  # not even its headers: it is listed with what is known (its key)
+        pass
+    key = key or message_id or _hash_key(raw)
+    return Verdict(UNREADABLE, key=key, message_id=message_id, date=date, sender=sender, subject=subject, detail=why)
+
+
+def _hash_key(raw: bytes) -> str:
+    return "sha256:" + hashlib.sha256(raw[:PARSE_LIMIT]).hexdigest()
+
+
+def _classify(raw: bytes, unsubscribe_address: str | None) -> Verdict:
+    nesting = sum(1 for _ in zip(range(NESTING_LIMIT + 1), _NESTING.finditer(raw)))
+    if nesting > NESTING_LIMIT:
+        raise Unreadable(f"more than {NESTING_LIMIT} nested parts")
     msg = email.parser.BytesParser(policy=email.policy.compat32).parsebytes(raw, headersonly=True)
     if msg.get_content_maintype() == "multipart" or _looks_like_bounce(msg, parseaddr(_header(msg, "From"))[1], _header(msg, "Subject")):
-        # The parts are needed (a single-part message's body is read from the headers-only parse). Reports put
-        # what matters first; a returned newsletter of a megabyte adds nothing past PARSE_LIMIT.
-        msg = parse(raw[:PARSE_LIMIT])
-    message_id = _clean_id(msg.get("Message-ID"))
+        msg = parse(raw)  # the parts are needed (a single-part message's body is read from the headers-only parse)
+    message_id = clean_id(msg.get("Message-ID"))
     base = dict(
-        key=message_id or "sha256:" + hashlib.sha256(raw).hexdigest(),
+        key=message_id or _hash_key(raw),
         message_id=message_id,
         date=_date(msg.get("Date")),
         sender=parseaddr(_header(msg, "From"))[1],
@@ -85,11 +134,11 @@ def classify(raw: bytes, *, unsubscribe_address: str | None = None) -> Verdict:
     )
     report = _report_type(msg)
     if report == "feedback-report":
-        return _complaint(msg, base)
+        return _complaint(msg, raw, base)
     if report == "disposition-notification":  # a read receipt (RFC 8098), which Outlook users send often
         return Verdict(AUTO_REPLY, **base, detail="read receipt")
     if report == "delivery-status" or _looks_like_bounce(msg, base["sender"], base["subject"]):
-        verdict = _bounce(msg, raw[:PARSE_LIMIT], base)
+        verdict = _bounce(msg, raw, base)
         if verdict is not None:
             return verdict
     # A token in the subject is the mailto link used, also by a mail service that sends it on the reader's behalf
@@ -100,29 +149,47 @@ def classify(raw: bytes, *, unsubscribe_address: str | None = None) -> Verdict:
 
 
 def _header(msg: Message, name: str) -> str:
+    """A header's text: RFC 2047 words decoded, and raw 8-bit bytes read as UTF-8 (else Windows-1252)."""
     value = msg.get(name)
     if value is None:
         return ""
-    try:
-        text = str(make_header(decode_header(str(value))))
-    except (UnicodeError, LookupError, ValueError, email.errors.HeaderParseError):
-        text = str(value)
-    return " ".join(text.split())
+    if isinstance(value, Header):  # raw 8-bit bytes in the header, as some mail programs send
+        text = _eight_bit(value)
+    else:
+        value = str(value)[:HEADER_LIMIT]
+        try:
+            text = str(make_header(decode_header(value)))
+        except (UnicodeError, LookupError, ValueError, email.errors.HeaderParseError):
+            text = value
+    return " ".join(text[:HEADER_LIMIT].split())
 
 
-def _clean_id(value) -> str | None:
-    if not value:
-        return None
-    match = re.search(r"<[^<>\s]+>", str(value))
-    return match.group(0) if match else str(value).strip() or None
+def _eight_bit(value: Header) -> str:
+    chunks = []
+    for chunk, charset in decode_header(value):
+        if isinstance(chunk, str):
+            chunks.append(chunk)
+            continue
+        chunk = chunk[:HEADER_LIMIT]
+        try:
+            chunks.append(chunk.decode(charset if charset and charset != "unknown-8bit" else "utf-8"))
+        except (UnicodeDecodeError, LookupError):
+            chunks.append(chunk.decode("cp1252", "replace"))
+    text = "".join(chunks)
+    if "=?" in text:  # encoded words beside the raw bytes
+        try:
+            text = str(make_header(decode_header(text)))
+        except (UnicodeError, LookupError, ValueError, email.errors.HeaderParseError):
+            pass
+    return text
 
 
 def _date(value) -> str | None:
     if not value:
         return None
     try:
-        moment = parsedate_to_datetime(str(value))
-    except (TypeError, ValueError, IndexError):
+        moment = parsedate_to_datetime(str(value)[:200])
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt.timezone.utc)
@@ -146,120 +213,22 @@ def _looks_like_bounce(msg: Message, sender: str, subject: str) -> bool:
 
 def _bounce(msg: Message, raw: bytes, base: dict) -> Verdict | None:
     """A bounce with its failed addresses, or None when the report says nothing failed (or nothing can be found)."""
-    temporary, permanent = set(), set()
-    statuses, delivered = [], False
-    for action, status, recipient, diagnostic in _dsn_fields(msg):
-        if action == "failed" or status.startswith("5"):
-            permanent.add(recipient)
-        elif action == "delayed" or status.startswith("4"):
-            temporary.add(recipient)
-        elif action in ("delivered", "relayed", "expanded"):
-            delivered = True
-        statuses.append(" ".join(part for part in (status, diagnostic) if part))
-    if not permanent and not temporary and not delivered:  # no RFC 3464 fields: a provider's own format
-        temporary, permanent = _detected(msg)
-    permanent.discard("")
-    temporary.discard("")
-    temporary -= permanent
-    returned = _returned_ids(msg, raw, base["message_id"])
+    temporary, permanent, statuses, delivered = reports.failures(msg)
     if not permanent and not temporary:
         return Verdict(AUTO_REPLY, **base, detail="delivery report without failures") if delivered else None
-    detail = "; ".join(dict.fromkeys(s for s in statuses if s)) or _status_in_text(msg) or ""
+    detail = "; ".join(dict.fromkeys(s for s in statuses if s)) or reports.status_in_text(msg) or ""
     return Verdict(
         BOUNCE, **base, addresses=tuple(sorted(permanent or temporary)), permanent=bool(permanent),
-        returned_ids=returned, detail=detail[:300],
+        returned_ids=reports.returned_ids(msg, raw, base["message_id"]), detail=detail[:300],
     )
 
 
-def _detected(msg: Message) -> tuple[set[str], set[str]]:
-    """(temporary, permanent) failed addresses by flufl.bounce's detectors (Mailman's), for non-standard reports too."""
-    import logging
-
-    from flufl.bounce import all_failures  # heavy: only for messages that look like bounces
-
-    logging.getLogger("flufl.bounce").disabled = True  # it logs a traceback for odd messages; we fall back instead
-    try:
-        found = all_failures(msg)
-    except Exception:  # a detector that trips over a malformed message: the DSN fields below still count
-        return set(), set()
-    return tuple({_address(a) for a in addresses} - {""} for addresses in found)
-
-
-def _address(value) -> str:
-    text = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
-    return parseaddr(text.strip().strip("<>"))[1].strip() or text.strip().strip("<>")
-
-
-def _dsn_fields(msg: Message):
-    """(action, status, recipient, diagnostic) for each recipient block of an RFC 3464 delivery-status part."""
-    for part in msg.walk():
-        if part.get_content_type() not in ("message/delivery-status", "message/global-delivery-status"):
-            continue
-        payload = part.get_payload()
-        blocks = payload if isinstance(payload, list) else _blocks(str(payload))
-        for block in blocks:
-            recipient = block.get("Final-Recipient") or block.get("Original-Recipient")
-            if not recipient:
-                continue
-            address = _address(str(recipient).partition(";")[2] or str(recipient))
-            status = (_STATUS.search(str(block.get("Status", ""))) or [""])[0]
-            diagnostic = " ".join(str(block.get("Diagnostic-Code", "")).partition(";")[2].split())
-            yield str(block.get("Action", "")).strip().lower(), status, address, diagnostic
-
-
-def _blocks(text: str) -> list[Message]:
-    """The header blocks of a delivery-status body that was not parsed into parts."""
-    return [parse(chunk.strip().encode("utf-8", "replace")) for chunk in re.split(r"\r?\n\s*\r?\n", text) if chunk.strip()]
-
-
-def _status_in_text(msg: Message) -> str:
-    for part in msg.walk():
-        if part.get_content_maintype() == "text":
-            match = re.search(r"\b[45]\d\d[ -][245]\.\d{1,3}\.\d{1,3}\b[^\n]*", _text_of(part))
-            if match:
-                return " ".join(match.group(0).split())
-    return ""
-
-
-def _returned_ids(msg: Message, raw: bytes, own_id: str | None) -> tuple[str, ...]:
-    """Message-IDs of the message that came back: a returned message or its headers, In-Reply-To, References."""
-    found: list[str] = []
-    for part in msg.walk():
-        kind = part.get_content_type()
-        if kind in ("message/rfc822", "message/global"):
-            inner = part.get_payload()
-            inner = inner[0] if isinstance(inner, list) and inner else inner
-            if isinstance(inner, Message) and inner.get("Message-ID"):
-                found.append(_clean_id(inner["Message-ID"]))
-        elif kind in ("text/rfc822-headers", "message/rfc822-headers", "message/global-headers"):
-            found += _HEADER_MESSAGE_ID.findall(_text_of(part))
-    for name in ("In-Reply-To", "References"):
-        found += re.findall(r"<[^<>\s]+>", str(msg.get(name, "")))
-    # A copy of the message pasted into the text (Exim, older servers): its Message-ID header line.
-    found += _HEADER_MESSAGE_ID.findall(raw.decode("utf-8", "replace"))
-    return tuple(i for i in dict.fromkeys(found) if i and i != own_id)
-
-
-def _complaint(msg: Message, base: dict) -> Verdict:
+def _complaint(msg: Message, raw: bytes, base: dict) -> Verdict:
     """An ARF feedback report (RFC 5965): who complained, about which message."""
-    feedback, recipients = "", []
-    for part in msg.walk():
-        if part.get_content_type() == "message/feedback-report":
-            payload = part.get_payload()
-            fields = payload[0] if isinstance(payload, list) and payload else parse(str(payload).encode("utf-8", "replace"))
-            feedback = str(fields.get("Feedback-Type", "")).strip().lower()
-            recipients = [_address(v) for v in fields.get_all("Original-Rcpt-To", []) or []]
-    returned = _returned_ids(msg, b"", base["message_id"])
-    if not recipients:  # the reported message's To, when the report does not name the recipient
-        for part in msg.walk():
-            if part.get_content_type() in ("message/rfc822", "text/rfc822-headers"):
-                inner = part.get_payload()
-                inner = inner[0] if isinstance(inner, list) and inner else parse(_text_of(part).encode("utf-8", "replace"))
-                recipients = [a for _n, a in getaddresses(inner.get_all("To", []) or []) if a]
-                break
+    feedback, recipients = reports.feedback(msg)
     if feedback not in ("abuse", "fraud"):
         return Verdict(AUTO_REPLY, **base, detail=f"feedback report '{feedback or 'unknown'}' (not a complaint)")
-    return Verdict(COMPLAINT, **base, addresses=tuple(dict.fromkeys(recipients)), returned_ids=returned,
+    return Verdict(COMPLAINT, **base, addresses=tuple(recipients), returned_ids=reports.returned_ids(msg, raw, base["message_id"]),
                    detail=f"feedback report: {feedback}")
 
 
@@ -277,51 +246,41 @@ def _is_auto_reply(msg: Message, subject: str) -> bool:
 def _unsubscribe_or_other(msg: Message, base: dict, unsubscribe_address: str | None) -> Verdict:
     subject = unquote(base["subject"])
     # A request is written at the top; further down may be a quoted newsletter with its own unsubscribe link.
-    head = "\n".join([line for line in own_text(msg).splitlines() if line.strip()][:HEAD_LINES])
+    lines = [line for line in own_text(msg).splitlines() if line.strip()]
+    head = "\n".join(lines[:HEAD_LINES])
     to_unsubscribe = bool(unsubscribe_address) and _addressed_to(msg, unsubscribe_address)
     asks = bool(_ASKS.search(subject) or _ASKS.search(head))
     tokens = find_tokens(subject)
     if to_unsubscribe or asks:
-        tokens += find_tokens(head)
+        tokens += find_tokens("\n".join(lines[:TOKEN_LINES]))
     if tokens or asks:
-        return Verdict(UNSUBSCRIBE, **base, tokens=tuple(dict.fromkeys(tokens)), asks=asks,
+        named = _named(head, {base["sender"], unsubscribe_address or ""})
+        return Verdict(UNSUBSCRIBE, **base, tokens=tuple(dict.fromkeys(tokens)), asks=asks, named=named,
                        detail="token" if tokens else "asked in words")
     return Verdict(OTHER, **base)
 
 
+def _named(text: str, besides: set[str]) -> tuple[str, ...]:
+    """Addresses written in the text, other than the writer's own and ours."""
+    skip = {normalise_address(a) for a in besides if a}
+    found = []
+    for word in re.split(r"[\s<>,;:()\[\]\"']+", text):
+        word = word.strip(".!?")
+        if 3 <= len(word) <= 254 and "@" in word.strip("@") and normalise_address(word) not in skip:
+            found.append(word)
+    return tuple(dict.fromkeys(found))[:10]
+
+
 def _addressed_to(msg: Message, address: str) -> bool:
     wanted = normalise_address(address)
-    values = [str(v) for name in ("To", "Cc", "Delivered-To", "X-Original-To") for v in msg.get_all(name, []) or []]
+    values = [str(v)[:HEADER_LIMIT] for name in ("To", "Cc", "Delivered-To", "X-Original-To") for v in msg.get_all(name, []) or []]
     return any(normalise_address(a) == wanted for _n, a in getaddresses(values))
 
 
 def own_text(msg: Message) -> str:
     """What the writer wrote: the first text part up to where a quoted earlier message starts."""
     part = next((p for p in msg.walk() if p.get_content_type() == "text/plain"), None)
-    if part is None:
-        part = next((p for p in msg.walk() if p.get_content_type() == "text/html"), None)
-    if part is None:
-        return ""
-    text = _text_of(part)
-    if part.get_content_type() == "text/html":
-        text = re.sub(r"(?is)<(script|style)\b.*?</\1>|<blockquote\b.*", " ", text)
-        text = re.sub(r"(?i)<br\s*/?>|</p>|</div>", "\n", text)
-        text = re.sub(r"<[^>]+>", " ", text)
-    lines = []
-    for line in text.splitlines():
-        if _QUOTE_START.match(line):
-            break
-        lines.append(line)
-    return "\n".join(lines)[:OWN_TEXT_LIMIT]
-
-
-def _text_of(part: Message) -> str:
-    payload = part.get_payload(decode=True)
-    if payload is None:
-        payload = part.get_payload()
-        return payload if isinstance(payload, str) else ""
-    charset = part.get_content_charset() or "utf-8"
-    try:
-        return payload.decode(charset, "replace")
-    except LookupError:
-        return payload.decode("utf-8", "replace")
+    if part is not None:
+        return cut_quote(text_of(part)[:PARSE_LIMIT])
+    part = next((p for p in msg.walk() if p.get_content_type() == "text/html"), None)
+    return own_text_of_html(text_of(part)) if part is not None else ""

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import mailbox as stdlib_mailbox
 from collections.abc import Iterator
 from pathlib import Path
 
 from ..errors import InboxError
-from .mailbox import Fetched
+from .mailbox import FETCH_LIMIT, Fetched
 
 EML_SUFFIXES = (".eml", ".msg.eml", ".txt")
 
@@ -41,13 +42,27 @@ class ExportedMessages:
         return sorted(self._open().keys(), key=str)
 
     def messages(self, pending=None) -> Iterator[Fetched]:
-        """Each message's bytes, one at a time."""
+        """Each message's first FETCH_LIMIT bytes, one at a time; a file that cannot be read is named, and the rest read."""
         for key in self.pending() if pending is None else pending:
             try:
-                raw = key.read_bytes() if isinstance(key, Path) else self._open().get_bytes(key)
-            except OSError as exc:
-                raise InboxError(f"cannot read a message: {exc.strerror or exc}", path=key if isinstance(key, Path) else self.path) from None
+                if isinstance(key, Path):
+                    with open(key, "rb") as handle:
+                        raw = handle.read(FETCH_LIMIT)
+                else:
+                    with contextlib.closing(self._open().get_file(key)) as handle:
+                        raw = handle.read(FETCH_LIMIT)
+            except (OSError, KeyError) as exc:
+                name = str(key) if isinstance(key, Path) else self._file_name(key)
+                yield Fetched(key, b"", problem=f"cannot read {name}: {getattr(exc, 'strerror', None) or exc}", name=name)
+                continue
             yield Fetched(key, raw)
+
+    def _file_name(self, key) -> str:
+        """The file of a maildir message (or the mbox's own path)."""
+        if self.kind == "maildir":
+            relative = getattr(self._box, "_toc", {}).get(key)
+            return str(self.path / relative) if relative else f"{self.path} ({key})"
+        return f"{self.path} (message {key})"
 
     def set_aside(self, keys) -> None:
         """Exported files are left as they are (a later run knows them by their Message-IDs)."""

@@ -19,14 +19,17 @@ CAFILE_ENV = "NYHETSBREV_IMAP_CAFILE"
 HANDLED_KEYWORD = "$NyhetsbrevHandled"  # set (with \Seen) when the server cannot MOVE
 BATCH_BYTES = 8 * 1024 * 1024  # fetch at most this much at once: memory stays flat however big the mailbox
 BATCH_COUNT = 250
+FETCH_LIMIT = 256 * 1024  # bytes fetched of a message: all that is read of it (classify.PARSE_LIMIT)
 
 
 @dataclass(frozen=True)
 class Fetched:
-    """One message as the server holds it: its UID in the folder and its bytes."""
+    """One message as the server holds it: its UID in the folder and its first bytes (or why it cannot be read)."""
 
     key: int
     raw: bytes
+    problem: str | None = None  # set when the message could not be read at all (raw is then empty)
+    name: str | None = None  # what names it for a person when it cannot be read (an exported file's path)
 
 
 def check_settings(imap: ImapSettings) -> None:
@@ -254,10 +257,11 @@ class Mailbox:
         return [(uid, sizes[uid]) for uid in sorted(uids) if uid in sizes]
 
     def messages(self, pending: Iterable[tuple[int, int]] | None = None) -> Iterator[Fetched]:
-        """The messages (bytes, read without marking them seen), fetched in batches of bounded size."""
+        """The messages (their first FETCH_LIMIT bytes, read without marking them seen), in batches of bounded size."""
         batch: list[int] = []
         held = 0
         for uid, size in (self.pending() if pending is None else pending):
+            size = min(size, FETCH_LIMIT)
             if batch and (held + size > BATCH_BYTES or len(batch) >= BATCH_COUNT):
                 yield from self._fetch(batch)
                 batch, held = [], 0
@@ -267,7 +271,7 @@ class Mailbox:
             yield from self._fetch(batch)
 
     def _fetch(self, uids: list[int]) -> Iterator[Fetched]:
-        data = self._command("FETCH", _uid_set(uids), "(UID BODY.PEEK[])")
+        data = self._command("FETCH", _uid_set(uids), f"(UID BODY.PEEK[]<0.{FETCH_LIMIT}>)")
         found: dict[int, bytes] = {}
         for index, item in enumerate(data):
             if not isinstance(item, tuple):
@@ -301,6 +305,13 @@ class Mailbox:
         except (OSError, imaplib.IMAP4.abort) as exc:
             raise MailboxUnavailable(f"the IMAP server {self.where} dropped the connection ({exc})") from None
         return typ == "OK" and any(d for d in data or [])
+
+    def flag_for_person(self, uids: list[int]) -> None:
+        """Flag messages that wait for a person (\\Flagged, shown in every mail program); they stay where they are."""
+        if not uids or self.read_only:
+            return
+        for chunk in _chunks(uids, 500):
+            self._command("STORE", _uid_set(chunk), "+FLAGS.SILENT", "(\\Flagged)")
 
     def _ensure_processed_folder(self) -> None:
         if self._processed_ready:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import signal
 import tempfile
+import threading
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -11,11 +13,12 @@ from pathlib import Path
 
 from ..project.config import SETTINGS_FILE, load_settings
 from ..store.db import default_db_path, open_db, scratch_copy
-from .apply import ALREADY, PERSON, Outcome, apply_many
-from .classify import classify
+from .apply import ALREADY, PERSON, STILL_UNREAD, UNREAD, Outcome, apply_many
+from .classify import PARSE_LIMIT, classify, reason, unreadable
 
 APPLY_EVERY = 250  # messages applied to the database in one transaction, then moved on the server
 LISTED = 500  # changes and messages for a person kept for the listing; the counts are always complete
+TIME_LIMIT = 30.0  # seconds one message may take to read (where the system has timers): then it is left for a person
 
 
 @dataclass
@@ -27,8 +30,15 @@ class InboxReport:
     counts: Counter = field(default_factory=Counter)
     changes: list[Outcome] = field(default_factory=list)  # unsubscribed, bounced, temporary, complaints
     for_a_person: list[Outcome] = field(default_factory=list)
+    unreadable: list[Outcome] = field(default_factory=list)  # messages that could not be read, new and listed before
     set_aside: int = 0  # handled messages taken out of the mailbox's folder (never exported files)
     moved: bool = True  # False when the server could not move and the messages were flagged instead
+    on_server: bool = True  # read over IMAP (not exported files)
+
+    @property
+    def needs_a_person(self) -> bool:
+        """True when this run found a message it could not read that no earlier run had listed."""
+        return self.counts.get(UNREAD, 0) > 0
 
 
 def read_inbox(root: Path, *, from_path: Path | None = None, dry_run: bool = False,
@@ -46,13 +56,13 @@ def read_inbox(root: Path, *, from_path: Path | None = None, dry_run: bool = Fal
         source = stack.enter_context(_open_source(settings, from_path, dry_run))
         db = open_db(db_path)
         stack.callback(db.close)
-        report = InboxReport(source.describe, dry_run)
         on_server = from_path is None
+        report = InboxReport(source.describe, dry_run, on_server=on_server)
         pending = source.pending()
         total = len(pending)
         done, batch = 0, []
         for fetched in source.messages(pending):
-            batch.append((fetched.key, classify(fetched.raw, unsubscribe_address=unsubscribe_address)))
+            batch.append((fetched.key, _read(fetched, unsubscribe_address)))
             if len(batch) >= APPLY_EVERY:
                 done += _apply_batch(db, source, batch, report, on_server)
                 if progress:
@@ -62,6 +72,37 @@ def read_inbox(root: Path, *, from_path: Path | None = None, dry_run: bool = Fal
             progress(done, total)
         report.moved = bool(getattr(source, "can_move", True))
     return report
+
+
+def _read(fetched, unsubscribe_address: str | None):
+    """One message's verdict, read in isolation: whatever it holds, the run goes on with the next."""
+    if fetched.problem:
+        return unreadable(b"", fetched.problem, key=f"file:{fetched.name}")
+    raw = fetched.raw[:PARSE_LIMIT]
+    try:
+        with _time_bound(TIME_LIMIT):
+            return classify(raw, unsubscribe_address=unsubscribe_address)
+    except TimeoutError as exc:
+        return unreadable(raw, reason(exc))
+
+
+@contextlib.contextmanager
+def _time_bound(seconds: float):
+    """TimeoutError when the block takes longer (a POSIX interval timer; elsewhere the size bound alone)."""
+    if not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expired(_signum, _frame):
+        raise TimeoutError(f"took longer than {seconds:g} s")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def _open_source(settings, from_path: Path | None, dry_run: bool):
@@ -86,6 +127,9 @@ def _apply_batch(db, source, batch: list, report: InboxReport, on_server: bool) 
         source.set_aside(ready)
         if on_server:  # exported files stay as they are
             report.set_aside += len(ready)
+    unread = [key for (key, _verdict), outcome in zip(batch, outcomes) if outcome.action == UNREAD]
+    if unread and on_server:
+        source.flag_for_person(unread)
     count = len(batch)
     batch.clear()
     return count
@@ -93,7 +137,10 @@ def _apply_batch(db, source, batch: list, report: InboxReport, on_server: bool) 
 
 def _tally(report: InboxReport, outcome: Outcome) -> None:
     report.counts[outcome.action] += 1
-    if outcome.action == PERSON and len(report.for_a_person) < LISTED:
+    if outcome.action in (UNREAD, STILL_UNREAD):
+        if len(report.unreadable) < LISTED:
+            report.unreadable.append(outcome)
+    elif outcome.action == PERSON and len(report.for_a_person) < LISTED:
         report.for_a_person.append(outcome)
     elif outcome.action != ALREADY and outcome.address and len(report.changes) < LISTED:
         report.changes.append(outcome)

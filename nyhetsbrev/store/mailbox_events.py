@@ -19,16 +19,38 @@ class SentTo:
     email: str
 
 
+UNREADABLE_KIND = "unreadable"  # a message listed for a person because it could not be read (not handled)
+
+
 def is_handled(db: Database, message_key: str) -> bool:
     """True when the message (by Message-ID, or hash) was handled by an earlier run."""
-    return db.execute("SELECT 1 FROM mailbox_handled WHERE message_key = ?", [message_key]).fetchone() is not None
+    return db.execute(
+        "SELECT 1 FROM mailbox_handled WHERE message_key = ? AND kind != ?", [message_key, UNREADABLE_KIND]
+    ).fetchone() is not None
 
 
 def remember(db: Database, message_key: str, kind: str, source: str) -> None:
     """Record that the message is handled, so that no later run applies it again."""
     db.execute(
+        "INSERT INTO mailbox_handled (message_key, kind, handled_at, source) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT (message_key) DO UPDATE SET kind = excluded.kind, handled_at = excluded.handled_at,"
+        " source = excluded.source WHERE mailbox_handled.kind = ?",
+        [message_key, kind, utc_now(), source, UNREADABLE_KIND],
+    )
+
+
+def is_listed_unreadable(db: Database, message_key: str) -> bool:
+    """True when an earlier run listed this message as one it could not read."""
+    return db.execute(
+        "SELECT 1 FROM mailbox_handled WHERE message_key = ? AND kind = ?", [message_key, UNREADABLE_KIND]
+    ).fetchone() is not None
+
+
+def remember_unreadable(db: Database, message_key: str, source: str) -> None:
+    """Record that a message could not be read and was listed for a person (it is not handled: it stays)."""
+    db.execute(
         "INSERT OR IGNORE INTO mailbox_handled (message_key, kind, handled_at, source) VALUES (?, ?, ?, ?)",
-        [message_key, kind, utc_now(), source],
+        [message_key, UNREADABLE_KIND, utc_now(), source],
     )
 
 

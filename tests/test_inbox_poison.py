@@ -1,0 +1,181 @@
+"""Messages that cannot be read are left where they are and listed; the run goes on, and the next changes nothing."""
+
+from __future__ import annotations
+
+import mailbox
+import os
+from pathlib import Path
+
+import pytest
+
+from nyhetsbrev.inbox.classify import OTHER, UNREADABLE, classify
+from nyhetsbrev.inbox.run import read_inbox
+from tests.inbox_helpers import (
+    TOKEN_OWNER, inbox_project, mailbox_events, plain_message, record_sent, sample, suppressed, token_for,
+)
+from tests.mailserver import MAILBOX_USER, dovecot  # noqa: F401  (fixture)
+from tests.test_inbox import summary
+
+pytestmark = pytest.mark.timeout(120)
+PROCESSED = "Behandlat"
+NEEDS_A_PERSON = 3
+
+
+def nested(levels: int = 1000) -> bytes:
+    """About 65 KB: a multipart/mixed in a multipart/mixed … levels deep."""
+    head = (b"From: Nils Nystad <nils.nystad@example.net>\r\nTo: redaktion@example.org\r\nSubject: Hej igen\r\n"
+            b"Date: Tue, 05 Apr 2022 10:00:00 +0200\r\nMessage-ID: <nested.1@example.net>\r\nMIME-Version: 1.0\r\n")
+    opening = b"".join(b'Content-Type: multipart/mixed; boundary="b%d"\r\n\r\n--b%d\r\n' % (n, n) for n in range(levels))
+    closing = b"".join(b"\r\n--b%d--\r\n" % n for n in reversed(range(levels)))
+    return head + opening + b"Content-Type: text/plain\r\n\r\nhej" + closing
+
+
+def three_messages() -> list[bytes]:
+    """A valid unsubscribe by token, the nested message, and a complaint about a message that was sent."""
+    unsubscribe = plain_message("Olof Lind <olof.lind@example.se>", f"Avregistrera {token_for(TOKEN_OWNER)}", "",
+                                to="avregistrera@example.org", message_id="<unsub.olof@example.se>")
+    return [unsubscribe, nested(), sample("arf-abuse.eml")]
+
+
+EXPECTED = {TOKEN_OWNER: "unsubscribed", "per.nilsson@example.org": "unsubscribed"}
+
+
+def test_a_nested_message_is_unreadable_not_an_error():
+    verdict = classify(nested())
+    assert verdict.kind == UNREADABLE and verdict.sender == "nils.nystad@example.net"
+    assert verdict.subject == "Hej igen" and verdict.key == "<nested.1@example.net>"
+
+
+def test_with_from_the_others_are_applied_and_the_nested_one_listed(cli, tmp_path):
+    project = inbox_project(tmp_path / "project")
+    record_sent()
+    folder = tmp_path / "export"
+    folder.mkdir()
+    for n, raw in enumerate(three_messages()):
+        (folder / f"{n}.eml").write_bytes(raw)
+    first = cli("--project", project, "inbox", "--from", folder)
+    assert first.exit_code == NEEDS_A_PERSON, first.output
+    assert suppressed() == EXPECTED
+    assert "Could not be read" in first.stdout and "nils.nystad@example.net" in first.stdout and "Hej igen" in first.stdout
+    events = mailbox_events()
+    second = cli("--project", project, "inbox", "--from", folder)
+    assert second.exit_code == 0, second.output  # listed before: not new work
+    assert mailbox_events() == events and suppressed() == EXPECTED
+    assert "listed before" in second.stdout and summary(second.stdout)["already handled"] == 2
+
+
+def test_over_imap_the_nested_one_stays_flagged_and_a_second_run_changes_nothing(cli, dovecot, tmp_path, monkeypatch):
+    monkeypatch.setenv("NYHETSBREV_KEY_FILE", str(tmp_path / "shared.key"))
+    for name, value in dovecot.env(MAILBOX_USER).items():
+        monkeypatch.setenv(name, value)
+    project = inbox_project(tmp_path / "project", dovecot.imap_settings(MAILBOX_USER, processed=PROCESSED))
+    record_sent()
+    for raw in three_messages():
+        dovecot.deliver(MAILBOX_USER, raw)
+    first = cli("--project", project, "inbox")
+    assert first.exit_code == NEEDS_A_PERSON, first.output
+    assert suppressed() == EXPECTED
+    inbox = dovecot.folder_state(MAILBOX_USER)
+    assert inbox == {"<nested.1@example.net>": {"\\Flagged"}}  # never deleted, not marked read: flagged for a person
+    assert len(dovecot.folder_state(MAILBOX_USER, PROCESSED)) == 2
+    state = (suppressed(), mailbox_events(), inbox, dovecot.folder_state(MAILBOX_USER, PROCESSED))
+    second = cli("--project", project, "inbox")
+    assert second.exit_code == 0, second.output
+    assert (suppressed(), mailbox_events(), dovecot.folder_state(MAILBOX_USER),
+            dovecot.folder_state(MAILBOX_USER, PROCESSED)) == state
+    assert "listed before" in second.stdout
+
+
+def test_a_file_that_cannot_be_read_is_named_and_the_rest_is_read(cli, tmp_path):
+    if not Path("/proc/self/mem").exists():
+        pytest.skip("needs /proc/self/mem (Linux) for a file whose reading fails")
+    project = inbox_project(tmp_path / "project")
+    record_sent()
+    folder = tmp_path / "export"
+    folder.mkdir()
+    raws = three_messages()
+    (folder / "a.eml").write_bytes(raws[0])
+    (folder / "b-broken.eml").symlink_to("/proc/self/mem")  # a regular file whose first read fails (EIO)
+    (folder / "c.eml").write_bytes(raws[2])
+    result = cli("--project", project, "inbox", "--from", folder)
+    assert result.exit_code == NEEDS_A_PERSON, result.output
+    assert suppressed() == EXPECTED
+    assert "b-broken.eml" in result.stdout
+
+
+def test_a_maildir_file_that_vanished_is_named_and_the_rest_is_read(cli, tmp_path):
+    project = inbox_project(tmp_path / "project")
+    record_sent()
+    target = tmp_path / "Maildir"
+    box = mailbox.Maildir(target)
+    raws = three_messages()
+    box.add(raws[0])
+    box.add(raws[2])
+    box.close()
+    (target / "cur" / "1649145600.M1P1.gone:2,S").symlink_to(tmp_path / "nothing-here")
+    result = cli("--project", project, "inbox", "--from", target)
+    assert result.exit_code == NEEDS_A_PERSON, result.output
+    assert suppressed() == EXPECTED
+    assert "1649145600.M1P1.gone" in result.stdout
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "cp1252"])
+def test_a_raw_8bit_subject_is_shown_decoded(cli, tmp_path, encoding):
+    project = inbox_project(tmp_path / "project")
+    raw = plain_message("eva@example.se", "placeholder", "En fråga om tidslinjen.").replace(
+        b"Subject: placeholder", b"Subject: " + "SV: Nyhetsbrev för Sörmland".encode(encoding))
+    assert classify(raw).subject == "SV: Nyhetsbrev för Sörmland"
+    folder = tmp_path / "one"
+    folder.mkdir()
+    (folder / "r.eml").write_bytes(raw)
+    result = cli("--project", project, "inbox", "--from", folder)
+    assert "SV: Nyhetsbrev för Sörmland" in result.stdout and "\ufffd" not in result.stdout
+
+
+def test_a_megabyte_of_html_angle_brackets_is_read_at_once():
+    """Text is taken from HTML in one pass: a body of '<' once took minutes."""
+    raw = plain_message("x@example.net", "Hej", "placeholder", to="avregistrera@example.org")
+    raw = raw.replace(b"text/plain", b"text/html").replace(b"placeholder", b"<" * 1_000_000)
+    assert classify(raw, unsubscribe_address="avregistrera@example.org").kind == OTHER
+
+
+def test_a_message_that_takes_too_long_is_listed_and_the_run_goes_on(tmp_path, monkeypatch):
+    from nyhetsbrev.inbox import run
+
+    project = inbox_project(tmp_path / "project")
+    record_sent()
+    folder = tmp_path / "export"
+    folder.mkdir()
+    raws = three_messages()
+    (folder / "a.eml").write_bytes(raws[0])
+    (folder / "b.eml").write_bytes(plain_message("slow@example.net", "Långsam", "x", message_id="<slow@example.net>"))
+    (folder / "c.eml").write_bytes(raws[2])
+    real = run.classify
+
+    def stuck(raw, **kwargs):
+        while b"slow@example.net" in raw:  # until the time bound ends it
+            pass
+        return real(raw, **kwargs)
+
+    monkeypatch.setattr(run, "classify", stuck)
+    monkeypatch.setattr(run, "TIME_LIMIT", 0.2)
+    report = read_inbox(project, from_path=folder)
+    assert suppressed() == EXPECTED
+    assert [(o.verdict.sender, o.note) for o in report.unreadable] == [("slow@example.net", "took too long to read")]
+    assert report.needs_a_person
+
+
+def test_memory_or_decoding_trouble_in_one_message_is_that_message_only(tmp_path, monkeypatch):
+    from nyhetsbrev.inbox import classify as classify_module
+
+    real = classify_module.parse
+
+    def fragile(raw):
+        if b"Subject: Hej igen" in raw:
+            raise MemoryError
+        return real(raw)
+
+    monkeypatch.setattr(classify_module, "parse", fragile)
+    raw = nested(3)
+    verdict = classify_module.classify(raw)
+    assert verdict.kind == UNREADABLE and verdict.detail == "too large to read" and verdict.subject == "Hej igen"

@@ -1,0 +1,138 @@
+"""Anyone can write to the mailbox: forged reports and words act on no one; only a ledger Message-ID or a token does."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+import pytest
+
+from nyhetsbrev.inbox.run import read_inbox
+from tests.inbox_helpers import (
+    SAMPLES, bounce_for, inbox_project, mailbox_events, plain_message, record_sent, suppressed,
+)
+from tests.send_helpers import add_people, send, smtp  # noqa: F401  (fixture)
+
+pytestmark = pytest.mark.timeout(60)
+
+ATTACKER = "mallory@example.org"  # a reader of the newsletter: knows her own message's Message-ID, nothing else
+PEOPLE = ["anna", "bertil", "cecilia", "david", "eva", "filip", "greta"]
+
+
+def _random_id() -> str:
+    return f"<26-1.{secrets.token_hex(16)}@example.org>"
+
+
+@pytest.fixture
+def sent26(tmp_path):
+    """26:1 sent to eight people, each with a Message-ID that cannot be guessed from another."""
+    project = inbox_project(tmp_path / "project")
+    people = {f"{name}@example.se": ("26:1", _random_id()) for name in PEOPLE}
+    people[ATTACKER] = ("26:1", _random_id())
+    record_sent(people)
+    return project, people
+
+
+def _write(folder: Path, messages: dict[str, bytes]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, raw in messages.items():
+        (folder / f"{name}.eml").write_bytes(raw)
+    return folder
+
+
+def _forged_dsn(victim: str, in_reply_to: str | None, *, headers_id: str | None = None, n: int = 0) -> bytes:
+    """A multipart/report from a mail daemon that anyone could write."""
+    raw = bounce_for(headers_id or f"<made-up.{n}@evil.example>", victim, dsn_id=f"<forged.{n}.{secrets.token_hex(4)}@evil.example>")
+    raw = raw.replace(b"From: MAILER-DAEMON@relay.example.net", b"From: MAILER-DAEMON@evil.example")
+    if headers_id is None:  # no returned headers at all: only the address
+        start = raw.index(b"--dsn-boundary-1\r\nContent-Type: text/rfc822-headers")
+        raw = raw[:start] + b"--dsn-boundary-1--\r\n"
+    if in_reply_to:
+        raw = raw.replace(b"Auto-Submitted:", f"In-Reply-To: {in_reply_to}\r\nAuto-Submitted:".encode(), 1)
+    return raw
+
+
+def _exim_with_pasted_id(victim: str, message_id: str) -> bytes:
+    raw = (SAMPLES / "exim-failed.eml").read_bytes()
+    raw = raw.replace(b"erik.oberg@kommun.example.se", victim.encode()).replace(
+        b"<22-1.5f3a9c0d2e4b6a18.4@example.org>", message_id.encode())
+    return raw.replace(b"<E1naBcD-0003xY-Q1@mx.kommun.example.se>", b"<E1forged@evil.example>")
+
+
+def _forged_arf(victim: str, message_id: str | None) -> bytes:
+    raw = (SAMPLES / "arf-abuse.eml").read_bytes().replace(b"per.nilsson@example.org", victim.encode())
+    raw = raw.replace(b"<fbl.20220402140233.77aa@fbl.example.net>", b"<fbl.forged@evil.example>")
+    if message_id is None:
+        return raw.replace(b"Message-ID: <22-1.5f3a9c0d2e4b6a18.8@example.org>\n", b"")
+    return raw.replace(b"<22-1.5f3a9c0d2e4b6a18.8@example.org>", message_id.encode())
+
+
+def test_forged_reports_and_words_suppress_no_one_and_are_listed(cli, sent26, tmp_path):
+    project, people = sent26
+    own = people[ATTACKER][1]
+    prefix = own.rsplit(".", 1)[0]
+    victims = [f"{name}@example.se" for name in PEOPLE]
+    messages = {
+        # The next numbers after her own Message-ID, as with the old counter: seven guessed In-Reply-To.
+        **{f"guessed-{n}": _forged_dsn(v, f"{prefix}.{n}@example.org>", n=n) for n, v in enumerate(victims, start=2)},
+        "foreign": _forged_dsn("anna@example.se", "<CAF=elsewhere.1234@mail.gmail.com>", n=20),
+        "address-only": _forged_dsn("bertil@example.se", None, n=21),
+        "guessed-headers": _forged_dsn("cecilia@example.se", None, headers_id=own.replace(own[6:14], "00000000"), n=22),
+        "exim-pasted": _exim_with_pasted_id("david@example.se", f"<26-1.2e27cf7c4f73dde8.3@example.org>"),
+        "arf-no-id": _forged_arf("eva@example.se", None),
+        "arf-guessed": _forged_arf("filip@example.se", f"<26-1.{secrets.token_hex(16)}@example.org>"),
+        "spoofed-words": plain_message("Greta <greta@example.se>", "avregistrera", "avregistrera mig, tack",
+                                       to="avregistrera@example.org", message_id="<spoof.1@evil.example>"),
+    }
+    folder = _write(tmp_path / "forged", messages)
+    result = cli("--project", project, "inbox", "--from", folder)
+    assert result.exit_code == 0, result.output
+    assert suppressed() == {} and mailbox_events() == []
+    report = read_inbox(project, from_path=folder, dry_run=True)
+    assert len(report.for_a_person) == len(messages) and not report.changes
+    notes = "\n".join(o.note for o in report.for_a_person)
+    assert notes.count("the Message-ID it carries is not one nyhetsbrev sent") == 11
+    assert notes.count("it carries no Message-ID of a message nyhetsbrev sent") == 2
+    assert "asks in words to unsubscribe" in notes
+    assert "nyhetsbrev recipients unsubscribe greta@example.se" in result.stdout  # the command, for a person
+
+
+def test_a_report_with_her_own_message_id_concerns_only_her(sent26, tmp_path):
+    """The person is the ledger row's, whatever address the report names."""
+    project, people = sent26
+    folder = _write(tmp_path / "own", {"own": _forged_dsn("anna@example.se", people[ATTACKER][1], n=1)})
+    read_inbox(project, from_path=folder)
+    assert suppressed() == {ATTACKER: "bounced"}
+
+
+def test_a_report_carrying_message_ids_of_two_people_is_about_no_one(sent26, tmp_path):
+    project, people = sent26
+    both = f"{people[ATTACKER][1]} {people['anna@example.se'][1]}"
+    raw = _forged_dsn("anna@example.se", None, headers_id=people[ATTACKER][1], n=1).replace(
+        b"Auto-Submitted:", f"References: {both}\r\nAuto-Submitted:".encode(), 1)
+    report = read_inbox(project, from_path=_write(tmp_path / "two", {"two": raw}))
+    assert suppressed() == {}
+    assert [o.note for o in report.for_a_person] == [
+        "a bounce naming anna@example.se, not applied: it carries the Message-IDs of messages to different people"]
+
+
+def _ndr_for(address: str, message_id: str) -> bytes:
+    """A Microsoft 365 non-delivery report, as Exchange Online writes it, about one message that was sent."""
+    raw = (SAMPLES / "exchange-online-ndr.eml").read_bytes()
+    return raw.replace(b"<22-1.5f3a9c0d2e4b6a18.5@example.org>", message_id.encode()).replace(
+        b"mia.berg@kommun.example.se", b"forwarded.elsewhere@example.net").replace(
+        b"mia.berg@kommun.exam=\nple.se", b"forwarded.elsewhere@example.net")
+
+
+def test_a_microsoft_365_ndr_for_a_real_send_is_applied_by_message_id(cli, smtp, tmp_path):
+    project = inbox_project(tmp_path / "project")
+    people = add_people(3, ["politiker"], prefix="m")
+    assert send(project, lists=("politiker",)).tally.sent == 3
+    sent_ids = {r.rcpt_tos[0]: r.message["Message-ID"] for r in smtp.received}
+    target = people[1]
+    folder = _write(tmp_path / "ndr", {"ndr": _ndr_for(target, sent_ids[target])})
+    result = cli("--project", project, "inbox", "--from", folder)
+    assert result.exit_code == 0, result.output
+    assert suppressed() == {target: "bounced"}  # the ledger row's person, not the address the report names
+    [(who, event, issue, _mid)] = mailbox_events()
+    assert (who, event, issue) == (target, "bounced", "22:1")
