@@ -136,3 +136,12 @@ def test_a_microsoft_365_ndr_for_a_real_send_is_applied_by_message_id(cli, smtp,
     assert suppressed() == {target: "bounced"}  # the ledger row's person, not the address the report names
     [(who, event, issue, _mid)] = mailbox_events()
     assert (who, event, issue) == (target, "bounced", "22:1")
+
+
+def test_terminal_control_characters_in_a_message_never_reach_the_screen(cli, sent26, tmp_path):
+    project, _people = sent26
+    raw = plain_message("eva@example.se", "placeholder", "Hej").replace(
+        b"Subject: placeholder", b"Subject: Fr\xc3\xa5ga \x1b]0;owned\x07\x1b[2J om brevet")
+    result = cli("--project", project, "inbox", "--from", _write(tmp_path / "esc", {"esc": raw}))
+    assert "\x1b" not in result.stdout and "\x07" not in result.stdout
+    assert "Fråga ]0;owned[2J om brevet" in result.stdout

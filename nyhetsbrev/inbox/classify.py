@@ -106,7 +106,7 @@ def unreadable(raw: bytes, why: str, *, key: str | None = None) -> Verdict:
         end = min((i for i in (raw.find(b"\r\n\r\n"), raw.find(b"\n\n")) if i >= 0), default=len(raw))
         head = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(raw[:min(end, 64 * 1024)])
         message_id, date = clean_id(head.get("Message-ID")), _date(head.get("Date"))
-        sender, subject = parseaddr(_header(head, "From"))[1], _header(head, "Subject")
+        sender, subject = printable(parseaddr(_header(head, "From"))[1]), _header(head, "Subject")
     except Exception:  # not even its headers: it is listed with what is known (its key)
         pass
     key = key or message_id or _hash_key(raw)
@@ -129,7 +129,7 @@ def _classify(raw: bytes, unsubscribe_address: str | None) -> Verdict:
         key=message_id or _hash_key(raw),
         message_id=message_id,
         date=_date(msg.get("Date")),
-        sender=parseaddr(_header(msg, "From"))[1],
+        sender=printable(parseaddr(_header(msg, "From"))[1]),
         subject=_header(msg, "Subject"),
     )
     report = _report_type(msg)
@@ -161,7 +161,12 @@ def _header(msg: Message, name: str) -> str:
             text = str(make_header(decode_header(value)))
         except (UnicodeError, LookupError, ValueError, email.errors.HeaderParseError):
             text = value
-    return " ".join(text[:HEADER_LIMIT].split())
+    return printable(text[:HEADER_LIMIT])
+
+
+def printable(text: str) -> str:
+    """Text safe to show on a terminal: whitespace runs become one space, control characters (ESC …) are dropped."""
+    return "".join(ch for ch in " ".join(text.split()) if ch.isprintable())
 
 
 def _eight_bit(value: Header) -> str:
@@ -213,13 +218,13 @@ def _looks_like_bounce(msg: Message, sender: str, subject: str) -> bool:
 
 def _bounce(msg: Message, raw: bytes, base: dict) -> Verdict | None:
     """A bounce with its failed addresses, or None when the report says nothing failed (or nothing can be found)."""
-    temporary, permanent, statuses, delivered = reports.failures(msg)
+    temporary, permanent, statuses, delivered = reports.failures(msg, raw)
     if not permanent and not temporary:
         return Verdict(AUTO_REPLY, **base, detail="delivery report without failures") if delivered else None
     detail = "; ".join(dict.fromkeys(s for s in statuses if s)) or reports.status_in_text(msg) or ""
     return Verdict(
-        BOUNCE, **base, addresses=tuple(sorted(permanent or temporary)), permanent=bool(permanent),
-        returned_ids=reports.returned_ids(msg, raw, base["message_id"]), detail=detail[:300],
+        BOUNCE, **base, addresses=tuple(sorted(printable(a) for a in permanent or temporary)), permanent=bool(permanent),
+        returned_ids=reports.returned_ids(msg, raw, base["message_id"]), detail=printable(detail[:300]),
     )
 
 
@@ -227,8 +232,8 @@ def _complaint(msg: Message, raw: bytes, base: dict) -> Verdict:
     """An ARF feedback report (RFC 5965): who complained, about which message."""
     feedback, recipients = reports.feedback(msg)
     if feedback not in ("abuse", "fraud"):
-        return Verdict(AUTO_REPLY, **base, detail=f"feedback report '{feedback or 'unknown'}' (not a complaint)")
-    return Verdict(COMPLAINT, **base, addresses=tuple(recipients), returned_ids=reports.returned_ids(msg, raw, base["message_id"]),
+        return Verdict(AUTO_REPLY, **base, detail=f"feedback report '{printable(feedback) or 'unknown'}' (not a complaint)")
+    return Verdict(COMPLAINT, **base, addresses=tuple(printable(a) for a in recipients), returned_ids=reports.returned_ids(msg, raw, base["message_id"]),
                    detail=f"feedback report: {feedback}")
 
 
@@ -267,7 +272,7 @@ def _named(text: str, besides: set[str]) -> tuple[str, ...]:
     for word in re.split(r"[\s<>,;:()\[\]\"']+", text):
         word = word.strip(".!?")
         if 3 <= len(word) <= 254 and "@" in word.strip("@") and normalise_address(word) not in skip:
-            found.append(word)
+            found.append(printable(word))
     return tuple(dict.fromkeys(found))[:10]
 
 

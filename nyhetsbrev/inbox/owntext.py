@@ -41,11 +41,13 @@ def cut_quote(text: str) -> str:
     """The lines above the first sign of a quoted or forwarded message."""
     lines = text.splitlines()
     kept: list[str] = []
+    held = 0
     for index, line in enumerate(lines):
         if _starts_quote(line, lines, index):
             break
         kept.append(line)
-        if sum(len(k) + 1 for k in kept) > OWN_TEXT_LIMIT:
+        held += len(line) + 1
+        if held > OWN_TEXT_LIMIT:
             break
     return "\n".join(kept)[:OWN_TEXT_LIMIT]
 

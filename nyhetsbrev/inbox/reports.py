@@ -13,6 +13,7 @@ _ID = re.compile(r"<[^<>\s]{1,500}>")
 _STATUS = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
 _STATUS_LINE = re.compile(r"\b[45]\d\d[ -][245]\.\d{1,3}\.\d{1,3}\b[^\n]{0,300}")
 RETURNED_IDS = 20  # Message-IDs looked up per report: a report is about one message
+DETECT_LIMIT = 32 * 1024  # bytes flufl.bounce's detectors read (line by line, dozens of patterns): the failure is on top
 
 
 def parse(raw: bytes) -> Message:
@@ -29,7 +30,7 @@ def clean_id(value) -> str | None:
     return match.group(0) if match else text.strip() or None
 
 
-def failures(msg: Message) -> tuple[set[str], set[str], list[str], bool]:
+def failures(msg: Message, raw: bytes) -> tuple[set[str], set[str], list[str], bool]:
     """(temporary, permanent, status lines, something was delivered) of a bounce, by its RFC 3464 fields or flufl.bounce."""
     temporary, permanent = set(), set()
     statuses, delivered = [], False
@@ -42,7 +43,7 @@ def failures(msg: Message) -> tuple[set[str], set[str], list[str], bool]:
             delivered = True
         statuses.append(" ".join(part for part in (status, diagnostic) if part))
     if not permanent and not temporary and not delivered:  # no RFC 3464 fields: a provider's own format
-        temporary, permanent = _detected(msg)
+        temporary, permanent = _detected(msg if len(raw) <= DETECT_LIMIT else parse(raw[:DETECT_LIMIT]))
     permanent.discard("")
     temporary.discard("")
     return temporary - permanent, permanent, statuses, delivered
