@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 from rich.table import Column, Table
 
+from ..i18n import _, ngettext
 from .app import app, console, err_console, escape, project_root
 from .progress import Bar
 
@@ -84,15 +85,16 @@ def _show(report) -> None:
             console.print(f"… and {len(report.for_a_person) - SHOWN} more messages for a person.")
         commands = [o.command for o in report.for_a_person[:SHOWN] if o.command]
         if commands:
-            console.print("Read each message first: these commands would apply what it asks (nothing was done):")
+            console.print(_("Read each message first: these commands would apply what it asks (nothing was done):"))
             for command in dict.fromkeys(commands):
                 console.print(f"  {escape(command)}")
     if report.unreadable:
-        console.print("Could not be read (left where they were, for a person):")
+        console.print(_("Could not be read (left where they were, for a person):"))
         for outcome in report.unreadable[:SHOWN]:
             v = outcome.verdict
-            said = ", ".join(p for p in (v.sender and f"from {v.sender}", v.subject and f"'{v.subject}'", (v.date or "")[:10]) if p)
-            again = " (listed before)" if outcome.action == STILL_UNREAD else ""
+            said = ", ".join(p for p in (v.sender and _("from {sender}").format(sender=v.sender), v.subject and f"'{v.subject}'",
+                                         (v.date or "")[:10]) if p)
+            again = " " + _("(listed before)") if outcome.action == STILL_UNREAD else ""
             console.print(f"  {escape(said + ': ' if said else '')}{escape(outcome.note)}{again}")
     columns = [UNSUBSCRIBED, BOUNCED, TEMPORARY, COMPLAINT_HANDLED, IGNORED, PERSON, ALREADY]
     unread = report.counts.get(UNREAD, 0) + report.counts.get(STILL_UNREAD, 0)
@@ -100,8 +102,13 @@ def _show(report) -> None:
     summary.add_row(*(str(report.counts.get(c, 0)) for c in columns), str(unread))
     console.print(summary)
     if unread:
-        flagged = " and flagged (\\Flagged)" if report.on_server and not report.dry_run else ""
-        console.print(f"{unread} message(s) could not be read; they are left where they were{flagged}, for a person.")
+        if report.on_server and not report.dry_run:
+            text = ngettext("{n} message could not be read; it is left where it was, flagged for a person.",
+                            "{n} messages could not be read; they are left where they were, flagged for a person.", unread)
+        else:
+            text = ngettext("{n} message could not be read; it is left where it was, for a person.",
+                            "{n} messages could not be read; they are left where they were, for a person.", unread)
+        console.print(text.format(n=unread))
     if report.dry_run:
         console.print("Dry run: nothing was changed, in the database or on the server.")
     elif report.set_aside:
