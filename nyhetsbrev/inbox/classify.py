@@ -39,7 +39,7 @@ _BOUNCE_SUBJECT = re.compile(
     r"delayed\s+mail|det\s+gick\s+inte\s+att\s+leverera)", re.I,
 )
 # Content types that open a level of nesting; more than NESTING_LIMIT of them and the message is not parsed at all.
-_NESTING = re.compile(rb"^content-type:[ \t]*(?:\r?\n[ \t]+)?(?:multipart|message)/", re.I | re.M)
+_NESTING = re.compile(rb"^content-type:[ \t]*(?:\r?\n[ \t]+)?(?:multipart|message)/", re.M)  # in lower case
 PARSE_LIMIT = 256 * 1024  # bytes of a message read: reports and requests put what matters first
 NESTING_LIMIT = 40
 HEADER_LIMIT = 2000  # characters of a header value looked at
@@ -113,13 +113,18 @@ def unreadable(raw: bytes, why: str, *, key: str | None = None) -> Verdict:
     return Verdict(UNREADABLE, key=key, message_id=message_id, date=date, sender=sender, subject=subject, detail=why)
 
 
+def _nesting(lower: bytes) -> int:
+    """How many parts open a level of nesting (multipart/…, message/…), counted up to one past NESTING_LIMIT."""
+    return sum(1 for _ in zip(range(NESTING_LIMIT + 1), _NESTING.finditer(lower)))
+
+
 def _hash_key(raw: bytes) -> str:
     return "sha256:" + hashlib.sha256(raw[:PARSE_LIMIT]).hexdigest()
 
 
 def _classify(raw: bytes, unsubscribe_address: str | None) -> Verdict:
-    nesting = sum(1 for _ in zip(range(NESTING_LIMIT + 1), _NESTING.finditer(raw)))
-    if nesting > NESTING_LIMIT:
+    lower = raw.lower()
+    if lower.count(b"content-type:") > NESTING_LIMIT and _nesting(lower) > NESTING_LIMIT:
         raise Unreadable(f"more than {NESTING_LIMIT} nested parts")
     msg = email.parser.BytesParser(policy=email.policy.compat32).parsebytes(raw, headersonly=True)
     if msg.get_content_maintype() == "multipart" or _looks_like_bounce(msg, parseaddr(_header(msg, "From"))[1], _header(msg, "Subject")):

@@ -7,6 +7,7 @@ import re
 
 OWN_TEXT_LIMIT = 4000  # characters of own text kept; a request is written at the top
 HTML_LIMIT = 256 * 1024  # characters of an HTML part looked at
+OWN_HTML_LIMIT = 16 * 1024  # characters of markup outside head/style/script read for own text (its first lines count)
 
 # Where a quoted or forwarded message starts, in any mail program's style and language. Cutting too early is
 # safe (a request is then listed for a person instead of applied); cutting too late is not, so these are eager.
@@ -33,7 +34,6 @@ _QUOTE_ATTRIBUTES = (
     "moz-forward-container", "yahoo_quoted", "protonmail_quote", "zmail_extra", "mail-quote", "originalmessage",
     "border-top:solid", "border-top: solid", 'type="cite"', "x_divrplyfwdmsg", "replyforward", "wordsection1_quote",
 )
-_BLOCK_TAGS = frozenset("br p div tr li h1 h2 h3 h4 h5 h6 table ul ol dd dt pre address section article".split())
 _SKIPPED = ("script", "style", "head", "title")
 
 
@@ -82,51 +82,75 @@ def own_text_of_html(markup: str) -> str:
 
 
 def html_to_text(markup: str, *, stop_at_quote: bool = False) -> str:
-    """Text of HTML in one pass (no backtracking): tags dropped, block tags become line breaks, entities decoded."""
+    """Text of HTML in linear time: tags dropped, block tags become line breaks, entities decoded.
+
+    Only str.find and regular expressions that cannot backtrack past the next '<' or '>' are used, so a body of
+    a megabyte of '<' takes as long as one of text.
+    """
     lower = markup.lower()
-    out: list[str] = []
-    pos, length = 0, len(markup)
-    tag_end = -1  # the next '>' found so far: never searched for twice, so time stays linear
-    while pos < length:
-        start = markup.find("<", pos)
+    if len(lower) != len(markup):  # a few letters lower-case to two: positions must match those in markup
+        lower = markup.translate(_ASCII_LOWER)
+    spans: list[tuple[int, int]] = []
+    pos, budget = 0, OWN_HTML_LIMIT if stop_at_quote else len(markup)
+    while pos < len(markup) and budget > 0:  # comments and script/style/head/title out, each end searched for once
+        comment, skipped = lower.find("<!--", pos), _next_skipped(lower, pos)
+        start = min((i for i in (comment, skipped[0]) if i >= 0), default=-1)
         if start < 0:
-            out.append(markup[pos:])
+            spans.append((pos, min(len(markup), pos + budget)))
             break
-        out.append(markup[pos:start])
-        if lower.startswith("<!--", start):
-            end = markup.find("-->", start + 4)
-            if end < 0:
-                break
-            pos = end + 3
-            continue
-        if tag_end < start:
-            tag_end = markup.find(">", start)
-        if tag_end < 0:  # no '>' anywhere further: the rest is text
-            out.append(markup[start:])
-            break
-        tag = lower[start + 1:tag_end]
-        name = _tag_name(tag)
-        pos = tag_end + 1
-        if stop_at_quote and (name in _QUOTE_TAGS or (name and any(a in tag for a in _QUOTE_ATTRIBUTES))):
-            break
-        if name in _SKIPPED and not tag.endswith("/"):
-            close = lower.find("</" + name, pos)
-            if close < 0:
-                break
-            pos = close  # its closing tag is read as a tag next
-            continue
-        if name in _BLOCK_TAGS or name.lstrip("/") in _BLOCK_TAGS:
-            out.append("\n")
-        elif name:
-            out.append(" ")
-    text = html.unescape("".join(out))
+        spans.append((pos, min(start, pos + budget)))
+        budget -= start - pos
+        if start == comment:
+            end = lower.find("-->", start + 4)
+            pos = end + 3 if end >= 0 else len(markup)
+        else:
+            end = lower.find("</" + skipped[1], start + 1)
+            pos = (lower.find(">", end) + 1 or len(markup)) if end >= 0 else len(markup)
+    if stop_at_quote and spans:  # only what will be read is searched for a quoted message
+        end = _quote_start(lower[:spans[-1][1]])
+        spans = [(first, min(last, end)) for first, last in spans if first < end]
+    pieces: list[str] = []
+    for first, last in spans:
+        at = first
+        for match in _BLOCK_TAG.finditer(lower, first, last):
+            pieces += [markup[at:match.start()], "\n"]
+            at = match.end()
+        pieces += [markup[at:last], " "]
+    text = html.unescape(_ANY_TAG.sub(" ", "".join(pieces)))
     return "\n".join(" ".join(line.split()) for line in text.splitlines())
 
 
-def _tag_name(tag: str) -> str:
-    end = 0
-    for char in tag[:20]:
-        if not (char.isalnum() or char == "/"):
-            break
-        end += 1
-    return tag[:end]
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+# Matched in the lower-cased copy (re.I would make every failed try slow); possessive: no backtracking at all.
+_BLOCK_TAG = re.compile(r"</?(?:br|p|div|tr|li|h[1-6]|table|ul|ol|dd|dt|pre|address|section|article)\b[^<>]*+>")
+_ANY_TAG = re.compile(r"<[^<>]*+>")
+
+
+def _next_skipped(lower: str, pos: int) -> tuple[int, str]:
+    found = [(i, name) for name in _SKIPPED if (i := _find_tag(lower, name, pos)) >= 0]
+    return min(found) if found else (-1, "")
+
+
+def _find_tag(lower: str, name: str, pos: int) -> int:
+    """Where the element `name` opens at or after pos (not a longer name such as <header> for <head>), or -1.
+
+    The name is searched without its '<' (a body of '<' characters would make every place a candidate).
+    """
+    while True:
+        index = lower.find(name, pos + 1)
+        if index < 0:
+            return -1
+        after = lower[index + len(name):index + len(name) + 1]
+        if lower[index - 1] == "<" and (not after or not (after.isalnum() or after in "-_:")):
+            return index - 1
+        pos = index
+
+
+def _quote_start(lower: str) -> int:
+    """Where the first quoted message begins in lower-cased HTML (the '<' of its element), else its length."""
+    found = [i for tag in _QUOTE_TAGS if (i := _find_tag(lower, tag, 0)) >= 0]
+    for marker in _QUOTE_ATTRIBUTES:
+        index = lower.find(marker)
+        if index >= 0:
+            found.append(max(lower.rfind("<", 0, index), 0))
+    return min(found, default=len(lower))
