@@ -58,6 +58,10 @@ class IssueNotFound(NyhetsbrevError):
     """The issue folder does not exist."""
 
 
+class IssueFolderError(NyhetsbrevError):
+    """An issue folder is not named YY-N (26-006), or two folders name one issue (26-1 and 26-01)."""
+
+
 class ContentError(NyhetsbrevError):
     """A section file is broken (front matter, Markdown, images)."""
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 
 from . import front_matter
 from .config import ROSTER_FILE, load_roster
 from .toml_file import TableChecker, control_character, read_toml
-from ..errors import ConfigError, ContentError, IssueNotFound
+from ..errors import ConfigError, ContentError, IssueFolderError, IssueNotFound
 from ..i18n import _
 from .models import Issue, IssueId, Project, Section
 
@@ -21,6 +22,9 @@ BUILTIN_TEMPLATES = Path(__file__).resolve().parents[1] / "render" / "templates"
 def read_issue(project: Project, issue_id: IssueId) -> Issue:
     """Read and validate one issue folder of the project."""
     folder = project.issue_dir(issue_id)
+    problem = _folder_problem(project, issue_id, issue_folders(project).get(issue_id, []))
+    if problem is not None:
+        raise problem
     if not folder.is_dir():
         raise issue_not_found(project, issue_id)
     data, text = read_toml(folder / ISSUE_FILE)
@@ -51,21 +55,60 @@ def read_issue(project: Project, issue_id: IssueId) -> Issue:
     )
 
 
-def issue_not_found(project: Project, issue_id: IssueId) -> IssueNotFound:
-    """The error for an issue id without a folder, naming the issues that exist."""
-    known = ", ".join(str(i) for i in list_issues(project)) or "none yet"
+def issue_not_found(project: Project, issue_id: IssueId) -> IssueNotFound | IssueFolderError:
+    """The error for an issue id without a folder, naming the issues that exist (or the folder misnamed for it)."""
+    folders = issue_folders(project)
+    problem = _folder_problem(project, issue_id, folders.get(issue_id, []))
+    if problem is not None:
+        return problem
+    known = ", ".join(str(i) for i, found in sorted(folders.items()) if _folder_problem(project, i, found) is None)
     return IssueNotFound(
         f"issue {issue_id} not found: no folder {project.issue_dir(issue_id)}",
-        hint=f"issues in this project: {known}; create one with 'nyhetsbrev new {issue_id}'",
+        hint=f"issues in this project: {known or 'none yet'}; create one with 'nyhetsbrev new {issue_id}'",
     )
 
 
 def list_issues(project: Project) -> list[IssueId]:
-    """The ids of every issue folder, oldest first."""
+    """The ids of every issue folder, oldest first; a folder misnamed or naming an issue twice is an error."""
+    folders = issue_folders(project)
+    for issue_id, found in sorted(folders.items()):
+        problem = _folder_problem(project, issue_id, found)
+        if problem is not None:
+            raise problem
+    return sorted(folders)
+
+
+_FOLDER_NAME = re.compile(r"(?:20)?(\d{2})-(\d{1,6})")  # 26-1, and as people also write it: 26-01, 2026-1
+
+
+def issue_folders(project: Project) -> dict[IssueId, list[Path]]:
+    """Each issue and the folders in issues/ that name it, canonical (26-1) or not (26-01, 2026-1)."""
+    found: dict[IssueId, list[Path]] = {}
     if not project.issues_dir.is_dir():
-        return []
-    found = (IssueId.from_folder(p.name) for p in project.issues_dir.iterdir() if p.is_dir())
-    return sorted(i for i in found if i is not None)
+        return found
+    for path in sorted(project.issues_dir.iterdir()):
+        match = _FOLDER_NAME.fullmatch(path.name)
+        if match and 0 < int(match.group(2)) < 1000 and path.is_dir():
+            found.setdefault(IssueId(int(match.group(1)), int(match.group(2))), []).append(path)
+    return found
+
+
+def _folder_problem(project: Project, issue_id: IssueId, folders: list[Path]) -> IssueFolderError | None:
+    """Why the folders naming one issue cannot be read as it: two of them, or one not named YY-N; None when fine."""
+    if len(folders) > 1:
+        names = " and ".join(f"'{path.name}'" for path in folders)
+        return IssueFolderError(
+            _("the folders {names} both name issue {issue}, so one of them would be left out").format(
+                names=names, issue=issue_id),
+            path=project.issues_dir,
+            hint=_("keep one folder for the issue, named '{folder}': move what the other holds into it").format(
+                folder=issue_id.folder))
+    if folders and folders[0].name != issue_id.folder:
+        return IssueFolderError(
+            _("the folder '{name}' is named unlike issue folders: issue {issue}'s folder is named '{folder}'").format(
+                name=folders[0].name, issue=issue_id, folder=issue_id.folder),
+            path=folders[0], hint=_("rename it to '{folder}'").format(folder=issue_id.folder))
+    return None
 
 
 def read_section(path: Path, root: Path | None = None) -> Section:

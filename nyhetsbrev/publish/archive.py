@@ -22,7 +22,7 @@ from typing import Callable
 
 from . import feed, pipeline, site_folder
 from .. import __version__
-from ..errors import ContentError, StoreError
+from ..errors import ConfigError, ContentError, StoreError
 from ..i18n import _
 from ..project import config, reader
 from ..project.models import IssueId, Problem, Project
@@ -62,6 +62,8 @@ def publish(root: Path, out_dir: Path | None = None, progress: Callable[[int, in
                                           private=[db_path, key_path])
     site_folder.target(out_dir, MANIFEST)  # a link or a device in its place is refused before anything is written
     result = PublishResult(out_dir=out_dir, problems=pipeline.archive_problems(project))
+    for problem in (p for p in result.problems if p.level == "error"):  # an archive_url no link could use
+        raise ConfigError(problem.message, path=problem.path, line=problem.line)
     key = _key(key_path)
     templates = reader.read_templates(project)
     shared = _shared_digest(project, templates, key)

@@ -10,6 +10,7 @@ from ..project import config, reader
 from ..project.toml_file import line_in_file
 from .. import writer
 from ..errors import ContentError, StoreError
+from ..i18n import _
 from ..store.db import default_db_path, open_db
 from ..store.recipients import list_names
 from ..project.models import BuildResult, Issue, IssueId, Problem, Project, Rendered
@@ -86,7 +87,12 @@ def settings_problems(project: Project) -> list[Problem]:
     """What check reports about nyhetsbrev.toml itself: an unsubscribe_url that is not https; see archive_problems."""
     problems = archive_problems(project)
     url = project.settings.unsubscribe_url
-    if url and not url.startswith("https://"):
+    if url and _query_or_fragment(url):
+        problems.append(Problem("error", _(
+            "unsubscribe_url must have no query or fragment ('{part}'): each recipient's token is added to its end, "
+            "so one-click unsubscribe could not work").format(part=_query_or_fragment(url)),
+            *_settings_line(project, "unsubscribe_url")))
+    elif url and not url.startswith("https://"):
         problems.append(Problem(
             "warning", "unsubscribe_url is not https: mail clients offer one-click unsubscribe only for an https "
             "address (Gmail requires it of bulk senders), so the emails go without it", *_settings_line(project, "unsubscribe_url")))
@@ -99,10 +105,21 @@ def archive_problems(project: Project) -> list[Problem]:
     if not url:
         return [Problem("warning", "archive_url is not set in nyhetsbrev.toml: the email has no 'view in browser' link "
                                    "and the archive's feed has no address of its own")]
+    if _query_or_fragment(url):
+        return [Problem("error", _(
+            "archive_url must have no query or fragment ('{part}'): each issue's address is made by adding /YY-N/ "
+            "to its end, so the 'view in browser' links and the archive's feed could not work").format(
+                part=_query_or_fragment(url)), *_settings_line(project, "archive_url"))]
     if not url.startswith("https://"):
         return [Problem("warning", f"archive_url '{url}' is not https://: browsers mark the web copies as not secure",
                         *_settings_line(project, "archive_url"))]
     return []
+
+
+def _query_or_fragment(url: str) -> str:
+    """The '?…' or '#…' part of an address ('' when it has neither)."""
+    cut = min((url.find(mark) for mark in "?#" if mark in url), default=-1)
+    return url[cut:] if cut >= 0 else ""
 
 
 def _settings_line(project: Project, key: str) -> tuple[Path, int | None]:
