@@ -8,19 +8,20 @@ from pathlib import Path
 import pytest
 
 from nyhetsbrev.project.scaffold import init_project
+from tests.starter_helpers import make_own
 
 
 @pytest.fixture
 def project(tmp_path) -> tuple[Path, str, Path]:
     created = init_project(tmp_path / "p")
-    return created.root, str(created.issue), created.folder
+    return make_own(created.root), str(created.issue), created.folder
 
 
 def _check(cli, root, issue):
     return cli("--project", root, "check", issue)
 
 
-def test_clean_example_passes(cli, project):
+def test_a_project_made_ones_own_passes(cli, project):
     root, issue, _ = project
     result = _check(cli, root, issue)
     # a new project has no archive address yet: the only warning says so
@@ -30,8 +31,8 @@ def test_clean_example_passes(cli, project):
 
 
 @pytest.mark.parametrize("line, expected", [
-    ('archive_url = "http://www.example.se/nyhetsbrev"', "is not https://"),
-    ('archive_url = "https://www.example.se/nyhetsbrev"', None),
+    ('archive_url = "http://www.example.org/nyhetsbrev"', "is not https://"),
+    ('archive_url = "https://www.example.org/nyhetsbrev"', None),
 ])
 def test_archive_url_unset_or_not_https_is_a_warning(cli, project, line, expected):
     root, issue, _ = project
@@ -66,14 +67,14 @@ def test_an_unsubscribe_url_that_is_not_https_is_a_warning_with_its_line(cli, pr
     root, issue, _ = project
     settings = root / "nyhetsbrev.toml"
     text = settings.read_text(encoding="utf-8")
-    commented = '# unsubscribe_url = "https://www.example.se/avregistrera"'
+    commented = '# unsubscribe_url = "https://www.example.org/avregistrera"'
     line = text.splitlines().index(commented) + 1  # the starter's commented-out setting
     assert "unsubscribe_url" not in _check(cli, root, issue).stderr
-    settings.write_text(text.replace(commented, 'unsubscribe_url = "http://www.example.se/avregistrera"'), encoding="utf-8")
+    settings.write_text(text.replace(commented, 'unsubscribe_url = "http://www.example.org/avregistrera"'), encoding="utf-8")
     result = _check(cli, root, issue)
     assert result.exit_code == 0, result.output
     assert f"warning: {settings}:{line}: unsubscribe_url is not https" in result.stderr
-    settings.write_text(text.replace(commented, 'unsubscribe_url = "https://www.example.se/avregistrera"'), encoding="utf-8")
+    settings.write_text(text.replace(commented, 'unsubscribe_url = "https://www.example.org/avregistrera"'), encoding="utf-8")
     assert "unsubscribe_url" not in _check(cli, root, issue).stderr
 
 

@@ -8,9 +8,10 @@ import pytest
 
 from nyhetsbrev.project.models import IssueId
 from nyhetsbrev.project.scaffold import init_project, new_issue, next_issue_id
+from tests.starter_helpers import make_own
 
 
-def test_init_makes_a_project_that_builds_and_checks_clean(cli, tmp_path):
+def test_init_makes_a_project_that_builds_and_whose_examples_check_lists(cli, tmp_path):
     target = tmp_path / "nytt"
     result = cli("init", target)
     assert result.exit_code == 0, result.output
@@ -18,10 +19,33 @@ def test_init_makes_a_project_that_builds_and_checks_clean(cli, tmp_path):
     assert (target / "issues" / f"{year}-1" / "images" / "exempel.png").is_file()
     assert "recipients/" in (target / ".gitignore").read_text(encoding="utf-8")
     check = cli("--project", target, "check", f"{year}:1")
-    assert check.exit_code == 0 and "1 warning(s)" in check.stdout and "archive_url is not set" in check.stderr
+    assert check.exit_code == 0 and "4 warning(s)" in check.stdout and "archive_url is not set" in check.stderr
+    assert f"{target / 'nyhetsbrev.toml'}:6: nyhetsbrev.toml still has the examples that 'nyhetsbrev init' wrote in " \
+           "from, reply_to," in check.stderr
+    assert f"{target / 'roster.toml'}:6: roster.toml still has the example people of 'nyhetsbrev init' (Anna Exempel, " \
+           in check.stderr and "anna.exempel@example.se)" in check.stderr
+    assert "this is still the example issue that 'nyhetsbrev init' wrote (01-inledning.md, 02-tidslinje.md" in check.stderr
     assert cli("--project", target, "build", f"{year}:1").exit_code == 0
     html = (target / "build" / f"{year}-1" / "email.html").read_text(encoding="utf-8")
     assert "Välkommen till nyhetsbrevet" in html and "example.se" in html
+    make_own(target)
+    check = cli("--project", target, "check", f"{year}:1")
+    assert check.exit_code == 0 and "1 warning(s)" in check.stdout and "archive_url is not set" in check.stderr
+
+
+def test_init_then_publish_makes_nothing_public(cli, tmp_path):
+    target = tmp_path / "nytt"
+    created = init_project(target)
+    issue_toml = (created.folder / "issue.toml").read_text(encoding="utf-8")
+    assert "draft = true" in issue_toml and "delete the line below to publish it" in issue_toml
+    result = cli("--project", target, "publish")
+    assert result.exit_code == 0, result.output
+    assert "roster.toml still has the example people" in result.stderr
+    archive = target / "build" / "archive"
+    assert not (archive / created.issue.folder).exists()
+    assert created.issue.folder not in (archive / "index.html").read_text(encoding="utf-8")
+    assert "<entry>" not in (archive / "feed.xml").read_text(encoding="utf-8")
+    assert "Nyhetsbrev" not in (archive / ".nyhetsbrev-manifest.json").read_text(encoding="utf-8")
 
 
 def test_init_adds_its_lines_to_a_gitignore_there_and_keeps_every_byte_of_it(tmp_path):

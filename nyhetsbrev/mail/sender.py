@@ -15,6 +15,9 @@ from ..publish import pipeline
 from .dispatch import Dispatcher, Options, Tally
 from ..errors import CheckFailed, SendError, SendInterrupted
 from ..i18n import _
+from ..project import leftovers
+from ..project.config import SETTINGS_FILE
+from ..project.toml_file import line_in_file
 from ..project.models import Issue, Project, SmtpSettings
 from ..store import ledger
 from ..store.db import default_db_path, open_db
@@ -108,6 +111,8 @@ def send(
     if not lists and not test:
         raise SendError("name the lists to send to", hint="add --list NAME (see 'nyhetsbrev lists'), or --test ADDRESS for a test copy")
     project, issue = pipeline.load(root, issue_text)
+    if not test and not outbox:
+        _refuse_starter_sender(project)
     checked = pipeline.check_issue(project, issue)
     if checked.errors:
         first = checked.errors[0]
@@ -212,6 +217,19 @@ def check_options(*, test: bool, outbox: bool, resend_unknown: bool = False, all
             raise SendError(_("{flag} cannot be used with {mode}: {flag} is about a send to lists, and with {mode} "
                               "{what}").format(flag=flag, mode=mode, what=what),
                             hint=_("leave out {flag}, or {mode} to send to the lists").format(flag=flag, mode=mode))
+
+
+def _refuse_starter_sender(project: Project) -> None:
+    """Refuse to mail lists from the example address that 'nyhetsbrev init' wrote (before anything is written)."""
+    keys = leftovers.settings_leftovers(project.settings, leftovers.SENDER_KEYS)
+    if keys:
+        path = Path(project.root) / SETTINGS_FILE
+        address = project.settings.sender if keys[0] == "from" else project.settings.reply_to
+        raise SendError(_("not sending to lists: '{key}' in {file} is still the example address that 'nyhetsbrev init' "
+                          "wrote ({address})").format(key=keys[0], file=SETTINGS_FILE, address=address),
+                        path=path, line=line_in_file(path, keys[0]),
+                        hint=_("write your newsletter's own address there; test copies (--test) and --outbox work "
+                               "meanwhile"))
 
 
 def _refuse_changes(db, issue_key: str, renderer: "_Renderer", allow_changes: bool) -> None:

@@ -24,7 +24,7 @@ from . import feed, pipeline, site_folder
 from .. import __version__
 from ..errors import ConfigError, ContentError, StoreError
 from ..i18n import _
-from ..project import config, reader
+from ..project import config, leftovers, reader
 from ..project.models import IssueId, Problem, Project
 from ..render import archive as pages
 from ..render.issue import audience_only_images
@@ -61,7 +61,8 @@ def publish(root: Path, out_dir: Path | None = None, progress: Callable[[int, in
     out_dir = site_folder.checked_out_dir(project, Path(out_dir) if out_dir is not None else default_out_dir(project),
                                           private=[db_path, key_path])
     site_folder.target(out_dir, MANIFEST)  # a link or a device in its place is refused before anything is written
-    result = PublishResult(out_dir=out_dir, problems=pipeline.archive_problems(project))
+    result = PublishResult(out_dir=out_dir, problems=pipeline.archive_problems(project) + leftovers.problems(project)
+                           + leftovers.roster_problems(project.roster))
     for problem in (p for p in result.problems if p.level == "error"):  # an archive_url no link could use
         raise ConfigError(problem.message, path=problem.path, line=problem.line)
     key = _key(key_path)

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 from ..render import checks, issue as renderer
-from ..project import config, reader
+from ..project import config, leftovers, reader
 from ..project.toml_file import line_in_file
 from .. import writer
 from ..errors import ContentError, StoreError
@@ -64,7 +64,8 @@ def check_issue(project: Project, issue: Issue) -> BuildResult:
     """Render an issue already read (every section) and report its problems; writes nothing."""
     rendered = render(project, issue)
     linked = bool(project.settings.image_base_url)
-    problems = checks.inspect(issue, rendered, images_linked=linked) + settings_problems(project) + _audience(project, issue)
+    problems = (checks.inspect(issue, rendered, images_linked=linked) + settings_problems(project)
+                + leftovers.issue_problems(issue) + _audience(project, issue))
     return BuildResult(issue=issue, rendered=rendered, problems=tuple(problems))
 
 
@@ -84,8 +85,9 @@ def _audience(project: Project, issue: Issue) -> list[Problem]:
 
 
 def settings_problems(project: Project) -> list[Problem]:
-    """What check reports about nyhetsbrev.toml itself: an unsubscribe_url that is not https; see archive_problems."""
-    problems = archive_problems(project)
+    """What check reports about nyhetsbrev.toml itself: an unsubscribe_url that is not https, the starter's examples
+    left in it; see archive_problems."""
+    problems = archive_problems(project) + leftovers.problems(project)
     url = project.settings.unsubscribe_url
     if url and _query_or_fragment(url):
         problems.append(Problem("error", _(
