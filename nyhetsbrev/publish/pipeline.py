@@ -65,7 +65,7 @@ def check_issue(project: Project, issue: Issue) -> BuildResult:
     rendered = render(project, issue)
     linked = bool(project.settings.image_base_url)
     problems = (checks.inspect(issue, rendered, images_linked=linked) + settings_problems(project)
-                + leftovers.issue_problems(issue) + _audience(project, issue))
+                + leftovers.problems(project) + leftovers.issue_problems(issue) + _audience(project, issue))
     return BuildResult(issue=issue, rendered=rendered, problems=tuple(problems))
 
 
@@ -85,9 +85,9 @@ def _audience(project: Project, issue: Issue) -> list[Problem]:
 
 
 def settings_problems(project: Project) -> list[Problem]:
-    """What check reports about nyhetsbrev.toml itself: an unsubscribe_url that is not https, the starter's examples
-    left in it; see archive_problems."""
-    problems = archive_problems(project) + leftovers.problems(project)
+    """What check reports about nyhetsbrev.toml itself: an unsubscribe_url that is not https; see archive_problems
+    (and leftovers.problems for the starter's examples left in it)."""
+    problems = archive_problems(project)
     url = project.settings.unsubscribe_url
     if url and _query_or_fragment(url):
         problems.append(Problem("error", _(
