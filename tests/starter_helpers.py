@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 OWN = (("Anna Exempel", "Eva Lindqvist"), ("Bo Prov", "Per Ek"), ("anna.exempel", "eva.lindqvist"),
-       ("Exempelkommun", "Provkommun"), ("Exempelregion", "Provregion"), ("example.se", "example.org"))
+       ("Exempelkommun", "Provkommun"), ("exempelkommunen.example.se", "example.org"), ("Exempelregion", "Provregion"),
+       ("example.se", "example.org"))
 
 
 def make_own(root: Path) -> Path:
