@@ -28,6 +28,12 @@ def page(browser, preview):
     context.close()
 
 
+def test_the_preview_page_passes_axe_core(page):
+    from tests.accessibility import assert_accessible
+
+    assert_accessible(page, "the preview page (with the email in both frames)")
+
+
 def _frame(page, selector):
     return page.locator(selector).element_handle().content_frame()
 

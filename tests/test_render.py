@@ -73,6 +73,45 @@ def test_english_strings(tmp_path):
     assert '<html lang="en"' in rendered.email_html and "1 March 2026" in rendered.email_text
 
 
+def _start_tags(html: str, name: str) -> list[str]:
+    import re
+
+    return re.findall(rf"<{name}\b[^>]*>", html)
+
+
+@pytest.mark.parametrize("language", ["sv", "en"])
+def test_layout_tables_are_presentation_and_the_body_wrapper_carries_lang_and_dir(tmp_path, language):
+    root = _project(tmp_path)
+    settings = root / "nyhetsbrev.toml"
+    settings.write_text(settings.read_text(encoding="utf-8").replace('language = "sv"', f'language = "{language}"'),
+                        encoding="utf-8")
+    (root / "issues/26-1/09-tabell.md").write_text("## Tabell\n\n| A | B |\n|---|---|\n| 1 | 2 |\n", encoding="utf-8")
+    project, issue = load(root, "26:1")
+    rendered = render(project, issue)
+    for html in (rendered.email_html, rendered.web_html):
+        tables = _start_tags(html, "table")
+        # every table is layout but the author's Markdown table, which holds data and keeps its table role
+        assert len(tables) > 10 and len([t for t in tables if 'role="presentation"' not in t]) == 1
+        (page,) = _start_tags(html, "html")
+        (wrapper,) = [t for t in _start_tags(html, "div") if 'role="article"' in t]
+        for tag in (page, wrapper):  # mail programs strip <html>: the wrapper carries them too
+            assert f'lang="{language}"' in tag and 'dir="ltr"' in tag
+
+
+def test_a_project_email_template_without_lang_still_marks_the_language(tmp_path):
+
+    root = _project(tmp_path)
+    builtin = Path(__file__).resolve().parent.parent / "nyhetsbrev/render/templates/email.mjml.j2"
+    (root / "templates").mkdir()
+    (root / "templates/email.mjml.j2").write_text(
+        builtin.read_text(encoding="utf-8").replace('<mjml lang="{{ lang }}" dir="ltr">', "<mjml>"), encoding="utf-8")
+    project, issue = load(root, "26:1")
+    html = render(project, issue).email_html
+    assert "und" not in _start_tags(html, "html")[0]
+    assert 'lang="sv"' in _start_tags(html, "html")[0]
+    assert [t for t in _start_tags(html, "div") if 'role="article"' in t and 'lang="sv" dir="ltr"' in t]
+
+
 def test_project_templates_override_the_builtin_ones(tmp_path):
     root = _project(tmp_path)
     (root / "templates").mkdir()

@@ -173,7 +173,28 @@ def render_html(settings: Settings, issue: Issue, sections: Iterable[Section], e
             path=env.get_template(MAIN_TEMPLATE).filename,
             hint="check the MJML tags in your templates",
         ) from None
-    return inline_css(_readable_labels(html))
+    return inline_css(_language_marks(_readable_labels(html), settings.language))
+
+
+_LANG_TAG = re.compile(r'<html\b[^>]*>|<div\b[^>]*\brole="article"[^>]*>')
+
+
+def _language_marks(html: str, language: str) -> str:
+    """lang and dir on <html> and on the email's body wrapper (mail programs drop <html>), whatever a template says.
+
+    MJML writes them from <mjml lang dir>; a project's own email.mjml.j2 without them would give lang="und".
+    """
+    def mark(match: re.Match) -> str:
+        tag = match.group(0)
+        for name, value, unset in (("lang", language, "und"), ("dir", "ltr", "auto")):
+            found = re.search(rf'\s{name}="([^"]*)"', tag)
+            if found is None:
+                tag = tag[:-1] + f' {name}="{value}">'
+            elif found.group(1) in ("", unset):
+                tag = tag[:found.start()] + f' {name}="{value}"' + tag[found.end():]
+        return tag
+
+    return _LANG_TAG.sub(mark, html, count=2)
 
 
 _RUST_ESCAPE = re.compile(r"\\(u\{([0-9a-fA-F]{1,6})\}|.)")
