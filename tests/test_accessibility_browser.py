@@ -69,3 +69,15 @@ def test_the_audience_web_copy_has_no_violations(browser, built):
     assert "En text bara för politiker" in page.content()
     assert_accessible(page, audience.name)
     page.close()
+
+
+def test_the_accessibility_statement_has_no_violations(browser, tmp_path):
+    from nyhetsbrev.publish.archive import publish
+    from tests.golden import copy_repo_project
+
+    out = publish(copy_repo_project(tmp_path / "project")).out_dir  # the repository's own [accessibility]
+    for width in (375, 1280):
+        page = _open(browser, out / "tillganglighet" / "index.html", width)
+        assert page.get_by_role("heading", level=1).inner_text() == "Tillgänglighetsredogörelse"
+        assert_accessible(page, f"the accessibility statement at {width} px")
+        page.close()

@@ -15,7 +15,8 @@ from tests.accessibility import assert_accessible
 pytestmark = pytest.mark.browser
 
 A4_POINTS = (595.3, 841.9)  # 210 × 297 mm; Chromium rounds to whole points (Letter would be 612 × 792)
-PAGES = ("index.html", "22-1/index.html", "22-2/index.html", "22-1/politiker-*/index.html")  # the version's own address
+PAGES = ("index.html", "22-1/index.html", "22-2/index.html", "22-1/politiker-*/index.html",  # the version's own address
+         "tillganglighet/index.html")
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,8 @@ def test_init_makes_a_project_that_builds_and_whose_examples_check_lists(cli, tm
     assert (target / "issues" / f"{year}-1" / "images" / "exempel.png").is_file()
     assert "recipients/" in (target / ".gitignore").read_text(encoding="utf-8")
     check = cli("--project", target, "check", f"{year}:1")
-    assert check.exit_code == 0 and "4 warning(s)" in check.stdout and "archive_url is not set" in check.stderr
+    assert check.exit_code == 0 and "5 warning(s)" in check.stdout and "archive_url is not set" in check.stderr
+    assert "accessibility statement" in check.stderr  # [accessibility] is there, commented out, to fill in
     assert f"{target / 'nyhetsbrev.toml'}:6: nyhetsbrev.toml still has the examples that 'nyhetsbrev init' wrote in " \
            "from, reply_to," in check.stderr
     assert f"{target / 'roster.toml'}:6: roster.toml still has the example people of 'nyhetsbrev init' (Anna Exempel, " \

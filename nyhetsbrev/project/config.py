@@ -11,7 +11,8 @@ from ..errors import ConfigError, ProjectNotFound, SendError
 from ..i18n import _
 from .front_matter import shorten
 from .headers import check_header_text, check_header_value, envelope_address
-from .models import Contact, Group, ImapSettings, Member, Project, Rate, Roster, Settings, SmtpSettings
+from .models import (ACCESSIBILITY_STATUSES, DIGG_REPORT_URL, AccessibilitySettings, Contact, Group, ImapSettings,
+                     Member, Project, Rate, Roster, Settings, SmtpSettings)
 from .toml_file import TableChecker, control_character, host_problem, line_of, read_toml
 
 SETTINGS_FILE = "nyhetsbrev.toml"
@@ -21,8 +22,9 @@ LANGUAGES = ("sv", "en")
 
 _SETTINGS_KEYS = {
     "name", "language", "interface_language", "from", "reply_to", "subject", "archive_url", "image_base_url",
-    "unsubscribe_email", "unsubscribe_url", "organisation", "list_id", "smtp", "imap",
+    "unsubscribe_email", "unsubscribe_url", "organisation", "list_id", "smtp", "imap", "accessibility",
 }
+_ACCESSIBILITY_KEYS = {"organisation", "contact", "status", "shortcomings", "reviewed", "supervisory_url"}
 _SMTP_KEYS = {"host", "port", "security", "username", "timeout", "password", "auth", "tenant", "client_id",
               "rate", "daily_limit", "dkim_selectors", "dkim_domain"}
 AUTH_MODES = ("password", "oauth2")
@@ -114,6 +116,44 @@ def load_settings(path: Path) -> Settings:
         list_id=check.text_value(data, "list_id"),
         smtp=smtp,
         imap=imap,
+        accessibility=_accessibility_settings(data, check),
+    )
+
+
+def _accessibility_settings(data: dict[str, Any], check: TableChecker) -> AccessibilitySettings:
+    """[accessibility]: the archive's accessibility statement (lag 2018:1937); missing parts are warned about, not refused."""
+    import datetime as dt
+
+    if "accessibility" not in data:
+        return AccessibilitySettings()
+    table = data["accessibility"]
+    if not isinstance(table, dict):
+        raise check.fail(_("'accessibility' must be a table: [accessibility]"), "accessibility")
+    after = (line_of(check.text, "accessibility") or 1) - 1
+    check.unknown(table, _ACCESSIBILITY_KEYS, " in [accessibility]", after=after)
+    contact = check.text_value(table, "contact", after=after)
+    if contact is not None and not (re.fullmatch(r"[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+", contact)
+                                    or re.fullmatch(r"https://[^\s<>\"]+", contact)):
+        raise check.fail(_("'contact' in [accessibility] is neither an email address nor an https:// address"),
+                         "contact", after=after,
+                         hint=_('write where readers report a problem, e.g. contact = "tillganglighet@example.se"'))
+    status = check.text_value(table, "status", after=after)
+    if status is not None and status not in ACCESSIBILITY_STATUSES:
+        raise check.fail(_("'status' in [accessibility] must be \"full\", \"partial\" or \"not\", not '{status}'")
+                         .format(status=status), "status", after=after,
+                         hint=_("how well the archive meets WCAG 2.1 AA: fully, partially or not"))
+    reviewed = table.get("reviewed")
+    if reviewed is not None and (isinstance(reviewed, dt.datetime) or not isinstance(reviewed, dt.date)):
+        raise check.fail(_("'reviewed' in [accessibility] must be a date without quotes, e.g. reviewed = 2026-12-01"),
+                         "reviewed", after=after)
+    supervisory = check.text_value(table, "supervisory_url", after=after) or DIGG_REPORT_URL
+    if not re.fullmatch(r"https://[^\s<>\"]+", supervisory):
+        raise check.fail(_("'supervisory_url' in [accessibility] must be an https:// address"), "supervisory_url",
+                         after=after, hint=_("leave it out to link Digg's form, {url}").format(url=DIGG_REPORT_URL))
+    return AccessibilitySettings(
+        organisation=check.text_value(table, "organisation", after=after), contact=contact, status=status,
+        shortcomings=check.text_list(table, "shortcomings", " in [accessibility]", after=after),
+        reviewed=reviewed, supervisory_url=supervisory,
     )
 
 

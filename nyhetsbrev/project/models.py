@@ -104,6 +104,29 @@ class ImapSettings:
     timeout: float = 30.0
 
 
+DIGG_REPORT_URL = "https://www.digg.se/tdosanmalan"  # the supervisory authority's form (lag 2018:1937)
+ACCESSIBILITY_STATUSES = ("full", "partial", "not")
+
+
+@dataclass(frozen=True)
+class AccessibilitySettings:
+    """[accessibility] of nyhetsbrev.toml: what the archive's accessibility statement says."""
+
+    organisation: str | None = None
+    contact: str | None = None  # an email address or an https:// address where problems are reported
+    status: str | None = None  # full, partial or not (compliance with WCAG 2.1 AA)
+    shortcomings: tuple[str, ...] = ()
+    reviewed: dt.date | None = None
+    supervisory_url: str = DIGG_REPORT_URL
+
+    def missing(self) -> list[str]:
+        """The settings the statement needs that are not set."""
+        needed = ["organisation", "contact", "status", "reviewed"]
+        if self.status in ("partial", "not"):
+            needed.append("shortcomings")
+        return [name for name in needed if not getattr(self, name)]
+
+
 @dataclass(frozen=True)
 class Settings:
     """nyhetsbrev.toml, validated."""
@@ -121,6 +144,7 @@ class Settings:
     list_id: str | None = None
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
     imap: ImapSettings = field(default_factory=ImapSettings)
+    accessibility: AccessibilitySettings = field(default_factory=AccessibilitySettings)
 
 
 @dataclass(frozen=True)

@@ -62,7 +62,7 @@ def publish(root: Path, out_dir: Path | None = None, progress: Callable[[int, in
                                           private=[db_path, key_path])
     site_folder.target(out_dir, MANIFEST)  # a link or a device in its place is refused before anything is written
     result = PublishResult(out_dir=out_dir, problems=pipeline.archive_problems(project) + leftovers.problems(project)
-                           + leftovers.roster_problems(project.roster))
+                           + leftovers.roster_problems(project.roster) + pipeline.accessibility_problems(project))
     for problem in (p for p in result.problems if p.level == "error"):  # an archive_url no link could use
         raise ConfigError(problem.message, path=problem.path, line=problem.line)
     key = _key(key_path)
@@ -97,6 +97,7 @@ def publish(root: Path, out_dir: Path | None = None, progress: Callable[[int, in
     site = {
         "index.html": pages.render_index(project.settings, project.roster, entries, templates).encode("utf-8"),
         "feed.xml": _feed(project, entries, out_dir),
+        pages.STATEMENT_PAGE: pages.render_statement(project.settings, templates).encode("utf-8"),
     }
     files = {name: site_folder.write(out_dir, name, data) for name, data in site.items()}
     for record in known.values():

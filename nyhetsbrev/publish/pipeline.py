@@ -56,8 +56,22 @@ def web_versions(project: Project, issue: Issue, full: Rendered | None = None) -
 
 
 def check(root: Path, issue_id: IssueId | str) -> BuildResult:
-    """Render in memory and report problems; writes nothing."""
-    return check_issue(*load(root, issue_id))
+    """Render in memory and report problems (also the archive's accessibility statement's settings); writes nothing."""
+    import dataclasses
+
+    project, issue = load(root, issue_id)
+    result = check_issue(project, issue)
+    return dataclasses.replace(result, problems=result.problems + tuple(accessibility_problems(project)))
+
+
+def accessibility_problems(project: Project) -> list[Problem]:
+    """A warning while [accessibility] lacks what the archive's accessibility statement must say (check, publish)."""
+    missing = project.settings.accessibility.missing()
+    if not missing:
+        return []
+    return [Problem("warning", _("the accessibility statement the archive must have (lag 2018:1937) lacks {keys}: "
+                                 "add them under [accessibility] in nyhetsbrev.toml").format(keys=", ".join(missing)),
+                    *_settings_line(project, "accessibility"))]
 
 
 def check_issue(project: Project, issue: Issue) -> BuildResult:
