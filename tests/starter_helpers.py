@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 OWN = (("Anna Exempel", "Eva Lindqvist"), ("Bo Prov", "Per Ek"), ("anna.exempel", "eva.lindqvist"),
@@ -15,6 +16,8 @@ def make_own(root: Path) -> Path:
         text = path.read_text(encoding="utf-8")
         for old, new in OWN:
             text = text.replace(old, new)
+        if path.name == "nyhetsbrev.toml":  # the accessibility statement's settings, filled in as the starter says
+            text = re.sub(r"(?m)^# (\[accessibility\]|(organisation|contact|status|shortcomings|reviewed) = )", r"\1", text)
         path.write_text(text, encoding="utf-8")
     for section in root.glob("issues/*/*.md"):
         section.write_text(section.read_text(encoding="utf-8").rstrip("\n") + "\n\nVårt eget stycke.\n", encoding="utf-8")

@@ -69,9 +69,21 @@ def accessibility_problems(project: Project) -> list[Problem]:
     missing = project.settings.accessibility.missing()
     if not missing:
         return []
+    where = _settings_line(project, "accessibility") if "accessibility" in _table_names(project) else ()
     return [Problem("warning", _("the accessibility statement the archive must have (lag 2018:1937) lacks {keys}: "
                                  "add them under [accessibility] in nyhetsbrev.toml").format(keys=", ".join(missing)),
-                    *_settings_line(project, "accessibility"))]
+                    *where)]
+
+
+def _table_names(project: Project) -> set[str]:
+    """The [tables] written (not commented out) in nyhetsbrev.toml."""
+    import re
+
+    try:
+        text = (Path(project.root) / config.SETTINGS_FILE).read_text(encoding="utf-8")
+    except OSError:
+        return set()
+    return set(re.findall(r"(?m)^\s*\[\s*([A-Za-z_]+)\s*\]", text))
 
 
 def check_issue(project: Project, issue: Issue) -> BuildResult:
