@@ -22,6 +22,9 @@ DOMAIN = "nyhetsbrev"
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
 LANGUAGE_ENV = "NYHETSBREV_LANGUAGE"
 SETTINGS_FILE = "nyhetsbrev.toml"
+DATE = "d MMMM y"  # Babel patterns for every date and time shown: '3 december 2026', '20:14', never '8:14:37 PM'
+TIME = "HH:mm"
+DATE_TIME = "d MMMM y HH:mm"
 
 _state: dict = {"language": None, "project": None}
 _catalogs: dict = {}

@@ -25,7 +25,7 @@ def test_a_project_made_ones_own_passes(cli, project):
     root, issue, _ = project
     result = _check(cli, root, issue)
     # a new project has no archive address yet: the only warning says so
-    assert result.exit_code == 0 and "no errors, 1 warning(s)" in result.stdout
+    assert result.exit_code == 0 and "no errors, 1 warning." in result.stdout
     assert "archive_url is not set" in result.stderr
     assert not (root / "build").exists()
 
@@ -42,9 +42,9 @@ def test_archive_url_unset_or_not_https_is_a_warning(cli, project, line, expecte
     result = _check(cli, root, issue)
     assert result.exit_code == 0
     if expected:
-        assert "1 warning(s)" in result.stdout and expected in result.stderr
+        assert "1 warning." in result.stdout and expected in result.stderr
     else:
-        assert "0 warning(s)" in result.stdout and "archive_url" not in result.stderr
+        assert "0 warnings." in result.stdout and "archive_url" not in result.stderr
 
 
 @pytest.mark.parametrize("edit, expected", [

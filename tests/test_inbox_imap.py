@@ -72,7 +72,7 @@ def test_handled_messages_move_and_a_persons_reply_stays_unread(cli, dovecot, ma
     for raw in messages.values():
         dovecot.deliver(MAILBOX_USER, raw)
     result = cli("--project", mailbox_project, "inbox")
-    assert "9 handled message(s) moved to the processed folder" in result.stdout
+    assert "9 handled messages moved to the processed folder" in result.stdout
     inbox = _state(dovecot)
     assert sorted(inbox) == ["<CAF1x2y3z4_ABCdef-123456789@mail.example.se>",  # asked in words: a person decides
                              "<HE1P190MB0123ABCDEF0123456789ABCDEF012@HE1P190MB0123.EURP190.PROD.OUTLOOK.COM>"]

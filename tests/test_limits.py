@@ -186,4 +186,13 @@ def test_rate_text_units():
     assert parse_rate("30/min") == 0.5 and parse_rate("2/s") == 2.0 and parse_rate("3600/h") == 1.0
     assert parse_rate("0.5") == 0.5  # a bare number is per second, as --rate always took it
     assert limits.describe_duration(6000) == "about 1 h 40 min" and limits.describe_duration(20) == "under a minute"
-    assert limits.local_time(dt.datetime(2026, 12, 2, 14, 31, 5).timestamp()) == "2026-12-02 14:32"
+    assert limits.local_time(dt.datetime(2026, 12, 2, 14, 31, 5).timestamp()) == "2 December 2026 14:32"
+
+
+def test_times_are_written_as_swedes_read_them(monkeypatch):
+    from nyhetsbrev import i18n
+
+    monkeypatch.setenv("NYHETSBREV_LANGUAGE", "sv")
+    i18n.reset()
+    assert limits.local_time(dt.datetime(2026, 12, 3, 20, 13, 5).timestamp()) == "3 december 2026 20:14"
+    assert limits.describe_duration(6000) == "cirka 1 h 40 min" and limits.describe_duration(20) == "under en minut"

@@ -255,7 +255,7 @@ def test_stopping_frees_the_port(repo_project):
 @pytest.mark.timeout(30)
 def test_cli_serves_and_stops_cleanly_on_ctrl_c(repo_project):
     env = {k: v for k, v in os.environ.items() if not k.startswith("NYHETSBREV_")}
-    env.update(PYTHONUNBUFFERED="1", COLUMNS="200", NYHETSBREV_DB=os.environ["NYHETSBREV_DB"])
+    env.update(PYTHONUNBUFFERED="1", COLUMNS="200", NYHETSBREV_DB=os.environ["NYHETSBREV_DB"], NYHETSBREV_LANGUAGE="en")
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import re
 import tomllib
 
 from hypothesis import given, settings, strategies as st
@@ -147,7 +148,7 @@ def _assert_clean_outcome(result) -> None:
     """check ends with 0 or 1: either its list of findings, or one 'error:' line; never a traceback."""
     assert result.exit_code in (0, 1), result.output
     assert "Traceback" not in result.output and "error: unexpected" not in result.output, result.output
-    if result.exit_code == 1 and "error(s)" not in result.stderr:
+    if result.exit_code == 1 and not re.search(r"\d+ errors?, \d+ warnings?\.", result.stderr):
         lines = [line for line in result.stderr.splitlines() if line.strip()]
         assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
 

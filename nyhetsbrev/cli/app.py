@@ -178,6 +178,23 @@ def project_root(ctx: typer.Context) -> Path:
     return find_root(explicit=obj.get("project"))
 
 
+# One yes/no prompt for every question (rich's Confirm and click's confirm only take y/n): Swedish and English
+# answers are both understood, whatever the interface language; Enter is no.
+YES = ("j", "ja", "y", "yes")
+NO = ("n", "nej", "no", "")
+
+
+def confirm(question: str) -> bool:
+    """Ask until the answer is yes or no (j/ja/y/yes, n/nej/no; Enter is no); the question ends with [y/N]."""
+    while True:
+        answer = typer.prompt(question, default="", show_default=False, prompt_suffix="").strip().lower()
+        if answer in YES:
+            return True
+        if answer in NO:
+            return False
+        err_console.print(_("Answer y (yes) or n (no)."))
+
+
 # C0 controls (except tab) and DEL become their visible Unicode pictures (ESC → ␛); C1 controls become �.
 _CONTROL_PICTURES = {
     **{code: 0x2400 + code for code in range(0x20) if code != 0x09}, 0x7F: 0x2421, **dict.fromkeys(range(0x80, 0xA0), 0xFFFD),

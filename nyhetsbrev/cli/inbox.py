@@ -7,9 +7,9 @@ from pathlib import Path
 import typer
 from rich.table import Column, Table
 
-from ..i18n import _, ngettext
 from .app import app, console, err_console, escape, project_root
 from .progress import Bar
+from ..i18n import N_, _, ngettext
 
 SHOWN = 50
 NEEDS_A_PERSON = 3  # exit status: a message could not be read and waits for a person
@@ -18,9 +18,9 @@ NEEDS_A_PERSON = 3  # exit status: a message could not be read and waits for a p
 @app.command()
 def inbox(
     ctx: typer.Context,
-    dry_run: bool = typer.Option(False, "--dry-run", help="Show what would be done; change nothing, here or on the server."),
+    dry_run: bool = typer.Option(False, "--dry-run", help=N_("Show what would be done; change nothing, here or on the server.")),
     from_path: Path = typer.Option(
-        None, "--from", metavar="PATH", help="Read exported messages instead of the mailbox: a folder of .eml files, an mbox file or a maildir."
+        None, "--from", metavar=N_("PATH"), help=N_("Read exported messages instead of the mailbox: a folder of .eml files, an mbox file or a maildir.")
     ),
 ) -> None:
     """Read the mailbox the unsubscribe address and bounces reach, and apply what came back.
@@ -51,12 +51,12 @@ class _Bar(Bar):
     def __init__(self) -> None:
         from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
 
-        super().__init__(TextColumn("reading"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+        super().__init__(TextColumn(_("reading")), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
 
     def update(self, done: int, total: int) -> None:
         if not self.terminal:  # a line every few seconds instead (a scheduled run's log)
             if done < total and self.line_due():
-                err_console.print(f"reading: {done} of {total} messages")
+                err_console.print(_("reading: {done} of {total} messages").format(done=done, total=total))
             return
         self.show(done, total)
 
@@ -66,23 +66,23 @@ def _show(report) -> None:
         ALREADY, BOUNCED, COMPLAINT_HANDLED, IGNORED, PERSON, STILL_UNREAD, TEMPORARY, UNREAD, UNSUBSCRIBED,
     )
 
-    verb = "would be " if report.dry_run else ""
     if report.changes:
-        table = Table(Column("address", no_wrap=True), f"{verb}done", "why", "message date", title="Changes", title_justify="left")
+        table = Table(Column(_("address"), no_wrap=True), _("would be done") if report.dry_run else _("done"), _("why"),
+                      _("message date"), title=_("Changes"), title_justify="left")
         for outcome in report.changes[:SHOWN]:
-            table.add_row(escape(outcome.address), outcome.action, escape(_short(outcome.note)), (outcome.verdict.date or "")[:10])
+            table.add_row(escape(outcome.address), _(outcome.action), escape(_short(outcome.note)), (outcome.verdict.date or "")[:10])
         console.print(table)
         if len(report.changes) > SHOWN:
-            console.print(f"… and {len(report.changes) - SHOWN} more (see 'nyhetsbrev recipients export ADDRESS').")
+            console.print(_("… and {value} more (see 'nyhetsbrev recipients export ADDRESS').").format(value=len(report.changes) - SHOWN))
     if report.for_a_person:
-        table = Table(Column("from", no_wrap=True), "subject", "date", "why", title="Left for a person (unread, where they were)",
+        table = Table(Column(_("from"), no_wrap=True), _("subject"), _("date"), _("why"), title=_("Left for a person (unread, where they were)"),
                       title_justify="left")
         for outcome in report.for_a_person[:SHOWN]:
             v = outcome.verdict
-            table.add_row(escape(v.sender or "?"), escape(v.subject or "(no subject)"), (v.date or "")[:10], escape(outcome.note))
+            table.add_row(escape(v.sender or "?"), escape(v.subject or _("(no subject)")), (v.date or "")[:10], escape(outcome.note))
         console.print(table)
         if len(report.for_a_person) > SHOWN:
-            console.print(f"… and {len(report.for_a_person) - SHOWN} more messages for a person.")
+            console.print(_("… and {value} more messages for a person.").format(value=len(report.for_a_person) - SHOWN))
         commands = [o.command for o in report.for_a_person[:SHOWN] if o.command]
         if commands:
             console.print(_("Read each message first: these commands would apply what it asks (nothing was done):"))
@@ -98,7 +98,7 @@ def _show(report) -> None:
             console.print(f"  {escape(said + ': ' if said else '')}{escape(outcome.note)}{again}")
     columns = [UNSUBSCRIBED, BOUNCED, TEMPORARY, COMPLAINT_HANDLED, IGNORED, PERSON, ALREADY]
     unread = report.counts.get(UNREAD, 0) + report.counts.get(STILL_UNREAD, 0)
-    summary = Table(*columns, "unreadable", title=f"Read {escape(report.source)}", title_justify="left")
+    summary = Table(*(_(c) for c in columns), _("unreadable"), title=_("Read {source}").format(source=escape(report.source)), title_justify="left")
     summary.add_row(*(str(report.counts.get(c, 0)) for c in columns), str(unread))
     console.print(summary)
     if unread:
@@ -110,10 +110,16 @@ def _show(report) -> None:
                             "{n} messages could not be read; they are left where they were, for a person.", unread)
         console.print(text.format(n=unread))
     if report.dry_run:
-        console.print("Dry run: nothing was changed, in the database or on the server.")
+        console.print(_("Dry run: nothing was changed, in the database or on the server."))
     elif report.set_aside:
-        where = "moved to the processed folder" if report.moved else "flagged as read and handled (the server cannot move)"
-        console.print(f"{report.set_aside} handled message(s) {where}.")
+        if report.moved:
+            console.print(ngettext("{count} handled message moved to the processed folder.",
+                                   "{count} handled messages moved to the processed folder.", report.set_aside
+                                   ).format(count=report.set_aside))
+        else:
+            console.print(ngettext("{count} handled message flagged as read and handled (the server cannot move).",
+                                   "{count} handled messages flagged as read and handled (the server cannot move).",
+                                   report.set_aside).format(count=report.set_aside))
 
 
 def _short(text: str, limit: int = 90) -> str:

@@ -13,40 +13,36 @@ from rich.table import Table
 
 from ..errors import NyhetsbrevError, SendError, SendInterrupted
 from ..i18n import N_, _, ngettext
-from .app import app, console, err_console, escape, project_root
+from .app import app, confirm, console, err_console, escape, project_root
 from .progress import Bar
 
 FAILED_SHOWN = 50
-YES = {"sv": ("j", "ja", "y", "yes"), "en": ("y", "yes", "j", "ja")}
-NO = ("n", "nej", "no", "")
-QUESTION = {"sv": "Skicka {issue} till {count} mottagare nu? [j/N] ", "en": "Send {issue} to {count} recipients now? [y/N] "}
-ANSWER_HINT = {"sv": "Svara j (ja) eller n (nej).", "en": "Answer y (yes) or n (no)."}
 
 
 @app.command()
 def send(
     ctx: typer.Context,
-    issue: str = typer.Argument(..., help="Issue id, e.g. 22:1"),
-    lists: list[str] = typer.Option(None, "--list", "-l", metavar="NAME", help="List to send to (repeat for several; each person gets one copy)."),
+    issue: str = typer.Argument(..., help=N_("Issue id, e.g. 22:1")),
+    lists: list[str] = typer.Option(None, "--list", "-l", metavar=N_("NAME"), help=N_("List to send to (repeat for several; each person gets one copy).")),
     test: list[str] = typer.Option(
-        None, "--test", metavar="ADDRESS", help=N_(
+        None, "--test", metavar=N_("ADDRESS"), help=N_(
             "Send a test copy to this address instead (repeat or separate with commas); subject marked [TEST], "
             "not recorded. It holds every section; with --list NAME it is the version that list gets "
             "(--test ADDRESS --list politiker sends the politicians' version)."
         ),
     ),
-    outbox: Path = typer.Option(None, "--outbox", metavar="DIR", help="Write the messages as .eml files into this folder instead of sending; never recorded as sent."),
-    yes: bool = typer.Option(False, "--yes", "-y", help="Send without asking first."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Show what would be sent, and send nothing."),
+    outbox: Path = typer.Option(None, "--outbox", metavar=N_("DIR"), help=N_("Write the messages as .eml files into this folder instead of sending; never recorded as sent.")),
+    yes: bool = typer.Option(False, "--yes", "-y", help=N_("Send without asking first.")),
+    dry_run: bool = typer.Option(False, "--dry-run", help=N_("Show what would be sent, and send nothing.")),
     resend_unknown: bool = typer.Option(
-        False, "--resend-unknown", help="Also resend messages whose delivery is unknown after a crash (they may arrive twice)."
+        False, "--resend-unknown", help=N_("Also resend messages whose delivery is unknown after a crash (they may arrive twice).")
     ),
     allow_changes: bool = typer.Option(
-        False, "--allow-changes", help="Continue a send even though the issue was edited since its first messages went out."
+        False, "--allow-changes", help=N_("Continue a send even though the issue was edited since its first messages went out.")
     ),
-    connections: int = typer.Option(None, "--connections", min=1, max=64, metavar="N", help="SMTP connections used at the same time."),
+    connections: int = typer.Option(None, "--connections", min=1, max=64, metavar=N_("N"), help=N_("SMTP connections used at the same time.")),
     rate: str = typer.Option(
-        None, "--rate", metavar="RATE", help="At most this many messages: 30/min, 2/s or 1000/h (default: rate in nyhetsbrev.toml)."
+        None, "--rate", metavar=N_("RATE"), help=N_("At most this many messages: 30/min, 2/s or 1000/h (default: rate in nyhetsbrev.toml).")
     ),
 ) -> None:
     """Send an issue to lists: each address once, suppressed ones never; run it again to continue after a stop.
@@ -72,25 +68,24 @@ def send(
             )
     except SendInterrupted as stop:
         err_console.print(
-            f"stopped: {stop.sent_now} sent in this run, {stop.sent_total} have {stop.issue} now, {stop.left} not yet sent. "
-            f"Nothing is lost; continue with:\n  {escape(again)}", soft_wrap=True)
+            _("stopped: {sent_now} sent in this run, {sent_total} have {issue} now, {left} not yet sent. Nothing is lost; continue with:\n  {again}").format(sent_now=stop.sent_now, sent_total=stop.sent_total, issue=stop.issue, left=stop.left, again=escape(again)), soft_wrap=True)
         raise typer.Exit(130) from None
     except NyhetsbrevError as exc:
         exc.exit_code = 2  # send: 1 means some recipients failed, so an error that stops the send is 2
         raise
     if report.dry_run:
         _show_plan(report.plan)
-        console.print("Dry run: nothing was sent.")
+        console.print(_("Dry run: nothing was sent."))
         return
     if report.cancelled:  # the plan was shown with the question
-        console.print("Cancelled: nothing was sent.")
+        console.print(_("Cancelled: nothing was sent."))
         return
     if report.test_results:
         _show_tests(report)
     elif report.plan.mode == "outbox":
-        console.print(f"Wrote {len(report.written)} messages to [bold]{escape(report.plan.destination)}[/] (not recorded as sent).")
+        console.print(_("Wrote {count} messages to [bold]{destination}[/] (not recorded as sent).").format(count=len(report.written), destination=escape(report.plan.destination)))
         if report.failed:
-            show_failed(report.failed, "not written")
+            show_failed(report.failed, _("not written: address"), _("why"))
     else:
         _show_summary(report, again)
         if report.limit_until is not None:
@@ -125,7 +120,7 @@ def _rate(rate: str | None):
     try:
         return rate_setting(rate)
     except ValueError as exc:
-        raise SendError(f"--rate {exc}", hint="write it as 30/min, 2/s or 1000/h") from None
+        raise SendError(_("--rate {exc}").format(exc=exc), hint=_("write it as 30/min, 2/s or 1000/h")) from None
 
 
 def _local_time(monotonic: float) -> str:
@@ -150,20 +145,22 @@ class _Bar(Bar):
         _show_plan(plan)
         if not sys.stdin.isatty():
             raise SendError(
-                "not sending: there is no terminal to confirm on",
-                hint=f"add --yes to send {plan.issue} to {plan.to_send} recipients without being asked",
+                _("not sending: there is no terminal to confirm on"),
+                hint=_("add --yes to send {issue} to {to_send} recipients without being asked").format(issue=plan.issue, to_send=plan.to_send),
             )
-        return confirm(QUESTION.get(plan.language, QUESTION["en"]).format(issue=plan.issue, count=plan.to_send),
-                       plan.language)
+        return confirm(ngettext("Send {issue} to {count} recipient now? [y/N] ",
+                                "Send {issue} to {count} recipients now? [y/N] ", plan.to_send
+                                ).format(issue=plan.issue, count=plan.to_send))
 
     def update(self, tally) -> None:
         waiting = _waiting(tally)
         if not self.terminal:
             self._line(tally, waiting)
             return
-        self.start("sending", tally.total, rate=0.0, note="")
+        self.start(_("sending"), tally.total, rate=0.0, note="")
         elapsed = max(time.monotonic() - tally.started, 1e-6)
-        note = waiting[1] if waiting else f"{tally.failed} failed, {tally.unknown} unknown" if tally.failed or tally.unknown else ""
+        note = waiting[1] if waiting else _("{failed} failed, {unknown} unknown").format(
+            failed=tally.failed, unknown=tally.unknown) if tally.failed or tally.unknown else ""
         self.progress.update(self.task, completed=tally.done, rate=tally.sent / elapsed, note=note)
 
     def _line(self, tally, waiting: tuple[float, str] | None) -> None:
@@ -171,7 +168,7 @@ class _Bar(Bar):
         if waiting is not None:
             if waiting[0] != self.waiting_shown:
                 self.waiting_shown = waiting[0]
-                err_console.print(f"{waiting[1]}; {tally.sent} sent so far")
+                err_console.print(_("{value}; {sent} sent so far").format(value=waiting[1], sent=tally.sent))
             return
         if tally.done == tally.total:
             if self.finished:
@@ -179,8 +176,7 @@ class _Bar(Bar):
             self.finished = True
         elif not self.line_due():
             return
-        err_console.print(f"sending: {tally.sent} sent, {tally.total - tally.done} left, "
-                          f"{tally.retrying + tally.deferred} deferred, {tally.failed} failed")
+        err_console.print(_("sending: {sent} sent, {value} left, {value2} deferred, {failed} failed").format(sent=tally.sent, value=tally.total - tally.done, value2=tally.retrying + tally.deferred, failed=tally.failed))
 
 
 def _waiting(tally) -> tuple[float, str] | None:
@@ -188,42 +184,33 @@ def _waiting(tally) -> tuple[float, str] | None:
     if tally.limit_wait_until is not None:
         from ..mail.limits import local_time
 
-        return tally.limit_wait_until, f"daily limit reached: waiting until {local_time(tally.limit_wait_until)}"
+        return tally.limit_wait_until, _("daily limit reached: waiting until {time}").format(time=local_time(tally.limit_wait_until))
     if tally.waiting_until is not None:
-        return tally.waiting_until, (f"waiting until {_local_time(tally.waiting_until)} (local time) to retry "
-                                     f"{tally.retrying} deferred message(s)")
+        return tally.waiting_until, ngettext("waiting until {time} (local time) to retry {count} deferred message",
+                                             "waiting until {time} (local time) to retry {count} deferred messages",
+                                             tally.retrying).format(time=_local_time(tally.waiting_until), count=tally.retrying)
     return None
-
-
-def confirm(question: str, language: str) -> bool:
-    """Ask until the answer is yes or no in the newsletter's language (j/ja/y/yes, n/nej/no; Enter is no)."""
-    while True:
-        answer = typer.prompt(question, default="", show_default=False, prompt_suffix="").strip().lower()
-        if answer in YES.get(language, YES["en"]):
-            return True
-        if answer in NO:
-            return False
-        err_console.print(ANSWER_HINT.get(language, ANSWER_HINT["en"]))
 
 
 def _show_plan(plan) -> None:
     for warning in plan.warnings:
-        err_console.print(f"[yellow]warning:[/] {escape(warning)}", soft_wrap=True)
+        err_console.print(_("[yellow]warning:[/] {warning}").format(warning=escape(warning)), soft_wrap=True)
     table = Table(show_header=False, box=None)
-    table.add_row("issue", escape(f"{plan.issue}: {plan.subject}"))
+    table.add_row(_("issue"), escape(f"{plan.issue}: {plan.subject}"))
     if plan.lists:
-        table.add_row("lists", escape(", ".join(plan.lists)))
-    table.add_row("recipients", f"{plan.recipients}" + (f" in {plan.variants} versions (audience)" if plan.variants > 1 else ""))
+        table.add_row(_("lists"), escape(", ".join(plan.lists)))
+    table.add_row(_("recipients"), str(plan.recipients) if plan.variants <= 1 else
+                  _("{recipients} in {variants} versions (audience)").format(recipients=plan.recipients, variants=plan.variants))
     if plan.mode == "send":
-        table.add_row("to send now", str(plan.to_send))
+        table.add_row(_("to send now"), str(plan.to_send))
         if plan.already_sent:
-            table.add_row("already sent", str(plan.already_sent))
+            table.add_row(_("already sent"), str(plan.already_sent))
         if plan.failed_before:
-            table.add_row("failed earlier", f"{plan.failed_before} (not retried)")
+            table.add_row(_("failed earlier"), _("{failed_before} (not retried)").format(failed_before=plan.failed_before))
         if plan.unknown:
-            what = "resent now (--resend-unknown)" if plan.resend_unknown else "not resent; add --resend-unknown to resend"
-            table.add_row("unknown", f"{plan.unknown} ({what})")
-    table.add_row("via" if plan.mode != "outbox" else "into", escape(plan.destination))
+            what = _("resent now (--resend-unknown)") if plan.resend_unknown else _("not resent; add --resend-unknown to resend")
+            table.add_row(_("unknown"), f"{plan.unknown} ({what})")
+    table.add_row(_("via") if plan.mode != "outbox" else _("into"), escape(plan.destination))
     if plan.mode == "send":
         _plan_limits(table, plan)
     for label, text in _sizes(plan):
@@ -235,26 +222,25 @@ def _plan_limits(table: Table, plan) -> None:
     """The rate and daily limit the send keeps, and how long it will take: why a big send takes its time."""
     from ..mail.limits import describe_duration, local_time
 
-    kept = [f"{plan.rate_text}" if plan.rate_text else "", f"{plan.daily_limit:,} a day".replace(",", " ") if plan.daily_limit else ""]
+    a_day = _("{limit} a day").format(limit=f"{plan.daily_limit:,}".replace(",", " ")) if plan.daily_limit else ""
+    kept = [f"{plan.rate_text}" if plan.rate_text else "", a_day]
     if any(kept):
-        why = f" ({escape(plan.limits_from)})" if plan.limits_from else ""
-        table.add_row("limits", ", ".join(k for k in kept if k) + why)
+        why = f" ({escape(_(plan.limits_from))})" if plan.limits_from else ""
+        table.add_row(_("limits"), ", ".join(k for k in kept if k) + why)
     if plan.daily_room is not None and plan.to_send > plan.daily_room:
         if plan.resume_at is not None:
-            table.add_row("daily limit", f"reached: nothing can go before {local_time(plan.resume_at)}")
+            table.add_row(_("daily limit"), _("reached: nothing can go before {local_time}").format(local_time=local_time(plan.resume_at)))
         else:
-            table.add_row("daily limit", f"{plan.daily_room} can go now, the other {plan.to_send - plan.daily_room} "
-                          "as the last 24 hours' messages age out (run the same command again)")
+            table.add_row(_("daily limit"), _("{daily_room} can go now, the other {value} as the last 24 hours' messages age out (run the same command again)").format(daily_room=plan.daily_room, value=plan.to_send - plan.daily_room))
     if plan.duration is not None:
-        table.add_row("expected time", describe_duration(plan.duration))
+        table.add_row(_("expected time"), describe_duration(plan.duration))
 
 
 def _show_limit_stop(report) -> None:
     from ..mail.limits import local_time
 
     console.print(
-        f"Daily limit of {report.plan.daily_limit} messages in 24 hours reached: {report.left} left to send. "
-        f"Run the same command again after {local_time(report.limit_until)} (local time) to continue.", soft_wrap=True,
+        _("Daily limit of {daily_limit} messages in 24 hours reached: {left} left to send. Run the same command again after {local_time} (local time) to continue.").format(daily_limit=report.plan.daily_limit, left=report.left, local_time=local_time(report.limit_until)), soft_wrap=True,
     )
 
 
@@ -263,7 +249,7 @@ def _sizes(plan) -> list[tuple[str, str]]:
     from ..render.checks import size_text
 
     several = len(plan.sizes) > 1
-    return [("message size" if n == 0 else "", f"{size_text(size)}" + (f" ({escape(name)})" if several else ""))
+    return [(_("message size") if n == 0 else "", f"{size_text(size)}" + (f" ({escape(name)})" if several else ""))
             for n, (name, size) in enumerate(plan.sizes)]
 
 
@@ -272,7 +258,7 @@ def _show_tests(report) -> None:
         console.print(f"{label}: {text}")
     for address, kind, reply in report.test_results:
         style = "green" if kind == "sent" else "red"
-        console.print(f"[{style}]{kind}[/] {escape(address)}  {escape(reply)}", soft_wrap=True)
+        console.print(f"[{style}]{escape(_(kind))}[/] {escape(address)}  {escape(reply)}", soft_wrap=True)
     if any(kind != "sent" for _address, kind, _reply in report.test_results):
         raise typer.Exit(1)
 
@@ -291,10 +277,10 @@ def _show_summary(report, again: str) -> None:
     if report.limit_until is not None and (tally is None or tally.total == 0):
         return  # nothing could go: the daily limit's line says when it can
     if tally is None or tally.total == 0:
-        console.print(f"Nothing to send: {plan.already_sent} of {plan.recipients} recipients already have {plan.issue}.")
+        console.print(_("Nothing to send: {already_sent} of {recipients} recipients already have {issue}.").format(already_sent=plan.already_sent, recipients=plan.recipients, issue=plan.issue))
     else:
         skipped = [_("skipped")] if tally.skipped else []
-        table = Table("sent", "deferred", "failed", "unknown", *skipped, "time", title=f"Sent {plan.issue}",
+        table = Table(_("sent"), _("deferred"), _("failed"), _("unknown"), *skipped, _("time"), title=_("Sent {issue}").format(issue=plan.issue),
                       title_justify="left")
         table.add_row(str(tally.sent), str(tally.deferred), str(tally.failed), str(tally.unknown),
                       *([str(tally.skipped)] if skipped else []), f"{report.elapsed:.1f} s")
@@ -303,15 +289,12 @@ def _show_summary(report, again: str) -> None:
             console.print(escape(skipped_line(tally.skipped_why)), soft_wrap=True)
     if report.failed:
         show_failed(report.failed)
-        console.print(f"{len(report.failed)} failed: the server refused them for good; check the addresses "
-                      "(the replies above say why). Sending again does not retry them.")
+        console.print(_("{count} failed: the server refused them for good; check the addresses (the replies above say why). Sending again does not retry them.").format(count=len(report.failed)))
     if report.bounced:
-        console.print(f"{len(report.bounced)} address(es) do not exist according to the server: marked as bounced, "
-                      "they get no more mail (see 'nyhetsbrev recipients list --all').")
+        console.print(_("{count} address(es) do not exist according to the server: marked as bounced, they get no more mail (see 'nyhetsbrev recipients list --all').").format(count=len(report.bounced)))
     if report.deferred:
-        show_failed(report.deferred, "deferred")
-        console.print(f"{len(report.deferred)} deferred by the server: run the same command later to retry them:\n"
-                      f"  {escape(again)}")
+        show_failed(report.deferred, _("deferred address"))
+        console.print(_("{count} deferred by the server: run the same command later to retry them:\n  {again}").format(count=len(report.deferred), again=escape(again)))
     if report.unknown:
         console.print(escape(ngettext(
             "{count} unknown (the connection was lost after sending): it may have arrived. 'nyhetsbrev status {issue}' "
@@ -333,10 +316,11 @@ def skipped_line(why) -> str:
                     "{count} skipped while the send ran, never sent the issue: {why}.", total).format(count=total, why=parts)
 
 
-def show_failed(failed: list[tuple[str, str]], what: str = "failed") -> None:
-    table = Table(f"{what} address", "why" if what == "not written" else "server reply", title_justify="left")
+def show_failed(failed: list[tuple[str, str]], what: str | None = None, why: str | None = None) -> None:
+    """The addresses that failed (or as `what` says) with the server's reply (or `why`), at most FAILED_SHOWN."""
+    table = Table(what or _("failed address"), why or _("server reply"), title_justify="left")
     for address, reply in failed[:FAILED_SHOWN]:
         table.add_row(escape(address), escape(reply))
     console.print(table)
     if len(failed) > FAILED_SHOWN:
-        console.print(f"… and {len(failed) - FAILED_SHOWN} more (see 'nyhetsbrev status').")
+        console.print(_("… and {value} more (see 'nyhetsbrev status').").format(value=len(failed) - FAILED_SHOWN))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
-from ..i18n import _, ngettext
+from ..i18n import N_, _, ngettext
 from .app import app, console, escape, project_root
 from .send import show_failed, skipped_line
 
@@ -13,18 +13,18 @@ UNKNOWN_SHOWN = 200
 
 
 @app.command()
-def status(ctx: typer.Context, issue: str = typer.Argument(..., help="Issue id, e.g. 22:1")) -> None:
+def status(ctx: typer.Context, issue: str = typer.Argument(..., help=N_("Issue id, e.g. 22:1"))) -> None:
     """Show per list how many were sent, pending, deferred, failed, unknown and skipped, and why some failed."""
     from ..store.ledger import issue_status
 
     report = issue_status(project_root(ctx), issue)
     if not report.per_list:
-        console.print(f"{report.issue} has not been sent to any list yet.")
+        console.print(_("{issue} has not been sent to any list yet.").format(issue=report.issue))
         return
-    states = ["sent", "pending", "deferred", "failed", "unknown"] + (["skipped"] if report.skipped else []) + (
-        ["sending"] if report.running else [])
-    table = Table("list", *states, title=f"Status of {report.issue}" + (" (a send is running)" if report.running else ""),
-                  title_justify="left")
+    states = [N_("sent"), N_("pending"), N_("deferred"), N_("failed"), N_("unknown")] + (
+        [N_("skipped")] if report.skipped else []) + ([N_("sending")] if report.running else [])
+    title = _("Status of {issue} (a send is running)") if report.running else _("Status of {issue}")
+    table = Table(_("list"), *(_(state) for state in states), title=title.format(issue=report.issue), title_justify="left")
     for name, counts in sorted(report.per_list.items()):
         table.add_row(escape(name), *(str(counts.get(state, 0)) for state in states))
     console.print(table)
@@ -37,14 +37,25 @@ def status(ctx: typer.Context, issue: str = typer.Argument(..., help="Issue id, 
     if report.unknown:
         _show_unknown(report.issue, report.unknown)
     if report.next_attempt:
-        console.print(f"Deferred messages can be retried from {report.next_attempt} (UTC): run the same send command again.")
+        console.print(_("Deferred messages can be retried from {time} (local time): run the same send command again.").format(
+            time=_ledger_time(report.next_attempt)))
+
+
+def _ledger_time(iso: str) -> str:
+    """A time as the ledger writes it (UTC, ISO 8601) as the local date and time: '3 december 2026 20:14'."""
+    from ..mail.limits import from_iso, local_time
+
+    try:
+        return local_time(from_iso(iso))
+    except ValueError:
+        return iso
 
 
 def _show_unknown(issue: str, unknown: list[tuple[str, str, str]]) -> None:
     """The unknown ones with their Message-IDs, and how to find out in the relay's own log whether it has them."""
-    table = Table(_("address, delivery unknown"), "Message-ID", _("went out (UTC)"), title_justify="left")
+    table = Table(_("address, delivery unknown"), _("Message-ID"), _("went out"), title_justify="left")
     for address, message_id, at in unknown[:UNKNOWN_SHOWN]:
-        table.add_row(escape(address), escape(message_id), escape(at or ""))
+        table.add_row(escape(address), escape(message_id), escape(_ledger_time(at) if at else ""))
     console.print(table)
     if len(unknown) > UNKNOWN_SHOWN:
         console.print(_("… and {count} more.").format(count=len(unknown) - UNKNOWN_SHOWN))
@@ -61,10 +72,12 @@ def _show_unknown(issue: str, unknown: list[tuple[str, str, str]]) -> None:
 
 def _show_versions(versions: list[tuple[str, str, int, str]]) -> None:
     """The versions sent: audience version, content (a hash: two of them for one version means it was edited), count."""
-    table = Table("version", "content", "sent", "first sent (UTC)", title="Versions sent", title_justify="left")
+    table = Table(_("version"), _("content"), _("sent"), _("first sent"), title=_("Versions sent"), title_justify="left")
     for key, fingerprint, count, first in versions:
-        table.add_row(escape(f"audience {key}" if key else "everyone"), fingerprint[:10], str(count), escape(first or ""))
+        table.add_row(escape(_("audience {key}").format(key=key) if key else _("everyone")), fingerprint[:10], str(count),
+                      escape(_ledger_time(first) if first else ""))
     console.print(table)
     edited = {key for key, *_ in versions if sum(1 for other, *_ in versions if other == key) > 1}
     for key in sorted(edited):
-        console.print(f"The {key or 'public'} version was edited during the send: its recipients got different content.")
+        version = _("The {key} version").format(key=key) if key else _("The public version")
+        console.print(_("{version} was edited during the send: its recipients got different content.").format(version=version))

@@ -6,6 +6,7 @@ import shlex
 from dataclasses import dataclass
 
 from ..errors import TokenError
+from ..i18n import N_, _
 from ..store import mailbox_events as events
 from ..store.db import Database, write_retrying
 from ..store.suppressions import is_suppressed, signing_key, suppress
@@ -13,9 +14,10 @@ from ..store.tokens import normalise_address, verify_token
 from .classify import AUTO_REPLY, BOUNCE, COMPLAINT, OTHER, UNREADABLE, UNSUBSCRIBE, Verdict
 
 # What a message led to (the summary's columns).
-UNSUBSCRIBED, BOUNCED, TEMPORARY, COMPLAINT_HANDLED = "unsubscribed", "bounced", "temporary", "complaints"
-IGNORED, PERSON, ALREADY = "ignored", "left for a person", "already handled"
-UNREAD, STILL_UNREAD = "unreadable", "unreadable, listed before"  # left where they are, for a person
+# The words are the catalog's: the CLI shows them with _().
+UNSUBSCRIBED, BOUNCED, TEMPORARY, COMPLAINT_HANDLED = N_("unsubscribed"), N_("bounced"), N_("temporary"), N_("complaints")
+IGNORED, PERSON, ALREADY = N_("ignored"), N_("left for a person"), N_("already handled")
+UNREAD, STILL_UNREAD = N_("unreadable"), N_("unreadable, listed before")  # left where they are, for a person
 TEMPORARY_LIMIT = 3  # temporary bounces on this many different issues suppress the address
 
 
@@ -50,7 +52,7 @@ def apply_many(db: Database, verdicts: list[Verdict], source: str = "mailbox") -
                 outcomes.append(_unreadable(db, verdict, source))
                 continue
             if events.is_handled(db, verdict.key):
-                outcomes.append(Outcome(ALREADY, verdict, note="handled by an earlier run"))
+                outcomes.append(Outcome(ALREADY, verdict, note=_("handled by an earlier run")))
                 continue
             outcome = _decide(db, verdict, source)
             if outcome.set_aside:
@@ -69,9 +71,9 @@ def _decide(db: Database, verdict: Verdict, source: str) -> Outcome:
     if verdict.kind == UNSUBSCRIBE:
         return _unsubscribe(db, verdict, source)
     if verdict.kind == AUTO_REPLY:
-        return Outcome(IGNORED, verdict, note=verdict.detail)
+        return Outcome(IGNORED, verdict, note=_(verdict.detail) if verdict.detail else "")  # our own details are in the catalog; a server's text stays as it is
     assert verdict.kind == OTHER, verdict.kind
-    return Outcome(PERSON, verdict, note="a person writing")
+    return Outcome(PERSON, verdict, note=_("a person writing"))
 
 
 def _whom(db: Database, verdict: Verdict) -> tuple[str | None, str | None, str]:
@@ -89,18 +91,18 @@ def _whom(db: Database, verdict: Verdict) -> tuple[str | None, str | None, str]:
         sent = next(iter(found.values()))
         return sent.email, sent.issue, ""
     if found:
-        return None, None, "it carries the Message-IDs of messages to different people"
+        return None, None, _("it carries the Message-IDs of messages to different people")
     if verdict.returned_ids:
-        return None, None, "the Message-ID it carries is not one nyhetsbrev sent"
-    return None, None, "it carries no Message-ID of a message nyhetsbrev sent"
+        return None, None, _("the Message-ID it carries is not one nyhetsbrev sent")
+    return None, None, _("it carries no Message-ID of a message nyhetsbrev sent")
 
 
 def _unreadable(db: Database, verdict: Verdict, source: str) -> Outcome:
     """A message that cannot be read stays where it is; it is new work only the first time it is seen."""
     if events.is_listed_unreadable(db, verdict.key):
-        return Outcome(STILL_UNREAD, verdict, note=verdict.detail)
+        return Outcome(STILL_UNREAD, verdict, note=_(verdict.detail))
     events.remember_unreadable(db, verdict.key, source)
-    return Outcome(UNREAD, verdict, note=verdict.detail)
+    return Outcome(UNREAD, verdict, note=_(verdict.detail))
 
 
 def _change(db: Database, verdict: Verdict, address: str, event: str, source: str, *,
@@ -123,33 +125,36 @@ def _any_forgotten(db: Database, verdict: Verdict) -> bool:
 def _bounce(db: Database, verdict: Verdict, source: str) -> Outcome:
     address, issue, why = _whom(db, verdict)
     if address is None and not _any_forgotten(db, verdict):
-        return Outcome(PERSON, verdict, note=f"a bounce naming {_listed(verdict.addresses)}, not applied: {why}")
+        return Outcome(PERSON, verdict, note=_("a bounce naming {addresses}, not applied: {why}").format(
+            addresses=_listed(verdict.addresses), why=why))
     if address is None or _forgotten(db, address):
-        return Outcome(IGNORED, verdict, note="about a forgotten person")
+        return Outcome(IGNORED, verdict, note=_("about a forgotten person"))
     if verdict.permanent:
         _change(db, verdict, address, events.BOUNCED, source, issue=issue, suppress_as="bounced")
-        return Outcome(BOUNCED, verdict, address, verdict.detail)
+        return Outcome(BOUNCED, verdict, address, _(verdict.detail) if verdict.detail else "")
     _change(db, verdict, address, events.TEMPORARY, source, issue=issue)
     count = events.temporary_issues(db, address)
     if count >= TEMPORARY_LIMIT:
         suppress(db, address, "bounced", source,
                  detail=f"temporary failures on {count} different issues (last: message {verdict.key})")
-        return Outcome(BOUNCED, verdict, address, f"temporary failures on {count} different issues")
-    return Outcome(TEMPORARY, verdict, address, f"{verdict.detail} ({count} of {TEMPORARY_LIMIT} issues)".strip())
+        return Outcome(BOUNCED, verdict, address, _("temporary failures on {count} different issues").format(count=count))
+    return Outcome(TEMPORARY, verdict, address, _("{detail} ({count} of {limit} issues)").format(
+        detail=_(verdict.detail) if verdict.detail else "", count=count, limit=TEMPORARY_LIMIT).strip())
 
 
 def _complaint(db: Database, verdict: Verdict, source: str) -> Outcome:
     address, issue, why = _whom(db, verdict)
     if address is None and not _any_forgotten(db, verdict):
-        return Outcome(PERSON, verdict, note=f"a complaint naming {_listed(verdict.addresses)}, not applied: {why}")
+        return Outcome(PERSON, verdict, note=_("a complaint naming {addresses}, not applied: {why}").format(
+            addresses=_listed(verdict.addresses), why=why))
     if address is None or _forgotten(db, address):
-        return Outcome(IGNORED, verdict, note="about a forgotten person")
+        return Outcome(IGNORED, verdict, note=_("about a forgotten person"))
     _change(db, verdict, address, events.COMPLAINED, source, issue=issue, suppress_as="unsubscribed")
-    return Outcome(COMPLAINT_HANDLED, verdict, address, verdict.detail)
+    return Outcome(COMPLAINT_HANDLED, verdict, address, _(verdict.detail) if verdict.detail else "")
 
 
 def _listed(addresses: tuple[str, ...]) -> str:
-    return ", ".join(addresses[:3]) + (" …" if len(addresses) > 3 else "") if addresses else "no one"
+    return ", ".join(addresses[:3]) + (" …" if len(addresses) > 3 else "") if addresses else _("no one")
 
 
 def _unsubscribe(db: Database, verdict: Verdict, source: str) -> Outcome:
@@ -160,24 +165,24 @@ def _unsubscribe(db: Database, verdict: Verdict, source: str) -> Outcome:
             address = verify_token(key, token)
         except TokenError:
             continue
-        return _unsubscribed(db, verdict, address, source, "with the link's token")
+        return _unsubscribed(db, verdict, address, source, N_("with the link's token"))
     if verdict.tokens:
-        return Outcome(PERSON, verdict, note="asks to unsubscribe, but its token does not verify")
+        return Outcome(PERSON, verdict, note=_("asks to unsubscribe, but its token does not verify"))
     writer = (events.on_a_list(db, verdict.sender) if verdict.sender else None)
     named = [events.on_a_list(db, a) or a for a in verdict.named]
     whom = named or ([writer] if writer else [])
     command = "nyhetsbrev recipients unsubscribe " + " ".join(shlex.quote(a) for a in whom) if whom else None
     if named:
-        note = f"asks in words about {_listed(tuple(named))} (not applied: see the command below)"
+        note = _("asks in words about {addresses} (not applied: see the command below)").format(addresses=_listed(tuple(named)))
     elif writer:
-        note = "asks in words to unsubscribe (not applied: words and senders can be forged; see the command below)"
+        note = _("asks in words to unsubscribe (not applied: words and senders can be forged; see the command below)")
     else:
-        note = f"asks to unsubscribe, but {verdict.sender or 'the sender'} is not on any list"
+        note = _("asks to unsubscribe, but {sender} is not on any list").format(sender=verdict.sender or _("the sender"))
     return Outcome(PERSON, verdict, note=note, command=command)
 
 
 def _unsubscribed(db: Database, verdict: Verdict, address: str, source: str, how: str) -> Outcome:
     if _forgotten(db, address):
-        return Outcome(IGNORED, verdict, note="about a forgotten person")
+        return Outcome(IGNORED, verdict, note=_("about a forgotten person"))
     _change(db, verdict, address, events.UNSUBSCRIBED, source, suppress_as="unsubscribed", detail=f"by e-mail, {how}")
-    return Outcome(UNSUBSCRIBED, verdict, address, how)
+    return Outcome(UNSUBSCRIBED, verdict, address, _(how))

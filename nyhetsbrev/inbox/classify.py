@@ -14,6 +14,7 @@ from email.message import Message
 from email.utils import getaddresses, parseaddr, parsedate_to_datetime
 from urllib.parse import unquote
 
+from ..i18n import N_, _
 from ..store.tokens import find_tokens, normalise_address
 from . import reports
 from .owntext import cut_quote, own_text_of_html
@@ -88,14 +89,14 @@ def reason(exc: BaseException) -> str:
     if isinstance(exc, Unreadable):
         return str(exc)
     if isinstance(exc, RecursionError):
-        return "nested too deeply to read"
+        return _("nested too deeply to read")
     if isinstance(exc, MemoryError):
-        return "too large to read"
+        return _("too large to read")
     if isinstance(exc, TimeoutError):
-        return "took too long to read"
+        return _("took too long to read")
     if isinstance(exc, (UnicodeError, LookupError, email.errors.MessageError)):
-        return f"cannot be decoded ({type(exc).__name__})"
-    return f"cannot be read ({type(exc).__name__})"
+        return _("cannot be decoded ({kind})").format(kind=type(exc).__name__)
+    return _("cannot be read ({kind})").format(kind=type(exc).__name__)
 
 
 def unreadable(raw: bytes, why: str, *, key: str | None = None) -> Verdict:
@@ -125,7 +126,7 @@ def _hash_key(raw: bytes) -> str:
 def _classify(raw: bytes, unsubscribe_address: str | None) -> Verdict:
     lower = raw.lower()
     if lower.count(b"content-type:") > NESTING_LIMIT and _nesting(lower) > NESTING_LIMIT:
-        raise Unreadable(f"more than {NESTING_LIMIT} nested parts")
+        raise Unreadable(_("more than {limit} nested parts").format(limit=NESTING_LIMIT))
     msg = email.parser.BytesParser(policy=email.policy.compat32).parsebytes(raw, headersonly=True)
     if msg.get_content_maintype() == "multipart" or _looks_like_bounce(msg, parseaddr(_header(msg, "From"))[1], _header(msg, "Subject")):
         msg = parse(raw)  # the parts are needed (a single-part message's body is read from the headers-only parse)
@@ -141,7 +142,7 @@ def _classify(raw: bytes, unsubscribe_address: str | None) -> Verdict:
     if report == "feedback-report":
         return _complaint(msg, raw, base)
     if report == "disposition-notification":  # a read receipt (RFC 8098), which Outlook users send often
-        return Verdict(AUTO_REPLY, **base, detail="read receipt")
+        return Verdict(AUTO_REPLY, **base, detail=N_("read receipt"))
     if report == "delivery-status" or _looks_like_bounce(msg, base["sender"], base["subject"]):
         verdict = _bounce(msg, raw, base)
         if verdict is not None:
@@ -149,7 +150,7 @@ def _classify(raw: bytes, unsubscribe_address: str | None) -> Verdict:
     # A token in the subject is the mailto link used, also by a mail service that sends it on the reader's behalf
     # and marks its message Auto-Submitted: that is a request, not an auto-reply.
     if _is_auto_reply(msg, base["subject"]) and not find_tokens(unquote(base["subject"])):
-        return Verdict(AUTO_REPLY, **base, detail="automatic reply")
+        return Verdict(AUTO_REPLY, **base, detail=N_("automatic reply"))
     return _unsubscribe_or_other(msg, base, unsubscribe_address)
 
 
@@ -225,7 +226,7 @@ def _bounce(msg: Message, raw: bytes, base: dict) -> Verdict | None:
     """A bounce with its failed addresses, or None when the report says nothing failed (or nothing can be found)."""
     temporary, permanent, statuses, delivered = reports.failures(msg, raw)
     if not permanent and not temporary:
-        return Verdict(AUTO_REPLY, **base, detail="delivery report without failures") if delivered else None
+        return Verdict(AUTO_REPLY, **base, detail=N_("delivery report without failures")) if delivered else None
     detail = "; ".join(dict.fromkeys(s for s in statuses if s)) or reports.status_in_text(msg) or ""
     return Verdict(
         BOUNCE, **base, addresses=tuple(sorted(printable(a) for a in permanent or temporary)), permanent=bool(permanent),
@@ -266,7 +267,7 @@ def _unsubscribe_or_other(msg: Message, base: dict, unsubscribe_address: str | N
     if tokens or asks:
         named = _named(head, {base["sender"], unsubscribe_address or ""})
         return Verdict(UNSUBSCRIBE, **base, tokens=tuple(dict.fromkeys(tokens)), asks=asks, named=named,
-                       detail="token" if tokens else "asked in words")
+                       detail=N_("token") if tokens else N_("asked in words"))
     return Verdict(OTHER, **base)
 
 

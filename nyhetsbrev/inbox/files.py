@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ..errors import InboxError
+from ..i18n import _
 from .mailbox import FETCH_LIMIT, Fetched
 
 EML_SUFFIXES = (".eml", ".msg.eml", ".txt")
@@ -19,7 +20,7 @@ class ExportedMessages:
     def __init__(self, path: Path) -> None:
         self.path = Path(path).expanduser()
         if not self.path.exists():
-            raise InboxError("nothing to read there", path=self.path, hint="give a folder of .eml files, an mbox file or a maildir")
+            raise InboxError(_("nothing to read there"), path=self.path, hint=_("give a folder of .eml files, an mbox file or a maildir"))
         self.kind = _kind(self.path)
         self.describe = f"{self.kind} {self.path}"
         self._box = None
@@ -53,7 +54,8 @@ class ExportedMessages:
                         raw = handle.read(FETCH_LIMIT)
             except (OSError, KeyError) as exc:
                 name = str(key) if isinstance(key, Path) else self._file_name(key)
-                yield Fetched(key, b"", problem=f"cannot read {name}: {getattr(exc, 'strerror', None) or exc}", name=name)
+                yield Fetched(key, b"", problem=_("cannot read {name}: {reason}").format(
+                    name=name, reason=getattr(exc, "strerror", None) or exc), name=name)
                 continue
             yield Fetched(key, raw)
 
@@ -75,7 +77,7 @@ class ExportedMessages:
                 else:
                     self._box = stdlib_mailbox.mbox(self.path, factory=None, create=False)
             except (OSError, stdlib_mailbox.Error) as exc:
-                raise InboxError(f"cannot open the {self.kind}: {exc}", path=self.path) from None
+                raise InboxError(_("cannot open the {kind}: {exc}").format(kind=self.kind, exc=exc), path=self.path) from None
         return self._box
 
 
@@ -89,6 +91,6 @@ def _kind(path: Path) -> str:
     if path.name.lower().endswith(EML_SUFFIXES):
         return "file"
     raise InboxError(
-        "not a folder of .eml files, an mbox file or a maildir", path=path,
-        hint="export the messages from your mail program as .eml files into a folder, or as an mbox file",
+        _("not a folder of .eml files, an mbox file or a maildir"), path=path,
+        hint=_("export the messages from your mail program as .eml files into a folder, or as an mbox file"),
     )

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ..errors import InboxError, MailboxUnavailable
 from ..project.models import ImapSettings
+from ..i18n import _
 
 PASSWORD_ENV = "NYHETSBREV_IMAP_PASSWORD"
 CAFILE_ENV = "NYHETSBREV_IMAP_CAFILE"
@@ -36,18 +37,17 @@ def check_settings(imap: ImapSettings) -> None:
     """Refuse [imap] settings that cannot work, saying what to set."""
     if not imap.host:
         raise InboxError(
-            "no IMAP server is configured",
-            hint='add an [imap] section with host, username, folder and processed_folder to nyhetsbrev.toml and '
-            f"set {PASSWORD_ENV}; or read exported messages with --from PATH",
+            _("no IMAP server is configured"),
+            hint=_("add an [imap] section with host, username, folder and processed_folder to nyhetsbrev.toml and set {password_env}; or read exported messages with --from PATH").format(password_env=PASSWORD_ENV),
         )
     if imap.security not in ("tls", "starttls"):
-        raise InboxError(f"IMAP security '{imap.security}' is not known", hint="use tls or starttls")
+        raise InboxError(_("IMAP security '{security}' is not known").format(security=imap.security), hint=_("use tls or starttls"))
     if not imap.username:
-        raise InboxError("no IMAP username is configured", hint='add username = "the mailbox address" to [imap]')
+        raise InboxError(_("no IMAP username is configured"), hint=_('add username = "the mailbox address" to [imap]'))
     if imap.auth == "password" and not imap_password():
         raise InboxError(
-            f"the IMAP username is {imap.username} but {PASSWORD_ENV} is not set",
-            hint=f"set {PASSWORD_ENV} in the environment (it is never stored)",
+            _("the IMAP username is {username} but {password_env} is not set").format(username=imap.username, password_env=PASSWORD_ENV),
+            hint=_("set {password_env} in the environment (it is never stored)").format(password_env=PASSWORD_ENV),
         )
 
 
@@ -65,7 +65,7 @@ def tls_context() -> ssl.SSLContext:
 
     cafile = os.environ.get(CAFILE_ENV) or os.environ.get(SMTP_CAFILE_ENV) or None
     if cafile and not Path(cafile).is_file():
-        raise InboxError(f"the CA file {cafile} does not exist", hint=f"fix {CAFILE_ENV} or remove it")
+        raise InboxError(_("the CA file {cafile} does not exist").format(cafile=cafile), hint=_("fix {cafile_env} or remove it").format(cafile_env=CAFILE_ENV))
     return verifying_context(cafile)
 
 
@@ -127,8 +127,8 @@ class Mailbox:
             raise self._untrusted(exc) from None
         except (OSError, imaplib.IMAP4.error) as exc:
             raise MailboxUnavailable(
-                f"cannot connect to the IMAP server {self.where}: {exc or type(exc).__name__}",
-                hint="check host, port and security in the [imap] section of nyhetsbrev.toml, and the network",
+                _("cannot connect to the IMAP server {where}: {value}").format(where=self.where, value=exc or type(exc).__name__),
+                hint=_("check host, port and security in the [imap] section of nyhetsbrev.toml, and the network"),
             ) from None
         imap.debug = 0  # imaplib's debug output would print the login
         try:
@@ -145,15 +145,15 @@ class Mailbox:
     def _starttls(self, imap: imaplib.IMAP4, context: ssl.SSLContext) -> None:
         if "STARTTLS" not in imap.capabilities:
             raise InboxError(
-                f"the IMAP server {self.where} does not offer STARTTLS; nothing was sent in plain text",
-                hint='use security = "tls" (usually port 993) if the server speaks TLS directly',
+                _("the IMAP server {where} does not offer STARTTLS; nothing was sent in plain text").format(where=self.where),
+                hint=_('use security = "tls" (usually port 993) if the server speaks TLS directly'),
             )
         try:
             imap.starttls(context)
         except ssl.SSLCertVerificationError as exc:
             raise self._untrusted(exc) from None
         except (OSError, imaplib.IMAP4.error) as exc:
-            raise InboxError(f"STARTTLS with {self.where} failed ({exc}); nothing was sent in plain text") from None
+            raise InboxError(_("STARTTLS with {where} failed ({exc}); nothing was sent in plain text").format(where=self.where, exc=exc)) from None
 
     def _login(self, imap: imaplib.IMAP4) -> None:
         s = self.settings
@@ -169,16 +169,16 @@ class Mailbox:
                 imap.login(s.username, password)
             else:
                 raise InboxError(
-                    f"the IMAP server {self.where} offers no login method nyhetsbrev can use",
-                    hint="nyhetsbrev logs in with AUTHENTICATE PLAIN (or LOGIN) over TLS",
+                    _("the IMAP server {where} offers no login method nyhetsbrev can use").format(where=self.where),
+                    hint=_("nyhetsbrev logs in with AUTHENTICATE PLAIN (or LOGIN) over TLS"),
                 )
         except imaplib.IMAP4.error:
             raise InboxError(
-                f"the IMAP server {self.where} refused the login for {s.username}",
-                hint=f"check username in [imap] and {PASSWORD_ENV}",
+                _("the IMAP server {where} refused the login for {username}").format(where=self.where, username=s.username),
+                hint=_("check username in [imap] and {password_env}").format(password_env=PASSWORD_ENV),
             ) from None
         except (OSError, imaplib.IMAP4.abort) as exc:
-            raise MailboxUnavailable(f"the IMAP server {self.where} closed the connection during login: {type(exc).__name__}") from None
+            raise MailboxUnavailable(_("the IMAP server {where} closed the connection during login: {name}").format(where=self.where, name=type(exc).__name__)) from None
 
     def _login_oauth2(self, imap: imaplib.IMAP4) -> None:
         """AUTHENTICATE XOAUTH2 with a token renewed silently (SignInRequired: run 'nyhetsbrev login')."""
@@ -187,18 +187,17 @@ class Mailbox:
         s = self.settings
         token = access_token(s, "imap")
         if "AUTH=XOAUTH2" not in {c.upper() for c in imap.capabilities}:
-            raise InboxError(f"the IMAP server {self.where} does not offer OAuth 2.0 login (XOAUTH2)",
-                             hint='for Microsoft 365 use host = "outlook.office365.com", port 993, security = "tls"')
+            raise InboxError(_("the IMAP server {where} does not offer OAuth 2.0 login (XOAUTH2)").format(where=self.where),
+                             hint=_('for Microsoft 365 use host = "outlook.office365.com", port 993, security = "tls"'))
         answers = iter([xoauth2(s.username, token).encode("utf-8")])
         try:  # a refused token comes back as a challenge with the reasons, answered with an empty line
             imap.authenticate("XOAUTH2", lambda _challenge: next(answers, b""))
         except (OSError, imaplib.IMAP4.abort) as exc:  # abort first: it is a kind of IMAP4.error
-            raise MailboxUnavailable(f"the IMAP server {self.where} closed the connection during login: {type(exc).__name__}") from None
+            raise MailboxUnavailable(_("the IMAP server {where} closed the connection during login: {name}").format(where=self.where, name=type(exc).__name__)) from None
         except imaplib.IMAP4.error:
             raise InboxError(
-                f"the IMAP server {self.where} refused the Microsoft 365 sign-in for {s.username}",
-                hint="run 'nyhetsbrev login' and try again; if it is refused again, ask IT whether IMAP is enabled "
-                "for this mailbox (see docs/microsoft365.md)",
+                _("the IMAP server {where} refused the Microsoft 365 sign-in for {username}").format(where=self.where, username=s.username),
+                hint=_("run 'nyhetsbrev login' and try again; if it is refused again, ask IT whether IMAP is enabled for this mailbox (see docs/microsoft365.md)"),
             ) from None
 
     def _refresh_capabilities(self, imap: imaplib.IMAP4) -> None:
@@ -212,16 +211,15 @@ class Mailbox:
         typ, data = imap.select(encode_folder(folder), readonly=self.read_only)
         if typ != "OK":
             raise InboxError(
-                f"the folder '{folder}' cannot be opened on {self.where}: {_text(data)}",
-                hint='check folder in [imap] (default "INBOX")',
+                _("the folder '{folder}' cannot be opened on {where}: {text}").format(folder=folder, where=self.where, text=_text(data)),
+                hint=_('check folder in [imap] (default "INBOX")'),
             )
 
     def _untrusted(self, exc: ssl.SSLCertVerificationError) -> InboxError:
         reason = getattr(exc, "verify_message", "") or str(exc)
         return InboxError(
-            f"the certificate of the IMAP server {self.where} cannot be trusted ({reason}); nothing was sent",
-            hint=f"the server must present a valid certificate for {self.settings.host}; "
-            f"for a private certificate authority set {CAFILE_ENV} to its certificate file",
+            _("the certificate of the IMAP server {where} cannot be trusted ({reason}); nothing was sent").format(where=self.where, reason=reason),
+            hint=_("the server must present a valid certificate for {host}; for a private certificate authority set {cafile_env} to its certificate file").format(host=self.settings.host, cafile_env=CAFILE_ENV),
         )
 
     @property
@@ -235,13 +233,13 @@ class Mailbox:
             typ, data = self._imap.uid(what, *args)
         except (OSError, imaplib.IMAP4.abort) as exc:
             raise MailboxUnavailable(
-                f"the IMAP server {self.where} dropped the connection ({exc or type(exc).__name__})",
-                hint="run the same command again: what was already applied is not applied twice",
+                _("the IMAP server {where} dropped the connection ({value})").format(where=self.where, value=exc or type(exc).__name__),
+                hint=_("run the same command again: what was already applied is not applied twice"),
             ) from None
         except imaplib.IMAP4.error as exc:
-            raise InboxError(f"the IMAP server {self.where} refused {what}: {exc}") from None
+            raise InboxError(_("the IMAP server {where} refused {what}: {exc}").format(where=self.where, what=what, exc=exc)) from None
         if typ != "OK":
-            raise InboxError(f"the IMAP server {self.where} refused {what}: {_text(data)}")
+            raise InboxError(_("the IMAP server {where} refused {what}: {text}").format(where=self.where, what=what, text=_text(data)))
         return data
 
     def pending(self) -> list[tuple[int, int]]:
@@ -303,7 +301,7 @@ class Mailbox:
         try:
             typ, data = self._imap.list('""', encode_folder(name))
         except (OSError, imaplib.IMAP4.abort) as exc:
-            raise MailboxUnavailable(f"the IMAP server {self.where} dropped the connection ({exc})") from None
+            raise MailboxUnavailable(_("the IMAP server {where} dropped the connection ({exc})").format(where=self.where, exc=exc)) from None
         return typ == "OK" and any(d for d in data or [])
 
     def flag_for_person(self, uids: list[int]) -> None:
@@ -323,12 +321,12 @@ class Mailbox:
                 typ, data = self._imap.create(name)
                 if typ != "OK" and b"ALREADYEXISTS" not in b" ".join(d for d in data if isinstance(d, bytes)).upper():
                     raise InboxError(
-                        f"the folder '{self.settings.processed_folder}' cannot be created on {self.where}: {_text(data)}",
-                        hint="create it in your mail program, or change processed_folder in [imap]",
+                        _("the folder '{processed_folder}' cannot be created on {where}: {text}").format(processed_folder=self.settings.processed_folder, where=self.where, text=_text(data)),
+                        hint=_("create it in your mail program, or change processed_folder in [imap]"),
                     )
                 self._imap.subscribe(name)
         except (OSError, imaplib.IMAP4.abort) as exc:
-            raise MailboxUnavailable(f"the IMAP server {self.where} dropped the connection ({exc})") from None
+            raise MailboxUnavailable(_("the IMAP server {where} dropped the connection ({exc})").format(where=self.where, exc=exc)) from None
         self._processed_ready = True
 
     def close(self) -> None:
@@ -363,7 +361,7 @@ def _uid_set(uids: list[int]) -> str:
 
 def _text(data) -> str:
     parts = [d.decode("utf-8", "replace") if isinstance(d, bytes) else str(d) for d in (data or []) if d]
-    return " ".join(" ".join(parts).split()) or "no reason given"
+    return " ".join(" ".join(parts).split()) or _("no reason given")
 
 
 def _quietly_close(imap: imaplib.IMAP4) -> None:

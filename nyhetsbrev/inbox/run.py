@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..i18n import _
 from ..project.config import SETTINGS_FILE, load_settings
 from ..store.db import default_db_path, open_db, scratch_copy
 from .apply import ALREADY, PERSON, STILL_UNREAD, UNREAD, Outcome, apply_many
@@ -94,7 +95,7 @@ def _time_bound(seconds: float):
         return
 
     def expired(_signum, _frame):
-        raise TimeoutError(f"took longer than {seconds:g} s")
+        raise TimeoutError(_("took longer than {seconds:g} s").format(seconds=seconds))
 
     previous = signal.signal(signal.SIGALRM, expired)
     signal.setitimer(signal.ITIMER_REAL, seconds)

@@ -19,6 +19,7 @@ from .jobs import Job, Reports, in_flight_limit
 from ..errors import SendError, SendPaused, TransportError
 from ..project.models import Rate, SmtpSettings
 from ..store import ledger
+from ..i18n import _
 
 RETRY_BASE_ENV = "NYHETSBREV_RETRY_BASE"
 DEFAULT_RETRY_BASE = 30.0  # seconds before the first retry of a deferred message; doubles each time
@@ -141,10 +142,8 @@ class Dispatcher:
             raise self.crashed
         if self.paused is not None:
             raise SendPaused(
-                f"the server rejected {held} messages in a row with the same policy reply ({self.paused}); "
-                "the send is paused and those messages are pending again",
-                hint="fix the cause with your mail provider (sender authentication such as SPF/DKIM, relay "
-                "permission or content), then run the same command again to continue",
+                _("the server rejected {held} messages in a row with the same policy reply ({paused}); the send is paused and those messages are pending again").format(held=held, paused=self.paused),
+                hint=_("fix the cause with your mail provider (sender authentication such as SPF/DKIM, relay permission or content), then run the same command again to continue"),
             )
         if self.alive == 0 and self.last_error is not None and (todo or retries):
             raise self.last_error

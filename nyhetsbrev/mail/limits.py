@@ -7,6 +7,8 @@ import math
 import threading
 import time
 
+from .. import i18n
+from ..i18n import _
 from ..store import ledger
 from ..store.db import utc_epoch as from_iso, utc_text as iso  # the ledger's times
 
@@ -110,14 +112,16 @@ def describe_duration(seconds: float) -> str:
     """'about 1 h 40 min', 'about 3 min', 'under a minute'."""
     minutes = round(seconds / 60)
     if minutes < 1:
-        return "under a minute"
+        return _("under a minute")
     hours, minutes = divmod(minutes, 60)
     if hours >= 24:
         days, hours = divmod(hours, 24)
-        return f"about {days} d {hours} h"
-    return f"about {hours} h {minutes} min" if hours else f"about {minutes} min"
+        return _("about {days} d {hours} h").format(days=days, hours=hours)
+    if hours:
+        return _("about {hours} h {minutes} min").format(hours=hours, minutes=minutes)
+    return _("about {minutes} min").format(minutes=minutes)
 
 
 def local_time(epoch: float) -> str:
-    """An epoch time as the local date and time a person reads, rounded up to the minute: '2026-12-02 14:32'."""
-    return dt.datetime.fromtimestamp(math.ceil(epoch / 60) * 60).astimezone().strftime("%Y-%m-%d %H:%M")
+    """An epoch time as the local date and time a person reads, rounded up to the minute: '2 december 2026 14:32'."""
+    return i18n.format_datetime(dt.datetime.fromtimestamp(math.ceil(epoch / 60) * 60).astimezone(), i18n.DATE_TIME)

@@ -20,6 +20,7 @@ from ..project.headers import check_header_text, envelope_address
 from ..render.issue import version_key
 from ..store.tokens import web_version_folder
 from ..project.models import UNSUBSCRIBE_PLACEHOLDER, WEB_PLACEHOLDER, EmailImage, Issue, Rendered, Settings
+from ..i18n import _
 
 POLICY = email.policy.SMTP.clone(max_line_length=78)
 if hasattr(POLICY, "verify_generated_headers"):  # Python 3.11.10+ / 3.12.5+ (CVE-2024-6923)
@@ -188,9 +189,9 @@ def build_template(settings: Settings, issue: Issue, rendered: Rendered, *, test
     head, sep, body = raw.partition(b"\r\n\r\n")
     before, marker_line, after = head.partition(f"{_PERSONAL_MARK}: here\r\n".encode("ascii"))
     if not marker_line:
-        raise SendError("the message headers could not be built", hint="report this as a bug in nyhetsbrev")
-    top, _, rest = body.partition(f"{text_mark}\r\n".encode("ascii"))
-    middle, _, end = rest.partition(f"{html_mark}\r\n".encode("ascii"))
+        raise SendError(_("the message headers could not be built"), hint=_("report this as a bug in nyhetsbrev"))
+    top, _sep, rest = body.partition(f"{text_mark}\r\n".encode("ascii"))
+    middle, _sep, end = rest.partition(f"{html_mark}\r\n".encode("ascii"))
     subject = subject_header(subject_line(settings, issue, test=test)).encode("ascii")
     return MessageTemplate(
         (before + subject, after + sep), (top, middle, end),

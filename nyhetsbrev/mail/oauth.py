@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Protocol
 
 from ..errors import SignInError, SignInRequired
-from ..i18n import _
+from ..i18n import N_, _
 
 AUTHORITY_HOST = "https://login.microsoftonline.com"
 AUTHORITY_ENV = "NYHETSBREV_OAUTH_AUTHORITY"  # another sign-in service (tests: a local stand-in of Microsoft's)
@@ -22,7 +22,7 @@ SCOPES = {
     "smtp": "https://outlook.office.com/SMTP.Send",
     "imap": "https://outlook.office.com/IMAP.AccessAsUser.All",
 }
-LOGIN_HINT = "run 'nyhetsbrev login' (it takes a minute in the browser), then the same command again"
+LOGIN_HINT = N_("run 'nyhetsbrev login' (it takes a minute in the browser), then the same command again")
 
 
 class OAuthSettings(Protocol):
@@ -93,8 +93,8 @@ def _registered(settings: OAuthSettings) -> tuple[object, "_CheckedFile", bool]:
                 http_client=_http_client(cafile), **extra,
             )
         except ValueError as exc:  # MSAL could not read the sign-in service's configuration
-            raise SignInError(f"the sign-in service for tenant {settings.tenant} cannot be used: {exc}",
-                              hint="check tenant and client_id in nyhetsbrev.toml") from None
+            raise SignInError(_("the sign-in service for tenant {tenant} cannot be used: {exc}").format(tenant=settings.tenant, exc=exc),
+                              hint=_("check tenant and client_id in nyhetsbrev.toml")) from None
         except Exception as exc:  # requests' connection and TLS errors
             raise _unreachable(exc) from None
         _apps[key] = (app, stored, protected)
@@ -223,8 +223,8 @@ def _cache_shaped(state: object) -> bool:
 
 
 def _unreachable(exc: Exception) -> SignInError:
-    return SignInError(f"cannot reach the Microsoft 365 sign-in service: {type(exc).__name__}",
-                       hint="check the network connection and try again")
+    return SignInError(_("cannot reach the Microsoft 365 sign-in service: {name}").format(name=type(exc).__name__),
+                       hint=_("check the network connection and try again"))
 
 
 def _scopes(purposes: Iterable[str]) -> list[str]:
@@ -246,15 +246,14 @@ def access_token(settings: OAuthSettings, purpose: str) -> str:
     with _lock:
         account = _account(app.get_accounts(), settings.username)
         if account is None:
-            raise SignInRequired(f"nobody is signed in to Microsoft 365 for {settings.username}", hint=LOGIN_HINT)
+            raise SignInRequired(_("nobody is signed in to Microsoft 365 for {username}").format(username=settings.username), hint=_(LOGIN_HINT))
         try:
             result = app.acquire_token_silent_with_error(_scopes([purpose]), account=account)
         except Exception as exc:  # requests' connection and TLS errors
             raise _unreachable(exc) from None
     if not result or "access_token" not in result:
-        reason = (result or {}).get("error") or "no valid sign-in is stored"
-        raise SignInRequired(f"the Microsoft 365 sign-in for {account.get('username')} has expired or was revoked "
-                             f"({reason})", hint=LOGIN_HINT)
+        reason = (result or {}).get("error") or _("no valid sign-in is stored")
+        raise SignInRequired(_("the Microsoft 365 sign-in for {get} has expired or was revoked ({reason})").format(get=account.get('username'), reason=reason), hint=_(LOGIN_HINT))
     return result["access_token"]
 
 
@@ -273,9 +272,8 @@ def login(settings: OAuthSettings, purposes: Iterable[str], show: Callable[[Devi
     except Exception as exc:
         raise _unreachable(exc) from None
     if "user_code" not in flow:
-        raise SignInError(f"Microsoft 365 refused to start the sign-in: {flow.get('error_description') or flow.get('error')}",
-                          hint="check tenant and client_id in nyhetsbrev.toml, and that the app registration allows "
-                          "public client flows (docs/microsoft365.md)")
+        raise SignInError(_("Microsoft 365 refused to start the sign-in: {value}").format(value=flow.get('error_description') or flow.get('error')),
+                          hint=_("check tenant and client_id in nyhetsbrev.toml, and that the app registration allows public client flows (docs/microsoft365.md)"))
     show(DeviceCode(flow.get("verification_uri") or flow.get("verification_url", ""), flow["user_code"],
                     float(flow.get("expires_at") or time.time() + 900)))
     try:
@@ -283,8 +281,8 @@ def login(settings: OAuthSettings, purposes: Iterable[str], show: Callable[[Devi
     except Exception as exc:
         raise _unreachable(exc) from None
     if "access_token" not in result:
-        raise SignInError(f"the sign-in did not complete: {result.get('error_description') or result.get('error')}",
-                          hint="run 'nyhetsbrev login' again and finish the sign-in in the browser before the code expires")
+        raise SignInError(_("the sign-in did not complete: {value}").format(value=result.get('error_description') or result.get('error')),
+                          hint=_("run 'nyhetsbrev login' again and finish the sign-in in the browser before the code expires"))
     username = (result.get("id_token_claims") or {}).get("preferred_username") or "?"
     for account in app.get_accounts():  # one sign-in per app registration: the previous person's is removed
         if (account.get("username") or "").lower() != username.lower():
@@ -316,9 +314,9 @@ def project_sign_in(root: Path) -> tuple[OAuthSettings, list[str]]:
     found = [(name, table) for name, table in (("smtp", settings.smtp), ("imap", getattr(settings, "imap", None)))
              if table is not None and getattr(table, "auth", None) == "oauth2"]
     if not found:
-        raise SignInError("nyhetsbrev.toml does not use the Microsoft 365 sign-in",
+        raise SignInError(_("nyhetsbrev.toml does not use the Microsoft 365 sign-in"),
                           path=root / SETTINGS_FILE,
-                          hint='add auth = "oauth2" with tenant and client_id to [smtp] (see docs/microsoft365.md)')
+                          hint=_('add auth = "oauth2" with tenant and client_id to [smtp] (see docs/microsoft365.md)'))
     return found[0][1], [name for name, _ in found]
 
 

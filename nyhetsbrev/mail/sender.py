@@ -106,10 +106,10 @@ def send(
     check_options(test=bool(test), outbox=outbox is not None, resend_unknown=resend_unknown, allow_changes=allow_changes)
     options = options or Options()
     if options.connections < 1:
-        raise SendError("--connections must be at least 1")
+        raise SendError(_("--connections must be at least 1"))
     lists = tuple(dict.fromkeys(name.strip() for name in lists if name.strip()))
     if not lists and not test:
-        raise SendError("name the lists to send to", hint="add --list NAME (see 'nyhetsbrev lists'), or --test ADDRESS for a test copy")
+        raise SendError(_("name the lists to send to"), hint=_("add --list NAME (see 'nyhetsbrev lists'), or --test ADDRESS for a test copy"))
     project, issue = pipeline.load(root, issue_text)
     if not test and not outbox:
         _refuse_starter_sender(project)
@@ -117,8 +117,8 @@ def send(
     if checked.errors:
         first = checked.errors[0]
         raise CheckFailed(
-            f"the issue has {len(checked.errors)} error(s), nothing was sent: {first.message}",
-            path=first.path, line=first.line, hint=f"run 'nyhetsbrev check {issue.id}' and fix them first",
+            _("the issue has {count} error(s), nothing was sent: {message}").format(count=len(checked.errors), message=first.message),
+            path=first.path, line=first.line, hint=_("run 'nyhetsbrev check {id}' and fix them first").format(id=issue.id),
         )
     mode = "test" if test else "outbox" if outbox else "send"
     plan = SendPlan(str(issue.id), message.subject_line(project.settings, issue, test=bool(test)), lists, mode,
@@ -132,7 +132,7 @@ def send(
             return _send_tests(project, issue, checked.rendered, list(test), plan, key, ids, dry_run, started)
         for problem in checks.audience_problems(issue, list_names(db), "error")[:1]:  # before the ledger or a message
             raise SendError(problem.message, path=problem.path, line=problem.line,
-                            hint=f"fix the audience line, then run 'nyhetsbrev check {issue.id}'")
+                            hint=_("fix the audience line, then run 'nyhetsbrev check {id}'").format(id=issue.id))
         people = {item["email_key"]: (item, names) for item, names in recipients_for_lists(db, list(lists))}
         renderer = _Renderer(project, issue, checked.rendered, key=key)
         audiences = {renderer.audience(names) for _, names in people.values()}
@@ -243,10 +243,8 @@ def _refuse_changes(db, issue_key: str, renderer: "_Renderer", allow_changes: bo
             changed += count
     if changed and not allow_changes:
         raise SendError(
-            f"{issue_key} has changed since its first messages went out: {changed} recipient(s) got the earlier "
-            "version, and the rest would get the changed one; nothing more was sent",
-            hint="undo the change to send everyone the same issue, or add --allow-changes to send the changed "
-            f"version ('nyhetsbrev status {issue_key}' shows the versions sent)",
+            _("{issue_key} has changed since its first messages went out: {changed} recipient(s) got the earlier version, and the rest would get the changed one; nothing more was sent").format(issue_key=issue_key, changed=changed),
+            hint=_("undo the change to send everyone the same issue, or add --allow-changes to send the changed version ('nyhetsbrev status {issue_key}' shows the versions sent)").format(issue_key=issue_key),
         )
 
 
@@ -257,7 +255,7 @@ def _suppress_bad_addresses(db, issue_key: str, failed: list[tuple[str, str]], k
 
 
 def _via(smtp: SmtpSettings) -> str:
-    return f"{smtp.host}:{smtp.port} ({smtp.security})" if smtp.host else "no SMTP server configured"
+    return f"{smtp.host}:{smtp.port} ({smtp.security})" if smtp.host else _("no SMTP server configured")
 
 
 def _fill_plan(plan: SendPlan, counts: ledger.Plan, resend_unknown: bool) -> None:
@@ -288,7 +286,7 @@ def _warnings(project: Project) -> list[str]:
     """What check says about the settings (archive_url, an unsubscribe_url that is not https), and an unset unsubscribe_url."""
     found = [problem.message for problem in pipeline.settings_problems(project)]
     if not project.settings.unsubscribe_url:
-        found.append("unsubscribe_url is not set: unsubscribing works by email only (no one-click link)")
+        found.append(_("unsubscribe_url is not set: unsubscribing works by email only (no one-click link)"))
     return found
 
 
@@ -340,8 +338,8 @@ class _Renderer:
 
 def _version_name(audience: frozenset[str] | None) -> str:
     if audience is None:
-        return "every section"
-    return f"sections for {', '.join(sorted(audience))}" if audience else "sections for everyone only"
+        return _("every section")
+    return _("sections for {lists}").format(lists=", ".join(sorted(audience))) if audience else _("sections for everyone only")
 
 
 def _personal(template: message.MessageTemplate, item: dict, message_id: str, key: bytes) -> tuple[str, bytes]:

@@ -17,6 +17,7 @@ from pathlib import Path
 from ..errors import NyhetsbrevError, SmtpConfigError, SmtpUnavailable, TransportError
 from ..project.models import SmtpSettings
 from .replies import DEFERRED, FAILED, RECONNECT, SENT, UNKNOWN, Result, classify, is_bad_address  # noqa: F401  (used as transport.SENT …)
+from ..i18n import _
 
 PASSWORD_ENV = "NYHETSBREV_SMTP_PASSWORD"
 CAFILE_ENV = "NYHETSBREV_SMTP_CAFILE"
@@ -36,22 +37,20 @@ def check_settings(smtp: SmtpSettings) -> None:
     """Refuse settings that cannot work or are unsafe, saying exactly what to set."""
     if not smtp.host:
         raise SmtpConfigError(
-            "no SMTP server is configured",
-            hint='add host = "smtp.example.se" (with port, security and username as your mail provider says) to the '
-            "smtp section of nyhetsbrev.toml, or set NYHETSBREV_SMTP_HOST; put the password in NYHETSBREV_SMTP_PASSWORD; "
-            "or use --outbox DIR to write .eml files instead",
+            _("no SMTP server is configured"),
+            hint=_('add host = "smtp.example.se" (with port, security and username as your mail provider says) to the smtp section of nyhetsbrev.toml, or set NYHETSBREV_SMTP_HOST; put the password in NYHETSBREV_SMTP_PASSWORD; or use --outbox DIR to write .eml files instead'),
         )
     if smtp.security not in ("starttls", "tls", "none"):
-        raise SmtpConfigError(f"SMTP security '{smtp.security}' is not known", hint="use starttls, tls or none")
+        raise SmtpConfigError(_("SMTP security '{security}' is not known").format(security=smtp.security), hint=_("use starttls, tls or none"))
     if smtp.security == "none" and not is_loopback(smtp.host):
         raise SmtpConfigError(
-            f"security = \"none\" would send in plain text to {smtp.host}",
-            hint="use starttls (port 587) or tls (port 465); none is only allowed towards this computer (localhost)",
+            _('security = "none" would send in plain text to {host}').format(host=smtp.host),
+            hint=_("use starttls (port 587) or tls (port 465); none is only allowed towards this computer (localhost)"),
         )
     if smtp.username and smtp.auth != "oauth2" and not smtp_password():
         raise SmtpConfigError(
-            f"the SMTP username is {smtp.username} but {PASSWORD_ENV} is not set",
-            hint=f"set {PASSWORD_ENV} in the environment before sending (it is never stored)",
+            _("the SMTP username is {username} but {password_env} is not set").format(username=smtp.username, password_env=PASSWORD_ENV),
+            hint=_("set {password_env} in the environment before sending (it is never stored)").format(password_env=PASSWORD_ENV),
         )
 
 
@@ -68,8 +67,8 @@ def password_from_environment(name: str, error: type[NyhetsbrevError]) -> str | 
             password.encode("utf-8")
         except UnicodeEncodeError:  # bytes that were not UTF-8, kept by Python as lone surrogates
             raise error(
-                f"{name} is not valid UTF-8 text (the password is not shown)",
-                hint=f"set {name} again from a terminal or password manager that uses UTF-8",
+                _("{name} is not valid UTF-8 text (the password is not shown)").format(name=name),
+                hint=_("set {name} again from a terminal or password manager that uses UTF-8").format(name=name),
             ) from None
     return password
 
@@ -86,7 +85,7 @@ def tls_context(cafile: str | Path | None = None) -> ssl.SSLContext:
     """A verifying TLS context: the system's CAs, or only the CA file given (NYHETSBREV_SMTP_CAFILE)."""
     cafile = cafile or os.environ.get(CAFILE_ENV) or None
     if cafile and not Path(cafile).is_file():
-        raise SmtpConfigError(f"the CA file {cafile} does not exist", hint=f"fix {CAFILE_ENV} or remove it")
+        raise SmtpConfigError(_("the CA file {cafile} does not exist").format(cafile=cafile), hint=_("fix {cafile_env} or remove it").format(cafile_env=CAFILE_ENV))
     context = ssl.create_default_context(cafile=str(cafile) if cafile else None)
     context.check_hostname = True
     context.verify_mode = ssl.CERT_REQUIRED
@@ -154,8 +153,8 @@ class Connection:
             raise self._untrusted(exc) from None
         except (OSError, smtplib.SMTPException) as exc:
             raise SmtpUnavailable(
-                f"cannot connect to the SMTP server {self.where}: {_text(str(exc)) or type(exc).__name__}",
-                hint="check host and port in the smtp section of nyhetsbrev.toml (or NYHETSBREV_SMTP_HOST/PORT) and the network",
+                _("cannot connect to the SMTP server {where}: {value}").format(where=self.where, value=_text(str(exc)) or type(exc).__name__),
+                hint=_("check host and port in the smtp section of nyhetsbrev.toml (or NYHETSBREV_SMTP_HOST/PORT) and the network"),
             ) from None
         smtp.set_debuglevel(0)  # smtplib's debug output would print the AUTH exchange
         try:
@@ -178,18 +177,17 @@ class Connection:
             if code != 250:
                 code, text = smtp.helo()
                 if code != 250:
-                    raise TransportError(f"{self.where} refused the greeting: {code} {_text(text)}")
+                    raise TransportError(_("{where} refused the greeting: {code} {text}").format(where=self.where, code=code, text=_text(text)))
             if self.settings.security != "starttls":
                 return
             if not smtp.has_extn("starttls"):
                 raise TransportError(
-                    f"the SMTP server {self.where} does not offer STARTTLS; nothing was sent in plain text",
-                    hint='use security = "tls" if the server speaks TLS directly (often port 465), '
-                    "or ask the mail administrator to enable STARTTLS",
+                    _("the SMTP server {where} does not offer STARTTLS; nothing was sent in plain text").format(where=self.where),
+                    hint=_('use security = "tls" if the server speaks TLS directly (often port 465), or ask the mail administrator to enable STARTTLS'),
                 )
             code, text = smtp.docmd("STARTTLS")
             if code != 220:
-                raise TransportError(f"{self.where} refused STARTTLS: {code} {_text(text)}; nothing was sent in plain text")
+                raise TransportError(_("{where} refused STARTTLS: {code} {text}; nothing was sent in plain text").format(where=self.where, code=code, text=_text(text)))
             smtp.sock = context.wrap_socket(smtp.sock, server_hostname=self.settings.host)
             smtp.file = None
             smtp.helo_resp = smtp.ehlo_resp = None
@@ -197,11 +195,11 @@ class Connection:
             smtp.does_esmtp = False
             code, text = smtp.ehlo()
             if code != 250:
-                raise TransportError(f"{self.where} refused the greeting after STARTTLS: {code} {_text(text)}")
+                raise TransportError(_("{where} refused the greeting after STARTTLS: {code} {text}").format(where=self.where, code=code, text=_text(text)))
         except ssl.SSLCertVerificationError as exc:
             raise self._untrusted(exc) from None
         except (OSError, smtplib.SMTPException) as exc:
-            raise SmtpUnavailable(f"the SMTP server {self.where} closed the connection while greeting: {_text(str(exc))}") from None
+            raise SmtpUnavailable(_("the SMTP server {where} closed the connection while greeting: {text}").format(where=self.where, text=_text(str(exc)))) from None
 
     def _login(self, smtp: smtplib.SMTP) -> None:
         username = self.settings.username
@@ -211,26 +209,26 @@ class Connection:
             return self._login_oauth2(smtp, username)
         password = smtp_password()
         if not password:
-            raise SmtpConfigError(f"{PASSWORD_ENV} is not set", hint="set it in the environment before sending")
+            raise SmtpConfigError(_("{password_env} is not set").format(password_env=PASSWORD_ENV), hint=_("set it in the environment before sending"))
         if not smtp.has_extn("auth"):
             raise TransportError(
-                f"the SMTP server {self.where} does not offer login (AUTH) on this connection",
-                hint="check port and security with your mail provider, or remove username if the relay needs no login",
+                _("the SMTP server {where} does not offer login (AUTH) on this connection").format(where=self.where),
+                hint=_("check port and security with your mail provider, or remove username if the relay needs no login"),
             )
         methods = (smtp.esmtp_features.get("auth") or "").upper().split()
         try:
             code, text = _authenticate(smtp, methods, username, password)
         except (OSError, smtplib.SMTPException) as exc:
-            raise SmtpUnavailable(f"the SMTP server {self.where} closed the connection during login: {type(exc).__name__}") from None
+            raise SmtpUnavailable(_("the SMTP server {where} closed the connection during login: {name}").format(where=self.where, name=type(exc).__name__)) from None
         if code is None:
             raise TransportError(
-                f"the SMTP server {self.where} offers no login method nyhetsbrev knows ({' '.join(methods)})",
-                hint="nyhetsbrev logs in with PLAIN or LOGIN over TLS",
+                _("the SMTP server {where} offers no login method nyhetsbrev knows ({join})").format(where=self.where, join=' '.join(methods)),
+                hint=_("nyhetsbrev logs in with PLAIN or LOGIN over TLS"),
             )
         if code != 235:
             raise TransportError(
-                f"the SMTP server {self.where} refused the login for {username}: {code} {_text(text)}",
-                hint=f"check the username and {PASSWORD_ENV}",
+                _("the SMTP server {where} refused the login for {username}: {code} {text}").format(where=self.where, username=username, code=code, text=_text(text)),
+                hint=_("check the username and {password_env}").format(password_env=PASSWORD_ENV),
             )
 
     def _login_oauth2(self, smtp: smtplib.SMTP, username: str) -> None:
@@ -241,8 +239,8 @@ class Connection:
         methods = (smtp.esmtp_features.get("auth") or "").upper().split() if smtp.has_extn("auth") else []
         if "XOAUTH2" not in methods:
             raise TransportError(
-                f"the SMTP server {self.where} does not offer OAuth 2.0 login (XOAUTH2) on this connection",
-                hint='for Microsoft 365 use host = "smtp.office365.com", port 587, security = "starttls"',
+                _("the SMTP server {where} does not offer OAuth 2.0 login (XOAUTH2) on this connection").format(where=self.where),
+                hint=_('for Microsoft 365 use host = "smtp.office365.com", port 587, security = "starttls"'),
             )
         # On a refused token the server sends a 334 challenge with its reasons; the answer is an empty line.
         answer = functools.partial(_xoauth2_answer, xoauth2(username, token))
@@ -251,20 +249,18 @@ class Connection:
         except smtplib.SMTPAuthenticationError as exc:
             code, text = exc.smtp_code, exc.smtp_error
         except (OSError, smtplib.SMTPException) as exc:
-            raise SmtpUnavailable(f"the SMTP server {self.where} closed the connection during login: {type(exc).__name__}") from None
+            raise SmtpUnavailable(_("the SMTP server {where} closed the connection during login: {name}").format(where=self.where, name=type(exc).__name__)) from None
         if code != 235:
             raise TransportError(
-                f"the SMTP server {self.where} refused the Microsoft 365 sign-in for {username}: {code} {_text(text)}",
-                hint="run 'nyhetsbrev login' and try again; if it is refused again, ask IT whether SMTP AUTH is "
-                "enabled for this mailbox (see docs/microsoft365.md)",
+                _("the SMTP server {where} refused the Microsoft 365 sign-in for {username}: {code} {text}").format(where=self.where, username=username, code=code, text=_text(text)),
+                hint=_("run 'nyhetsbrev login' and try again; if it is refused again, ask IT whether SMTP AUTH is enabled for this mailbox (see docs/microsoft365.md)"),
             )
 
     def _untrusted(self, exc: ssl.SSLCertVerificationError) -> TransportError:
         reason = getattr(exc, "verify_message", "") or _text(str(exc))
         return TransportError(
-            f"the certificate of the SMTP server {self.where} cannot be trusted ({reason}); nothing was sent",
-            hint=f"the server must present a valid certificate for {self.settings.host}; "
-            f"for a private certificate authority set {CAFILE_ENV} to its certificate file",
+            _("the certificate of the SMTP server {where} cannot be trusted ({reason}); nothing was sent").format(where=self.where, reason=reason),
+            hint=_("the server must present a valid certificate for {host}; for a private certificate authority set {cafile_env} to its certificate file").format(host=self.settings.host, cafile_env=CAFILE_ENV),
         )
 
     def send(self, sender: str, recipient: str, data: bytes) -> Result:

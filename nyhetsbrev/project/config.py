@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, ProjectNotFound, SendError
-from ..i18n import _
+from ..i18n import N_, _
 from .front_matter import shorten
 from .headers import check_header_text, check_header_value, envelope_address
 from .models import (ACCESSIBILITY_STATUSES, DIGG_REPORT_URL, AccessibilitySettings, Contact, Group, ImapSettings,
@@ -53,8 +53,8 @@ def find_root(start: Path | None = None, explicit: str | Path | None = None) -> 
         root = Path(named).expanduser().resolve()
         if not (root / SETTINGS_FILE).is_file():
             raise ProjectNotFound(
-                f"no {SETTINGS_FILE} in {root}",
-                hint="point --project at a nyhetsbrev project, or create one with 'nyhetsbrev init DIR'",
+                _("no {settings_file} in {root}").format(settings_file=SETTINGS_FILE, root=root),
+                hint=_("point --project at a nyhetsbrev project, or create one with 'nyhetsbrev init DIR'"),
             )
         return root
     here = (start or Path.cwd()).resolve()
@@ -62,8 +62,8 @@ def find_root(start: Path | None = None, explicit: str | Path | None = None) -> 
         if (folder / SETTINGS_FILE).is_file():
             return folder
     raise ProjectNotFound(
-        f"no {SETTINGS_FILE} in {here} or any folder above it",
-        hint="run this inside a nyhetsbrev project, use --project DIR, or create one with 'nyhetsbrev init DIR'",
+        _("no {settings_file} in {here} or any folder above it").format(settings_file=SETTINGS_FILE, here=here),
+        hint=_("run this inside a nyhetsbrev project, use --project DIR, or create one with 'nyhetsbrev init DIR'"),
     )
 
 
@@ -79,18 +79,18 @@ def load_settings(path: Path) -> Settings:
     check.unknown(data, _SETTINGS_KEYS)
     language = check.text_value(data, "language", default="sv")
     if language not in LANGUAGES:
-        raise check.fail(f"language '{language}' is not supported", "language", hint="use \"sv\" or \"en\"")
+        raise check.fail(_("language '{language}' is not supported").format(language=language), "language", hint=_('use "sv" or "en"'))
     interface = check.text_value(data, "interface_language")  # the language of the commands (nyhetsbrev.i18n reads it)
     if interface is not None and interface not in LANGUAGES:
-        raise check.fail(f"interface_language '{interface}' is not supported", "interface_language",
-                         hint="use \"sv\" or \"en\"")
+        raise check.fail(_("interface_language '{interface}' is not supported").format(interface=interface), "interface_language",
+                         hint=_('use "sv" or "en"'))
     for key in ("archive_url", "image_base_url", "unsubscribe_url"):
         value = data.get(key)
         # an http:// unsubscribe_url (trying `serve` out) or archive_url (no padlock on the web copies) is
         # allowed: check warns, and mail gets no one-click header for the former
         schemes = ("https://", "http://") if key in ("unsubscribe_url", "archive_url") else ("https://",)
         if value and not (isinstance(value, str) and value.startswith(schemes)):
-            raise check.fail(f"'{key}' must be an https:// address", key)
+            raise check.fail(_("'{key}' must be an https:// address").format(key=key), key)
     smtp = _smtp_settings(_server_table(data, "smtp", _SMTP_KEYS, check), check)
     imap = _imap_settings(_server_table(data, "imap", _IMAP_KEYS, check), check)
     _check_header_settings(data, check)
@@ -99,8 +99,8 @@ def load_settings(path: Path) -> Settings:
         subject.format(name="n", issue="22:1", subject="s", date="d")
     except (KeyError, IndexError, ValueError) as exc:
         raise check.fail(
-            f"subject pattern cannot be filled ({exc})", "subject",
-            hint="use only {name}, {issue}, {subject} and {date}",
+            _("subject pattern cannot be filled ({exc})").format(exc=exc), "subject",
+            hint=_("use only {name}, {issue}, {subject} and {date}"),
         ) from None
     return Settings(
         name=check.text_value(data, "name", required=True),
@@ -172,16 +172,15 @@ def _check_header_settings(data: dict[str, Any], check: TableChecker) -> None:
             if key in ("from", "reply_to", "unsubscribe_email"):
                 address = value if key == "unsubscribe_email" else parseaddr(value)[1]
                 if "@" not in address:
-                    raise SendError(f"'{key}' is not an email address: {value}",
-                                    hint='write it as "Name <address@example.se>"' if key != "unsubscribe_email"
-                                    else 'write a plain address such as "avregistrera@example.se"')
+                    raise SendError(_("'{key}' is not an email address: {value}").format(key=key, value=value),
+                                    hint=_('write it as "Name <address@example.se>"') if key != "unsubscribe_email" else _('write a plain address such as "avregistrera@example.se"'))
                 envelope_address(address)
         except SendError as exc:
             what = exc.what if exc.what.startswith(("the '", f"'{key}'")) else f"'{key}': {exc.what}"
             raise check.fail(what, key, hint=exc.hint) from None
         if key == "unsubscribe_url" and any(ch in value for ch in " <>\"'"):
-            raise check.fail("'unsubscribe_url' contains spaces, quotes or angle brackets", key,
-                             hint="write a plain https:// address")
+            raise check.fail(_("'unsubscribe_url' contains spaces, quotes or angle brackets"), key,
+                             hint=_("write a plain https:// address"))
 
 
 def _smtp_settings(table: dict[str, Any], check: TableChecker) -> SmtpSettings:
@@ -191,7 +190,7 @@ def _smtp_settings(table: dict[str, Any], check: TableChecker) -> SmtpSettings:
     host = _env_host("NYHETSBREV_SMTP_HOST") or check.host(table, "host", in_smtp)
     security = (env.get("NYHETSBREV_SMTP_SECURITY") or check.text_value(table, "security", default="starttls")).lower()
     if security not in SECURITY_MODES:
-        raise check.fail(f"SMTP security '{security}' is not known", "security", hint="use starttls, tls or none")
+        raise check.fail(_("SMTP security '{security}' is not known").format(security=security), "security", hint=_("use starttls, tls or none"))
     port = _env_number("NYHETSBREV_SMTP_PORT", *PORTS) or check.number(
         table, "port", low=PORTS[0], high=PORTS[1], default=465 if security == "tls" else 587, whole=True,
         where=in_smtp, example="port = 587")
@@ -204,13 +203,13 @@ def _smtp_settings(table: dict[str, Any], check: TableChecker) -> SmtpSettings:
                                where=in_smtp, example="daily_limit = 10000")
     limits_from = None
     if host and host.lower().rstrip(".") == OFFICE365_HOST and (rate_text is None or daily_limit is None):
-        limits_from = "Microsoft 365's limits for smtp.office365.com"
+        limits_from = N_("Microsoft 365's limits for smtp.office365.com")  # translated where shown
         rate_text = rate_text or OFFICE365_RATE
         daily_limit = daily_limit or OFFICE365_DAILY_LIMIT
     try:
         rate = rate_setting(rate_text) if rate_text else None
     except ValueError as exc:
-        raise check.fail(f"'rate' {exc}", "rate", hint='write it as "30/min", "2/s" or "1000/h"') from None
+        raise check.fail(_("'rate' {exc}").format(exc=exc), "rate", hint=_('write it as "30/min", "2/s" or "1000/h"')) from None
     selectors, dkim_domain = _dkim_settings(table, check)
     return SmtpSettings(host=host, port=port, security=security, username=username, timeout=float(timeout),
                         auth=auth, tenant=tenant, client_id=client_id, rate=rate, daily_limit=daily_limit,
@@ -222,12 +221,12 @@ def _dkim_settings(table: dict[str, Any], check: TableChecker) -> tuple[tuple[st
     selectors = tuple(check.text_list(table, "dkim_selectors", " in [smtp]"))
     for selector in selectors:
         if not re.fullmatch(r"[A-Za-z0-9_-]{1,63}(\.[A-Za-z0-9_-]{1,63})*", selector):
-            raise check.fail(f"'{selector}' in dkim_selectors is not a DKIM selector", "dkim_selectors",
-                             hint='write the selector the relay signs with, e.g. dkim_selectors = ["s1"]')
+            raise check.fail(_("'{selector}' in dkim_selectors is not a DKIM selector").format(selector=selector), "dkim_selectors",
+                             hint=_('write the selector the relay signs with, e.g. dkim_selectors = ["s1"]'))
     domain = check.text_value(table, "dkim_domain")
     if domain is not None and not _DOMAIN.match(domain.rstrip(".")):
-        raise check.fail(f"dkim_domain '{domain}' is not a domain name", "dkim_domain",
-                         hint='the domain in d= of the relay\'s DKIM-Signature, e.g. dkim_domain = "example.se"')
+        raise check.fail(_("dkim_domain '{domain}' is not a domain name").format(domain=domain), "dkim_domain",
+                         hint=_('the domain in d= of the relay\'s DKIM-Signature, e.g. dkim_domain = "example.se"'))
     return selectors, domain.rstrip(".").lower() if domain else None
 
 
@@ -259,11 +258,11 @@ def parse_rate(text: str) -> float:
     number, _sep, unit = str(text).strip().partition("/")
     unit = unit.strip().lower() or "s"
     if unit not in RATE_UNITS:
-        raise ValueError(f"'{text}' has an unknown unit '{unit}' (use /s, /min or /h)")
+        raise ValueError(_("'{text}' has an unknown unit '{unit}' (use /s, /min or /h)").format(text=text, unit=unit))
     try:
         count = float(number.strip().replace(" ", "").replace("\u00a0", ""))
     except ValueError:
-        raise ValueError(f"'{text}' does not start with a number") from None
+        raise ValueError(_("'{text}' does not start with a number").format(text=text)) from None
     if not 0 < count < float("inf"):  # also NaN
         raise ValueError(f"'{text}' must be more than 0" if count <= 0 or count != count
                          else f"'{text}' is not a finite number")
@@ -284,25 +283,23 @@ def oauth_settings(table: dict[str, Any], check: TableChecker, section: str,
     """auth, tenant and client_id of an [smtp] or [imap] table; oauth2 needs all three and the mailbox's username."""
     auth = (check.text_value(table, "auth", default="password") or "password").lower()
     if auth not in AUTH_MODES:
-        raise check.fail(f"'auth' in [{section}] must be \"password\" or \"oauth2\", not '{auth}'", "auth")
+        raise check.fail(_('\'auth\' in [{section}] must be "password" or "oauth2", not \'{auth}\'').format(section=section, auth=auth), "auth")
     tenant, client_id = check.text_value(table, "tenant"), check.text_value(table, "client_id")
     if auth != "oauth2":
         if tenant or client_id:
-            raise check.fail(f"'tenant' and 'client_id' in [{section}] are only used with auth = \"oauth2\"",
-                             "tenant" if tenant else "client_id", hint='add auth = "oauth2" or remove them')
+            raise check.fail(_('\'tenant\' and \'client_id\' in [{section}] are only used with auth = "oauth2"').format(section=section),
+                             "tenant" if tenant else "client_id", hint=_('add auth = "oauth2" or remove them'))
         return auth, None, None
-    app_hint = "your IT department gets both from the app registration (see docs/microsoft365.md)"
+    app_hint = _("your IT department gets both from the app registration (see docs/microsoft365.md)")
     if not tenant or not (_GUID.match(tenant) or _DOMAIN.match(tenant)):
-        raise check.fail(f"auth = \"oauth2\" in [{section}] needs tenant = the directory (tenant) ID or the "
-                         f"organisation's domain{f', not {tenant!r}' if tenant else ''}", "tenant" if tenant else "auth",
+        raise check.fail(_('auth = "oauth2" in [{section}] needs tenant = the directory (tenant) ID or the organisation\'s domain{value}').format(section=section, value=f', not {tenant!r}' if tenant else ''), "tenant" if tenant else "auth",
                          hint=app_hint)
     if not client_id or not _GUID.match(client_id):
-        raise check.fail(f"auth = \"oauth2\" in [{section}] needs client_id = the application (client) ID, "
-                         f"e.g. 00000000-0000-0000-0000-000000000000{f', not {client_id!r}' if client_id else ''}",
+        raise check.fail(_('auth = "oauth2" in [{section}] needs client_id = the application (client) ID, e.g. 00000000-0000-0000-0000-000000000000{value}').format(section=section, value=f', not {client_id!r}' if client_id else ''),
                          "client_id" if client_id else "auth", hint=app_hint)
     if not username or "@" not in username:
-        raise check.fail(f"auth = \"oauth2\" in [{section}] needs username = the mailbox's address", "username"
-                         if username else "auth", hint='e.g. username = "nyhetsbrev@kommun.se"')
+        raise check.fail(_('auth = "oauth2" in [{section}] needs username = the mailbox\'s address').format(section=section), "username"
+                         if username else "auth", hint=_('e.g. username = "nyhetsbrev@kommun.se"'))
     return auth, tenant, client_id
 
 
@@ -310,12 +307,12 @@ def _server_table(data: dict[str, Any], name: str, keys: set[str], check: TableC
     """The [smtp] or [imap] table: a table of known keys, never with the password (that comes from the environment)."""
     table = data.get(name, {})
     if not isinstance(table, dict):
-        raise check.fail(f"'{name}' must be a table: [{name}]", name)
+        raise check.fail(_("'{name}' must be a table: [{name}]").format(name=name), name)
     check.unknown(table, keys, f" in [{name}]")
     if "password" in table:
         raise check.fail(
-            f"the {name.upper()} password must not be written in nyhetsbrev.toml", "password",
-            hint=f"remove it and set NYHETSBREV_{name.upper()}_PASSWORD in the environment instead",
+            _("the {upper} password must not be written in nyhetsbrev.toml").format(upper=name.upper()), "password",
+            hint=_("remove it and set NYHETSBREV_{upper}_PASSWORD in the environment instead").format(upper=name.upper()),
         )
     return table
 
@@ -326,8 +323,8 @@ def _imap_settings(table: dict[str, Any], check: TableChecker) -> ImapSettings:
     in_imap = _(" in [{table}]").format(table="imap")
     security = (check.text_value(table, "security", default="tls") or "tls").lower()
     if security not in IMAP_SECURITY_MODES:
-        raise check.fail(f"IMAP security '{security}' is not known", "security",
-                         hint="use tls (port 993) or starttls (port 143); the mailbox is never read in plain text")
+        raise check.fail(_("IMAP security '{security}' is not known").format(security=security), "security",
+                         hint=_("use tls (port 993) or starttls (port 143); the mailbox is never read in plain text"))
     port = check.number(table, "port", low=PORTS[0], high=PORTS[1], default=993 if security == "tls" else 143,
                         whole=True, where=in_imap, example="port = 993")
     username = check.text_value(table, "username")
@@ -338,10 +335,10 @@ def _imap_settings(table: dict[str, Any], check: TableChecker) -> ImapSettings:
     processed = check.text_value(table, "processed_folder", default="Behandlat") or "Behandlat"
     for key, value in (("folder", folder), ("processed_folder", processed)):
         if any(ch in value for ch in "\r\n\x00*%"):
-            raise check.fail(f"'{key}' in [imap] cannot hold line breaks, * or %", key)
+            raise check.fail(_("'{key}' in [imap] cannot hold line breaks, * or %").format(key=key), key)
     if folder.casefold() == processed.casefold():
-        raise check.fail("'processed_folder' must differ from 'folder' in [imap]", "processed_folder",
-                         hint='e.g. processed_folder = "Behandlat"')
+        raise check.fail(_("'processed_folder' must differ from 'folder' in [imap]"), "processed_folder",
+                         hint=_('e.g. processed_folder = "Behandlat"'))
     return ImapSettings(
         host=check.host(table, "host", in_imap), port=port, security=security,
         username=username, auth=auth, tenant=tenant, client_id=client_id, folder=folder, processed_folder=processed,
@@ -358,7 +355,7 @@ def load_roster(path: Path) -> Roster:
     check.unknown(data, {"group", "contact"})
     groups_raw = data.get("group", [])
     if not isinstance(groups_raw, list):
-        raise check.fail("'group' must be written as [[group]] tables", "group")
+        raise check.fail(_("'group' must be written as [[group]] tables"), "group")
     starts = [n for n, line in enumerate(text.split("\n"), start=1) if re.match(r"\s*\[\[\s*group\s*\]\]", line)]
     groups = [_group(raw, index, check, starts[index - 1] - 1 if index <= len(starts) else 0)
               for index, raw in enumerate(groups_raw, start=1)]
@@ -366,7 +363,7 @@ def load_roster(path: Path) -> Roster:
     if "contact" in data:
         raw = data["contact"]
         if not isinstance(raw, dict):
-            raise check.fail("'contact' must be a table: [contact]", "contact")
+            raise check.fail(_("'contact' must be a table: [contact]"), "contact")
         check.unknown(raw, {"heading", "text", "emails", "phones"}, " in [contact]")
         after = (line_of(text, "contact") or 1) - 1
         contact = Contact(
@@ -381,17 +378,17 @@ def load_roster(path: Path) -> Roster:
 def _group(raw: Any, index: int, check: TableChecker, after: int) -> Group:
     """One [[group]] of a roster; `after` is the line before its header, so errors point into it."""
     if not isinstance(raw, dict):
-        raise check.fail(f"group {index} is not a table", "group", after=after, hint="write each group as [[group]]")
+        raise check.fail(_("group {index} is not a table").format(index=index), "group", after=after, hint=_("write each group as [[group]]"))
     heading = raw.get("heading")
     if heading is None or heading == "":
-        raise check.fail(f"group {index} has no heading", "group", after=after, hint="add heading = \"…\" to each [[group]]")
+        raise check.fail(_("group {index} has no heading").format(index=index), "group", after=after, hint=_('add heading = "…" to each [[group]]'))
     heading = check.text_value(raw, "heading", after=after)
-    where = f" in group '{shorten(heading)}'"
+    where = _(" in group '{heading}'").format(heading=shorten(heading))
     check.unknown(raw, {"heading", "members"}, where, after=after)
     members_raw = raw.get("members", [])
     if not isinstance(members_raw, list):
-        raise check.fail(f"'members'{where} must be a list", "members", after=after,
-                         hint='write members = ["Strängnäs kommun"] or members = [{ name = "…", title = "…" }]')
+        raise check.fail(_("'members'{where} must be a list").format(where=where), "members", after=after,
+                         hint=_('write members = ["Strängnäs kommun"] or members = [{ name = "…", title = "…" }]'))
     members = []
     for member in members_raw:
         if isinstance(member, str):
@@ -401,11 +398,11 @@ def _group(raw: Any, index: int, check: TableChecker, after: int) -> Group:
                                  "members", after=after, hint=_("delete it and write that part again"))
             member = {"name": member}
         if not isinstance(member, dict):
-            raise check.fail(f"a member{where} is neither text nor a table", "members", after=after,
-                             hint='write it as "Name" or { name = "…", title = "…" }')
+            raise check.fail(_("a member{where} is neither text nor a table").format(where=where), "members", after=after,
+                             hint=_('write it as "Name" or { name = "…", title = "…" }'))
         check.unknown(member, _MEMBER_KEYS, f" for a member{where}", after=after)
         fields = {key: check.text_value(member, key, after=after) for key in _MEMBER_KEYS}
         if not any(fields.values()):
-            raise check.fail(f"an empty member{where}", "members", after=after, hint="give it a name or remove it")
+            raise check.fail(_("an empty member{where}").format(where=where), "members", after=after, hint=_("give it a name or remove it"))
         members.append(Member(**fields))
     return Group(heading=heading, members=tuple(members))

@@ -8,6 +8,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from ..errors import ContentError
+from ..i18n import _
 
 KEYS = ("layout", "audience", "title")
 MAX_BYTES = 16 * 1024  # a front matter is a few short lines; more is a mistake (or an attack on the parser)
@@ -43,16 +44,16 @@ def split(text: str, path: Path) -> FrontMatter:
         return FrontMatter(body=text)
     end = next((i for i in range(1, len(lines)) if lines[i].strip() in ("---", "...")), None)
     if end is None:
-        raise ContentError("front matter is not closed", path=path, line=1,
-                           hint="end the front matter with a line of three dashes: ---")
+        raise ContentError(_("front matter is not closed"), path=path, line=1,
+                           hint=_("end the front matter with a line of three dashes: ---"))
     source = "\n".join(lines[1:end])
     if len(source.encode("utf-8")) > MAX_BYTES:
-        raise ContentError(f"front matter is {len(source.encode('utf-8')) // 1024} KB; at most {MAX_BYTES // 1024} KB",
-                           path=path, line=1, hint="keep only layout, audience and title between the --- lines")
+        raise ContentError(_("front matter is {value} KB; at most {value2} KB").format(value=len(source.encode('utf-8')) // 1024, value2=MAX_BYTES // 1024),
+                           path=path, line=1, hint=_("keep only layout, audience and title between the --- lines"))
     values, key_lines = _read_yaml(source, path)
     for key, line in key_lines.items():
         if key not in KEYS:
-            raise ContentError(f"unknown front-matter key '{shorten(key)}'", path=path, line=line, hint=_suggest(key))
+            raise ContentError(_("unknown front-matter key '{shorten}'").format(shorten=shorten(key)), path=path, line=line, hint=_suggest(key))
     return FrontMatter(values=values, lines=key_lines, body="\n".join(lines[end + 1:]), body_line=end + 2)
 
 
@@ -63,13 +64,15 @@ def shorten(value: str, limit: int = 40) -> str:
 
 def _suggest(key: str) -> str:
     """What to write instead of an unknown key: the key probably meant, and the keys there are."""
-    known = "the keys are layout, audience and title"
+    known = _("the keys are layout, audience and title")
     word = key.strip().casefold()
     meant = word if word in KEYS else LIKELY_MEANT.get(word)
     if meant is None:
         close = difflib.get_close_matches(word, [*KEYS, *LIKELY_MEANT], n=1, cutoff=0.75)
         meant = LIKELY_MEANT.get(close[0], close[0]) if close else None
-    return f"did you mean '{meant}'? ({known})" if meant else f"remove it or correct it ({known})"
+    if meant:
+        return _("did you mean '{key}'? ({known})").format(key=meant, known=known)
+    return _("remove it or correct it ({known})").format(known=known)
 
 
 def _read_yaml(source: str, path: Path) -> tuple[dict[str, str | list[str] | None], dict[str, int]]:
@@ -84,33 +87,33 @@ def _read_yaml(source: str, path: Path) -> tuple[dict[str, str | list[str] | Non
         loader = _loader_class()(source)  # the reader refuses control characters already here
         root = loader.get_single_node()
     except _AliasRefused as exc:
-        raise fail("YAML aliases (*name) are not allowed in front matter", exc.mark,
-                   "write the value out in full") from None
+        raise fail(_("YAML aliases (*name) are not allowed in front matter"), exc.mark,
+                   _("write the value out in full")) from None
     except yaml.YAMLError as exc:
         # the construct that was left open (context) points nearer the mistake than where parsing stopped
         mark = getattr(exc, "context_mark", None) or getattr(exc, "problem_mark", None)
         if isinstance(exc, yaml.reader.ReaderError):
             mark = yaml.Mark("", exc.position, source.count("\n", 0, exc.position), 0, None, None)
         problem = getattr(exc, "problem", None) or str(exc).split("\n")[0]
-        raise fail(f"broken YAML front matter: {problem}", mark,
-                   "fix the front matter between the --- lines (key: value)") from None
+        raise fail(_("broken YAML front matter: {problem}").format(problem=problem), mark,
+                   _("fix the front matter between the --- lines (key: value)")) from None
     except RecursionError:
-        raise fail("front matter is nested too deeply", None, "write plain key: value lines") from None
+        raise fail(_("front matter is nested too deeply"), None, _("write plain key: value lines")) from None
     finally:
         if loader is not None:
             loader.dispose()
     if root is None:
         return {}, {}
     if not isinstance(root, yaml.MappingNode):
-        raise fail("front matter must be key: value lines", root.start_mark, "for example: layout: timeline")
+        raise fail(_("front matter must be key: value lines"), root.start_mark, _("for example: layout: timeline"))
     values: dict[str, str | list[str] | None] = {}
     lines: dict[str, int] = {}
     for key_node, value_node in root.value:
         if not isinstance(key_node, yaml.ScalarNode):
-            raise fail("a front-matter key must be a plain word", key_node.start_mark, "for example: title: …")
+            raise fail(_("a front-matter key must be a plain word"), key_node.start_mark, _("for example: title: …"))
         key = key_node.value
         if key in values:
-            raise fail(f"'{shorten(key)}' is written twice", key_node.start_mark, "keep one of the two lines")
+            raise fail(_("'{shorten}' is written twice").format(shorten=shorten(key)), key_node.start_mark, _("keep one of the two lines"))
         lines[key] = key_node.start_mark.line + 2
         if isinstance(value_node, yaml.ScalarNode):
             values[key] = _text(value_node)
@@ -118,13 +121,13 @@ def _read_yaml(source: str, path: Path) -> tuple[dict[str, str | list[str] | Non
             items = []
             for item in value_node.value:
                 if not isinstance(item, yaml.ScalarNode):
-                    raise fail(f"'{shorten(key)}' must be a list of words, not of lists or tables", item.start_mark,
-                               f"write it as {shorten(key)}: [a, b]")
+                    raise fail(_("'{shorten}' must be a list of words, not of lists or tables").format(shorten=shorten(key)), item.start_mark,
+                               _("write it as {key}: [a, b]").format(key=shorten(key)))
                 items.append(_text(item) or "")
             values[key] = items
         else:
-            raise fail(f"'{shorten(key)}' must be text or a list, not a table", value_node.start_mark,
-                       f"write it on one line: {shorten(key)}: …")
+            raise fail(_("'{shorten}' must be text or a list, not a table").format(shorten=shorten(key)), value_node.start_mark,
+                       _("write it on one line: {key}: …").format(key=shorten(key)))
     return values, lines
 
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 import re
 
 from ..errors import HeaderInjection, SendError
+from ..i18n import N_, _
 
 _UNSAFE = ("\r", "\n", "\0", "=?")
-_SHOWN = {"\r": "a carriage return", "\n": "a line break", "\0": "a NUL character", "=?": "'=?'"}
+_SHOWN = {"\r": N_("a carriage return"), "\n": N_("a line break"), "\0": N_("a NUL character"), "=?": "'=?'"}
 _ADDRESS = re.compile(r"[^\s@<>()\[\],;:\"\\]+@[^\s@<>()\[\],;:\"\\]+\.[^\s@<>()\[\],;:\"\\]+")
 
 
@@ -26,7 +27,8 @@ def text_problem(value: str | None, what: str) -> str | None:
 def _problem(text: str, what: str, unsafe: tuple[str, ...]) -> str | None:
     for bad in unsafe:
         if bad in text:
-            return f"the {what} contains {_SHOWN[bad]}, which could add headers or recipients to the email"
+            return _("the {what} contains {character}, which could add headers or recipients to the email").format(
+                what=what, character=_(_SHOWN[bad]))
     return None
 
 
@@ -34,7 +36,7 @@ def check_header_text(value: str | None, what: str) -> str:
     """Return free text bound for an encoded header (the subject), or raise HeaderInjection for CR, LF or NUL."""
     problem = text_problem(value, what)
     if problem:
-        raise HeaderInjection(problem, hint=f"remove it from the {what}")
+        raise HeaderInjection(problem, hint=_("remove it from the {what}").format(what=what))
     return value or ""
 
 
@@ -42,7 +44,7 @@ def check_header_value(value: str | None, what: str) -> str:
     """Return value, or raise HeaderInjection if it holds CR, LF, NUL or an encoded word ('=?')."""
     problem = _problem(value or "", what, _UNSAFE)
     if problem:
-        raise HeaderInjection(problem, hint=f"remove it from the {what}")
+        raise HeaderInjection(problem, hint=_("remove it from the {what}").format(what=what))
     return value or ""
 
 
@@ -83,17 +85,16 @@ def envelope_address(address: str) -> str:
     """The address as it goes on the wire: checked, IDN domain in ASCII; SendError when it cannot be sent."""
     check_header_value(address, "address")
     address = address.strip()
-    local, _, domain = address.rpartition("@")
+    local, _at, domain = address.rpartition("@")
     try:
         domain = ascii_domain(domain) if not domain.isascii() else domain
     except UnicodeError:
-        raise SendError(f"the address {address} has a domain that cannot be written in ASCII") from None
+        raise SendError(_("the address {address} has a domain that cannot be written in ASCII").format(address=address)) from None
     if not local.isascii():
         raise SendError(
-            f"the address {address} has non-ASCII characters before the @, which needs SMTPUTF8; nyhetsbrev sends "
-            "without it, so it cannot deliver this address"
+            _("the address {address} has non-ASCII characters before the @, which needs SMTPUTF8; nyhetsbrev sends without it, so it cannot deliver this address").format(address=address)
         )
     result = f"{local}@{domain}"
     if not _ADDRESS.fullmatch(result):
-        raise SendError(f"'{address}' is not a deliverable email address")
+        raise SendError(_("'{address}' is not a deliverable email address").format(address=address))
     return result

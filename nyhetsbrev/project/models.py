@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import IssueIdError
+from ..i18n import _
 
 # Tokens that build leaves in the email and sending fills per recipient.
 # They survive Jinja2 (rendered as text), MJML and the CSS inliner unchanged.
@@ -33,14 +34,14 @@ class IssueId:
         match = _ID_RE.match(raw)
         if not match:
             raise IssueIdError(
-                f"'{text}' is not an issue id",
-                hint="write it as YY:N, for example 22:1 (22-1 and 2022:1 work too)",
+                _("'{text}' is not an issue id").format(text=text),
+                hint=_("write it as YY:N, for example 22:1 (22-1 and 2022:1 work too)"),
             )
         year, number = int(match.group(1)), int(match.group(2))
         if number < 1:
             raise IssueIdError(
-                f"'{text}' is not an issue id: numbers start at 1",
-                hint="write it as YY:N, for example 22:1",
+                _("'{text}' is not an issue id: numbers start at 1").format(text=text),
+                hint=_("write it as YY:N, for example 22:1"),
             )
         return cls(year, number)
 

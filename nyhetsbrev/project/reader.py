@@ -32,10 +32,10 @@ def read_issue(project: Project, issue_id: IssueId) -> Issue:
     check.unknown(data, {"subject", "date", "preheader", "title", "draft"})
     draft = data.get("draft", False)
     if not isinstance(draft, bool):
-        raise check.fail("'draft' must be true or false (no quotes)", "draft")
+        raise check.fail(_("'draft' must be true or false (no quotes)"), "draft")
     date = data.get("date")
     if date is not None and not isinstance(date, dt.date):
-        raise check.fail("'date' must be a date such as 2022-04-01 (no quotes)", "date")
+        raise check.fail(_("'date' must be a date such as 2022-04-01 (no quotes)"), "date")
     if isinstance(date, dt.datetime):
         date = date.date()
     sections = tuple(
@@ -63,8 +63,8 @@ def issue_not_found(project: Project, issue_id: IssueId) -> IssueNotFound | Issu
         return problem
     known = ", ".join(str(i) for i, found in sorted(folders.items()) if _folder_problem(project, i, found) is None)
     return IssueNotFound(
-        f"issue {issue_id} not found: no folder {project.issue_dir(issue_id)}",
-        hint=f"issues in this project: {known or 'none yet'}; create one with 'nyhetsbrev new {issue_id}'",
+        _("issue {issue_id} not found: no folder {issue_dir}").format(issue_id=issue_id, issue_dir=project.issue_dir(issue_id)),
+        hint=_("issues in this project: {value}; create one with 'nyhetsbrev new {issue_id}'").format(value=known or 'none yet', issue_id=issue_id),
     )
 
 
@@ -125,8 +125,9 @@ def read_section(path: Path, root: Path | None = None) -> Section:
     meta = front.values
     layout = meta.get("layout") or "text"
     if layout not in LAYOUTS:
-        what = "'layout' must be one word" if isinstance(layout, list) else f"unknown layout '{front_matter.shorten(layout)}'"
-        raise ContentError(what, path=path, line=front.lines.get("layout"), hint=f"use one of: {', '.join(LAYOUTS)}")
+        what = _("'layout' must be one word") if isinstance(layout, list) else _("unknown layout '{layout}'").format(
+            layout=front_matter.shorten(layout))
+        raise ContentError(what, path=path, line=front.lines.get("layout"), hint=_("use one of: {join}").format(join=', '.join(LAYOUTS)))
     for key in ("title", "audience"):  # a YAML escape ("\u202e") can write what the file itself does not hold
         value = meta.get(key) or ""
         found = next(filter(None, map(control_character, value if isinstance(value, list) else [value])), None)
@@ -138,13 +139,13 @@ def read_section(path: Path, root: Path | None = None) -> Section:
         audience = [audience]
     if not all(a.strip() for a in audience):
         raise ContentError(
-            "'audience' must be a list of list names", path=path, line=front.lines.get("audience"),
-            hint="write it as audience: [politiker, profession]",
+            _("'audience' must be a list of list names"), path=path, line=front.lines.get("audience"),
+            hint=_("write it as audience: [politiker, profession]"),
         )
     title = meta.get("title")
     if isinstance(title, list):
-        raise ContentError("'title' must be text, not a list", path=path, line=front.lines.get("title"),
-                           hint="write it as title: Vad händer nu?")
+        raise ContentError(_("'title' must be text, not a list"), path=path, line=front.lines.get("title"),
+                           hint=_("write it as title: Vad händer nu?"))
     return Section(
         path=path, body=front.body, body_line=front.body_line, layout=layout,
         audience=tuple(a.strip() for a in audience), title=title or None, key_lines=tuple(front.lines.items()),
@@ -153,32 +154,32 @@ def read_section(path: Path, root: Path | None = None) -> Section:
 
 def _read_section_text(path: Path, root: Path | None) -> str:
     """The text of a section file: a regular file inside the project, UTF-8, at most MAX_SECTION_BYTES."""
-    hint = "make it a readable .md file"
+    hint = _("make it a readable .md file")
     try:
         target = path.resolve()
         if root is not None and not target.is_relative_to(root.resolve()):
-            raise ContentError(f"the section is a link to a file outside the project ({target})", path=path,
-                               hint="copy the file into the issue folder instead of linking to it")
+            raise ContentError(_("the section is a link to a file outside the project ({target})").format(target=target), path=path,
+                               hint=_("copy the file into the issue folder instead of linking to it"))
         if not target.exists():
-            raise ContentError("cannot read the section: it is a link to a missing file", path=path, hint=hint)
+            raise ContentError(_("cannot read the section: it is a link to a missing file"), path=path, hint=hint)
         if not target.is_file():
-            raise ContentError("cannot read the section: it is a folder or a device, not a file", path=path, hint=hint)
+            raise ContentError(_("cannot read the section: it is a folder or a device, not a file"), path=path, hint=hint)
         with open(target, "rb") as file:
             data = file.read(MAX_SECTION_BYTES + 1)
     except OSError as exc:
-        raise ContentError(f"cannot read the section: {exc.strerror}", path=path, hint=hint) from None
+        raise ContentError(_("cannot read the section: {strerror}").format(strerror=exc.strerror), path=path, hint=hint) from None
     except RuntimeError:  # Path.resolve on a loop of links (Python < 3.13)
-        raise ContentError("cannot read the section: it is a loop of links", path=path, hint=hint) from None
+        raise ContentError(_("cannot read the section: it is a loop of links"), path=path, hint=hint) from None
     if len(data) > MAX_SECTION_BYTES:
         size = target.stat().st_size
         raise ContentError(
-            f"the section is {size / 2**20:.1f} MB; a section may be at most {MAX_SECTION_BYTES // 2**20} MB", path=path,
-            hint="split it into several sections, or link to a long document instead of pasting it",
+            _("the section is {value:.1f} MB; a section may be at most {value2} MB").format(value=size / 2**20, value2=MAX_SECTION_BYTES // 2**20), path=path,
+            hint=_("split it into several sections, or link to a long document instead of pasting it"),
         )
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
-        raise ContentError("not UTF-8 text", path=path, hint="save the file as UTF-8") from None
+        raise ContentError(_("not UTF-8 text"), path=path, hint=_("save the file as UTF-8")) from None
 
 
 def read_templates(project: Project) -> dict[str, tuple[str, Path]]:
@@ -192,5 +193,5 @@ def read_templates(project: Project) -> dict[str, tuple[str, Path]]:
                 try:
                     found[path.name] = (path.read_text(encoding="utf-8"), path)
                 except UnicodeDecodeError:
-                    raise ConfigError("template is not UTF-8 text", path=path) from None
+                    raise ConfigError(_("template is not UTF-8 text"), path=path) from None
     return found

@@ -10,6 +10,7 @@ from . import config, reader
 from ..errors import IssueNotFound, ProjectExists
 from .models import TEXT_PLACEHOLDER, IssueId
 from ..writer import write_bytes, write_text
+from ..i18n import _
 
 STARTER = Path(__file__).parent / "starter"
 
@@ -30,16 +31,16 @@ def init_project(directory: Path, today: dt.date | None = None) -> Created:
     root = Path(directory).expanduser().resolve()
     if (root / config.SETTINGS_FILE).exists():
         raise ProjectExists(
-            f"{root} already holds a nyhetsbrev project", path=root / config.SETTINGS_FILE,
-            hint="choose an empty folder, or work in the existing project",
+            _("{root} already holds a nyhetsbrev project").format(root=root), path=root / config.SETTINGS_FILE,
+            hint=_("choose an empty folder, or work in the existing project"),
         )
     issue_id = IssueId(today.year % 100, 1)
     starter = (root / config.ROSTER_FILE, root / "issues" / issue_id.folder)
     existing = [path for path in starter if path.exists() or path.is_symlink()]
     if existing:
         names = " and ".join(str(path.relative_to(root)) for path in existing)
-        raise ProjectExists(f"the folder already has {names}", path=root,
-                            hint="choose an empty folder, or move the file away first; nothing was changed")
+        raise ProjectExists(_("the folder already has {names}").format(names=names), path=root,
+                            hint=_("choose an empty folder, or move the file away first; nothing was changed"))
     root.mkdir(parents=True, exist_ok=True)
     for name in (config.SETTINGS_FILE, config.ROSTER_FILE):
         _create(root / name, (STARTER / name).read_bytes())
@@ -66,7 +67,7 @@ def _create(path: Path, data: bytes) -> None:
         with open(path, "xb") as file:
             file.write(data)
     except FileExistsError:
-        raise ProjectExists(f"{path} already exists", path=path, hint="choose an empty folder") from None
+        raise ProjectExists(_("{path} already exists").format(path=path), path=path, hint=_("choose an empty folder")) from None
 
 
 def _extend_gitignore(path: Path) -> None:
@@ -99,14 +100,14 @@ def new_issue(root: Path, issue: str | None = None, today: dt.date | None = None
     folder = project.issue_dir(issue_id)
     if folder.exists():
         raise ProjectExists(
-            f"issue {issue_id} already exists", path=folder,
-            hint=f"edit it, or run 'nyhetsbrev new' for the next number",
+            _("issue {issue_id} already exists").format(issue_id=issue_id), path=folder,
+            hint=_("edit it, or run 'nyhetsbrev new' for the next number").format(),
         )
     previous = [i for i in existing if i < issue_id] or existing
     if not previous:
         raise IssueNotFound(
-            "the project has no issue to take the shape from", path=project.issues_dir,
-            hint="run 'nyhetsbrev init' in a new folder to get an example issue",
+            _("the project has no issue to take the shape from"), path=project.issues_dir,
+            hint=_("run 'nyhetsbrev init' in a new folder to get an example issue"),
         )
     last = reader.read_issue(project, previous[-1])
     files = [folder / reader.ISSUE_FILE]

@@ -19,9 +19,9 @@ def read_toml(path: Path) -> tuple[dict[str, Any], str]:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError(f"{path.name} is missing", path=path, hint="create it (see 'nyhetsbrev init')") from None
+        raise ConfigError(_("{name} is missing").format(name=path.name), path=path, hint=_("create it (see 'nyhetsbrev init')")) from None
     except UnicodeDecodeError:
-        raise ConfigError("not UTF-8 text", path=path, hint="save the file as UTF-8") from None
+        raise ConfigError(_("not UTF-8 text"), path=path, hint=_("save the file as UTF-8")) from None
     try:
         return tomllib.loads(text), text
     except tomllib.TOMLDecodeError as exc:
@@ -29,7 +29,7 @@ def read_toml(path: Path) -> tuple[dict[str, Any], str]:
         match = re.search(r"\(at line (\d+), column \d+\)", message)
         line = int(match.group(1)) if match else None
         what = re.sub(r"\s*\(at line \d+, column \d+\)", "", message)
-        raise ConfigError(f"TOML syntax error: {what}", path=path, line=line, hint="fix the line and try again") from None
+        raise ConfigError(_("TOML syntax error: {what}").format(what=what), path=path, line=line, hint=_("fix the line and try again")) from None
 
 
 # Characters that cannot be shown: C0 and C1 controls (tab and line breaks apart), direction overrides and
@@ -170,8 +170,8 @@ class TableChecker:
         for key in table:
             if key not in allowed:
                 raise self.fail(
-                    f"unknown setting '{shorten(key)}'{where}", key,
-                    hint=f"known settings are: {', '.join(sorted(allowed))}", after=after,
+                    _("unknown setting '{shorten}'{where}").format(shorten=shorten(key), where=where), key,
+                    hint=_("known settings are: {join}").format(join=', '.join(sorted(allowed))), after=after,
                 )
 
     def text_value(self, table: dict[str, Any], key: str, *, required: bool = False, default: str | None = None,
@@ -180,10 +180,10 @@ class TableChecker:
         value = table.get(key, default)
         if value is None or value == "":
             if required:
-                raise self.fail(f"'{key}' is required", hint=f"add {key} = \"…\" to {self.path.name}")
+                raise self.fail(_("'{key}' is required").format(key=key), hint=_('add {key} = "…" to {name}').format(key=key, name=self.path.name))
             return default if default != "" else None
         if not isinstance(value, str):
-            raise self.fail(f"'{key}' must be text in quotes", key, hint=f'write it as {key} = "…"', after=after)
+            raise self.fail(_("'{key}' must be text in quotes").format(key=key), key, hint=_('write it as {key} = "…"').format(key=key), after=after)
         self._refuse_controls(value, key, after)
         return value.strip()
 
@@ -197,7 +197,7 @@ class TableChecker:
         """A list of texts, each stripped; empty when absent."""
         value = table.get(key, [])
         if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-            raise self.fail(f"'{key}'{where} must be a list of texts", key, hint=f'write it as {key} = ["…", "…"]',
+            raise self.fail(_("'{key}'{where} must be a list of texts").format(key=key, where=where), key, hint=_('write it as {key} = ["…", "…"]').format(key=key),
                             after=after)
         for item in value:
             self._refuse_controls(item, key, after)

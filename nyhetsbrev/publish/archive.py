@@ -92,7 +92,7 @@ def publish(root: Path, out_dir: Path | None = None, progress: Callable[[int, in
         if progress:
             progress(done, len(ids))
     entries = [_entry(issue_id, known[issue_id.folder]) for issue_id in result.published]
-    result.problems += [Problem("warning", f"issue {e.id} has no date: add date = … to its issue.toml",
+    result.problems += [Problem("warning", _("issue {id} has no date: add date = … to its issue.toml").format(id=e.id),
                                 project.issue_dir(e.id) / reader.ISSUE_FILE) for e in entries if e.date is None]
     site = {
         "index.html": pages.render_index(project.settings, project.roster, entries, templates).encode("utf-8"),
@@ -140,8 +140,8 @@ def _render_issue(project: Project, issue_id: IssueId, templates, out_dir: Path,
     checked = pipeline.check_issue(project, issue)
     if checked.errors:
         first = checked.errors[0]
-        raise ContentError(f"issue {issue.id} cannot be published: {first.message}", path=first.path, line=first.line,
-                           hint=f"run 'nyhetsbrev check {issue.id}', fix it, or mark it draft = true")
+        raise ContentError(_("issue {id} cannot be published: {message}").format(id=issue.id, message=first.message), path=first.path, line=first.line,
+                           hint=_("run 'nyhetsbrev check {id}', fix it, or mark it draft = true").format(id=issue.id))
     for version, web_html in sorted(pipeline.web_versions(project, issue, checked.rendered).items()):
         if version and key is None:
             record["left_out"] = True

@@ -10,10 +10,10 @@ from ..project import config, leftovers, reader
 from ..project.toml_file import line_in_file
 from .. import writer
 from ..errors import ContentError, StoreError
-from ..i18n import _
 from ..store.db import default_db_path, open_db
 from ..store.recipients import list_names
 from ..project.models import BuildResult, Issue, IssueId, Problem, Project, Rendered
+from ..i18n import _, ngettext
 
 OUTPUT_FILES = ("email.html", "email.txt", "web.html")
 
@@ -122,8 +122,7 @@ def settings_problems(project: Project) -> list[Problem]:
             *_settings_line(project, "unsubscribe_url")))
     elif url and not url.startswith("https://"):
         problems.append(Problem(
-            "warning", "unsubscribe_url is not https: mail clients offer one-click unsubscribe only for an https "
-            "address (Gmail requires it of bulk senders), so the emails go without it", *_settings_line(project, "unsubscribe_url")))
+            "warning", _("unsubscribe_url is not https: mail clients offer one-click unsubscribe only for an https address (Gmail requires it of bulk senders), so the emails go without it"), *_settings_line(project, "unsubscribe_url")))
     return problems
 
 
@@ -131,15 +130,14 @@ def archive_problems(project: Project) -> list[Problem]:
     """Warnings about archive_url, the address of the web copies and of the archive's feed (check, send, publish)."""
     url = project.settings.archive_url
     if not url:
-        return [Problem("warning", "archive_url is not set in nyhetsbrev.toml: the email has no 'view in browser' link "
-                                   "and the archive's feed has no address of its own")]
+        return [Problem("warning", _("archive_url is not set in nyhetsbrev.toml: the email has no 'view in browser' link and the archive's feed has no address of its own"))]
     if _query_or_fragment(url):
         return [Problem("error", _(
             "archive_url must have no query or fragment ('{part}'): each issue's address is made by adding /YY-N/ "
             "to its end, so the 'view in browser' links and the archive's feed could not work").format(
                 part=_query_or_fragment(url)), *_settings_line(project, "archive_url"))]
     if not url.startswith("https://"):
-        return [Problem("warning", f"archive_url '{url}' is not https://: browsers mark the web copies as not secure",
+        return [Problem("warning", _("archive_url '{url}' is not https://: browsers mark the web copies as not secure").format(url=url),
                         *_settings_line(project, "archive_url"))]
     return []
 
@@ -161,7 +159,8 @@ def build(root: Path, issue_id: IssueId | str) -> BuildResult:
     result = check_issue(project, issue)
     if result.errors:
         first = result.errors[0]
-        more = f" (and {len(result.errors) - 1} more: run 'nyhetsbrev check {result.issue.id}')" if len(result.errors) > 1 else ""
+        more = " " + ngettext("(and {count} more: run 'nyhetsbrev check {id}')", "(and {count} more: run 'nyhetsbrev check {id}')",
+                              len(result.errors) - 1).format(count=len(result.errors) - 1, id=result.issue.id) if len(result.errors) > 1 else ""
         raise ContentError(first.message + more, path=first.path, line=first.line)
     out_dir = Path(root) / "build" / result.issue.id.folder
     rendered = result.rendered

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from .issue import Templates, date_text, environment, issue_label
 from ..errors import TemplateError
 from ..project.models import IssueId, Roster, Settings
+from ..i18n import N_, _
 
 INDEX_TEMPLATE = "archive-index.html.j2"
 STATEMENT_TEMPLATE = "archive-accessibility.html.j2"
@@ -128,7 +129,7 @@ def render_index(settings: Settings, roster: Roster, entries: list[ArchiveEntry]
         "organisation": settings.organisation, "contact": roster.contact, "issues": issues,
         "statement_href": STATEMENT_PAGE,
     }
-    return _render(templates, INDEX_TEMPLATE, context, "the archive's front page")
+    return _render(templates, INDEX_TEMPLATE, context, N_("the archive's front page"))
 
 
 def render_statement(settings: Settings, templates: Templates) -> str:
@@ -142,7 +143,7 @@ def render_statement(settings: Settings, templates: Templates) -> str:
         "contact": contact, "contact_href": contact if contact and contact.startswith("https://") else f"mailto:{contact}",
         "supervisory_url": a11y.supervisory_url, "reviewed_text": date_text(settings, a11y.reviewed),
     }
-    return _render(templates, STATEMENT_TEMPLATE, context, "the accessibility statement")
+    return _render(templates, STATEMENT_TEMPLATE, context, N_("the accessibility statement"))
 
 
 def _render(templates: Templates, name: str, context: dict, what: str) -> str:
@@ -153,9 +154,9 @@ def _render(templates: Templates, name: str, context: dict, what: str) -> str:
         return env.get_template(name).render(context)
     except jinja2.TemplateError as exc:
         raise TemplateError(
-            f"{what} could not be rendered: {exc.message}",
+            _("{what} could not be rendered: {message}").format(what=_(what), message=exc.message),
             path=getattr(exc, "filename", None) or templates.get(name, ("", None))[1],
-            line=getattr(exc, "lineno", None), hint=f"check {name} in templates/",
+            line=getattr(exc, "lineno", None), hint=_("check {name} in templates/").format(name=name),
         ) from None
 
 
@@ -213,12 +214,12 @@ def feed_content(page_html: str, settings: Settings) -> str:
 def _insert_before(page: str, marker: str, text: str) -> str:
     at = page.find(marker)
     if at < 0:
-        raise TemplateError(f"the web copy has no {marker}", hint="keep <mj-head> and <mj-body> in your templates")
+        raise TemplateError(_("the web copy has no {marker}").format(marker=marker), hint=_("keep <mj-head> and <mj-body> in your templates"))
     return page[:at] + text + page[at:]
 
 
 def _insert_after_body_tag(page: str, text: str) -> str:
     match = re.search(r"<body\b[^>]*>", page)
     if not match:
-        raise TemplateError("the web copy has no <body>", hint="keep <mj-body> in your templates")
+        raise TemplateError(_("the web copy has no <body>"), hint=_("keep <mj-body> in your templates"))
     return page[:match.end()] + text + page[match.end():]

@@ -25,22 +25,22 @@ def inspect(issue: Issue, rendered: Rendered, *, images_linked: bool = False) ->
     problems: list[Problem] = []
     toml = issue.folder / "issue.toml"
     if not issue.subject:
-        problems.append(Problem("error", "the issue has no subject: add subject = \"…\"", toml))
+        problems.append(Problem("error", _('the issue has no subject: add subject = "…"'), toml))
     elif len(issue.subject) > SUBJECT_MAX:
         problems.append(Problem(
-            "warning", f"the subject is {len(issue.subject)} characters; phones cut it after about {SUBJECT_MAX}", toml))
+            "warning", _("the subject is {count} characters; phones cut it after about {subject_max}").format(count=len(issue.subject), subject_max=SUBJECT_MAX), toml))
     if not issue.preheader:
-        problems.append(Problem("warning", "no preheader: inboxes will show the first words of the email instead", toml))
+        problems.append(Problem("warning", _("no preheader: inboxes will show the first words of the email instead"), toml))
     problems.extend(_header_problems(issue))
     if not issue.sections:
-        problems.append(Problem("error", "the issue has no sections: add a Markdown file such as 01-inledning.md", issue.folder))
+        problems.append(Problem("error", _("the issue has no sections: add a Markdown file such as 01-inledning.md"), issue.folder))
     for section in issue.sections:
         problems.extend(_section_problems(issue, section, rendered))
     problems.extend(unused_images(issue))
     size = len(rendered.email_html.encode("utf-8"))
     if size > GMAIL_CLIP_BYTES:
         problems.append(Problem(
-            "warning", f"email.html is {size // 1024} KB; Gmail clips messages over about 102 KB: shorten the issue"))
+            "warning", _("email.html is {value} KB; Gmail clips messages over about 102 KB: shorten the issue").format(value=size // 1024)))
     problems.extend(_message_problems(rendered, images_linked))
     return problems
 
@@ -52,19 +52,19 @@ def _header_problems(issue: Issue) -> list[Problem]:
     for key, value in (("subject", issue.subject), ("preheader", issue.preheader)):
         problem = text_problem(value, key)
         if problem:
-            problems.append(Problem("error", f"{problem}: write it on one line", toml, line_in_file(toml, key)))
+            problems.append(Problem("error", _("{problem}: write it on one line").format(problem=problem), toml, line_in_file(toml, key)))
     return problems
 
 
 def _message_problems(rendered: Rendered, images_linked: bool) -> list[Problem]:
     size = message_size(rendered, embedded=not images_linked)
-    what = "the message as sent" + ("" if images_linked or not rendered.images else " (images embedded)")
-    fix = "make the images smaller or fewer" + ("" if images_linked else ", or set image_base_url to link them instead")
+    what = _("the message as sent") if images_linked or not rendered.images else _("the message as sent (images embedded)")
+    fix = _("make the images smaller or fewer") if images_linked else _(
+        "make the images smaller or fewer, or set image_base_url to link them instead")
     if size > MESSAGE_MAX_BYTES:
-        return [Problem("error", f"{what} is {size_text(size)}; mail servers refuse messages over 10 MB: {fix}")]
+        return [Problem("error", _("{what} is {size_text}; mail servers refuse messages over 10 MB: {fix}").format(what=what, size_text=size_text(size), fix=fix))]
     if size > MESSAGE_WARN_BYTES:
-        return [Problem("warning", f"{what} is {size_text(size)}; over 1 MB is slow to send to a whole list "
-                                   f"and some servers refuse it: {fix}")]
+        return [Problem("warning", _("{what} is {size_text}; over 1 MB is slow to send to a whole list and some servers refuse it: {fix}").format(what=what, size_text=size_text(size), fix=fix))]
     return []
 
 
@@ -90,7 +90,7 @@ def _section_problems(issue: Issue, section, rendered: Rendered) -> list[Problem
     problems: list[Problem] = []
     path, offset = section.path, section.body_line - 1
     if not section.body.strip():
-        problems.append(Problem("warning", "the section is empty", path))
+        problems.append(Problem("warning", _("the section is empty"), path))
     doc = markdown.document(section)
     found = doc.findings
     made = {image.source: image for image in rendered.images}
@@ -98,35 +98,34 @@ def _section_problems(issue: Issue, section, rendered: Rendered) -> list[Problem
     for src, alt, line in found.images:
         where = offset + line if line else None
         if not alt.strip():
-            problems.append(Problem("warning", f"image '{src}' has no alt text: write ![what it shows]({src})", path, where))
+            problems.append(Problem("warning", _("image '{src}' has no alt text: write ![what it shows]({src})").format(src=src), path, where))
         if not markdown.is_local(src):
             if src.startswith("http://"):
-                problems.append(Problem("warning", f"image '{src}' uses http://; use https://", path, where))
+                problems.append(Problem("warning", _("image '{src}' uses http://; use https://").format(src=src), path, where))
             continue
         target, name = image_step.source_path(issue.folder, src), unquote(src)  # as the author wrote it
         if not target.is_relative_to(issue.folder.resolve()):
-            problems.append(Problem("error", f"image '{name}' is outside the issue folder: put it in images/", path, where))
+            problems.append(Problem("error", _("image '{name}' is outside the issue folder: put it in images/").format(name=name), path, where))
         elif not target.is_file():
             close = _close_file_name(issue.folder, target)
             missing = (_("image '{name}' not found: did you mean '{close}'?").format(name=name, close=close) if close
                        else _("image '{name}' not found: add the file or fix the path").format(name=name))
             problems.append(Problem("error", missing, path, where))
         elif target in refused:
-            problems.append(Problem("error", f"image '{name}': {refused[target]}", path, where))
+            problems.append(Problem("error", _("image '{name}': {value}").format(name=name, value=refused[target]), path, where))
         elif target in made and len(made[target].data) > IMAGE_WARN_BYTES:
-            photo = "; it looks like a photo: save it as JPEG, which is far smaller" if made[target].photo_like else ""
+            photo = _("; it looks like a photo: save it as JPEG, which is far smaller") if made[target].photo_like else ""
             problems.append(Problem(
-                "warning", f"image '{name}' is {size_text(len(made[target].data))} after optimisation (over 300 KB): "
-                           f"crop it or use a smaller picture{photo}", path, where))
+                "warning", _("image '{name}' is {size_text} after optimisation (over 300 KB): crop it or use a smaller picture{photo}").format(name=name, size_text=size_text(len(made[target].data)), photo=photo), path, where))
     for href, line in found.links:
         if href.startswith("http://"):
             problems.append(Problem(
-                "warning", f"link '{href}' uses http://; use https:// if the site has it", path, offset + line if line else None))
+                "warning", _("link '{href}' uses http://; use https:// if the site has it").format(href=href), path, offset + line if line else None))
     problems.extend(Problem("error", _literal_message(text), path, offset + line if line else None)
                     for text, line in found.literal)
     problems.extend(_authoring_problems(section, found))
     if section.layout == "timeline" and not doc.steps:
-        problems.append(Problem("warning", "timeline section has no steps: start each step with a ### heading", path))
+        problems.append(Problem("warning", _("timeline section has no steps: start each step with a ### heading"), path))
     return problems
 
 
@@ -185,17 +184,16 @@ def _authoring_problems(section, found: markdown.Findings) -> list[Problem]:
     """Text left unfinished, comments left open, and raw HTML (which readers would see as text)."""
     path, offset = section.path, section.body_line - 1
     problems = [
-        Problem("error", f"placeholder text '{TEXT_PLACEHOLDER}' left by 'nyhetsbrev new': write the section's text here",
+        Problem("error", _("placeholder text '{text_placeholder}' left by 'nyhetsbrev new': write the section's text here").format(text_placeholder=TEXT_PLACEHOLDER),
                 path, offset + number)
         for number, line in enumerate(section.body.splitlines(), start=1) if line.strip() == TEXT_PLACEHOLDER
     ]
     problems.extend(
-        Problem("error", "an HTML comment '<!--' is not closed: end the note with '-->' (readers see no comment)",
+        Problem("error", _("an HTML comment '<!--' is not closed: end the note with '-->' (readers see no comment)"),
                 path, offset + line)
         for line in found.open_comments)
     problems.extend(
-        Problem("warning", f"raw HTML is shown to readers as text, not as HTML: {snippet[:60]} "
-                           "(write it in Markdown, or make it a comment <!-- … --> if it is a note)", path, offset + line)
+        Problem("warning", _("raw HTML is shown to readers as text, not as HTML: {value} (write it in Markdown, or make it a comment <!-- … --> if it is a note)").format(value=snippet[:60]), path, offset + line)
         for snippet, line in found.raw_html)
     return problems
 
@@ -208,10 +206,9 @@ def audience_problems(issue: Issue, known_lists: set[str], level: str = "warning
             if name in known_lists:
                 continue
             close = difflib.get_close_matches(name, sorted(known_lists), n=1, cutoff=0.6)
-            hint = f"did you mean '{close[0]}'? " if close else ""
+            hint = _("did you mean '{name}'? ").format(name=close[0]) if close else ""
             problems.append(Problem(
-                level, f"audience names the list '{name}', which does not exist, so the section reaches nobody on it: "
-                       f"{hint}lists: {', '.join(sorted(known_lists)) or 'none yet'}",
+                level, _("audience names the list '{name}', which does not exist, so the section reaches nobody on it: {hint}lists: {value}").format(name=name, hint=hint, value=', '.join(sorted(known_lists)) or _('none yet')),
                 section.path, section.line_of("audience")))
     return problems
 

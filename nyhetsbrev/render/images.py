@@ -101,7 +101,7 @@ def _read(path: Path) -> bytes:
     try:
         return path.read_bytes()
     except OSError as exc:
-        raise ImageError(f"cannot read the image: {exc.strerror}", path=path) from None
+        raise ImageError(_("cannot read the image: {strerror}").format(strerror=exc.strerror), path=path) from None
 
 
 def _content_key(path: Path, cache_dir: Path | None) -> str:
@@ -109,7 +109,7 @@ def _content_key(path: Path, cache_dir: Path | None) -> str:
     try:
         st = path.stat()
     except OSError as exc:
-        raise ImageError(f"cannot read the image: {exc.strerror}", path=path) from None
+        raise ImageError(_("cannot read the image: {strerror}").format(strerror=exc.strerror), path=path) from None
     stamp = f"{path}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ctime_ns}\0{st.st_ino}\0{RECIPE}"
     record = cache_dir / "seen" / hashlib.sha256(stamp.encode("utf-8", "surrogateescape")).hexdigest() if cache_dir else None
     if record is not None:
@@ -174,8 +174,8 @@ def _encode(path: Path) -> tuple[str, int, int, bool, bytes]:
     head = data[:512].lstrip()
     if path.suffix.lower() in (".svg", ".svgz") or head.startswith((b"<svg", b"<?xml")) or b"<svg" in head:
         raise ImageError(
-            "SVG images are not shown by Gmail and Outlook", path=path,
-            hint="export it as PNG (for drawings and logos) and use that file instead",
+            _("SVG images are not shown by Gmail and Outlook"), path=path,
+            hint=_("export it as PNG (for drawings and logos) and use that file instead"),
         )
     formats = list(OPENED)
     if data[4:8] == b"ftyp" and data[8:12] in _HEIF_BRANDS:
@@ -195,13 +195,13 @@ def _encode(path: Path) -> tuple[str, int, int, bool, bytes]:
     except UnidentifiedImageError:
         raise _not_an_image(path, data) from None
     except Image.DecompressionBombError:
-        raise ImageError("the image has too many pixels to be read safely", path=path,
-                         hint="export it at most 4000 px wide as JPEG") from None
+        raise ImageError(_("the image has too many pixels to be read safely"), path=path,
+                         hint=_("export it at most 4000 px wide as JPEG")) from None
     except (OSError, ValueError, SyntaxError, EOFError, IndexError, KeyError, TypeError, ZeroDivisionError,
             struct.error, MemoryError) as exc:  # a damaged file of an accepted kind (Pillow's errors vary by plugin)
         raise ImageError(
-            f"not an image that can be read ({type(exc).__name__})", path=path,
-            hint="save it as JPEG or PNG and try again",
+            _("not an image that can be read ({name})").format(name=type(exc).__name__), path=path,
+            hint=_("save it as JPEG or PNG and try again"),
         ) from None
 
 
@@ -239,8 +239,8 @@ def _open_heif(path: Path) -> None:
         from pillow_heif import register_heif_opener
     except ImportError:  # a broken installation: say how to go on without it
         raise ImageError(
-            "HEIC photos cannot be read here (pillow-heif is not installed)", path=path,
-            hint="reinstall nyhetsbrev, or export the photo as JPEG (on an iPhone: Settings → Camera → Formats → Most Compatible)",
+            _("HEIC photos cannot be read here (pillow-heif is not installed)"), path=path,
+            hint=_("reinstall nyhetsbrev, or export the photo as JPEG (on an iPhone: Settings → Camera → Formats → Most Compatible)"),
         ) from None
     register_heif_opener()
 

@@ -12,6 +12,7 @@ from typing import Iterable, Mapping
 
 from . import images as image_step, markdown
 from ..errors import TemplateError
+from ..i18n import _
 from ..project.toml_file import without_controls
 from ..project.models import (
     UNSUBSCRIBE_PLACEHOLDER, WEB_PLACEHOLDER, EmailImage, Group, Issue, Member, Rendered, Roster, Section, Settings,
@@ -169,9 +170,9 @@ def render_html(settings: Settings, issue: Issue, sections: Iterable[Section], e
         html = mjml2html(mjml_source, disable_comments=False, fonts={})
     except Exception as exc:  # mjml-python raises a bare exception type for MJML errors
         raise TemplateError(
-            f"MJML could not be rendered: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}",
+            _("MJML could not be rendered: {value}").format(value=str(exc).splitlines()[0] if str(exc) else type(exc).__name__),
             path=env.get_template(MAIN_TEMPLATE).filename,
-            hint="check the MJML tags in your templates",
+            hint=_("check the MJML tags in your templates"),
         ) from None
     return inline_css(_language_marks(_readable_labels(html), settings.language))
 
@@ -279,13 +280,13 @@ def render_mjml(settings: Settings, issue: Issue, sections: Iterable[Section], e
         return env.get_template(MAIN_TEMPLATE).render(context)
     except jinja2.TemplateSyntaxError as exc:
         raise TemplateError(
-            f"template syntax error: {exc.message}", path=exc.filename or exc.name, line=exc.lineno,
-            hint="fix the Jinja2 tag on that line",
+            _("template syntax error: {message}").format(message=exc.message), path=exc.filename or exc.name, line=exc.lineno,
+            hint=_("fix the Jinja2 tag on that line"),
         ) from None
     except jinja2.TemplateNotFound as exc:
-        raise TemplateError(f"template '{exc.name}' not found", hint="add it to templates/ or remove the include") from None
+        raise TemplateError(_("template '{name}' not found").format(name=exc.name), hint=_("add it to templates/ or remove the include")) from None
     except jinja2.UndefinedError as exc:
-        raise TemplateError(f"template uses an unknown value: {exc.message}", hint="check the names used in templates/") from None
+        raise TemplateError(_("template uses an unknown value: {message}").format(message=exc.message), hint=_("check the names used in templates/")) from None
 
 
 def _section_context(section: Section, images: Mapping[str, EmailImage]) -> dict:

@@ -18,6 +18,7 @@ from sqlite_utils.migrations import Migrations
 
 from ..errors import NoRecipientsYet, StoreError
 from .migrations import MIGRATIONS
+from ..i18n import _
 
 DB_ENV = "NYHETSBREV_DB"
 DB_RELATIVE = Path("recipients") / "nyhetsbrev.db"
@@ -65,7 +66,7 @@ def open_db(path: Path, *, create: bool = True) -> Database:
     path = Path(path)
     if not create and not path.exists():
         raise NoRecipientsYet(
-            "no recipients yet", path=path, hint="import people with 'nyhetsbrev recipients import FILE --list NAME'"
+            _("no recipients yet"), path=path, hint=_("import people with 'nyhetsbrev recipients import FILE --list NAME'")
         )
     try:
         _create_private(path)
@@ -125,10 +126,9 @@ def _refuse_newer(db: Database, path: Path) -> None:
     if unknown:
         db.close()
         raise StoreError(
-            f"the recipients database was made by a newer nyhetsbrev ({', '.join(unknown)}): upgrade nyhetsbrev "
-            "to use it; nothing was changed",
+            _("the recipients database was made by a newer nyhetsbrev ({join}): upgrade nyhetsbrev to use it; nothing was changed").format(join=', '.join(unknown)),
             path=path,
-            hint="install the newest nyhetsbrev (pip install --upgrade nyhetsbrev) and run the command again",
+            hint=_("install the newest nyhetsbrev (pip install --upgrade nyhetsbrev) and run the command again"),
         )
 
 
@@ -139,23 +139,22 @@ def database_error(exc: BaseException, path: Path | None = None) -> StoreError:
     code = getattr(exc, "sqlite_errorname", "") or ""
     if is_busy(exc):
         return StoreError(
-            f"the recipients database is busy ({message})", path=path,
-            hint="wait for the other nyhetsbrev command (a send?) to finish and run this one again",
+            _("the recipients database is busy ({message})").format(message=message), path=path,
+            hint=_("wait for the other nyhetsbrev command (a send?) to finish and run this one again"),
         )
     if code.startswith("SQLITE_READONLY") or "readonly" in message or getattr(exc, "errno", None) in (1, 13, 30):
         return StoreError(
-            f"the recipients database cannot be written: it is read-only ({message})", path=path,
-            hint="check that you may write to the database file and its folder (ask whoever set it up), "
-            "then run the command again",
+            _("the recipients database cannot be written: it is read-only ({message})").format(message=message), path=path,
+            hint=_("check that you may write to the database file and its folder (ask whoever set it up), then run the command again"),
         )
     if code.startswith(("SQLITE_FULL", "SQLITE_IOERR")) or "disk is full" in message or getattr(exc, "errno", None) == 28:
         return StoreError(
-            f"the recipients database cannot be written: the disk is full or failing ({message}); nothing was changed",
-            path=path, hint="free some disk space, then run the same command again",
+            _("the recipients database cannot be written: the disk is full or failing ({message}); nothing was changed").format(message=message),
+            path=path, hint=_("free some disk space, then run the same command again"),
         )
     return StoreError(
-        f"cannot open the recipients database: {message}", path=path,
-        hint="check that the file is a nyhetsbrev database and that you may write to its folder",
+        _("cannot open the recipients database: {message}").format(message=message), path=path,
+        hint=_("check that the file is a nyhetsbrev database and that you may write to its folder"),
     )
 
 
@@ -226,10 +225,9 @@ def _wait_or_give_up(db: Database, exc: sqlite3.OperationalError, started: float
     waited = time.monotonic() - started
     if patience is not None and waited >= patience:
         raise StoreError(
-            f"the recipients database is busy: another program has held it for {waited:.0f} s ({exc})",
+            _("the recipients database is busy: another program has held it for {waited:.0f} s ({exc})").format(waited=waited, exc=exc),
             path=db_file(db),
-            hint="wait for the other nyhetsbrev command to finish, or close the program that has the "
-            "database open (a sqlite browser, a backup?), then run the same command again",
+            hint=_("wait for the other nyhetsbrev command to finish, or close the program that has the database open (a sqlite browser, a backup?), then run the same command again"),
         ) from None
     sleep(min(_BACKOFF_MAX, 0.05 * 2 ** attempt))
 
@@ -239,7 +237,7 @@ def db_file(db: Database) -> Path:
     for _seq, name, filename in db.execute("PRAGMA database_list").fetchall():
         if name == "main" and filename:
             return Path(filename)
-    raise StoreError("the recipients database has no file", hint="open it from a file, not in memory")
+    raise StoreError(_("the recipients database has no file"), hint=_("open it from a file, not in memory"))
 
 
 def scratch_copy(path: Path, folder: Path) -> Path:

@@ -13,6 +13,7 @@ from .recipient_files import FIELDS, FileRow, open_recipient_file
 from .db import Database, database_error, utc_now, write_retrying
 from .recipients import clean_list_name
 from .suppressions import address_hasher, load_suppressed
+from ..i18n import _
 
 BATCH = 5000  # rows per committed transaction: the write lock is never held for long
 PROGRESS_EVERY = 2000
@@ -107,7 +108,7 @@ def import_recipients(
     path = Path(path)
     names = list(dict.fromkeys(clean_list_name(n) for n in lists))
     if not names:
-        raise StoreError("no list given", hint="name the list to import into with --list NAME")
+        raise StoreError(_("no list given"), hint=_("name the list to import into with --list NAME"))
     source = open_recipient_file(path)
     report = ImportReport(
         file=path, lists=names, dry_run=dry_run, columns=source.mapping, kind=source.kind,
@@ -124,7 +125,7 @@ def import_recipients(
                 progress(row.row, source.size_hint)
             reason = row.problem or suppressed.reason(row.email_key, hash_of)
             if reason:
-                report.skip(row.row, row.email, reason if row.problem else f"{reason}; not added again")
+                report.skip(row.row, row.email, reason if row.problem else _("{reason}; not added again").format(reason=reason))
                 continue
             batch.append(row)
             if len(batch) >= BATCH:
@@ -147,11 +148,12 @@ def _stopped(error: NyhetsbrevError, report: ImportReport, first_row: int | None
     """The error, saying what was already written when the import stopped after some batches."""
     written = report.imported + report.updated + report.unchanged
     if report.dry_run or not written:
-        error.what = f"{error.what.rstrip('.')}; nothing was imported"
+        error.what = _("{what}; nothing was imported").format(what=error.what.rstrip("."))
     else:
-        upto = f" before row {first_row}" if first_row else ""
-        error.what = (f"{error.what.rstrip('.')}; the rows{upto} were imported ({written}), the rest not: fix the cause "
-                      "and import the same file again to finish (rows already in are left as they are)")
+        rows = _("the rows before row {row}").format(row=first_row) if first_row else _("the rows")
+        error.what = _("{what}; {rows} were imported ({written}), the rest not: fix the cause and import the same file "
+                       "again to finish (rows already in are left as they are)").format(
+            what=error.what.rstrip("."), rows=rows, written=written)
     return error
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
 
+from ..i18n import _
 from ..project.models import IssueId
 from .db import default_db_path, open_db, utc_now, utc_text, write_retrying
 from .send_lock import SendLock, lock_path, remove_stale_locks  # noqa: F401  (used as ledger.SendLock …)
@@ -262,7 +263,7 @@ def status(db, issue: str) -> Status:
     result = Status(issue, running=SendLock(db, issue).held_elsewhere())
     for row in rows(db, issue):
         state = _seen(row.state, result.running)
-        for name in row.lists or ("(no list)",):
+        for name in row.lists or (_("(no list)"),):
             result.per_list.setdefault(name, Counter())[state] += 1
         if state == FAILED:
             result.failed.append((row.email, row.reply or ""))

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ..errors import RecipientFileError
 from .tokens import normalise_address
+from ..i18n import N_, _
 
 # The recipient fields a column can fill, and the column names (casefolded, letters and digits only) that mean them.
 COLUMN_NAMES: dict[str, tuple[str, ...]] = {
@@ -33,7 +34,7 @@ MAX_ROWS = 200_000  # data rows in one file: beyond this the file is refused wit
 MAX_CSV_BYTES = 100 * 1024 * 1024
 MAX_XLSX_UNPACKED = 400 * 1024 * 1024  # all parts of a workbook, as its zip directory declares them
 MAX_SHARED_STRINGS = 60 * 1024 * 1024  # the one part openpyxl reads whole into memory
-_SPLIT_HINT = f"split it into files of at most {MAX_ROWS:,} rows (or save one sheet as CSV) and import each"
+_SPLIT_HINT = N_("split it into files of at most {max_rows:,} rows (or save one sheet as CSV) and import each")
 _STRIP = " \t\u00a0\u202f\u2007\u200b\ufeff"
 _FORBIDDEN = re.compile(r"[\r\n\x00]")
 _ANGLE = re.compile(r"^(.*?)\s*<([^<>]*)>$")
@@ -42,7 +43,7 @@ _FAST_ADDRESS = re.compile(
     r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
     r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}"
 )
-_SPECIAL_TLDS = frozenset({"arpa", "invalid", "local", "localhost", "onion", "test"})
+from .address_reasons import SPECIAL_TLDS as _SPECIAL_TLDS  # noqa: E402
 
 
 @dataclass(slots=True)
@@ -110,9 +111,9 @@ def check_address(raw: str) -> tuple[str, str, str]:
     if address[:7].lower() == "mailto:":
         address = address[7:].strip(_STRIP)
     if not address:
-        raise ValueError("no e-mail address")
+        raise ValueError(_("no e-mail address"))
     if len(address) <= 254 and _FAST_ADDRESS.fullmatch(address):
-        local, _, domain = address.rpartition("@")
+        local, _at, domain = address.rpartition("@")
         domain = domain.lower()
         if len(local) <= 64 and domain.rpartition(".")[2] not in _SPECIAL_TLDS and "xn--" not in domain:
             return address, normalise_address(address), f"{local}@{domain}"
@@ -120,13 +121,15 @@ def check_address(raw: str) -> tuple[str, str, str]:
 
     try:
         result = validate_email(address, check_deliverability=False)
-    except EmailNotValidError as exc:
-        raise ValueError(f"not a valid e-mail address ({str(exc).rstrip('.')})") from None
+    except EmailNotValidError:  # its reasons are English sentences: ours say the same in the user's language
+        from .address_reasons import invalid_reason
+
+        raise ValueError(_("not a valid e-mail address ({reason})").format(reason=invalid_reason(address))) from None
     if not result.local_part.isascii():
-        raise ValueError(
-            f"'{result.local_part}' before the @ is not plain ASCII: only a mail server offering SMTPUTF8 takes such "
+        raise ValueError(_(
+            "'{local}' before the @ is not plain ASCII: only a mail server offering SMTPUTF8 takes such "
             "an address, and nyhetsbrev sends without SMTPUTF8; ask the person for an address without å, ä, ö before the @"
-        )
+        ).format(local=result.local_part))
     return address, normalise_address(address), f"{result.local_part}@{result.ascii_domain}"
 
 
@@ -134,7 +137,7 @@ def open_recipient_file(path: Path) -> RecipientFile:
     """Open a CSV or XLSX recipients file; RecipientFileError when it is neither or has no e-mail column."""
     path = Path(path)
     if not path.is_file():
-        raise RecipientFileError("file not found", path=path, hint="check the file name")
+        raise RecipientFileError(_("file not found"), path=path, hint=_("check the file name"))
     suffix = path.suffix.lower()
     with path.open("rb") as handle:
         magic = handle.read(4)
@@ -142,14 +145,14 @@ def open_recipient_file(path: Path) -> RecipientFile:
         return _open_xlsx(path)
     if suffix == ".xls" or magic == b"\xd0\xcf\x11\xe0":
         raise RecipientFileError(
-            "old Excel format (.xls) is not supported", path=path, hint="open it in Excel and save as .xlsx or CSV"
+            _("old Excel format (.xls) is not supported"), path=path, hint=_("open it in Excel and save as .xlsx or CSV")
         )
     if suffix in CSV_SUFFIXES or (suffix == "" and b"\x00" not in magic):
         return _open_csv(path)
     raise RecipientFileError(
-        f"not a CSV or XLSX file ({suffix or 'no extension'})",
+        _("not a CSV or XLSX file ({value})").format(value=suffix or _('no extension')),
         path=path,
-        hint="save the list as .csv (comma or semicolon) or .xlsx",
+        hint=_("save the list as .csv (comma or semicolon) or .xlsx"),
     )
 
 
@@ -166,7 +169,7 @@ def decode_csv(data: bytes, path: Path) -> tuple[str, str]:
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         raise RecipientFileError(
-            "the file is neither UTF-8 nor Windows-1252 text", path=path, line=line, hint="save it as CSV UTF-8"
+            _("the file is neither UTF-8 nor Windows-1252 text"), path=path, line=line, hint=_("save it as CSV UTF-8")
         ) from None
 
 
@@ -179,15 +182,15 @@ def detect_delimiter(text: str) -> str:
 
 
 def _too_many_rows(path: Path, what: str) -> RecipientFileError:
-    return RecipientFileError(f"the file has more than {MAX_ROWS:,} rows ({what}); nothing more is read",
-                              path=path, hint=_SPLIT_HINT)
+    return RecipientFileError(_("the file has more than {max_rows:,} rows ({what}); nothing more is read").format(max_rows=MAX_ROWS, what=what),
+                              path=path, hint=_(_SPLIT_HINT).format(max_rows=MAX_ROWS))
 
 
 def _open_csv(path: Path) -> RecipientFile:
     size = path.stat().st_size
     if size > MAX_CSV_BYTES:
-        raise RecipientFileError(f"the file is {size / 2**20:.0f} MB; at most {MAX_CSV_BYTES // 2**20} MB is imported",
-                                 path=path, hint=_SPLIT_HINT)
+        raise RecipientFileError(_("the file is {value:.0f} MB; at most {value2} MB is imported").format(value=size / 2**20, value2=MAX_CSV_BYTES // 2**20),
+                                 path=path, hint=_(_SPLIT_HINT).format(max_rows=MAX_ROWS))
     text, encoding = decode_csv(path.read_bytes(), path)
     if text.count("\n") > MAX_ROWS + HEADER_SEARCH_ROWS:
         raise _too_many_rows(path, f"{text.count(chr(10)):,} lines")
@@ -212,8 +215,8 @@ def _csv_records(reader, path: Path) -> Iterator[list[str]]:
     try:
         yield from reader
     except csv.Error as exc:
-        raise RecipientFileError(f"broken CSV: {exc}", path=path, line=reader.line_num,
-                                 hint="check the quotes on that line") from None
+        raise RecipientFileError(_("broken CSV: {exc}").format(exc=exc), path=path, line=reader.line_num,
+                                 hint=_("check the quotes on that line")) from None
 
 
 def _open_xlsx(path: Path) -> RecipientFile:
@@ -243,7 +246,7 @@ def _open_xlsx(path: Path) -> RecipientFile:
         return opened
     book.close()
     handle.close()
-    raise first_error or RecipientFileError("the workbook has no sheets", path=path)
+    raise first_error or RecipientFileError(_("the workbook has no sheets"), path=path)
 
 
 def _check_unpacked_size(path: Path) -> None:
@@ -257,9 +260,8 @@ def _check_unpacked_size(path: Path) -> None:
     strings = sum(part.file_size for part in parts if part.filename.lower().endswith("sharedstrings.xml"))
     if total > MAX_XLSX_UNPACKED or strings > MAX_SHARED_STRINGS:
         raise RecipientFileError(
-            f"the workbook unpacks to {total / 2**20:,.0f} MB, more than the {MAX_XLSX_UNPACKED // 2**20} MB "
-            "nyhetsbrev reads; nothing was imported",
-            path=path, hint=f"save the list as CSV, or {_SPLIT_HINT}",
+            _("the workbook unpacks to {value:,.0f} MB, more than the {value2} MB nyhetsbrev reads; nothing was imported").format(value=total / 2**20, value2=MAX_XLSX_UNPACKED // 2**20),
+            path=path, hint=_("save the list as CSV, or {split_hint}").format(split_hint=_(_SPLIT_HINT).format(max_rows=MAX_ROWS)),
         )
 
 
@@ -272,17 +274,17 @@ def _unreadable(path: Path, exc: BaseException) -> RecipientFileError:
         exc = exc.__cause__ or exc.__context__  # openpyxl wraps what the XML parser said
     kind = type(exc).__name__
     if kind in _XML_REFUSALS:
-        why = "it declares XML entities or external references, which nyhetsbrev never expands"
+        why = _("it declares XML entities or external references, which nyhetsbrev never expands")
     elif kind == "ParseError":
-        why = f"its XML is broken ({exc})"
+        why = _("its XML is broken ({error})").format(error=exc)
     elif isinstance(exc, KeyError) or "no item named" in str(exc):
-        why = "it is a zip archive but holds no Excel workbook"
+        why = _("it is a zip archive but holds no Excel workbook")
     elif isinstance(exc, zipfile.BadZipFile):
-        why = f"it is not a zip archive as an .xlsx file is ({exc})"
+        why = _("it is not a zip archive as an .xlsx file is ({error})").format(error=exc)
     else:
         why = f"{kind}: {exc}"
-    return RecipientFileError(f"not a readable XLSX workbook: {why}", path=path,
-                              hint="open it in Excel and save as .xlsx or CSV")
+    return RecipientFileError(_("not a readable XLSX workbook: {why}").format(why=why), path=path,
+                              hint=_("open it in Excel and save as .xlsx or CSV"))
 
 
 def _guarded(records, path: Path):
@@ -322,9 +324,9 @@ def _build(path: Path, kind: str, records, size_hint: int, **extra) -> Recipient
     found = ", ".join(f"'{h}'" for h in (first_headers or []) if h) or "none"
     where = f" (sheet '{extra['sheet']}')" if extra.get("sheet") else ""
     raise RecipientFileError(
-        f"no e-mail column found{where}; columns found: {found}",
+        _("no e-mail column found{where}; columns found: {found}").format(where=where, found=found),
         path=path,
-        hint="name the column E-post, E-postadress, Epost, Mail or Email",
+        hint=_("name the column E-post, E-postadress, Epost, Mail or Email"),
     )
 
 
@@ -343,7 +345,7 @@ def _rows(records, headers: list[str], mapping: dict[str, int], path: Path) -> I
         if last is None:
             last = number + MAX_ROWS - 1
         if number > last:
-            raise _too_many_rows(path, f"row {number:,} is past the last allowed, {last:,}")
+            raise _too_many_rows(path, _("row {number:,} is past the last allowed, {last:,}").format(number=number, last=last))
         cells = [clean(v) for v in values]
         if not any(cells):
             continue
@@ -351,8 +353,8 @@ def _rows(records, headers: list[str], mapping: dict[str, int], path: Path) -> I
         width = len(cells)
         for index, value in enumerate(cells):
             if _FORBIDDEN.search(value):
-                column = headers[index] if index < len(headers) and headers[index] else f"column {index + 1}"
-                out.problem = f"'{column}' contains a line break or NUL character"
+                column = headers[index] if index < len(headers) and headers[index] else _("column {number}").format(number=index + 1)
+                out.problem = _("'{column}' contains a line break or NUL character").format(column=column)
                 break
         raw = cells[email_at] if email_at < width else ""
         if out.problem:
@@ -384,5 +386,5 @@ def _rows(records, headers: list[str], mapping: dict[str, int], path: Path) -> I
                 out.attributes[header] = cells[index]
         first = seen.setdefault(out.email_key, number)
         if first != number:
-            out.problem = f"duplicate of row {first}"
+            out.problem = _("duplicate of row {row}").format(row=first)
         yield out

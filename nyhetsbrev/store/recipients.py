@@ -17,9 +17,12 @@ from ..writer import write_text
 from .db import Database, utc_now, write_lock
 from .mailbox_events import events_of
 from .suppressions import address_hasher, is_suppressed, lift, load_suppressed, signing_key, suppress
+from ..i18n import N_, _
 
 _BAD_NAME = re.compile(r"[\x00-\x1f\x7f]")
 _FORBIDDEN = re.compile(r"[\r\n\x00]")
+_NOT_AGAIN = {"unsubscribed": N_("{email} has unsubscribed; not added again"), "bounced": N_("{email} bounced; not added again"),
+              "forgotten": N_("{email} was forgotten on request; not added again")}
 RECIPIENT_COLUMNS = ("id", "email", "email_key", "email_ascii", *FIELDS, "attributes", "created_at", "updated_at")
 _SELECT = "SELECT " + ", ".join(f"r.{c}" for c in RECIPIENT_COLUMNS) + " FROM recipients r"
 
@@ -28,7 +31,7 @@ def clean_list_name(name: str) -> str:
     """A list name trimmed and checked (not empty, no control characters, at most 100 characters)."""
     cleaned = (name or "").strip()
     if not cleaned or _BAD_NAME.search(cleaned) or len(cleaned) > 100:
-        raise StoreError(f"'{name}' cannot be a list name", hint="use a short name without line breaks, e.g. Styrgrupp")
+        raise StoreError(_("'{name}' cannot be a list name").format(name=name), hint=_("use a short name without line breaks, e.g. Styrgrupp"))
     return cleaned
 
 
@@ -46,8 +49,8 @@ def list_ids(db: Database, names: list[str], *, create: bool = False) -> dict[st
         else:
             existing = [r[0] for r in db.execute("SELECT name FROM lists ORDER BY name")]
             raise UnknownList(
-                f"there is no list '{name}'",
-                hint=f"lists: {', '.join(existing)}" if existing else "import people into a list first",
+                _("there is no list '{name}'").format(name=name),
+                hint=_("lists: {join}").format(join=', '.join(existing)) if existing else _("import people into a list first"),
             )
     return found
 
@@ -72,19 +75,19 @@ def add_recipient(
     try:
         email, key, ascii_email = check_address(address)
     except ValueError as exc:
-        raise StoreError(f"'{address}': {exc}", hint="check the address") from None
+        raise StoreError(f"'{address}': {exc}", hint=_("check the address")) from None
     details = {k: v.strip() for k, v in (details or {}).items() if v and v.strip()}
     for name, value in details.items():
         if name not in FIELDS or _FORBIDDEN.search(value):
-            raise StoreError(f"{name} '{value!r}' cannot be stored", hint="no line breaks or NUL characters")
+            raise StoreError(_("{name} '{value!r}' cannot be stored").format(name=name, value=value), hint=_("no line breaks or NUL characters"))
     if not lists:
-        raise StoreError("no list given", hint="name the list with --list NAME")
+        raise StoreError(_("no list given"), hint=_("name the list with --list NAME"))
     with write_lock(db):
         reason = is_suppressed(db, key)
         if reason and not resubscribe:
             raise StoreError(
-                f"{email} is {reason}; not added again",
-                hint="if the person has asked to get the newsletter again, add them with --resubscribe",
+                _(_NOT_AGAIN.get(reason, N_("{email} is {reason}; not added again"))).format(email=email, reason=reason),
+                hint=_("if the person has asked to get the newsletter again, add them with --resubscribe"),
             )
         if reason:
             lift(db, key)
@@ -131,7 +134,7 @@ def remove_recipient(db: Database, address: str, lists: list[str] | None = None,
     """Take address off the named lists (all its lists when none are named); the names it was removed from."""
     recipient = find_recipient(db, address)
     if recipient is None:
-        raise StoreError(f"{address.strip()} is not in the recipients database", hint="check the spelling")
+        raise StoreError(_("{strip} is not in the recipients database").format(strip=address.strip()), hint=_("check the spelling"))
     with write_lock(db):
         if lists:
             ids = list_ids(db, lists)
@@ -253,9 +256,8 @@ def export_person(db: Database, address: str) -> dict[str, Any]:
     key = normalise_address(address)
     if "@" not in key:
         raise StoreError(
-            f"'{address.strip()}' is not an e-mail address, so there is no person to export",
-            hint=f"to save a list's members to that file use --list NAME --output {address.strip()}; "
-            "to export one person give their e-mail address (and --output FILE to save it)",
+            _("'{strip}' is not an e-mail address, so there is no person to export").format(strip=address.strip()),
+            hint=_("to save a list's members to that file use --list NAME --output {strip}; to export one person give their e-mail address (and --output FILE to save it)").format(strip=address.strip()),
         )
     recipient = find_recipient(db, key)
     person: dict[str, Any] = {"address": address.strip(), "exported_at": utc_now(), "recipient": recipient}
@@ -325,4 +327,4 @@ def _save(path: Path, text: str) -> None:
     try:
         write_text(path, text, private=True)  # personal data
     except OSError as exc:
-        raise StoreError(f"cannot write the export: {exc.strerror or exc}", path=path, hint="check the folder") from None
+        raise StoreError(_("cannot write the export: {value}").format(value=exc.strerror or exc), path=path, hint=_("check the folder")) from None

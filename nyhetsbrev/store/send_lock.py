@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ..errors import SendLocked
 from .db import db_file, utc_now
+from ..i18n import _
 
 
 class SendLock:
@@ -27,9 +28,9 @@ class SendLock:
                 holder = handle.read().strip() or "another process"
                 handle.close()
                 raise SendLocked(
-                    f"issue {self.issue} is already being sent ({holder})",
+                    _("issue {issue} is already being sent ({holder})").format(issue=self.issue, holder=holder),
                     path=self.path,
-                    hint="wait for that send to finish, or check 'nyhetsbrev status'; the lock goes away by itself when it ends",
+                    hint=_("wait for that send to finish, or check 'nyhetsbrev status'; the lock goes away by itself when it ends"),
                 )
             if _same_file(handle, self.path):
                 break

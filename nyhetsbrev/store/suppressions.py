@@ -10,9 +10,11 @@ from dataclasses import dataclass
 from ..errors import StoreError
 from .tokens import address_hash, default_key_path, load_or_create_key, normalise_address
 from .db import Database, checkpoint, db_file, utc_now, write_lock
+from ..i18n import N_, _
 
 OWN_TABLES = ("recipients", "lists", "memberships", "subscription_events", "suppressions")
 _SUPPRESSIBLE = ("unsubscribed", "bounced")  # forgotten goes through forget()
+_REASON_ON = {"unsubscribed": N_("unsubscribed {date}"), "bounced": N_("bounced {date}")}  # why an import skips a row
 
 
 _KEYS: weakref.WeakKeyDictionary[Database, tuple[tuple, bytes]] = weakref.WeakKeyDictionary()
@@ -49,10 +51,10 @@ def suppress(db: Database, address: str, reason: str, source: str, detail: str |
     secret: the signing key, when the caller has read it already (a server answering many requests).
     """
     if reason not in _SUPPRESSIBLE:
-        raise StoreError(f"unknown suppression reason '{reason}'", hint=f"use one of: {', '.join(_SUPPRESSIBLE)}")
+        raise StoreError(_("unknown suppression reason '{reason}'").format(reason=reason), hint=_("use one of: {join}").format(join=', '.join(_SUPPRESSIBLE)))
     key = normalise_address(address)
     if "@" not in key:
-        raise StoreError(f"'{address}' is not an e-mail address", hint="give the whole address, name@example.se")
+        raise StoreError(_("'{address}' is not an e-mail address").format(address=address), hint=_("give the whole address, name@example.se"))
     hashed = address_hash(secret or signing_key(db), key)
     now = utc_now()
     with write_lock(db):
@@ -98,9 +100,9 @@ class Suppressed:
         """Why the address with this comparison key is suppressed (hash_of(key) is called only when needed)."""
         found = self.by_key.get(key)
         if found:
-            return f"{found[0]} {found[1][:10]}"
+            return _(_REASON_ON.get(found[0], "{reason} {date}")).format(reason=found[0], date=found[1][:10])
         if self.forgotten and hash_of(key) in self.forgotten:
-            return "forgotten on request"
+            return _("forgotten on request")
         return None
 
 
@@ -148,7 +150,7 @@ def forget(db: Database, address: str, source: str = "cli") -> Forgotten:
     """Erase every row about address in every table and keep only its keyed hash as a 'forgotten' suppression."""
     key = normalise_address(address)
     if "@" not in key:
-        raise StoreError(f"'{address}' is not an e-mail address", hint="give the whole address, name@example.se")
+        raise StoreError(_("'{address}' is not an e-mail address").format(address=address), hint=_("give the whole address, name@example.se"))
     hashed = address_hash(signing_key(db), key)
     found = db.execute("SELECT id, email, email_ascii FROM recipients WHERE email_key = ?", [key]).fetchone()
     forms = {address.strip(), key}

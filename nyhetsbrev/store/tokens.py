@@ -20,6 +20,7 @@ from pathlib import Path
 
 from ..errors import StoreError, TokenError
 from ..project.headers import unicode_domain
+from ..i18n import _
 
 KEY_ENV = "NYHETSBREV_KEY_FILE"
 KEY_BYTES = 32
@@ -99,9 +100,9 @@ def _read_key(path: Path) -> bytes:
         key = b""
     if len(key) < 16:
         raise StoreError(
-            "the key file is not a nyhetsbrev key",
+            _("the key file is not a nyhetsbrev key"),
             path=path,
-            hint="restore it from your backup; without it forgotten addresses and unsubscribe links cannot be checked",
+            hint=_("restore it from your backup; without it forgotten addresses and unsubscribe links cannot be checked"),
         )
     if os.name == "posix" and path.stat().st_mode & 0o077:
         os.chmod(path, 0o600)
@@ -147,8 +148,8 @@ def make_token(key: bytes, address: str) -> str:
 def verify_token(key: bytes, token: str) -> str:
     """The address a token was made for (today's or an earlier kind); TokenError when it is malformed or forged."""
     bad = TokenError(
-        "this unsubscribe token is not valid",
-        hint="copy the whole link from the newsletter, or unsubscribe by address instead",
+        _("this unsubscribe token is not valid"),
+        hint=_("copy the whole link from the newsletter, or unsubscribe by address instead"),
     )
     payload, dot, mac = (token or "").strip().partition(".")
     if not dot or not payload or not mac:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from email.utils import parseaddr
 from pathlib import Path
 
+from ...i18n import _
 from ...render import issue as render
 from ...mail import message
 from ...publish import pipeline
@@ -122,8 +123,9 @@ def describe_failure(root: Path, exc: BaseException, issue: str = "ID") -> Build
             line=exc.line, hint=_sentence(exc.hint) if exc.hint else None,
         )
     return BuildFailure(
-        what=f"unexpected {type(exc).__name__}: {exc}",
-        hint=f"This is a bug in nyhetsbrev: 'nyhetsbrev --debug check {issue}' shows the details", unexpected=True,
+        what=_("unexpected {kind}: {message}").format(kind=type(exc).__name__, message=exc),
+        hint=_("This is a bug in nyhetsbrev: 'nyhetsbrev --debug check {issue}' shows the details").format(issue=issue),
+        unexpected=True,
     )
 
 

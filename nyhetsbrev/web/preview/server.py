@@ -23,6 +23,7 @@ from ...errors import IssueIdError, IssueNotFound, PreviewError
 from ...project.models import IssueId
 from .builds import BuildFailure, PreviewBuild, describe_failure, frame_html, make_build, read_asset
 from .watcher import Watcher
+from ...i18n import _
 
 HOST = "127.0.0.1"
 LONG_POLL_SECONDS = 20.0
@@ -191,12 +192,14 @@ class PreviewServer:
                 httpd = _Server((HOST, port), _Handler)
             except OSError as exc:
                 if first_problem is None:
-                    first_problem = "is in use" if exc.errno == errno.EADDRINUSE else f"cannot be used ({exc.strerror})"
+                    first_problem = (_("port {port} is in use") if exc.errno == errno.EADDRINUSE else
+                                     _("port {port} cannot be used ({reason})")).format(port=asked, reason=exc.strerror)
                 continue
             if port != asked:
-                self.port_note = f"port {asked} {first_problem}; using port {httpd.server_address[1]} instead"
+                self.port_note = _("{problem}; using port {port} instead").format(problem=first_problem,
+                                                                                  port=httpd.server_address[1])
             return httpd
-        raise PreviewError(f"no free port on {HOST} to serve the preview", hint="close another preview or pass --port")
+        raise PreviewError(_("no free port on {host} to serve the preview").format(host=HOST), hint=_("close another preview or pass --port"))
 
 
 def serve(
@@ -310,7 +313,7 @@ class _Handler(BaseHTTPRequestHandler):
         return self._send(HTTPStatus.OK, target.read_bytes(), kind)
 
     def _no_build(self, failure: BuildFailure | None) -> None:
-        message = failure.message if failure else "the issue has not been built yet"
+        message = failure.message if failure else _("the issue has not been built yet")
         body = html.escape(message)
         page = ("<!doctype html><meta charset='utf-8'><body style='font:15px system-ui,sans-serif;padding:24px'>"
                 f"<p><strong>Nothing to show yet.</strong></p><p>{body}</p>"

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ...errors import ServeError
 from .app import UnsubscribeApp
+from ...i18n import _
 
 THREADS = 4
 MAX_REQUEST_BODY = 16 * 1024  # waitress refuses more itself; the application's own limit is lower
@@ -89,8 +90,9 @@ def create_server(app, host: str, port: int, threads: int = THREADS, *, connecti
         servers = [server_class(app, connections, dispatcher=dispatcher, adj=adj, sockinfo=sockinfo,
                                 request_deadline=request_deadline) for sockinfo in adj.listen]
     except OSError as exc:
-        reason = "is in use" if exc.errno == errno.EADDRINUSE else f"cannot be used ({exc.strerror or exc})"
-        raise ServeError(f"{host}:{port} {reason}", hint="stop the other program or choose another --port") from None
+        what = (_("{address} is in use") if exc.errno == errno.EADDRINUSE else
+                _("{address} cannot be used ({reason})")).format(address=f"{host}:{port}", reason=exc.strerror or exc)
+        raise ServeError(what, hint=_("stop the other program or choose another --port")) from None
     if len(servers) == 1:
         return servers[0]
     listening = [(server.effective_host, server.effective_port) for server in servers]
