@@ -35,6 +35,7 @@ test: $(STAMP) $(MO)
 
 bench: $(STAMP)
 	$(BIN)/python bench/build.py
+	$(BIN)/python bench/startup.py
 	$(BIN)/python bench/preview.py
 	$(BIN)/python bench/import.py
 	$(BIN)/python bench/send.py

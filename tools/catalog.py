@@ -43,6 +43,10 @@ def template() -> Catalog:
             catalog.add(message, None, [(where, lineno)], auto_comments=comments, context=context)
         for lineno, docstring in command_docstrings(path):
             catalog.add(docstring, None, [(where, lineno)], auto_comments=["command help (docstring)"])
+    for path in sorted(PACKAGE.glob("web/preview/assets/*.html")):  # the preview's pages: Jinja2 with _()
+        where = path.relative_to(REPO).as_posix()
+        for lineno, message, comments, context in extract_from_file("jinja2.ext:babel_extract", str(path)):
+            catalog.add(message, None, [(where, lineno)], auto_comments=comments, context=context)
     for module in LIBRARY_MODULES:
         spec = importlib.util.find_spec(module)
         if spec is None or spec.origin is None:

@@ -74,20 +74,54 @@ def _project_in(args) -> str | None:
     return None
 
 
+# The words click puts in a usage line, and the placeholders of arguments and of options without a metavar.
+OPTIONS_METAVAR, COMMAND_METAVAR = N_("[OPTIONS]"), N_("COMMAND [ARGS]...")
+ARGUMENT_METAVARS = {"issue": N_("ISSUE"), "directory": N_("DIRECTORY"), "file": N_("FILE"), "address": N_("ADDRESS"),
+                     "addresses": N_("ADDRESS")}
+TYPE_METAVARS = {"StringParamType": N_("TEXT"), "IntParamType": N_("INTEGER"), "IntRange": N_("INTEGER"),
+                 "FloatParamType": N_("NUMBER"), "FloatRange": N_("NUMBER"), "Path": N_("PATH")}
+TYPE_NAMES = {"IntParamType": N_("integer"), "IntRange": N_("integer"), "FloatParamType": N_("number"),
+              "FloatRange": N_("number")}
+
+
 def _localize(command) -> None:
     """Translate the help of the command, its options and its subcommands into the interface language.
 
-    The English help (docstrings, help="...") is kept aside on first use, so each run translates afresh.
+    The English help (docstrings, help="...", metavars) is kept aside on first use, so each run translates afresh.
     """
     original = command.__dict__.setdefault("_english", {"help": command.help, "short_help": command.short_help})
     command.help = _(original["help"]) if original["help"] else original["help"]
     command.short_help = _(original["short_help"]) if original["short_help"] else original["short_help"]
+    command.options_metavar = _(OPTIONS_METAVAR)
+    if hasattr(command, "subcommand_metavar"):
+        command.subcommand_metavar = _(COMMAND_METAVAR)
     for param in command.params:
-        english = param.__dict__.setdefault("_english", getattr(param, "help", None))
-        if english:
-            param.help = _(english)
+        _localize_param(param)
     for sub in getattr(command, "commands", {}).values():
         _localize(sub)
+
+
+def _kind(param, table: dict) -> str | None:
+    """The entry of table for the param's type (by class name, nearest class first)."""
+    return next((table[k.__name__] for k in type(param.type).__mro__ if k.__name__ in table), None)
+
+
+def _localize_param(param) -> None:
+    """An option's or argument's help and placeholder, and its type's name (in click's 'not a valid integer')."""
+    english = param.__dict__.setdefault("_english", getattr(param, "help", None))
+    if english:
+        param.help = _(english)
+    named = _kind(param, TYPE_NAMES)
+    if named:
+        param.type.name = _(named)
+    metavar = param.__dict__.setdefault("_english_metavar", param.metavar)
+    if metavar:
+        param.metavar = _(metavar)
+    elif param.param_type_name == "argument":
+        name = ARGUMENT_METAVARS.get(param.name or "", (param.name or "").upper())
+        param.metavar = _(name) + ("..." if param.nargs != 1 else "")
+    elif not getattr(param, "is_flag", False) and _kind(param, TYPE_METAVARS):
+        param.metavar = _(_kind(param, TYPE_METAVARS))
 
 
 class _Group(TyperGroup):

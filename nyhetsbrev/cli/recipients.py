@@ -21,8 +21,8 @@ recipients_app = typer.Typer(
 app.add_typer(recipients_app, name="recipients")
 
 SKIPPED_SHOWN = 100
-LISTS_TO_ADD_TO = typer.Option(..., "--list", "-l", help=N_("List to add to (made if new; repeat for several)."))
-LISTS_NAMED = typer.Option(None, "--list", "-l", help=N_("A list name (repeat for several)."))
+LISTS_TO_ADD_TO = typer.Option(..., "--list", "-l", metavar=N_("NAME"), help=N_("List to add to (made if new; repeat for several)."))
+LISTS_NAMED = typer.Option(None, "--list", "-l", metavar=N_("NAME"), help=N_("A list name (repeat for several)."))
 NO_RECIPIENTS = N_("Import people with 'nyhetsbrev recipients import FILE --list NAME'.")
 # The recipient fields as the user reads them, and what an add or a person's status says.
 FIELD_LABELS = {"email": N_("e-mail"), "name": N_("name"), "organisation": N_("organisation"),

@@ -8,10 +8,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ..errors import InboxError
-from ..i18n import _
+from ..i18n import N_, _
 from .mailbox import FETCH_LIMIT, Fetched
 
 EML_SUFFIXES = (".eml", ".msg.eml", ".txt")
+_KIND_WORDS = {"folder": N_("the folder {path}"), "file": N_("the mbox file {path}"), "maildir": N_("the maildir {path}")}
 
 
 class ExportedMessages:
@@ -22,7 +23,7 @@ class ExportedMessages:
         if not self.path.exists():
             raise InboxError(_("nothing to read there"), path=self.path, hint=_("give a folder of .eml files, an mbox file or a maildir"))
         self.kind = _kind(self.path)
-        self.describe = f"{self.kind} {self.path}"
+        self.describe = _(_KIND_WORDS.get(self.kind, "{path}")).format(path=self.path)
         self._box = None
 
     def __enter__(self) -> "ExportedMessages":
@@ -77,7 +78,7 @@ class ExportedMessages:
                 else:
                     self._box = stdlib_mailbox.mbox(self.path, factory=None, create=False)
             except (OSError, stdlib_mailbox.Error) as exc:
-                raise InboxError(_("cannot open the {kind}: {exc}").format(kind=self.kind, exc=exc), path=self.path) from None
+                raise InboxError(_("cannot open {what}: {exc}").format(what=self.describe, exc=exc), path=self.path) from None
         return self._box
 
 

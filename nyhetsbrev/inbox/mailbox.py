@@ -105,7 +105,8 @@ class Mailbox:
     @property
     def describe(self) -> str:
         """Where the messages are read from, for the summary."""
-        return f"{self.settings.folder} on {self.where} ({self.settings.username})"
+        return _("{folder} on {where} ({username})").format(folder=self.settings.folder, where=self.where,
+                                                             username=self.settings.username)
 
     def __enter__(self) -> "Mailbox":
         self.open()

@@ -12,6 +12,7 @@ from typing import Iterable, Mapping
 
 from . import images as image_step, markdown
 from ..errors import TemplateError
+from .. import i18n
 from ..i18n import _
 from ..project.toml_file import without_controls
 from ..project.models import (
@@ -25,8 +26,6 @@ STRINGS = {
         "unsubscribe": "Avregistrera",
         "unsubscribe_text": "Avregistrera dig",
         "sent_by": "Du får det här nyhetsbrevet från {name}.",
-        "months": ["januari", "februari", "mars", "april", "maj", "juni", "juli", "augusti",
-                   "september", "oktober", "november", "december"],
         "audience": "Endast till",
     },
     "en": {
@@ -35,8 +34,6 @@ STRINGS = {
         "unsubscribe": "Unsubscribe",
         "unsubscribe_text": "Unsubscribe",
         "sent_by": "You receive this newsletter from {name}.",
-        "months": ["January", "February", "March", "April", "May", "June", "July", "August",
-                   "September", "October", "November", "December"],
         "audience": "Only for",
     },
 }
@@ -153,7 +150,7 @@ def date_text(settings: Settings, date: dt.date | None) -> str:
     """A date written out: '1 april 2022'."""
     if date is None:
         return ""
-    return f"{date.day} {_strings(settings)['months'][date.month - 1]} {date.year}"
+    return i18n.format_date(date, i18n.DATE, lang=settings.language)  # the readers' language, not the interface's
 
 
 def _strings(settings: Settings) -> dict:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import re
 import time
 from dataclasses import dataclass, field
 from email.utils import parseaddr
 from pathlib import Path
 
-from ...i18n import _
+from ... import i18n
+from ...i18n import N_, _, ngettext
 from ...render import issue as render
 from ...mail import message
 from ...publish import pipeline
@@ -52,6 +55,7 @@ class PreviewBuild:
             "issue": self.issue, "subject": self.subject, "preheader": self.preheader, "sender": self.sender,
             "date": self.date, "text": self.text, "problems": list(self.problems), "sections": list(self.sections),
             "build_ms": round(self.seconds * 1000, 1), "built_at": self.built_at,
+            "built_time": i18n.format_time(dt.datetime.fromtimestamp(self.built_at), "HH:mm:ss"),
         }
 
 
@@ -138,7 +142,8 @@ def frame_html(email_html: str, *, markers: bool = True, dark: bool = False) -> 
     """The email for a preview frame: links open in a new tab, audience markers and dark view added in <head>."""
     parts = ['<base target="_blank">']
     if markers:
-        parts.append(f"<style>{read_asset('markers.css').decode('utf-8')}</style>")
+        css = read_asset("markers.css").decode("utf-8").replace('"Only for: "', json.dumps(_("Only for: ")))
+        parts.append(f"<style>{css}</style>")
     if dark:
         parts.append(f"<style>{read_asset('dark.css').decode('utf-8')}</style>")
     block = f"<!--{PREVIEW_MARK}-->{''.join(parts)}<!--/{PREVIEW_MARK}-->"
@@ -178,3 +183,28 @@ def _relative(root: Path, path: str | Path) -> str:
         return path.resolve().relative_to(Path(root).resolve()).as_posix()
     except ValueError:
         return str(path)
+
+
+# The words page.js shows, in the interface language (it reads them from the page's #texts).
+SCRIPT_TEXTS = (
+    N_("Still showing the last good build ({time}). Fix the file and save it: the preview rebuilds by itself."),
+    N_("Nothing to show yet. Fix the file and save it: the preview rebuilds by itself."),
+    N_("(no subject)"), N_("(no preheader: the inbox shows the email's first words)"), N_("No errors or warnings."),
+    N_("error:"), N_("warning:"), N_("(no heading)"), N_("Only for: "), N_("Everyone"), N_("Preview {issue}"),
+    N_("{issue} – preview – nyhetsbrev"), N_("built {time} in {ms} ms"), N_("build failed"), N_("live"),
+    N_("preview stopped – run nyhetsbrev preview again"), N_("cannot reach the preview server"),
+)
+
+
+def page_html(name: str) -> bytes | None:
+    """A page of the preview (assets/page.html, unsubscribe.html) in the interface language; None when there is none."""
+    source = read_asset(name)
+    if source is None:
+        return None
+    import jinja2
+
+    texts = {text: _(text) for text in SCRIPT_TEXTS}
+    for one, many in (("{count} error", "{count} errors"), ("{count} warning", "{count} warnings")):
+        texts[one], texts[many] = ngettext(one, many, 1), ngettext(one, many, 2)  # the catalog has them from 'check'
+    template = jinja2.Environment(autoescape=True).from_string(source.decode("utf-8"))
+    return template.render(_=_, lang=i18n.language(), texts=texts).encode("utf-8")

@@ -21,7 +21,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from ...project import config
 from ...errors import IssueIdError, IssueNotFound, PreviewError
 from ...project.models import IssueId
-from .builds import BuildFailure, PreviewBuild, describe_failure, frame_html, make_build, read_asset
+from .builds import BuildFailure, PreviewBuild, describe_failure, frame_html, make_build, page_html, read_asset
 from .watcher import Watcher
 from ...i18n import _
 
@@ -260,7 +260,7 @@ class _Handler(BaseHTTPRequestHandler):
         path, query = unquote(parts.path), parse_qs(parts.query)
         epoch, good, failure = preview.state.current()
         if path in ("/", "/index.html"):
-            return self._asset("page.html")
+            return self._send(HTTPStatus.OK, page_html("page.html"), "text/html; charset=utf-8")
         if path.startswith("/assets/"):
             return self._asset(path[len("/assets/"):])
         if path == "/api/state":
@@ -281,7 +281,7 @@ class _Handler(BaseHTTPRequestHandler):
         if path == "/link/unsubscribe":
             if good is not None and good.unsubscribe_page:
                 return self._send(HTTPStatus.OK, good.unsubscribe_page, "text/html; charset=utf-8")
-            return self._asset("unsubscribe.html")  # mailto only: the link opens an email, no page
+            return self._send(HTTPStatus.OK, page_html("unsubscribe.html"), "text/html; charset=utf-8")  # mailto only
         if path == "/favicon.ico":
             return self._send(HTTPStatus.NO_CONTENT, b"", "image/x-icon")
         return self._issue_file(path, good)

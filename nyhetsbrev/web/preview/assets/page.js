@@ -26,7 +26,10 @@
     if (text !== undefined && text !== null) node.textContent = text;
     return node;
   };
-  const clock = (seconds) => new Date(seconds * 1000).toLocaleTimeString();
+  // The page's words in the interface language: the server puts them in #texts (English when a text is missing).
+  let texts = {};
+  try { texts = JSON.parse($("texts").textContent || "{}"); } catch (e) { /* English */ }
+  const t = (text, values = {}) => (texts[text] || text).replace(/\{(\w+)\}/g, (m, k) => (k in values ? values[k] : m));
 
   function setStatus(kind, text) {
     const status = $("status");
@@ -70,17 +73,17 @@
     $("error-what").textContent = error.what;
     $("error-hint").textContent = error.hint ? `${error.hint}.` : "";
     $("error-note").textContent = build
-      ? `Still showing the last good build (${clock(build.built_at)}). Fix the file and save it: the preview rebuilds by itself.`
-      : "Nothing to show yet. Fix the file and save it: the preview rebuilds by itself.";
+      ? t("Still showing the last good build ({time}). Fix the file and save it: the preview rebuilds by itself.", { time: build.built_time })
+      : t("Nothing to show yet. Fix the file and save it: the preview rebuilds by itself.");
   }
 
   function showInbox(build) {
     $("inbox-from").textContent = build.sender;
     $("inbox-from-line").textContent = build.sender;
     $("inbox-date").textContent = build.date;
-    $("inbox-subject").textContent = build.subject || "(no subject)";
-    $("inbox-subject-line").textContent = build.subject || "(no subject)";
-    $("inbox-preheader").textContent = build.preheader || "(no preheader: the inbox shows the email's first words)";
+    $("inbox-subject").textContent = build.subject || t("(no subject)");
+    $("inbox-subject-line").textContent = build.subject || t("(no subject)");
+    $("inbox-preheader").textContent = build.preheader || t("(no preheader: the inbox shows the email's first words)");
     $("inbox-preheader-line").textContent = build.preheader ? "– " + build.preheader : "";
   }
 
@@ -89,17 +92,17 @@
     list.replaceChildren();
     const errors = problems.filter((p) => p.level === "error").length;
     const warnings = problems.length - errors;
-    const count = (n, one, many) => `${n} ${n === 1 ? one : many}`;
+    const count = (n, one, many) => t(n === 1 ? one : many, { count: n });
     $("problem-count").textContent = problems.length
-      ? `(${count(errors, "error", "errors")}, ${count(warnings, "warning", "warnings")})` : "";
+      ? `(${count(errors, "{count} error", "{count} errors")}, ${count(warnings, "{count} warning", "{count} warnings")})` : "";
     if (!problems.length) {
-      list.append(el("li", "none", "No errors or warnings."));
+      list.append(el("li", "none", t("No errors or warnings.")));
       return;
     }
     for (const problem of problems) {
       const item = el("li", problem.level);
       if (problem.file) item.append(el("span", "where", place(problem)));
-      item.append(el("span", null, `${problem.level}: ${problem.message}`));
+      item.append(el("span", null, `${t(problem.level + ":")} ${problem.message}`));
       list.append(item);
     }
   }
@@ -110,17 +113,17 @@
     for (const section of sections) {
       const item = el("li", section.audience.length ? "limited" : null);
       item.append(el("span", "file", section.file));
-      item.append(el("span", "title", section.title || "(no heading)"));
+      item.append(el("span", "title", section.title || t("(no heading)")));
       item.append(document.createElement("br"));
-      if (section.audience.length) item.append(el("span", "audience", "Only for: " + section.audience.join(", ")));
-      else item.append(el("span", "everyone", "Everyone"));
+      if (section.audience.length) item.append(el("span", "audience", t("Only for: ") + section.audience.join(", ")));
+      else item.append(el("span", "everyone", t("Everyone")));
       list.append(item);
     }
   }
 
   function show(state) {
-    $("issue").textContent = `Preview ${state.issue}`;
-    document.title = `${state.issue} – preview – nyhetsbrev`;
+    $("issue").textContent = t("Preview {issue}", { issue: state.issue });
+    document.title = t("{issue} – preview – nyhetsbrev", { issue: state.issue });
     const build = state.build;
     showError(state.error, build);
     showProblems(state.problems);  // the error that stopped the last build, else the build's check
@@ -128,9 +131,9 @@
       showInbox(build);
       showSections(build.sections);
       $("text").textContent = build.text;
-      $("built").textContent = `built ${clock(build.built_at)} in ${Math.round(build.build_ms)} ms`;
+      $("built").textContent = t("built {time} in {ms} ms", { time: build.built_time, ms: Math.round(build.build_ms) });
     }
-    setStatus(state.error ? "failed" : "live", state.error ? "build failed" : "live");
+    setStatus(state.error ? "failed" : "live", state.error ? t("build failed") : t("live"));
   }
 
   async function refresh() {
@@ -156,7 +159,7 @@
         if (answer.epoch !== epoch) await refresh();
         else if ($("status").classList.contains("offline")) await refresh();
       } catch (e) {
-        setStatus("offline", "preview stopped – run nyhetsbrev preview again");
+        setStatus("offline", t("preview stopped – run nyhetsbrev preview again"));
         await new Promise((resolve) => setTimeout(resolve, 1000));
       }
     }
@@ -185,7 +188,7 @@
   (async () => {
     for (;;) {
       try { await refresh(); break; } catch (e) {
-        setStatus("offline", "cannot reach the preview server");
+        setStatus("offline", t("cannot reach the preview server"));
         await new Promise((resolve) => setTimeout(resolve, 1000));
       }
     }
