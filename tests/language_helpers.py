@@ -21,7 +21,7 @@ write written does doesn't don't isn't no yes of on at its
 # Words that are the same in code, names and Swedish text (file names, commands, settings keys).
 _CODE = re.compile(r"(--?[a-z][\w-]*|[\w.-]+@[\w.-]+|[\w/-]+\.(?:toml|html|txt|csv|xlsx|xml|db|eml|mbox)"
                    r"|https?://\S+|'[^']*'|\"[^\"]*\"|\[[a-z_]+\]|\b[a-z]+_[a-z_]+\b|nyhetsbrev (?:recipients )?\w+"
-                   r"|[\w.-]*/[\w./<>-]*)")
+                   r"|[\w.-]*/[\w./<>-]*|\b[A-Z]\w*(?:-[A-Z]\w*)+\b)")  # the last: header names, Message-ID
 
 
 def english_words(text: str) -> list[str]:
