@@ -114,3 +114,18 @@ def test_an_image_no_section_uses_is_a_warning(cli, issue):
     assert ".DS_Store" not in result.stderr and "Thumbs.db" not in result.stderr
     _add(folder, f"![{ALT}]({PHOTO})")
     assert "used by no section" not in cli("--project", root, "check", "22:1").stderr
+
+
+@pytest.mark.parametrize("file_form, typed_form", [("NFD", "NFC"), ("NFC", "NFD")])
+def test_a_name_typed_in_another_unicode_form_than_the_files_finds_it(cli, issue, file_form, typed_form):
+    import unicodedata
+
+    root, folder = issue
+    (folder / PHOTO).rename(folder / unicodedata.normalize(file_form, PHOTO))
+    _add(folder, f"![{ALT}]({unicodedata.normalize(typed_form, PHOTO)})")
+    result = cli("--project", root, "check", "22:1")
+    assert result.exit_code == 0, result.output
+    assert "not found" not in result.stderr and "used by no section" not in result.stderr
+    assert cli("--project", root, "build", "22:1").exit_code == 0
+    html = (root / "build/22-1/email.html").read_text(encoding="utf-8")
+    assert re.search(r'<img src="images/bild-fran-motet-[0-9a-f]{10}\.jpg"', html)

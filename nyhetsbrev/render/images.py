@@ -47,8 +47,19 @@ encodings = 0  # how many images this process has re-encoded (the cache's effect
 
 
 def source_path(folder: Path, src: str) -> Path:
-    """The file a Markdown image source names, its percent-encoding decoded (spaces, å, ä, ö)."""
-    return (folder / unquote(src)).resolve()
+    """The file a Markdown image source names, its percent-encoding decoded (spaces, å, ä, ö).
+
+    A name typed with 'å' finds a file whose name spells it 'a' + ring (as macOS writes names), and the other way round.
+    """
+    path = (folder / unquote(src)).resolve()
+    if path.exists():
+        return path
+    wanted = unicodedata.normalize("NFC", path.name)
+    try:
+        same = [p for p in path.parent.iterdir() if p.name != path.name and unicodedata.normalize("NFC", p.name) == wanted]
+    except OSError:
+        return path
+    return same[0].resolve() if len(same) == 1 else path
 
 
 def prepare(folder: Path, sources: Iterable[str], cache_dir: Path | None) -> tuple[dict[str, EmailImage], dict[Path, str]]:
