@@ -15,7 +15,7 @@ from ..i18n import _
 from ..project.config import SETTINGS_FILE, load_settings
 from ..store.db import default_db_path, open_db, scratch_copy
 from .apply import ALREADY, PERSON, STILL_UNREAD, UNREAD, Outcome, apply_many
-from .classify import PARSE_LIMIT, classify, reason, unreadable
+from .classify import PARSE_LIMIT, Verdict, classify, reason, unreadable
 
 APPLY_EVERY = 250  # messages applied to the database in one transaction, then moved on the server
 LISTED = 500  # changes and messages for a person kept for the listing; the counts are always complete
@@ -62,8 +62,9 @@ def read_inbox(root: Path, *, from_path: Path | None = None, dry_run: bool = Fal
         pending = source.pending()
         total = len(pending)
         done, batch = 0, []
+        timer = stack.enter_context(_message_timer())
         for fetched in source.messages(pending):
-            batch.append((fetched.key, _read(fetched, unsubscribe_address)))
+            batch.append((fetched.key, _read(fetched, unsubscribe_address, timer)))
             if len(batch) >= APPLY_EVERY:
                 done += _apply_batch(db, source, batch, report, on_server)
                 if progress:
@@ -75,32 +76,36 @@ def read_inbox(root: Path, *, from_path: Path | None = None, dry_run: bool = Fal
     return report
 
 
-def _read(fetched, unsubscribe_address: str | None):
+def _read(fetched, unsubscribe_address: str | None, timer) -> Verdict:
     """One message's verdict, read in isolation: whatever it holds, the run goes on with the next."""
     if fetched.problem:
         return unreadable(b"", fetched.problem, key=f"file:{fetched.name}")
     raw = fetched.raw[:PARSE_LIMIT]
     try:
-        with _time_bound(TIME_LIMIT):
+        if timer:
+            timer(signal.ITIMER_REAL, TIME_LIMIT)
+        try:
             return classify(raw, unsubscribe_address=unsubscribe_address)
+        finally:
+            if timer:
+                timer(signal.ITIMER_REAL, 0)
     except TimeoutError as exc:
         return unreadable(raw, reason(exc))
 
 
 @contextlib.contextmanager
-def _time_bound(seconds: float):
-    """TimeoutError when the block takes longer (a POSIX interval timer; elsewhere the size bound alone)."""
+def _message_timer():
+    """signal.setitimer with a handler that raises TimeoutError, for the run; None without POSIX timers."""
     if not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
-        yield
+        yield None
         return
 
     def expired(_signum, _frame):
-        raise TimeoutError(_("took longer than {seconds:g} s").format(seconds=seconds))
+        raise TimeoutError(_("took longer than {seconds:g} s").format(seconds=TIME_LIMIT))
 
     previous = signal.signal(signal.SIGALRM, expired)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
-        yield
+        yield signal.setitimer
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
