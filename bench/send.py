@@ -4,7 +4,9 @@
     delivering) vs raw smtplib sending one pre-built message over the same number of connections
     (ratio of throughputs, target ≥ 0.8);
 (2) the same against a sink that takes 20 ms per message: speed-up over one connection (target ≥ 6×);
-(3) mailmerge (one connection per message, as it works) on the same sink and list, as the peer baseline.
+(3) mailmerge (one connection per message, as it works) on the same sink and list, as the peer baseline;
+(4) the ledger's work per batch (reply written, people checked, next messages claimed: one transaction) against the
+    SMTP round trips of that batch's messages, as raw smtplib takes them on the same sink (target: below 1).
 
 Run: python bench/send.py [--count N]. The sink runs in its own process.
 """
@@ -229,7 +231,7 @@ def mailmerge(project: Path, sink: Sink, count: int) -> float | None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=2000)
-    parser.add_argument("--only", choices=("1", "2", "3"), help="run only this part ((3) runs with (1))")
+    parser.add_argument("--only", choices=("1", "2", "3", "4"), help="run only this part ((3) runs with (1))")
     parser.add_argument("--sink", type=float, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--pipelining", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -246,6 +248,8 @@ def main() -> None:
             part_one(project, data, count, Path(tmp))
         if args.only in (None, "2"):
             part_two(project, count)
+        if args.only in (None, "4"):
+            part_four(project, data, count)
 
 
 def part_one(project: Path, data: bytes, count: int, folder: Path) -> None:
@@ -293,6 +297,41 @@ def part_two(project: Path, count: int) -> None:
             print(f"    {connections:2d} connections: {count / many:6.1f} msg/s, speed-up {one / many:.1f}× (target ≥ 6×)")
     finally:
         slow.close()
+
+
+def part_four(project: Path, data: bytes, count: int) -> None:
+    """(4): seconds in ledger.write per batch of claims, against the SMTP round trips of as many messages."""
+    from nyhetsbrev.store import ledger
+
+    print("(4) ledger work per batch vs the SMTP round trips of the batch's messages (sink without PIPELINING)")
+    original = ledger.write
+    sink = Sink(0.0, pipelining=False)
+    try:
+        for connections in (1, 4):
+            spent, batches, claimed = 0.0, 0, 0
+
+            def timed(*args, **kwargs):
+                nonlocal spent, batches, claimed
+                start = time.perf_counter()
+                try:
+                    return original(*args, **kwargs)
+                finally:
+                    spent += time.perf_counter() - start
+                    if kwargs.get("claims"):
+                        batches, claimed = batches + 1, claimed + len(kwargs["claims"])
+
+            ledger.write = timed
+            try:
+                nyhetsbrev_send(project, sink, count, connections)
+            finally:
+                ledger.write = original
+            round_trips = raw_smtplib(sink, data, count, connections) * connections / count  # one message, one connection
+            per_batch, size = spent / batches, claimed / batches
+            print(f"    {connections} connection(s): {per_batch * 1000:.2f} ms of ledger work per batch of {size:.1f} "
+                  f"messages; their SMTP round trips {round_trips * size * 1000:.2f} ms; ratio "
+                  f"{per_batch / (round_trips * size):.2f} (target < 1)")
+    finally:
+        sink.close()
 
 
 if __name__ == "__main__":

@@ -40,7 +40,7 @@ def send(
     allow_changes: bool = typer.Option(
         False, "--allow-changes", help=N_("Continue a send even though the issue was edited since its first messages went out.")
     ),
-    connections: int = typer.Option(None, "--connections", min=1, max=64, metavar=N_("N"), help=N_("SMTP connections used at the same time.")),
+    connections: int = typer.Option(None, "--connections", min=1, max=64, metavar=N_("N"), help=N_("SMTP connections used at the same time (default 4).")),
     rate: str = typer.Option(
         None, "--rate", metavar=N_("RATE"), help=N_("At most this many messages: 30/min, 2/s or 1000/h (default: rate in nyhetsbrev.toml).")
     ),

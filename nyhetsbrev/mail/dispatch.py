@@ -256,7 +256,9 @@ class Dispatcher:
         return in_flight_limit(self.alive)
 
     def _low_water(self) -> int:
-        return 2 * self.alive  # every connection still has a message queued while the next batch is made
+        # Every connection still has a message queued while the next batch is made (one connection: the one on the
+        # wire is enough), and a batch is at least two messages: one ledger transaction for every two, not each one.
+        return self._high_water() - max(2, self.alive)
 
     def _prepare(self, todo: deque) -> list[Job]:
         """The next messages to claim, up to the high-water mark in flight (their connections build the bytes)."""
