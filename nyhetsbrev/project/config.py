@@ -264,8 +264,8 @@ def parse_rate(text: str) -> float:
     except ValueError:
         raise ValueError(_("'{text}' does not start with a number").format(text=text)) from None
     if not 0 < count < float("inf"):  # also NaN
-        raise ValueError(f"'{text}' must be more than 0" if count <= 0 or count != count
-                         else f"'{text}' is not a finite number")
+        raise ValueError((_("'{text}' must be more than 0") if count <= 0 or count != count
+                          else _("'{text}' is not a finite number")).format(text=text))
     per_second = count / RATE_UNITS[unit]
     if not RATES[0] <= per_second <= RATES[1]:
         raise ValueError(_("'{text}' is not a rate a send can keep: from 1/h to {most}/s").format(

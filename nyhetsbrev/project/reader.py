@@ -64,7 +64,7 @@ def issue_not_found(project: Project, issue_id: IssueId) -> IssueNotFound | Issu
     known = ", ".join(str(i) for i, found in sorted(folders.items()) if _folder_problem(project, i, found) is None)
     return IssueNotFound(
         _("issue {issue_id} not found: no folder {issue_dir}").format(issue_id=issue_id, issue_dir=project.issue_dir(issue_id)),
-        hint=_("issues in this project: {value}; create one with 'nyhetsbrev new {issue_id}'").format(value=known or 'none yet', issue_id=issue_id),
+        hint=_("issues in this project: {value}; create one with 'nyhetsbrev new {issue_id}'").format(value=known or _('none yet'), issue_id=issue_id),
     )
 
 

@@ -25,7 +25,7 @@ class SendLock:
             handle = open(self.path, "a+", encoding="utf-8")
             if not _flock(handle, take=True):
                 handle.seek(0)
-                holder = handle.read().strip() or "another process"
+                holder = handle.read().strip() or _("another process")
                 handle.close()
                 raise SendLocked(
                     _("issue {issue} is already being sent ({holder})").format(issue=self.issue, holder=holder),
