@@ -181,7 +181,7 @@ def test_a_fifo_as_manifest_is_refused_not_waited_for(world, cli):
 
 @pytest.mark.parametrize("where", [
     "issues", "issues/22-1", "issues/22-1/images/site", "templates", "templates/site", "recipients", "recipients/x",
-    ".", "..",
+    ".", "..", "build",
 ])
 def test_an_output_folder_among_the_projects_sources_is_refused(world, cli, where):
     project = world["project"]

@@ -40,6 +40,11 @@ def checked_out_dir(project: Project, out_dir: Path, private: list[Path]) -> Pat
             _("the output folder {out} holds the project itself ({root}): the whole folder is copied to the web as "
               "it is").format(out=out, root=root),
             hint=_("publish to build/archive (the default) or to a folder of its own"))
+    if out == Path(project.build_dir).resolve():
+        raise PublishError(
+            _("the output folder {out} is the project's build/ folder: it holds each issue's build, with the web "
+              "copies of audience versions named in clear").format(out=out),
+            hint=_("publish to build/archive (the default) or to a folder of its own"))
     for path in private:
         if Path(os.path.abspath(path)).resolve().is_relative_to(out):
             raise PublishError(_("the output folder {out} holds {path}, which must never be published").format(
