@@ -1,6 +1,6 @@
 """Command line: thin Typer commands that call one core function each and print with rich."""
 
-from . import build, doctor, inbox, login, preview, publish, recipients, send, serve, status  # noqa: F401  (each registers its commands on app)
+from . import build, doctor, inbox, login, preview, publish, recipients, recipients_import, send, serve, status  # noqa: F401  (each registers its commands on app)
 from .app import app, pipe_closed
 
 

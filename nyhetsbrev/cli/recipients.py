@@ -10,7 +10,6 @@ import typer
 from rich.table import Column, Table
 
 from .app import app, confirm, console, data_out, err_console, escape, project_root, terminal_json, terminal_lines
-from .progress import Bar
 from ..i18n import N_, _, ngettext
 
 recipients_app = typer.Typer(
@@ -20,9 +19,9 @@ recipients_app = typer.Typer(
 )
 app.add_typer(recipients_app, name="recipients")
 
-SKIPPED_SHOWN = 100
 LISTS_TO_ADD_TO = typer.Option(..., "--list", "-l", metavar=N_("NAME"), help=N_("List to add to (made if new; repeat for several)."))
 LISTS_NAMED = typer.Option(None, "--list", "-l", metavar=N_("NAME"), help=N_("A list name (repeat for several)."))
+FROM_FILE_HELP = N_("A CSV or XLSX file with an e-mail column, or a text file with one address per line.")
 NO_RECIPIENTS = N_("Import people with 'nyhetsbrev recipients import FILE --list NAME'.")
 # The recipient fields as the user reads them, and what an add or a person's status says.
 FIELD_LABELS = {"email": N_("e-mail"), "name": N_("name"), "organisation": N_("organisation"),
@@ -38,57 +37,11 @@ class Format(str, Enum):
     json = "json"
 
 
-def _db(ctx: typer.Context, *, create: bool = True):
+def open_database(ctx: typer.Context, *, create: bool = True):
     """The open database (NYHETSBREV_DB, or the project's); create=False raises NoRecipientsYet if there is none."""
     from ..store import default_db_path, open_db
 
     return open_db(default_db_path(lambda: project_root(ctx)), create=create)
-
-
-@recipients_app.command("import")
-def import_(
-    ctx: typer.Context,
-    file: Path = typer.Argument(..., help=N_("A CSV (comma or semicolon; UTF-8 or Windows-1252) or XLSX file.")),
-    lists: list[str] = LISTS_TO_ADD_TO,
-    dry_run: bool = typer.Option(False, "--dry-run", help=N_("Show the report but write nothing.")),
-    show_all: bool = typer.Option(False, "--all", help=N_("Show every skipped row kept (up to 1000), not just the first 100.")),
-) -> None:
-    """Import people from a CSV or XLSX file into lists; reports imported, updated, unchanged and skipped rows."""
-    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
-
-    from ..store import import_recipients
-
-    db = _db(ctx)
-    with Bar(TextColumn(_("importing")), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()) as bar:
-        report = import_recipients(db, file, lists, dry_run=dry_run, progress=bar.show)
-    _print_report(report, show_all)
-
-
-def _print_report(report, show_all: bool) -> None:
-    where = report.sheet and _(", sheet '{sheet}'").format(sheet=report.sheet) or ""
-    source = f"{report.kind.upper()}{where}" + (f", {report.encoding}, '{report.delimiter}'" if report.encoding else "")
-    columns = ", ".join(f"{_(FIELD_LABELS.get(field, field))} ← '{header}'" for field, header in report.columns.items())
-    console.print(_("[bold]{name}[/] ({source}): {columns}").format(name=escape(report.file.name), source=escape(source), columns=escape(columns)), soft_wrap=True)
-    for name in report.lists_created:
-        message = _("New list [bold]{name}[/] (would be created).") if report.dry_run else _("New list [bold]{name}[/] created.")
-        console.print(message.format(name=escape(name)))
-    if report.skipped:
-        table = Table(_("row"), _("address"), _("reason"), title=_("Skipped rows"), title_justify="left")
-        shown = report.skipped if show_all else report.skipped[:SKIPPED_SHOWN]
-        for skipped in shown:
-            table.add_row(str(skipped.row), escape(skipped.email), escape(skipped.reason))
-        console.print(table)
-        if len(shown) < report.skipped_total:
-            more = report.skipped_total - len(shown)
-            how = _("see them with --all") if len(shown) < len(report.skipped) else _(
-                "only the first {count} are kept; fix those and run again with --dry-run").format(count=len(report.skipped))
-            console.print(_("… and {more} more skipped rows ({how}).").format(more=more, how=how))
-    summary = Table(_("imported"), _("updated"), _("unchanged"), _("skipped"), title=_("Lists: {join}").format(join=escape(', '.join(report.lists))),
-                    title_justify="left")
-    summary.add_row(str(report.imported), str(report.updated), str(report.unchanged), str(report.skipped_total))
-    console.print(summary)
-    if report.dry_run:
-        console.print(_("[yellow]Dry run: nothing was written.[/]"))
 
 
 @recipients_app.command("add")
@@ -108,7 +61,7 @@ def add(
     from ..store import add_recipient
 
     details = {"name": name, "organisation": organisation, "municipality": municipality, "title": title}
-    outcome = add_recipient(_db(ctx), address, lists, details=details, resubscribe=resubscribe)
+    outcome = add_recipient(open_database(ctx), address, lists, details=details, resubscribe=resubscribe)
     console.print(f"{escape(address.strip())}: {_(WORDS.get(outcome, outcome))} ({escape(', '.join(lists))}).")
 
 
@@ -122,7 +75,7 @@ def list_(
     """Show the people on lists (all lists when none is named)."""
     from ..store import list_recipients, write_lists_csv
 
-    db = _db(ctx, create=False)
+    db = open_database(ctx, create=False)
     if output is Format.csv:
         write_lists_csv(db, lists, data_out())
         return
@@ -141,17 +94,34 @@ def list_(
 @recipients_app.command("remove")
 def remove(
     ctx: typer.Context,
-    address: str = typer.Argument(..., help=N_("E-mail address.")),
+    addresses: list[str] = typer.Argument(None, help=N_("E-mail address(es).")),
     lists: list[str] = LISTS_NAMED,
+    from_file: Path = typer.Option(None, "--from-file", help=FROM_FILE_HELP),
 ) -> None:
-    """Take a person off the named lists, or off every list (they can be added again; unsubscribe stops all mail)."""
-    from ..store import remove_recipient
+    """Take people off the named lists, or off every list (they can be added again; unsubscribe stops all mail)."""
+    from ..store import remove_many
 
-    removed = remove_recipient(_db(ctx), address, lists)
-    if removed:
-        console.print(_("{strip} removed from {join}.").format(strip=escape(address.strip()), join=escape(', '.join(removed))))
-    else:
-        console.print(_("{strip} was not on {join}.").format(strip=escape(address.strip()), join=escape(', '.join(lists) if lists else _('any list'))))
+    wanted = _addresses(addresses, from_file, "remove")
+    for address, removed in remove_many(open_database(ctx), wanted, lists):
+        if removed is None:
+            console.print(_("{strip} is not in the recipients database.").format(strip=escape(address.strip())))
+        elif removed:
+            console.print(_("{strip} removed from {join}.").format(strip=escape(address.strip()), join=escape(', '.join(removed))))
+        else:
+            console.print(_("{strip} was not on {join}.").format(strip=escape(address.strip()), join=escape(', '.join(lists) if lists else _('any list'))))
+
+
+def _addresses(addresses: list[str] | None, from_file: Path | None, command: str) -> list[str]:
+    """The addresses given, and those in --from-file; one line when there are none."""
+    from ..errors import NyhetsbrevError
+    from ..store import addresses_in_file
+
+    wanted = list(addresses or []) + (addresses_in_file(from_file) if from_file else [])
+    wanted = [a for a in wanted if a.strip()]
+    if not wanted:
+        raise NyhetsbrevError(_("give an ADDRESS (or several) or --from-file"),
+                              hint=_("see 'nyhetsbrev recipients {command} --help'").format(command=command))
+    return wanted
 
 
 @recipients_app.command("unsubscribe")
@@ -161,7 +131,7 @@ def unsubscribe(
     token: str = typer.Option(
         None, "--token", help=N_("The token from a personal unsubscribe link, or the whole link, instead of an address.")
     ),
-    from_file: Path = typer.Option(None, "--from-file", help=N_("A text file with one address per line.")),
+    from_file: Path = typer.Option(None, "--from-file", help=FROM_FILE_HELP),
 ) -> None:
     """Stop all mail to people; later imports will not add them again."""
     from ..errors import NyhetsbrevError
@@ -170,21 +140,12 @@ def unsubscribe(
     if token and (addresses or from_file):
         raise NyhetsbrevError(_("give either addresses or --token, not both"), hint=_("see 'nyhetsbrev recipients unsubscribe --help'"))
     if token:
-        address, new = unsubscribe_token(_db(ctx), token)
+        address, new = unsubscribe_token(open_database(ctx), token)
         console.print((_("{address} unsubscribed.") if new else _("{address} was already unsubscribed.")).format(
             address=escape(address.strip())))
         return
-    wanted = list(addresses or [])
-    if from_file:
-        try:
-            wanted += [line.strip() for line in from_file.read_text(encoding="utf-8-sig").splitlines()]
-        except (OSError, UnicodeDecodeError) as exc:
-            raise NyhetsbrevError(_("cannot read the file: {value}").format(value=getattr(exc, 'strerror', None) or exc), path=from_file,
-                                  hint=_("give a UTF-8 text file with one address per line")) from None
-    wanted = [a for a in wanted if a and not a.startswith("#")]
-    if not wanted:
-        raise NyhetsbrevError(_("give either an ADDRESS (or several), --from-file or --token"), hint=_("see 'nyhetsbrev recipients unsubscribe --help'"))
-    for address, new in unsubscribe_many(_db(ctx), wanted):
+    wanted = _addresses(addresses, from_file, "unsubscribe")
+    for address, new in unsubscribe_many(open_database(ctx), wanted):
         console.print((_("{address} unsubscribed.") if new else _("{address} was already unsubscribed.")).format(
             address=escape(address.strip())))
 
@@ -202,7 +163,7 @@ def forget(
         if not confirm(_("Erase everything about {address}? This cannot be undone. [y/N] ").format(address=terminal_lines(address.strip()))):
             err_console.print(_("Nothing was erased."))
             raise typer.Exit(1)
-    result = forget_address(_db(ctx), address)
+    result = forget_address(open_database(ctx), address)
     erased = ", ".join(_("{count} from {table}").format(count=n, table=t) for t, n in result.rows.items()) or _("nothing was stored")
     console.print(_("{strip} forgotten ({erased}); only a keyed hash remains.").format(strip=escape(address.strip()), erased=escape(erased)))
     if not result.clean:
@@ -216,15 +177,15 @@ def export(
     lists: list[str] = LISTS_NAMED,
     output: Path = typer.Option(None, "--output", "-o", help=N_("Write to this file instead of the screen.")),
 ) -> None:
-    """Export one person's data as JSON, or the members of the --list lists as CSV."""
+    """Export one person's data as JSON, or the members of the --list lists (-o FILE: .xlsx, or .csv for Swedish Excel)."""
     from ..errors import NyhetsbrevError
-    from ..store import person_json, save_lists_csv, save_person_json, write_lists_csv
+    from ..store import person_json, save_lists_file, save_person_json, write_lists_csv
 
     if bool(address) == bool(lists):
         raise NyhetsbrevError(_("give either an ADDRESS or --list NAME"), hint=_("see 'nyhetsbrev recipients export --help'"))
-    db = _db(ctx, create=False)
+    db = open_database(ctx, create=False)
     if lists and output:
-        count = save_lists_csv(db, lists, output)
+        count = save_lists_file(db, lists, output)
         err_console.print(_("{count} people written to {output}.").format(count=count, output=escape(output)))
     elif lists:
         write_lists_csv(db, lists, data_out())
@@ -242,7 +203,7 @@ def lists_(ctx: typer.Context) -> None:
     from ..store import list_lists
 
     try:
-        rows = list_lists(_db(ctx, create=False))
+        rows = list_lists(open_database(ctx, create=False))
     except NoRecipientsYet:
         console.print(_("No lists yet: no recipients yet. {no_recipients}").format(no_recipients=_(NO_RECIPIENTS)))
         return

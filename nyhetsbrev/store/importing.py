@@ -18,6 +18,8 @@ from ..i18n import _
 BATCH = 5000  # rows per committed transaction: the write lock is never held for long
 PROGRESS_EVERY = 2000
 SKIPPED_KEPT = 1000  # skipped rows kept for the report; the rest are only counted
+CHANGES_KEPT = 1000  # changed fields kept for the report; the rest are only counted
+FILE_KEYS = "temp.import_file_keys"  # with keep_keys: the addresses of the file's rows (a replace takes off the rest)
 PATIENCE = 60.0  # seconds to wait for another program's write lock before each batch
 
 Progress = Callable[[int, int], None]
@@ -30,6 +32,16 @@ class SkippedRow:
     row: int
     email: str
     reason: str
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    """One field of a person already in the database that an import changed (or, in a dry run, would change)."""
+
+    email: str
+    field: str
+    old: str
+    new: str
 
 
 @dataclass
@@ -46,6 +58,10 @@ class ImportReport:
     unchanged: int = 0
     skipped: list[SkippedRow] = field(default_factory=list)  # the first SKIPPED_KEPT of them
     skipped_total: int = 0
+    joined: int = 0  # people already in the database who were not on every named list before
+    changed: int = 0  # people already in the database whose fields the file changes
+    changes: list[FieldChange] = field(default_factory=list)  # the first CHANGES_KEPT changed fields
+    changes_total: int = 0
     kind: str = ""
     encoding: str | None = None
     delimiter: str | None = None
@@ -56,6 +72,11 @@ class ImportReport:
         self.skipped_total += 1
         if len(self.skipped) < SKIPPED_KEPT:
             self.skipped.append(SkippedRow(row, email, reason))
+
+    def change(self, changes: list[FieldChange]) -> None:
+        """Count changed fields; keep them for the report while fewer than CHANGES_KEPT are kept."""
+        self.changes_total += len(changes)
+        self.changes.extend(changes[:max(0, CHANGES_KEPT - len(self.changes))])
 
 
 class _Writer:
@@ -99,11 +120,13 @@ def _attributes_json(attributes: dict[str, str]) -> str:
 
 
 def import_recipients(
-    db: Database, path: Path, lists: list[str], *, dry_run: bool = False, progress: Progress | None = None
+    db: Database, path: Path, lists: list[str], *, dry_run: bool = False, progress: Progress | None = None,
+    keep_keys: bool = False,
 ) -> ImportReport:
     """Add a file's people to the named lists (created when new); skip bad, duplicate and suppressed rows.
 
     Rows are written in committed batches of BATCH; importing the same file again finishes an import that stopped.
+    With keep_keys, the address keys of the file's rows (suppressed ones too) are left in FILE_KEYS.
     """
     path = Path(path)
     names = list(dict.fromkeys(clean_list_name(n) for n in lists))
@@ -119,10 +142,13 @@ def import_recipients(
         list_ids = _lists(db, names, report, dry_run)
         suppressed = load_suppressed(db)
         hash_of = address_hasher(db)
+        keys = _FileKeys(db) if keep_keys else None
         batch: list[FileRow] = []
         for number, row in enumerate(source.rows, start=1):
             if progress and number % PROGRESS_EVERY == 0:
                 progress(row.row, source.size_hint)
+            if keys is not None and row.email_key:
+                keys.add(row.email_key)
             reason = row.problem or suppressed.reason(row.email_key, hash_of)
             if reason:
                 report.skip(row.row, row.email, reason if row.problem else _("{reason}; not added again").format(reason=reason))
@@ -134,6 +160,8 @@ def import_recipients(
             elif first_row is None:
                 first_row = row.row
         _write_batch(db, batch, list_ids, report, dry_run)
+        if keys is not None:
+            keys.flush()
     except (sqlite3.Error, NyhetsbrevError) as exc:
         error = database_error(exc) if isinstance(exc, sqlite3.Error) else exc
         raise _stopped(error, report, first_row) from None
@@ -142,6 +170,26 @@ def import_recipients(
     if progress:
         progress(source.size_hint, source.size_hint)
     return report
+
+
+class _FileKeys:
+    """The address keys of a file's rows, kept in a temporary table (memory stays flat for a large file)."""
+
+    def __init__(self, db: Database) -> None:
+        self.conn, self.pending = db.conn, []
+        self.conn.execute(f"CREATE TABLE IF NOT EXISTS {FILE_KEYS} (email_key TEXT PRIMARY KEY)")
+        self.conn.execute(f"DELETE FROM {FILE_KEYS}")
+        self.conn.commit()  # only the temporary table was written: the database's own lock is not held
+
+    def add(self, key: str) -> None:
+        self.pending.append((key,))
+        if len(self.pending) >= BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        self.conn.executemany(f"INSERT OR IGNORE INTO {FILE_KEYS} VALUES (?)", self.pending)
+        self.conn.commit()
+        self.pending = []
 
 
 def _stopped(error: NyhetsbrevError, report: ImportReport, first_row: int | None) -> NyhetsbrevError:
@@ -184,14 +232,37 @@ def _write_batch(db: Database, batch: list[FileRow], list_ids: dict[str, int], r
         return
     counts = write_retrying(db, lambda: _apply(db, batch, list_ids, report.file.name, dry_run), patience=PATIENCE) \
         if not dry_run else _apply(db, batch, list_ids, report.file.name, dry_run)
-    report.imported += counts[0]
-    report.updated += counts[1]
-    report.unchanged += counts[2]
+    report.imported += counts.imported
+    report.updated += counts.updated
+    report.unchanged += counts.unchanged
+    report.joined += counts.joined
+    report.changed += counts.changed
+    report.change(counts.changes)
+
+
+@dataclass
+class _Counts:
+    imported: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    joined: int = 0
+    changed: int = 0
+    changes: list[FieldChange] = field(default_factory=list)
+
+
+def _field_changes(email: str, old: tuple, new: tuple, old_attributes: str, new_attributes: str) -> list[FieldChange]:
+    """The fields (and extra columns) whose values differ, old → new."""
+    changes = [FieldChange(email, name, a or "", b or "") for name, a, b in zip(FIELDS, old, new) if a != b]
+    if old_attributes != new_attributes:
+        before, after = json.loads(old_attributes or "{}"), json.loads(new_attributes or "{}")
+        changes += [FieldChange(email, name, before.get(name, ""), after.get(name, ""))
+                    for name in sorted(set(before) | set(after)) if before.get(name) != after.get(name)]
+    return changes
 
 
 def _apply(db: Database, batch: list[FileRow], list_ids: dict[str, int], file_name: str,
-           dry_run: bool) -> tuple[int, int, int]:
-    """The writes for one batch, against the database as it is now; (imported, updated, unchanged)."""
+           dry_run: bool) -> _Counts:
+    """The writes for one batch, against the database as it is now, and what they change."""
     conn = db.conn
     now = utc_now()
     keys = json.dumps([row.email_key for row in batch], ensure_ascii=False)
@@ -210,7 +281,7 @@ def _apply(db: Database, batch: list[FileRow], list_ids: dict[str, int], file_na
     ))
     next_id = (conn.execute("SELECT max(id) FROM recipients").fetchone()[0] or 0) + 1
     writer = _Writer(db)
-    imported = updated = unchanged = 0
+    counts = _Counts()
     for row in batch:
         fields = row.fields
         existing = known.get(row.email_key)
@@ -220,7 +291,7 @@ def _apply(db: Database, batch: list[FileRow], list_ids: dict[str, int], file_na
             values = tuple(fields.get(f) for f in FIELDS)
             writer.new.append((recipient_id, row.email, row.email_key, row.email_ascii, *values,
                                _attributes_json(row.attributes), now, now))
-            imported += 1
+            counts.imported += 1
             changed = counted = True
         else:
             recipient_id, *old_values, old_attributes = existing
@@ -231,7 +302,11 @@ def _apply(db: Database, batch: list[FileRow], list_ids: dict[str, int], file_na
             changed = values != tuple(old_values) or attributes != old_attributes
             if changed:
                 writer.changed.append((*values, attributes, now, recipient_id))
+                counts.changed += 1
+                counts.changes += _field_changes(row.email, tuple(old_values), values, old_attributes, attributes)
             counted = False
+            if any((recipient_id, list_id) not in members for list_id in ids):
+                counts.joined += 1
         # The reader already skips an address's second row in the file, so known and members need no updates here.
         for list_id in ids:
             if counted or (recipient_id, list_id) not in members:
@@ -239,7 +314,10 @@ def _apply(db: Database, batch: list[FileRow], list_ids: dict[str, int], file_na
                 writer.events.append((recipient_id, list_id, now, file_name, row.row))
                 changed = True
         if not counted:
-            updated, unchanged = (updated + 1, unchanged) if changed else (updated, unchanged + 1)
+            if changed:
+                counts.updated += 1
+            else:
+                counts.unchanged += 1
     if not dry_run:
         writer.flush()
-    return imported, updated, unchanged
+    return counts

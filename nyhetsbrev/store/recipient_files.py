@@ -24,6 +24,7 @@ COLUMN_NAMES: dict[str, tuple[str, ...]] = {
     "organisation": ("organisation", "organization", "förvaltning", "org"),
     "municipality": ("kommun", "municipality"),
     "title": ("roll", "titel", "title", "role", "befattning"),
+    "lists": ("listor", "lists"),  # written by an export of several lists; an import names its lists itself
 }
 _FIELD_OF = {alias: name for name, aliases in COLUMN_NAMES.items() for alias in aliases}
 FIELDS = ("name", "organisation", "municipality", "title")
@@ -76,9 +77,13 @@ class RecipientFile:
 
 
 def clean(value: object) -> str:
-    """A cell as text: spaces, NBSP and byte-order marks trimmed; numbers and dates written plainly."""
+    """A cell as text: spaces, NBSP and byte-order marks trimmed; numbers and dates written plainly.
+
+    A leading ' before = + - @ (how an export keeps Excel from running a cell as a formula) is taken off.
+    """
     if type(value) is str:
-        return value.strip(_STRIP)
+        value = value.strip(_STRIP)
+        return value[1:] if value[:1] == "'" and value[1:2] in ("=", "+", "-", "@") else value
     if value is None:
         return ""
     if isinstance(value, float) and value.is_integer():

@@ -153,6 +153,19 @@ def remove_recipient(db: Database, address: str, lists: list[str] | None = None,
     return removed
 
 
+def remove_many(db: Database, addresses: list[str], lists: list[str] | None = None) -> list[tuple[str, list[str] | None]]:
+    """remove_recipient for each address: (address, the lists it was taken off, or None when it is not stored)."""
+    out = []
+    for address in addresses:
+        try:
+            out.append((address, remove_recipient(db, address, lists)))
+        except UnknownList:
+            raise
+        except StoreError:
+            out.append((address, None))
+    return out
+
+
 def unsubscribe(db: Database, address: str, source: str = "cli", *, secret: bytes | None = None) -> bool:
     """Stop all mail to address, now and after any later import; True when it was not unsubscribed before."""
     return suppress(db, address, "unsubscribed", source, secret=secret)

@@ -1,0 +1,172 @@
+"""Lists that follow reality: import --replace, the changed fields of every import, --from-file, and exports
+that Swedish Excel opens and that import back without a change (real SQLite file from NYHETSBREV_DB)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from pathlib import Path
+
+from openpyxl import load_workbook
+
+from nyhetsbrev import store
+from nyhetsbrev.cli import recipients_import
+from tests.fixtures import one_line_error
+
+
+def _db():
+    return store.open_db(Path(os.environ["NYHETSBREV_DB"]))
+
+
+def _person(n: int, organisation: str = "Flens kommun") -> list[str]:
+    return [f"politiker{n:03d}@example.se", f"Politiker {n}", organisation, "Flen"]
+
+
+def _csv(path: Path, rows: list[list[str]]) -> Path:
+    lines = ["E-post;Namn;Organisation;Kommun"] + [";".join(r) for r in rows]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def _members(name: str) -> set[str]:
+    return {p["email"] for p in store.list_recipients(_db(), [name])}
+
+
+def _election(cli, tmp_path):
+    """399 on politiker (the first 100 also on profession); the new file keeps 30 (5 with a new organisation) and adds 19."""
+    cli("recipients", "import", _csv(tmp_path / "gamla.csv", [_person(n) for n in range(399)]), "--list", "politiker")
+    cli("recipients", "import", _csv(tmp_path / "prof.csv", [_person(n) for n in range(100)]), "--list", "profession")
+    kept = [_person(n, "Region Sörmland" if n < 5 else "Flens kommun") for n in range(30)]
+    new = [_person(n) for n in range(1000, 1019)]
+    return _csv(tmp_path / "politiker.csv", kept + new)
+
+
+def test_replace_dry_run_shows_added_changed_and_taken_off_and_writes_nothing(cli, tmp_path):
+    new_file = _election(cli, tmp_path)
+    result = cli("recipients", "import", new_file, "--list", "politiker", "--replace", "--dry-run", "--format", "json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["replace"]["added"] == 19 and report["replace"]["taken_off"] == 369
+    assert report["replace"]["changed"] == 5 and report["replace"]["members_before"] == 399
+    changes = {(c["email"], c["field"], c["old"], c["new"]) for c in report["changes"]}
+    assert ("politiker000@example.se", "organisation", "Flens kommun", "Region Sörmland") in changes
+    assert len(changes) == 5
+    assert "politiker398@example.se" in report["replace"]["taken_off_addresses"]
+    table = cli("recipients", "import", new_file, "--list", "politiker", "--replace", "--dry-run")
+    assert "19 added, 5 changed, 369 taken off" in table.stdout
+    assert "Region Sörmland" in table.stdout and "politiker030@example.se" in table.stdout
+    assert len(_members("politiker")) == 399
+
+
+def test_replace_leaves_exactly_the_file_and_unsubscribes_no_one(cli, tmp_path):
+    new_file = _election(cli, tmp_path)
+    result = cli("recipients", "import", new_file, "--list", "politiker", "--replace", "--yes", "--allow-large-removal")
+    assert result.exit_code == 0, result.output
+    assert "19 added, 5 changed, 369 taken off" in result.stdout
+    assert _members("politiker") == {f"politiker{n:03d}@example.se" for n in [*range(30), *range(1000, 1019)]}
+    # the 369 are not suppressed, stay on their other lists, and keep their history
+    assert len(_members("profession")) == 100
+    db = _db()
+    assert not store.is_suppressed(db, "politiker398@example.se")
+    events = db.execute("SELECT event FROM subscription_events se JOIN recipients r ON r.id = se.recipient_id"
+                        " WHERE r.email = 'politiker398@example.se' ORDER BY se.id").fetchall()
+    assert [e[0] for e in events] == ["subscribed", "removed"]
+    # a later import into another list adds them there, no resubscribe flag needed
+    again = cli("recipients", "import", _csv(tmp_path / "k.csv", [_person(398)]), "--list", "kultur")
+    assert again.exit_code == 0 and _members("kultur") == {"politiker398@example.se"}
+
+
+def test_a_file_that_takes_most_of_the_list_off_needs_the_explicit_flag(cli, tmp_path):
+    new_file = _election(cli, tmp_path)  # takes 369 of 399 off (92 %)
+    for flags in ([], ["--yes"]):
+        result = cli("recipients", "import", new_file, "--list", "politiker", "--replace", *flags)
+        line = one_line_error(result)
+        assert "369 of the 399" in line and "--allow-large-removal" in line
+        assert len(_members("politiker")) == 399
+    lone = cli("recipients", "import", new_file, "--list", "politiker", "--allow-large-removal")
+    assert lone.exit_code != 0 and len(_members("politiker")) == 399
+
+
+def test_replace_asks_and_a_no_changes_nothing(cli, tmp_path, monkeypatch):
+    cli("recipients", "import", _csv(tmp_path / "a.csv", [_person(n) for n in range(4)]), "--list", "styrgrupp")
+    smaller = _csv(tmp_path / "b.csv", [_person(n) for n in range(3)])
+    refused = cli("recipients", "import", smaller, "--list", "styrgrupp", "--replace")  # CliRunner: no terminal
+    assert "no terminal" in one_line_error(refused) and len(_members("styrgrupp")) == 4
+    monkeypatch.setattr(recipients_import, "_terminal", lambda: True)
+    no = cli("recipients", "import", smaller, "--list", "styrgrupp", "--replace", input="n\n")
+    assert no.exit_code == 1 and len(_members("styrgrupp")) == 4
+    assert no.stdout.count("politiker003@example.se") == 1  # the plan is shown once
+    yes = cli("recipients", "import", smaller, "--list", "styrgrupp", "--replace", input="j\n")
+    assert yes.exit_code == 0, yes.output
+    assert _members("styrgrupp") == {f"politiker{n:03d}@example.se" for n in range(3)}
+
+
+def test_every_import_names_the_changed_fields(cli, tmp_path):
+    cli("recipients", "import", _csv(tmp_path / "a.csv", [_person(1)]), "--list", "politiker")
+    moved = _csv(tmp_path / "b.csv", [["politiker001@example.se", "Politiker Ett", "Region Sörmland", "Flen"]])
+    result = cli("recipients", "import", moved, "--list", "profession", "--format", "json")
+    report = json.loads(result.stdout)
+    assert {(c["field"], c["old"], c["new"]) for c in report["changes"]} == {
+        ("name", "Politiker 1", "Politiker Ett"), ("organisation", "Flens kommun", "Region Sörmland")}
+    table = cli("recipients", "import", moved, "--list", "kultur")
+    assert "Changed fields" not in table.stdout  # nothing changes the second time
+    back = cli("recipients", "import", _csv(tmp_path / "c.csv", [_person(1)]), "--list", "kultur")
+    assert "Changed fields" in back.stdout and "Region Sörmland" in back.stdout and "Flens kommun" in back.stdout
+
+
+def test_remove_and_unsubscribe_from_file(cli, tmp_path):
+    cli("recipients", "import", _csv(tmp_path / "a.csv", [_person(n) for n in range(6)]), "--list", "politiker")
+    sheet = _csv(tmp_path / "bort.csv", [_person(0), _person(1)])
+    lines = tmp_path / "bort.txt"
+    lines.write_text("politiker002@example.se\n# a comment\n\nokand@example.se\n", encoding="utf-8")
+    assert cli("recipients", "remove", "--from-file", sheet, "--list", "politiker").exit_code == 0
+    result = cli("recipients", "remove", "--from-file", lines)
+    assert result.exit_code == 0 and "okand@example.se is not in the recipients database" in result.stdout
+    assert _members("politiker") == {f"politiker{n:03d}@example.se" for n in range(3, 6)}
+    assert not store.is_suppressed(_db(), "politiker000@example.se")
+    unsub = _csv(tmp_path / "avreg.csv", [_person(3)])
+    assert cli("recipients", "unsubscribe", "--from-file", unsub).exit_code == 0
+    assert store.is_suppressed(_db(), "politiker003@example.se")
+    assert "--from-file" in one_line_error(cli("recipients", "remove"))
+
+
+def _round_trip_people(cli, tmp_path):
+    rows = [_person(n) for n in range(5)] + [["elin@example.org", "=HYPERLINK(\"x\")", "-Org", "+46 155 12 34"]]
+    cli("recipients", "import", _csv(tmp_path / "a.csv", rows), "--list", "politiker")
+
+
+def test_export_csv_is_what_swedish_excel_opens_and_imports_back_unchanged(cli, tmp_path, monkeypatch):
+    monkeypatch.setenv("NYHETSBREV_LANGUAGE", "sv")
+    _round_trip_people(cli, tmp_path)
+    out = tmp_path / "politiker.csv"
+    assert cli("recipients", "export", "--list", "politiker", "-o", out).exit_code == 0
+    data = out.read_bytes()
+    assert data.startswith(b"\xef\xbb\xbf") and b"\r\n" in data and b"\n" not in data.replace(b"\r\n", b"")
+    rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"), newline=""), delimiter=";"))
+    assert rows[0] == ["E-post", "Namn", "Organisation", "Kommun", "Titel"]
+    elin = next(r for r in rows if r[0] == "elin@example.org")
+    assert elin[1].startswith("'=") and elin[2] == "'-Org" and elin[3] == "+46 155 12 34"  # no formula runs in Excel
+    assert oct(out.stat().st_mode & 0o777) == "0o600"
+    monkeypatch.setenv("NYHETSBREV_LANGUAGE", "en")
+    result = cli("recipients", "import", out, "--list", "politiker", "--replace", "--yes", "--format", "json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)["replace"]
+    assert (report["added"], report["changed"], report["taken_off"]) == (0, 0, 0)
+    again = cli("recipients", "import", out, "--list", "politiker", "--replace", "--dry-run")
+    assert "0 added, 0 changed, 0 taken off" in again.stdout
+    assert store.find_recipient(_db(), "elin@example.org")["name"] == '=HYPERLINK("x")'
+
+
+def test_export_xlsx_opens_with_openpyxl_and_imports_back_unchanged(cli, tmp_path):
+    _round_trip_people(cli, tmp_path)
+    out = tmp_path / "politiker.xlsx"
+    assert cli("recipients", "export", "--list", "politiker", "-o", out).exit_code == 0
+    sheet = load_workbook(out).active
+    rows = [[c.value for c in row] for row in sheet.iter_rows()]
+    assert rows[0] == ["E-mail", "Name", "Organisation", "Municipality", "Title"]
+    elin = next(r for r in rows if r[0] == "elin@example.org")
+    assert elin[1] == '=HYPERLINK("x")' and sheet.cell(row=rows.index(elin) + 1, column=2).data_type == "s"
+    result = cli("recipients", "import", out, "--list", "politiker", "--replace", "--dry-run")
+    assert "0 added, 0 changed, 0 taken off" in result.stdout, result.stdout
