@@ -126,7 +126,8 @@ def test_export_person_json_and_list_csv(cli, tmp_path):
     out = tmp_path / "styrgrupp.csv"
     result = cli("recipients", "export", "--list", "Styrgrupp", "--output", out)
     assert result.exit_code == 0 and "5 people" in result.stderr
-    assert {r["Email"] for r in csv.DictReader(io.StringIO(out.read_text(encoding="utf-8")))} == QUIRKS_OK
+    rows = csv.DictReader(io.StringIO(out.read_text(encoding="utf-8-sig"), newline=""), delimiter=";")
+    assert {r["E-mail"] for r in rows} == QUIRKS_OK
     assert "either" in _error_line(cli("recipients", "export"))
 
 
@@ -144,7 +145,8 @@ def test_export_to_files_in_a_new_folder(cli, tmp_path):
     lists_file = folder / "styrgrupp.csv"
     result = cli("recipients", "export", "--list", "Styrgrupp", "--output", lists_file)
     assert result.exit_code == 0, result.output
-    assert {r["Email"] for r in csv.DictReader(io.StringIO(lists_file.read_text(encoding="utf-8")))} == QUIRKS_OK
+    rows = csv.DictReader(io.StringIO(lists_file.read_text(encoding="utf-8-sig"), newline=""), delimiter=";")
+    assert {r["E-mail"] for r in rows} == QUIRKS_OK
     assert sorted(p.name for p in folder.iterdir()) == ["mia.json", "styrgrupp.csv"]  # no temp files left behind
 
 

@@ -101,7 +101,7 @@ def remove(
     """Take people off the named lists, or off every list (they can be added again; unsubscribe stops all mail)."""
     from ..store import remove_many
 
-    wanted = _addresses(addresses, from_file, "remove")
+    wanted = _addresses(addresses, from_file, "remove", _("give an ADDRESS (or several) or --from-file"))
     for address, removed in remove_many(open_database(ctx), wanted, lists):
         if removed is None:
             console.print(_("{strip} is not in the recipients database.").format(strip=escape(address.strip())))
@@ -111,7 +111,7 @@ def remove(
             console.print(_("{strip} was not on {join}.").format(strip=escape(address.strip()), join=escape(', '.join(lists) if lists else _('any list'))))
 
 
-def _addresses(addresses: list[str] | None, from_file: Path | None, command: str) -> list[str]:
+def _addresses(addresses: list[str] | None, from_file: Path | None, command: str, what: str) -> list[str]:
     """The addresses given, and those in --from-file; one line when there are none."""
     from ..errors import NyhetsbrevError
     from ..store import addresses_in_file
@@ -119,7 +119,7 @@ def _addresses(addresses: list[str] | None, from_file: Path | None, command: str
     wanted = list(addresses or []) + (addresses_in_file(from_file) if from_file else [])
     wanted = [a for a in wanted if a.strip()]
     if not wanted:
-        raise NyhetsbrevError(_("give an ADDRESS (or several) or --from-file"),
+        raise NyhetsbrevError(what,
                               hint=_("see 'nyhetsbrev recipients {command} --help'").format(command=command))
     return wanted
 
@@ -144,7 +144,8 @@ def unsubscribe(
         console.print((_("{address} unsubscribed.") if new else _("{address} was already unsubscribed.")).format(
             address=escape(address.strip())))
         return
-    wanted = _addresses(addresses, from_file, "unsubscribe")
+    wanted = _addresses(addresses, from_file, "unsubscribe",
+                        _("give either an ADDRESS (or several), --from-file or --token"))
     for address, new in unsubscribe_many(open_database(ctx), wanted):
         console.print((_("{address} unsubscribed.") if new else _("{address} was already unsubscribed.")).format(
             address=escape(address.strip())))

@@ -60,7 +60,8 @@ def import_(
         raise NyhetsbrevError(_("--replace takes exactly one --list"), hint=_("replace one list at a time"))
     with Bar(*columns) as bar:
         plan = plan_replace(db, file, lists[0], progress=bar.show)
-    _show(plan.report, plan, output, show_all, dry_run)
+    if dry_run or output is not Format.json:  # JSON: one document, what was done
+        _show(plan.report, plan, output, show_all, dry_run)
     if dry_run:
         return
     if plan.large_removal and not (yes and allow_large_removal):
