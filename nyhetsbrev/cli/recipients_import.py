@@ -77,7 +77,7 @@ def import_(
             err_console.print(_("Cancelled: nothing was changed."))
             raise typer.Exit(1)
     with Bar(*columns) as bar:
-        done = apply_replace(db, file, lists[0], progress=bar.show)
+        done = apply_replace(db, plan, progress=bar.show)
     if output is Format.json:
         return _json(done.report, done)
     console.print(_("List {name} now holds the people in {file}: {added} added, {changed} changed, {off} taken off.").format(

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import NyhetsbrevError, StoreError
-from .recipient_files import FIELDS, FileRow, open_recipient_file
+from .recipient_files import FIELDS, FileRow, RecipientFile, open_recipient_file
 from .db import Database, database_error, utc_now, write_retrying
 from .recipients import clean_list_name
 from .suppressions import address_hasher, load_suppressed
@@ -19,7 +19,6 @@ BATCH = 5000  # rows per committed transaction: the write lock is never held for
 PROGRESS_EVERY = 2000
 SKIPPED_KEPT = 1000  # skipped rows kept for the report; the rest are only counted
 CHANGES_KEPT = 1000  # changed fields kept for the report; the rest are only counted
-FILE_KEYS = "temp.import_file_keys"  # with keep_keys: the addresses of the file's rows (a replace takes off the rest)
 PATIENCE = 60.0  # seconds to wait for another program's write lock before each batch
 
 Progress = Callable[[int, int], None]
@@ -121,18 +120,20 @@ def _attributes_json(attributes: dict[str, str]) -> str:
 
 def import_recipients(
     db: Database, path: Path, lists: list[str], *, dry_run: bool = False, progress: Progress | None = None,
-    keep_keys: bool = False,
+    on_row: Callable[[FileRow], None] | None = None, source: RecipientFile | None = None,
+    on_unchanged: Callable[[list[int]], None] | None = None,
 ) -> ImportReport:
     """Add a file's people to the named lists (created when new); skip bad, duplicate and suppressed rows.
 
     Rows are written in committed batches of BATCH; importing the same file again finishes an import that stopped.
-    With keep_keys, the address keys of the file's rows (suppressed ones too) are left in FILE_KEYS.
+    on_row sees every row read (bad ones too); source, when given, is read instead of opening path;
+    on_unchanged gets the row numbers of each batch's people who are already stored as the file has them.
     """
     path = Path(path)
     names = list(dict.fromkeys(clean_list_name(n) for n in lists))
     if not names:
         raise StoreError(_("no list given"), hint=_("name the list to import into with --list NAME"))
-    source = open_recipient_file(path)
+    source = source or open_recipient_file(path)
     report = ImportReport(
         file=path, lists=names, dry_run=dry_run, columns=source.mapping, kind=source.kind,
         encoding=source.encoding, delimiter=source.delimiter, sheet=source.sheet,
@@ -142,26 +143,23 @@ def import_recipients(
         list_ids = _lists(db, names, report, dry_run)
         suppressed = load_suppressed(db)
         hash_of = address_hasher(db)
-        keys = _FileKeys(db) if keep_keys else None
         batch: list[FileRow] = []
         for number, row in enumerate(source.rows, start=1):
             if progress and number % PROGRESS_EVERY == 0:
                 progress(row.row, source.size_hint)
-            if keys is not None and row.email_key:
-                keys.add(row.email_key)
+            if on_row is not None:
+                on_row(row)
             reason = row.problem or suppressed.reason(row.email_key, hash_of)
             if reason:
                 report.skip(row.row, row.email, reason if row.problem else _("{reason}; not added again").format(reason=reason))
                 continue
             batch.append(row)
             if len(batch) >= BATCH:
-                _write_batch(db, batch, list_ids, report, dry_run)
+                _write_batch(db, batch, list_ids, report, dry_run, on_unchanged)
                 first_row, batch = None, []
             elif first_row is None:
                 first_row = row.row
-        _write_batch(db, batch, list_ids, report, dry_run)
-        if keys is not None:
-            keys.flush()
+        _write_batch(db, batch, list_ids, report, dry_run, on_unchanged)
     except (sqlite3.Error, NyhetsbrevError) as exc:
         error = database_error(exc) if isinstance(exc, sqlite3.Error) else exc
         raise _stopped(error, report, first_row) from None
@@ -170,26 +168,6 @@ def import_recipients(
     if progress:
         progress(source.size_hint, source.size_hint)
     return report
-
-
-class _FileKeys:
-    """The address keys of a file's rows, kept in a temporary table (memory stays flat for a large file)."""
-
-    def __init__(self, db: Database) -> None:
-        self.conn, self.pending = db.conn, []
-        self.conn.execute(f"CREATE TABLE IF NOT EXISTS {FILE_KEYS} (email_key TEXT PRIMARY KEY)")
-        self.conn.execute(f"DELETE FROM {FILE_KEYS}")
-        self.conn.commit()  # only the temporary table was written: the database's own lock is not held
-
-    def add(self, key: str) -> None:
-        self.pending.append((key,))
-        if len(self.pending) >= BATCH:
-            self.flush()
-
-    def flush(self) -> None:
-        self.conn.executemany(f"INSERT OR IGNORE INTO {FILE_KEYS} VALUES (?)", self.pending)
-        self.conn.commit()
-        self.pending = []
 
 
 def _stopped(error: NyhetsbrevError, report: ImportReport, first_row: int | None) -> NyhetsbrevError:
@@ -226,7 +204,7 @@ def _lists(db: Database, names: list[str], report: ImportReport, dry_run: bool) 
 
 
 def _write_batch(db: Database, batch: list[FileRow], list_ids: dict[str, int], report: ImportReport,
-                 dry_run: bool) -> None:
+                 dry_run: bool, on_unchanged: Callable[[list[int]], None] | None = None) -> None:
     """Add or update one batch of good rows in one transaction (read-only in a dry run); counts into report."""
     if not batch:
         return
@@ -238,6 +216,8 @@ def _write_batch(db: Database, batch: list[FileRow], list_ids: dict[str, int], r
     report.joined += counts.joined
     report.changed += counts.changed
     report.change(counts.changes)
+    if on_unchanged is not None and counts.unchanged_rows:
+        on_unchanged(counts.unchanged_rows)
 
 
 @dataclass
@@ -248,6 +228,7 @@ class _Counts:
     joined: int = 0
     changed: int = 0
     changes: list[FieldChange] = field(default_factory=list)
+    unchanged_rows: list[int] = field(default_factory=list)
 
 
 def _field_changes(email: str, old: tuple, new: tuple, old_attributes: str, new_attributes: str) -> list[FieldChange]:
@@ -318,6 +299,7 @@ def _apply(db: Database, batch: list[FileRow], list_ids: dict[str, int], file_na
                 counts.updated += 1
             else:
                 counts.unchanged += 1
+                counts.unchanged_rows.append(row.row)
     if not dry_run:
         writer.flush()
     return counts
