@@ -193,6 +193,15 @@ app = typer.Typer(
 )
 
 
+def _show_version(value: bool) -> None:
+    """--version: print 'nyhetsbrev X.Y.Z' (the installed package's metadata) and exit."""
+    if value:
+        from .. import __version__
+
+        console.print(f"nyhetsbrev {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
 def _global(
     ctx: typer.Context,
@@ -200,6 +209,9 @@ def _global(
         None, "--project", envvar="NYHETSBREV_PROJECT", help=N_("The project folder (default: nearest folder with nyhetsbrev.toml).")
     ),
     debug: bool = typer.Option(False, "--debug", help=N_("Show a full traceback on errors.")),
+    version: bool = typer.Option(
+        False, "--version", is_eager=True, callback=_show_version, help=N_("Show the version of nyhetsbrev and exit.")
+    ),
 ) -> None:
     ctx.obj = {"project": project, "debug": debug}
 
