@@ -75,6 +75,11 @@ class Options:
 Prepare = Callable[[ledger.Row, str], tuple[str, bytes]]  # (row, message_id) -> (envelope recipient, message bytes)
 
 
+def stop_signals() -> tuple[int, ...]:
+    """The signals that stop a send: Ctrl-C and `kill` (SIGTERM), and on Windows Ctrl-Break (SIGBREAK) too."""
+    return (signal.SIGINT, signal.SIGTERM) + ((signal.SIGBREAK,) if hasattr(signal, "SIGBREAK") else ())
+
+
 def _policy_key(result: transport.Result) -> str:
     """A policy reply without the parts that name the recipient, to see whether rejections are identical."""
     text = re.sub(r"<[^>]*>|\S+@\S+|\b[0-9A-Fa-f]{8,}\b", "", result.reply)
@@ -151,7 +156,7 @@ class Dispatcher:
 
     @contextlib.contextmanager
     def _interrupts_at_safe_points(self):
-        """Ctrl-C or `kill` stops the send between two steps, never halfway through one; a second one stops at once."""
+        """Ctrl-C, Ctrl-Break (Windows) or `kill` stops the send between two steps, never halfway through one; a second one stops at once."""
         def stop(signum, frame):
             if self.interrupted.is_set():
                 raise KeyboardInterrupt
@@ -160,7 +165,7 @@ class Dispatcher:
 
         previous = {}
         if threading.current_thread() is threading.main_thread():
-            for signum in (signal.SIGINT, signal.SIGTERM):
+            for signum in stop_signals():
                 if signal.getsignal(signum) not in (signal.SIG_IGN, None):
                     previous[signum] = signal.signal(signum, stop)
         try:

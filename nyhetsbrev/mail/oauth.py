@@ -137,10 +137,12 @@ def _stored(settings: OAuthSettings) -> tuple["_CheckedFile", bool]:
     name = hashlib.sha256(f"{settings.tenant}\n{settings.client_id}".encode()).hexdigest()[:16]
     path = folder / f"msal-{name}.bin"
     try:
-        persistence = build_encrypted_persistence(str(path))
+        persistence = build_encrypted_persistence(str(path))  # Windows: DPAPI; macOS: the Keychain; Linux: libsecret
     except Exception:  # no keyring here (Linux without PyGObject or a Secret Service): a file only the user can read
+        if sys.platform.startswith(("win", "darwin")):  # DPAPI and the Keychain are always there: never a plain file
+            raise
         persistence = FilePersistence(str(path))
-        if path.exists():
+        if path.exists() and os.name == "posix":  # Linux only here: Windows and macOS raised above
             path.chmod(0o600)
     return _CheckedFile(persistence, path), bool(persistence.is_encrypted)
 

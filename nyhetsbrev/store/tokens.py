@@ -52,6 +52,16 @@ def default_key_path(db_path: Path) -> Path:
     return Path(named).expanduser() if named else Path(db_path).with_suffix(".key")
 
 
+def _rename_unless_there(temp: Path, path: Path) -> None:
+    """Move temp to path unless a key is there already (os.rename refuses an existing target on Windows)."""
+    if path.exists():
+        return
+    try:
+        os.rename(temp, path)
+    except FileExistsError:
+        pass
+
+
 def load_or_create_key(path: Path) -> bytes:
     """Read the key file, creating it (random, mode 0600) when it does not exist yet."""
     path = Path(path)
@@ -69,6 +79,8 @@ def load_or_create_key(path: Path) -> bytes:
             os.link(temp, path)  # atomic: never overwrites a key another process just made
         except FileExistsError:
             pass
+        except OSError:  # no hard links here (FAT, some network drives): os.rename on Windows never overwrites either
+            _rename_unless_there(temp, path)
     finally:
         temp.unlink(missing_ok=True)
     return _read_key(path)

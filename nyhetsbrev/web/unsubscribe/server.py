@@ -178,7 +178,7 @@ def serve(
 
 
 def _stop_on_sigterm() -> None:
-    """systemd stops a service with SIGTERM: end as on Ctrl-C, closing the database cleanly."""
+    """systemd stops a service with SIGTERM (Windows: Ctrl-Break): end as on Ctrl-C, closing the database cleanly."""
     if threading.current_thread() is not threading.main_thread():
         return
 
@@ -186,3 +186,5 @@ def _stop_on_sigterm() -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop)
+    if hasattr(signal, "SIGBREAK"):  # Windows: Ctrl-Break in the console window
+        signal.signal(signal.SIGBREAK, stop)
