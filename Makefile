@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: build test bench lint preview golden screenshots clean catalog translations
+.PHONY: build test bench lint preview golden screenshots guide-screenshots clean catalog translations
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -57,6 +57,10 @@ golden: $(STAMP)
 
 screenshots: $(STAMP)
 	$(BIN)/python -m tests.screenshots
+
+# The Swedish user guide's pictures (docs/sv/bilder/): the preview and the archive, from 22:1.
+guide-screenshots: $(STAMP) $(MO)
+	$(BIN)/python -m tests.guide_screenshots
 
 clean:
 	rm -rf build screenshots
