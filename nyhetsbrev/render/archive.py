@@ -196,15 +196,25 @@ def issue_page(web_html: str, settings: Settings, templates: Templates, *, versi
         head.append('<meta name="robots" content="noindex">')
     head.append(f'<style media="print">\n{templates[PRINT_CSS][0].strip()}\n</style>')
     page = _insert_before(web_html, "</head>", "".join(head))
-    page = _insert_before(page, "</body>", _statement_footer_html(settings, depth))
-    return _insert_after_body_tag(page, _nav_html(settings, depth))
+    page = _insert_before(page, "</body>", _page_end(settings, depth))
+    return _insert_after_body_tag(page, _page_start(settings, depth))
+
+
+def _page_start(settings: Settings, depth: int) -> str:
+    """Before the web copy: the link back, and the page's main landmark opened (the copy is its content)."""
+    return _nav_html(settings, depth) + "<main>"
+
+
+def _page_end(settings: Settings, depth: int) -> str:
+    """After the web copy: the main landmark closed, and the link to the accessibility statement."""
+    return "</main>" + _statement_footer_html(settings, depth)
 
 
 def feed_content(page_html: str, settings: Settings) -> str:
     """The inside of a listed issue page's body without the archive's navigation: the entry's content in the feed."""
     match = re.search(r"<body\b[^>]*>(.*)</body>", page_html, re.S)
     body = match.group(1) if match else page_html
-    body = body.replace(_nav_html(settings, 1), "", 1).replace(_statement_footer_html(settings, 1), "", 1)
+    body = body.replace(_page_start(settings, 1), "", 1).replace(_page_end(settings, 1), "", 1)
     body = re.sub(r"<!--.*?-->", "", body, flags=re.S)  # Outlook's conditional tables: feed readers ignore them
     # the inbox preview line is hidden with CSS, which feed readers drop: it would show as a stray first line
     body = re.sub(r'^\s*<div style="display:none;[^"]*">[^<]*</div>', "", body)
