@@ -185,3 +185,20 @@ def test_status_loads_no_message_rendering_or_smtp_code(project, smtp):
     for heavy in ("nyhetsbrev.mail.message", "nyhetsbrev.publish.pipeline", "nyhetsbrev.mail.transport", "nyhetsbrev.mail.dispatch",
                   "nyhetsbrev.mail.sender"):
         assert heavy not in modules
+
+
+def test_an_isolated_policy_rejection_is_recorded_failed_never_sent(project, smtp):
+    """A 5.7.x refusal that does not start a pause is a failure the user sees, wherever it falls in the run."""
+    people = add_people(6, ["politiker"])
+    refused = {people[1]: "550 5.7.1 Message rejected by policy",  # settled by the next accepted message
+               people[2]: "554 5.7.26 Unauthenticated mail is prohibited (DMARC)",  # a different reply ends people[1]'s run
+               people[5]: "550 5.7.1 Message rejected by policy"}  # the last message: settled when the send ends
+    for address, reply in refused.items():
+        smtp.script(address, "data", reply)
+    report = send(project, options=Options(connections=1, retry_base=0.05))
+    rows = ledger_rows()
+    assert {address: rows[address][0] for address in refused} == dict.fromkeys(refused, "failed")
+    assert report.tally.failed == 3 and report.tally.sent == 3
+    assert sorted(address for address, _ in report.failed) == sorted(refused)
+    assert not set(refused) & set(smtp.recipients())
+    assert send(project, options=Options(connections=1, retry_base=0.05)).tally.total == 0  # nobody sent twice
