@@ -111,12 +111,15 @@ def test_451_twice_then_delivered_once(project, smtp):
     assert ledger_rows()[people[1]][0] == "sent"
 
 
-def test_550_is_failed_and_not_retried_by_a_rerun(project, smtp):
+@pytest.mark.parametrize("status", ["5.1.1", "5.1.2", "5.1.10"])  # no such user, no such domain, null MX
+def test_550_is_failed_and_not_retried_by_a_rerun(project, smtp, status):
     people = add_people(4, ["politiker"])
-    smtp.script(people[2], "rcpt", "550 5.1.1 <%s>: Recipient address rejected: User unknown" % people[2])
+    smtp.script(people[2], "rcpt", f"550 {status} <{people[2]}>: Recipient address rejected")
+    smtp.script(people[0], "rcpt", f"550 5.2.1 <{people[0]}>: Mailbox disabled")  # failed, but the address exists
     report = send(project)
-    assert report.tally.failed == 1 and report.tally.sent == 3
-    assert report.failed == [(people[2], f"550 5.1.1 <{people[2]}>: Recipient address rejected: User unknown")]
+    assert report.tally.failed == 2 and report.tally.sent == 2
+    assert sorted(report.failed) == sorted([(people[2], f"550 {status} <{people[2]}>: Recipient address rejected"),
+                                            (people[0], f"550 5.2.1 <{people[0]}>: Mailbox disabled")])
     attempts = len(smtp.attempts)
     rerun = send(project)
     assert rerun.tally.total == 0 and len(smtp.attempts) == attempts
@@ -124,7 +127,8 @@ def test_550_is_failed_and_not_retried_by_a_rerun(project, smtp):
     from nyhetsbrev.store import is_suppressed, open_db
 
     db = open_db(Path(os.environ["NYHETSBREV_DB"]))
-    assert is_suppressed(db, people[2]) == "bounced"  # 5.1.1: the address does not exist
+    assert is_suppressed(db, people[2]) == "bounced"  # the address or its domain does not exist
+    assert is_suppressed(db, people[0]) is None  # a failure that says nothing about the address suppresses no one
     assert is_suppressed(db, people[1]) is None
     db.close()
     assert report.bounced == [people[2]]
