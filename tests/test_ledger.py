@@ -188,6 +188,14 @@ def test_every_writer_waits_out_another_programs_lock(db, write):
              "forget": lambda: store.forget(db, "anna@example.org")}
     calls[write]()
     assert db.execute("SELECT count(*) FROM lists WHERE name = 'B'").fetchone()[0] == 1
+    # the writer's own change is there, not rolled back after the wait
+    members = {r["email"] for r in store.list_recipients(db, ["A"])}
+    own = {"add": lambda: "berit@example.org" in members,
+           "remove": lambda: "anna@example.org" not in members,
+           "unsubscribe": lambda: store.is_suppressed(db, "anna@example.org") is not None,
+           "forget": lambda: store.find_recipient(db, "anna@example.org") is None
+           and store.is_suppressed(db, "anna@example.org") is not None}
+    assert own[write](), write
 
 
 def _person(db, name: str, lists: list[str]) -> ledger.Entry:
