@@ -53,14 +53,14 @@ def test_a_thousand_one_click_unsubscribes_from_eight_clients_while_a_send_runs(
     served = start_serve(project)
     try:
         links = [served.link(token_for(address)) for address in leaving]
-        smtp.delay = 0.02  # slow enough that the send is surely still running when the last unsubscribe arrives
+        smtp.hold(20)  # the send stands still after 20 messages until every unsubscribe is answered
         outcome: dict = {}
         sender = threading.Thread(target=lambda: outcome.update(report=send(project, ["politiker"])))
         sender.start()
-        assert smtp.wait_for(20, timeout=30), "the send did not start"
+        assert smtp.wait_until_held(timeout=120), "the send did not start"
         statuses, _ = post_all(served, links, CLIENTS)
         still_sending = sender.is_alive()
-        smtp.delay = 0.0
+        smtp.hold(None)
         sender.join(60)
     finally:
         code, log = served.stop()
