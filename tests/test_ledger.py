@@ -265,6 +265,28 @@ def test_skipped_people_are_counted_by_status_and_sent_again_only_when_selected_
     assert [row.email for row in ledger.due(db, "22:1")] == ["anna@example.org", "cecilia@example.org"]
 
 
+def test_an_unknown_message_dropped_on_a_resend_stays_unknown_and_is_not_sent_by_a_plain_run(db):
+    """A crash left anna 'unknown'; she unsubscribed before --resend-unknown claimed her, and later came back: a plain
+    send must not mail her (only --resend-unknown may), so the drop must not turn her row into 'skipped' (then pending)."""
+    from nyhetsbrev.store import add_recipient, unsubscribe
+    from nyhetsbrev.store.recipients import list_ids
+
+    anna = _person(db, "anna", ["politiker"])
+    ledger.enqueue(db, "22:1", [anna])
+    ledger.write(db, "22:1", claims=[(anna.email_key, "<a1@example.org>")])
+    ledger.recover(db, "22:1")
+    assert states(db) == {"anna@example.org": "unknown"}
+    unsubscribe(db, "anna@example.org")
+    ids = list(list_ids(db, ["politiker"]).values())
+    assert ledger.write(db, "22:1", claims=[(anna.email_key, "<a2@example.org>")], lists=ids) == {
+        "anna@example.org": "unsubscribed"}
+    assert states(db) == {"anna@example.org": "unknown"}
+    add_recipient(db, "anna@example.org", ["politiker"], resubscribe=True)
+    ledger.enqueue(db, "22:1", [anna])
+    assert [row.email for row in ledger.due(db, "22:1")] == []
+    assert [row.email for row in ledger.due(db, "22:1", resend_unknown=True)] == ["anna@example.org"]
+
+
 def test_status_lists_the_unknown_ones_with_their_message_ids(db):
     ledger.enqueue(db, "22:1", entries("anna", "bo"))
     ledger.write(db, "22:1", claims=[("anna@example.org", "<x1@example.org>"), ("bo@example.org", "<x2@example.org>")])

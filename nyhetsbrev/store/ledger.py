@@ -185,7 +185,10 @@ def write(db, issue: str, *, outcomes: Iterable[Outcome] = (), claims: Iterable[
             dropped.update(_no_longer_wanted(db, issue, [key for key, _ in claims], lists))
             if dropped:
                 db.conn.executemany(
-                    "UPDATE send_ledger SET state = ?, reply = ?, updated_at = ? WHERE issue = ? AND email_key = ?",
+                    # A message whose fate is unknown stays 'unknown' when dropped: skipped rows become pending again
+                    # when the person is selected again, and this one must be resent only with --resend-unknown.
+                    "UPDATE send_ledger SET state = ?, reply = ?, updated_at = ? WHERE issue = ? AND email_key = ?"
+                    " AND state <> 'unknown'",
                     [(SKIPPED, why, now, issue, key) for key, why in dropped.items() if why != FORGOTTEN],
                 )
         if claims:
