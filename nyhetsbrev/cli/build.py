@@ -39,7 +39,7 @@ def check(ctx: typer.Context, issue: str = typer.Argument(..., help=N_("Issue id
     result = check_issue(project_root(ctx), issue)
     _print_problems(result.problems)
     if result.errors:
-        err_console.print(_("{errors}, {warnings}.").format(errors=_count_errors(len(result.errors)),
+        err_console.print("{errors}, {warnings}.".format(errors=_count_errors(len(result.errors)),
                                                             warnings=_count_warnings(len(result.warnings))))
         raise typer.Exit(1)
     console.print(_("{id}: no errors, {warnings}.").format(id=result.issue.id, warnings=_count_warnings(len(result.warnings))))

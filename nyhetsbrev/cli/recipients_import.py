@@ -116,7 +116,7 @@ def _print_report(report, show_all: bool, dry_note: bool) -> None:
     where = report.sheet and _(", sheet '{sheet}'").format(sheet=report.sheet) or ""
     source = f"{report.kind.upper()}{where}" + (f", {report.encoding}, '{report.delimiter}'" if report.encoding else "")
     columns = ", ".join(f"{_(FIELD_LABELS.get(field, field))} ← '{header}'" for field, header in report.columns.items())
-    console.print(_("[bold]{name}[/] ({source}): {columns}").format(name=escape(report.file.name), source=escape(source), columns=escape(columns)), soft_wrap=True)
+    console.print("[bold]{name}[/] ({source}): {columns}".format(name=escape(report.file.name), source=escape(source), columns=escape(columns)), soft_wrap=True)
     for name in report.lists_created:
         message = _("New list [bold]{name}[/] (would be created).") if report.dry_run else _("New list [bold]{name}[/] created.")
         console.print(message.format(name=escape(name)))

@@ -120,7 +120,7 @@ def _rate(rate: str | None):
     try:
         return rate_setting(rate)
     except ValueError as exc:
-        raise SendError(_("--rate {exc}").format(exc=exc), hint=_("write it as 30/min, 2/s or 1000/h")) from None
+        raise SendError(f"--rate {exc}", hint=_("write it as 30/min, 2/s or 1000/h")) from None
 
 
 def _local_time(monotonic: float) -> str:

@@ -209,7 +209,7 @@ def _smtp_settings(table: dict[str, Any], check: TableChecker) -> SmtpSettings:
     try:
         rate = rate_setting(rate_text) if rate_text else None
     except ValueError as exc:
-        raise check.fail(_("'rate' {exc}").format(exc=exc), "rate", hint=_('write it as "30/min", "2/s" or "1000/h"')) from None
+        raise check.fail(f"'rate' {exc}", "rate", hint=_('write it as "30/min", "2/s" or "1000/h"')) from None
     selectors, dkim_domain = _dkim_settings(table, check)
     return SmtpSettings(host=host, port=port, security=security, username=username, timeout=float(timeout),
                         auth=auth, tenant=tenant, client_id=client_id, rate=rate, daily_limit=daily_limit,
