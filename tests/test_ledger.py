@@ -294,3 +294,33 @@ def test_status_lists_the_unknown_ones_with_their_message_ids(db):
     ledger.recover(db, "22:1")
     [(address, message_id, at)] = ledger.status(db, "22:1").unknown
     assert (address, message_id) == ("anna@example.org", "<x1@example.org>") and at.endswith("Z")
+
+
+def test_a_claim_gives_someone_now_on_fewer_lists_the_version_for_those_or_waits_until_it_is_made(db):
+    from nyhetsbrev.store import remove_recipient
+    from nyhetsbrev.store.recipients import list_ids
+
+    both = ["politiker", "profession"]
+    anna, bo, cecilia = (_person(db, name, both) for name in ("anna", "bo", "cecilia"))
+    ledger.enqueue(db, "22:1", [ledger.Entry(p.email_key, p.email, p.recipient_id, p.lists, "politiker+profession", "f2")
+                                for p in (anna, bo, cecilia)])
+    named = {list_id: name for name, list_id in list_ids(db, both).items()}
+    remove_recipient(db, "anna@example.org", ["profession"])
+    remove_recipient(db, "bo@example.org", ["politiker"])
+    made = {("politiker",): ("politiker", "f1"), ("politiker", "profession"): ("politiker+profession", "f2")}
+    checked = ledger.write(db, "22:1", claims=[(p.email_key, f"<{p.email}>") for p in (anna, bo, cecilia)],
+                           lists=named, versions=made.get)
+    assert (dict(checked), checked.moved, checked.waiting) == (
+        {}, {"anna@example.org": ("politiker",)}, {"bo@example.org": ("profession",)})
+    found = {email: (state, lists, version, fingerprint) for email, state, lists, version, fingerprint in db.execute(
+        "SELECT email, state, lists, version, fingerprint FROM send_ledger")}
+    assert found == {
+        "anna@example.org": ("sending", '["politiker"]', "politiker", "f1"),
+        "bo@example.org": ("pending", '["politiker", "profession"]', "politiker+profession", "f2"),  # not claimed yet
+        "cecilia@example.org": ("sending", '["politiker", "profession"]', "politiker+profession", "f2"),
+    }
+    made[("profession",)] = ("profession", "f3")  # made meanwhile, outside the transaction
+    checked = ledger.write(db, "22:1", claims=[(bo.email_key, "<bo@example.org>")], lists=named, versions=made.get)
+    assert checked.moved == {"bo@example.org": ("profession",)} and not checked.waiting
+    assert db.execute("SELECT state, lists, version FROM send_ledger WHERE email = 'bo@example.org'").fetchone() == (
+        "sending", '["profession"]', "profession")

@@ -159,3 +159,96 @@ def test_status_lists_the_unknown_ones_with_their_message_ids_and_where_to_look_
     assert "<kvar2@example.org>" not in result.stdout
     assert "message trace" in result.stdout and "the Message-ID is the search key" in result.stdout
     assert "--resend-unknown" in result.stdout
+
+
+def _sections(text: str) -> set[str]:
+    return {name for name, mark in (("politiker", "Endast för politikerlistan"),
+                                    ("profession", "Endast för professionslistan")) if mark in text}
+
+
+def test_someone_taken_off_one_named_list_mid_send_never_gets_that_lists_section(project, smtp):
+    """Sent to politiker and profession: each person gets the sections of the lists they are on as their message is
+    claimed, also a version no one had at the start (profession only); the versions recorded fit their lists, so a
+    later run finds nothing changed."""
+    from nyhetsbrev.store import remove_recipient
+
+    add_people(4, ["politiker"], start=0)  # the politiker-only version is made at the start, the profession-only not
+    late = add_people(10, ["politiker", "profession"], start=10)  # claimed last, one connection
+    changes = {late[-1]: ["profession"], late[-2]: ["politiker"], late[-3]: ["politiker", "profession"]}
+
+    def change_once(tally) -> None:
+        if not changed:
+            db = open_db(Path(os.environ["NYHETSBREV_DB"]))
+            try:
+                for address, lists in changes.items():
+                    remove_recipient(db, address, lists)
+            finally:
+                db.close()
+            changed.append(True)
+
+    changed: list[bool] = []
+    report = send(project, ("politiker", "profession"), options=Options(retry_base=0.05, connections=1),
+                  progress=change_once)
+    assert changed and report.tally.sent == 13 and report.tally.skipped == 1
+    got = {r.rcpt_tos[0]: _sections(r.message.get_body(("plain",)).get_content()) for r in smtp.received}
+    assert got[late[-1]] == {"politiker"}, "a section went to someone no longer on its list"
+    assert got[late[-2]] == {"profession"}
+    assert late[-3] not in got
+    assert all(got[address] == {"politiker", "profession"} for address in late[:-3])
+    db = open_db(Path(os.environ["NYHETSBREV_DB"]))
+    try:
+        rows = {row.email: row for row in ledger.rows(db, "22:1")}
+        versions = {email: version for email, version in db.execute("SELECT email, version FROM send_ledger")}
+    finally:
+        db.close()
+    assert (rows[late[-1]].lists, versions[late[-1]]) == (("politiker",), "politiker")
+    assert (rows[late[-2]].lists, versions[late[-2]]) == (("profession",), "profession")
+    assert (rows[late[0]].lists, versions[late[0]]) == (("politiker", "profession"), "politiker+profession")
+    add_people(1, ["politiker"], start=99)  # someone new: the next run sends them, and finds no earlier version changed
+    again = send(project, ("politiker", "profession"))
+    assert again.tally.sent == 1 and len(smtp.received) == 14
+
+
+def test_the_daily_limit_leaves_out_of_what_is_left_those_no_longer_wanted(tmp_path, smtp):
+    """The summary's 'N left to send' counts only people a later run will send: not those skipped during the run,
+    nor those unsubscribed meanwhile whose turn had not come."""
+    from nyhetsbrev.store import unsubscribe
+    from tests.send_helpers import SETTINGS, make_project
+
+    project = make_project(tmp_path / "limited", settings=SETTINGS + "\n[smtp]\ndaily_limit = 20\n")
+    people = add_people(40, ["politiker"])
+    gone = people[15:18] + people[30:32]  # three whose turn comes during the run, two after the limit
+
+    def unsubscribe_once(tally) -> None:
+        if not done:
+            db = open_db(Path(os.environ["NYHETSBREV_DB"]))
+            try:
+                done.extend(unsubscribe(db, address, "test") for address in gone)
+            finally:
+                db.close()
+
+    done: list[bool] = []
+    report = send(project, options=Options(retry_base=0.05, connections=1), progress=unsubscribe_once)
+    assert done == [True] * 5 and report.limit_until is not None
+    assert report.tally.sent == 20 and report.tally.skipped == 3 and not set(gone) & set(smtp.recipients())
+    assert report.left == 40 - 20 - 3 - 2
+
+
+def test_a_late_bounce_for_the_first_copy_of_a_resent_message_is_applied(project, smtp, cli, tmp_path):
+    """A message whose fate was unknown is resent with the Message-ID of its first copy, so a bounce that comes back
+    for the first copy afterwards still finds its person in the ledger and is applied, not only listed."""
+    from tests.inbox_helpers import bounce_for, suppressed
+
+    people = add_people(3, ["politiker"])
+    smtp.script(people[1], "data", "drop")
+    assert send(project).tally.unknown == 1
+    first = ledger_rows()[people[1]][1]
+    assert send(project, resend_unknown=True).tally.sent == 1
+    assert ledger_rows()[people[1]][:2] == ("sent", first)
+    assert smtp.received[-1].message["Message-ID"] == first
+    folder = tmp_path / "studsar"
+    folder.mkdir()
+    (folder / "studs.eml").write_bytes(bounce_for(first, people[1]))
+    result = cli("--project", project, "inbox", "--from", folder)
+    assert result.exit_code == 0, result.output
+    assert suppressed() == {people[1]: "bounced"}

@@ -12,7 +12,7 @@ import threading
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Callable, Mapping
 
 from . import limits, transport
 from .jobs import Job, Reports, in_flight_limit
@@ -91,10 +91,13 @@ class Dispatcher:
 
     def __init__(self, db, issue: str, smtp: SmtpSettings, sender: str, prepare: Prepare,
                  new_message_id: Callable[[], str], options: Options,
-                 progress: Callable[[Tally], None] | None = None, lists: Sequence[int] | None = None) -> None:
-        """lists: the ids of the lists sent to; each batch is checked against them (and the suppressions) as it is claimed."""
+                 progress: Callable[[Tally], None] | None = None, lists: Mapping[int, str] | None = None,
+                 versions: tuple[ledger.Versions, Callable[[tuple[str, ...]], object]] | None = None) -> None:
+        """lists: the lists sent to ({id: name}); each batch is checked against them (and the suppressions) as it is
+        claimed. versions: (the version made for some lists or None, make it) for people whose lists changed."""
         self.db, self.issue, self.smtp, self.sender = db, issue, smtp, sender
-        self.lists = None if lists is None else tuple(lists)
+        self.lists = None if lists is None else dict(lists)
+        self.versions = versions
         self.prepare, self.new_message_id, self.options = prepare, new_message_id, options
         self.progress = progress or (lambda tally: None)
         self.jobs: queue.Queue = queue.Queue()
@@ -203,8 +206,8 @@ class Dispatcher:
             self.unwritten.extend(outcomes)
             batch = self._prepare(todo) if self._can_fill(todo) else []
             if batch or not self.in_flight:
-                dropped = self._write(claims=[(job.key, job.message_id) for job in batch])
-                batch = self._leave_out(batch, dropped) if dropped else batch
+                checked = self._write(claims=[(job.key, job.message_id) for job in batch])
+                batch = self._sort_out(batch, checked, todo) if checked or checked.moved or checked.waiting else batch
             for job in batch:
                 self.in_flight[job.key] = job
                 self.jobs.put(job)
@@ -237,22 +240,33 @@ class Dispatcher:
         return (self.paused is None and self.crashed is None and bool(todo) and len(self.in_flight) <= self._low_water()
                 and (self.budget is None or self.budget.left > 0))
 
-    def _write(self, claims: list[tuple[str, str]] = ()) -> dict[str, str]:
+    def _write(self, claims: list[tuple[str, str]] = ()) -> ledger.Checked:
         """One transaction: the replies collected so far, and the next messages claimed before their DATA goes out.
 
-        Returns the people of the claims who may no longer get the issue ({email_key: why}): the ledger skipped them.
+        Returns what the check of the claims found: who the ledger skipped, and who is on other lists now.
         """
         outcomes, self.unwritten = self.unwritten, []
         return ledger.write(self.db, self.issue, outcomes=outcomes, claims=claims, lists=self.lists if claims else None,
-                            now=self.clock.iso())
+                            versions=self.versions[0] if self.versions else None, now=self.clock.iso())
 
-    def _leave_out(self, batch: list[Job], dropped: dict[str, str]) -> list[Job]:
-        """The batch without the people the ledger skipped as it was claimed; their daily-limit slots are given back."""
-        kept = [job for job in batch if job.key not in dropped]
+    def _sort_out(self, batch: list[Job], checked: ledger.Checked, todo: deque) -> list[Job]:
+        """The batch as claimed: without the people skipped, each with the lists they are on now.
+
+        Someone whose version for their lists now is not made yet goes back to the front of the queue once it is made
+        (here, outside the ledger's transaction). Daily-limit slots of those not claimed are given back.
+        """
+        kept = []
         for job in batch:
-            if job.key in dropped:
+            if job.key in checked:
                 self.tally.skipped += 1
-                self.tally.skipped_why[dropped[job.key]] += 1
+                self.tally.skipped_why[checked[job.key]] += 1
+            elif job.key in checked.waiting:
+                job.row.lists = checked.waiting[job.key]
+                self.versions[1](job.row.lists)
+            else:
+                job.row.lists = checked.moved.get(job.key, job.row.lists)
+                kept.append(job)
+        todo.extendleft(reversed([(job.row, job.attempt) for job in batch if job.key in checked.waiting]))
         if self.budget is not None:
             self.budget.left += len(batch) - len(kept)
         return kept

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import re
 import time
 from dataclasses import dataclass, field
@@ -13,6 +12,7 @@ from typing import Callable, Sequence
 from . import limits, message, transport
 from ..publish import pipeline
 from .dispatch import Dispatcher, Options, Tally
+from .versions import Renderer, version_name
 from ..errors import CheckFailed, SendError, SendInterrupted
 from ..i18n import _
 from ..project import leftovers
@@ -22,7 +22,6 @@ from ..project.models import Issue, Project, SmtpSettings
 from ..store import ledger
 from ..store.db import default_db_path, open_db
 from ..render import checks
-from ..render.issue import audience_names, version_key
 from ..store.recipients import list_ids, list_names, recipients_for_lists
 from ..store.suppressions import signing_key, suppress
 from ..store.tokens import make_token
@@ -134,7 +133,7 @@ def send(
             raise SendError(problem.message, path=problem.path, line=problem.line,
                             hint=_("fix the audience line, then run 'nyhetsbrev check {id}'").format(id=issue.id))
         people = {item["email_key"]: (item, names) for item, names in recipients_for_lists(db, list(lists))}
-        renderer = _Renderer(project, issue, checked.rendered, key=key)
+        renderer = Renderer(project, issue, checked.rendered, key=key)
         audiences = {renderer.audience(names) for _, names in people.values()}
         for audience in audiences or {None}:  # every version is built (headers checked) before anything is shown or recorded
             renderer.template(audience)
@@ -178,12 +177,14 @@ def send(
             rows = [r for r in ledger.due(db, issue_key, resend_unknown=resend_unknown) if r.email_key in people]
 
             def prepare(row: ledger.Row, message_id: str) -> tuple[str, bytes]:
-                item, names = people[row.email_key]
-                return _personal(renderer.template(renderer.audience(names)), item, message_id, key)
+                # row.lists: the lists they are on as their message was claimed, which decide the sections they get.
+                return _personal(renderer.template(renderer.audience(row.lists)), people[row.email_key][0], message_id, key)
 
-            # Each batch is checked again as it is claimed: who unsubscribes or leaves the lists meanwhile is skipped.
-            dispatcher = Dispatcher(db, issue_key, smtp, sender, prepare, ids, options, progress,
-                                    lists=list_ids(db, list(lists)).values())
+            # Each batch is checked again as it is claimed: who unsubscribes or leaves the lists meanwhile is skipped,
+            # and who leaves one of several lists gets the version for the lists they are still on.
+            named = {list_id: name for name, list_id in list_ids(db, list(lists)).items()}
+            dispatcher = Dispatcher(db, issue_key, smtp, sender, prepare, ids, options, progress, lists=named,
+                                    versions=(renderer.made, renderer.version))
             try:
                 tally = dispatcher.run(rows)
             except KeyboardInterrupt:
@@ -193,7 +194,9 @@ def send(
             finally:  # also when the send pauses or stops: what this run learnt about bad addresses is kept
                 bounced = _suppress_bad_addresses(db, issue_key, dispatcher.failures, key)
             left = {state: ledger.in_state(db, issue_key, state) for state in (ledger.FAILED, ledger.DEFERRED, ledger.UNKNOWN)}
-            still = ledger.plan(db, issue_key, entries).to_send(resend_unknown) if tally.limit_until else 0
+            still = ledger.still_to_send(db, issue_key, [
+                row.email_key for row in ledger.due(db, issue_key, resend_unknown=resend_unknown) if row.email_key in people
+            ], named) if tally.limit_until else 0
         return SendReport(plan, tally=tally, recovered=recovered, failed=left[ledger.FAILED], bounced=bounced,
                           deferred=left[ledger.DEFERRED], unknown=left[ledger.UNKNOWN],
                           elapsed=time.monotonic() - started, limit_until=tally.limit_until, left=still)
@@ -232,7 +235,7 @@ def _refuse_starter_sender(project: Project) -> None:
                                "meanwhile"))
 
 
-def _refuse_changes(db, issue_key: str, renderer: "_Renderer", allow_changes: bool) -> None:
+def _refuse_changes(db, issue_key: str, renderer: "Renderer", allow_changes: bool) -> None:
     """Refuse to go on when people were sent content that the same people would not get now (unless allowed)."""
     earlier = ledger.delivered(db, issue_key)
     accepted = {(version, fingerprint) for _, version, fingerprint, _ in earlier}  # a change let through before
@@ -290,58 +293,6 @@ def _warnings(project: Project) -> list[str]:
     return found
 
 
-class _Renderer:
-    """Renders the issue once per audience and encodes each rendering's message once."""
-
-    def __init__(self, project: Project, issue: Issue, full, *, test: bool = False, key: bytes | None = None) -> None:
-        self.project, self.issue, self.test, self.key = project, issue, test, key
-        self.audience_names = audience_names(issue)
-        self._rendered = {None: full}
-        self._templates: dict = {}
-        self._fingerprints: dict = {}
-
-    def audience(self, lists) -> frozenset[str] | None:
-        """The part of a person's lists that decides which sections they get."""
-        return frozenset(set(lists) & self.audience_names) if self.audience_names else None
-
-    def template(self, audience: frozenset[str] | None) -> message.MessageTemplate:
-        if audience not in self._templates:
-            if audience not in self._rendered:
-                self._rendered[audience] = pipeline.render(self.project, self.issue, audience)
-            self._templates[audience] = message.build_template(
-                self.project.settings, self.issue, self._rendered[audience], test=self.test, key=self.key
-            )
-        return self._templates[audience]
-
-    def version(self, lists) -> tuple[str, str]:
-        """(version key, fingerprint) of what a person on these lists gets: the same content gives the same pair."""
-        audience = self.audience(lists)
-        if audience not in self._fingerprints:
-            self.template(audience)
-            rendered = self._rendered[audience]
-            digest = hashlib.sha256()
-            for part in (message.subject_line(self.project.settings, self.issue), rendered.email_text, rendered.email_html):
-                digest.update(part.encode("utf-8") + b"\0")
-            for image in rendered.images:
-                digest.update(image.data)
-            self._fingerprints[audience] = (version_key(audience), digest.hexdigest()[:16])
-        return self._fingerprints[audience]
-
-    def sizes(self, key: bytes, ids: message.MessageIds) -> list[tuple[str, int]]:
-        """The size of one message of each version built so far, as sent (for a typical recipient)."""
-        sample = "mottagare.exempel@example.org"
-        return [
-            (_version_name(audience), len(template.personalise(sample, None, message_id=ids(), token=make_token(key, sample))[1]))
-            for audience, template in sorted(self._templates.items(), key=lambda item: sorted(item[0] or ["~"]))
-        ]
-
-
-def _version_name(audience: frozenset[str] | None) -> str:
-    if audience is None:
-        return _("every section")
-    return _("sections for {lists}").format(lists=", ".join(sorted(audience))) if audience else _("sections for everyone only")
-
-
 def _personal(template: message.MessageTemplate, item: dict, message_id: str, key: bytes) -> tuple[str, bytes]:
     """The envelope recipient and the message for one person of the database."""
     return template.personalise(item.get("email_ascii") or item["email"], item.get("name"),
@@ -353,11 +304,11 @@ def _send_tests(project: Project, issue: Issue, full, addresses: list[str], plan
     smtp = project.settings.smtp
     plan.recipients = plan.to_send = len(addresses)
     plan.destination = _via(smtp)
-    renderer = _Renderer(project, issue, full, test=True, key=key)
+    renderer = Renderer(project, issue, full, test=True, key=key)
     audience = renderer.audience(plan.lists) if plan.lists else None
     template = renderer.template(audience)
     messages = [template.personalise(a, None, message_id=ids(), token=make_token(key, a)) for a in addresses]
-    plan.sizes = [(_version_name(audience), max(len(data) for _, data in messages))]
+    plan.sizes = [(version_name(audience), max(len(data) for _, data in messages))]
     if dry_run:
         return SendReport(plan, dry_run=True, elapsed=time.monotonic() - started)
     transport.check_settings(smtp)
@@ -370,7 +321,7 @@ def _send_tests(project: Project, issue: Issue, full, addresses: list[str], plan
     return SendReport(plan, test_results=results, elapsed=time.monotonic() - started)
 
 
-def _write_outbox(folder: Path, people: dict, renderer: _Renderer, key: bytes,
+def _write_outbox(folder: Path, people: dict, renderer: Renderer, key: bytes,
                   ids: message.MessageIds) -> tuple[list[Path], list[tuple[str, str]]]:
     """One .eml file per recipient, each written whole; the people whose message cannot be made, with why."""
     folder.mkdir(parents=True, exist_ok=True)

@@ -7,7 +7,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Mapping, Sequence
 
 from ..i18n import _
 from ..project.models import IssueId
@@ -157,24 +157,45 @@ class Outcome:
     next_attempt_at: str | None = None
 
 
+class Checked(dict):
+    """What a claim found, {email_key: why} of the people skipped, and who is now on other lists than at the start.
+
+    moved: {email_key: their lists now} of people claimed with the version for those lists (recorded with the claim);
+    waiting: the same for people not claimed because that version is not made yet (make it, then claim them again).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.moved: dict[str, tuple[str, ...]] = {}
+        self.waiting: dict[str, tuple[str, ...]] = {}
+
+
+Versions = Callable[[tuple[str, ...]], "tuple[str, str] | None"]  # lists -> (version key, fingerprint), None: not made
+
+
 def write(db, issue: str, *, outcomes: Iterable[Outcome] = (), claims: Iterable[tuple[str, str]] = (),
-          lists: Sequence[int] | None = None, now: str | None = None) -> dict[str, str]:
+          lists: Mapping[int, str] | Sequence[int] | None = None, versions: Versions | None = None,
+          now: str | None = None) -> Checked:
     """Record outcomes and claim rows as 'sending' (with their Message-IDs) in one committed transaction.
 
     Outcomes are written only after the server's reply, claims before any byte of DATA goes out. With `lists` (the
-    ids of the lists sent to), each claimed person is checked first in the same transaction: one who is suppressed
+    lists sent to, {id: name}), each claimed person is checked first in the same transaction: one who is suppressed
     now, or on none of those lists any more, is recorded as skipped instead of claimed, and one whose row is gone
-    (forgotten) is left alone. Returns {email_key: why} of the claims not made. A database another program keeps
-    busy is waited for, however long: the replies the server gave must not be lost.
+    (forgotten) is left alone. With `versions` too, one whose lists changed is claimed with the version for the lists
+    they are on now (no section for a list they have left), or not claimed while that version is not made yet.
+    Returns what the check found (Checked). A database another program keeps busy is waited for, however long: the
+    replies the server gave must not be lost.
     """
     now = now or utc_now()
     outcomes, claims = list(outcomes), list(claims)
+    checked = Checked()
     if not outcomes and not claims:
-        return {}
-    dropped: dict[str, str] = {}
+        return checked
 
     def work() -> None:
-        dropped.clear()
+        checked.clear()
+        checked.moved.clear()
+        checked.waiting.clear()
         if outcomes:
             db.conn.executemany(
                 "UPDATE send_ledger SET state = ?, reply = coalesce(?, reply), next_attempt_at = ?, updated_at = ?,"
@@ -182,49 +203,76 @@ def write(db, issue: str, *, outcomes: Iterable[Outcome] = (), claims: Iterable[
                 [(o.state, o.reply, o.next_attempt_at, now, o.state, now, issue, o.email_key) for o in outcomes],
             )
         if claims and lists is not None:
-            dropped.update(_no_longer_wanted(db, issue, [key for key, _ in claims], lists))
-            if dropped:
+            _check(db, issue, [key for key, _ in claims], lists, versions, checked)
+            if checked:
                 db.conn.executemany(
                     # A message whose fate is unknown stays 'unknown' when dropped: skipped rows become pending again
                     # when the person is selected again, and this one must be resent only with --resend-unknown.
                     "UPDATE send_ledger SET state = ?, reply = ?, updated_at = ? WHERE issue = ? AND email_key = ?"
                     " AND state <> 'unknown'",
-                    [(SKIPPED, why, now, issue, key) for key, why in dropped.items() if why != FORGOTTEN],
+                    [(SKIPPED, why, now, issue, key) for key, why in checked.items() if why != FORGOTTEN],
+                )
+            if checked.moved:
+                db.conn.executemany(
+                    "UPDATE send_ledger SET lists = ?, version = ?, fingerprint = ? WHERE issue = ? AND email_key = ?",
+                    [(json.dumps(names, ensure_ascii=False), *versions(names), issue, key)
+                     for key, names in checked.moved.items()],
                 )
         if claims:
             db.conn.executemany(
                 "UPDATE send_ledger SET state = ?, message_id = ?, attempts = attempts + 1, updated_at = ?"
                 " WHERE issue = ? AND email_key = ?",
-                [(SENDING, message_id, now, issue, key) for key, message_id in claims if key not in dropped],
+                [(SENDING, message_id, now, issue, key) for key, message_id in claims
+                 if key not in checked and key not in checked.waiting],
             )
 
     write_retrying(db, work, patience=None)
-    return dict(dropped)
+    return checked
 
 
-def _no_longer_wanted(db, issue: str, keys: list[str], lists: Sequence[int]) -> dict[str, str]:
-    """Of these people, the ones who may no longer get the issue, and why: one query over the indexes.
+def _check(db, issue: str, keys: list[str], lists: Mapping[int, str] | Sequence[int], versions: Versions | None,
+           checked: Checked) -> None:
+    """Of these people, the ones who may no longer get the issue, and why, and those now on other lists: one query
+    over the indexes.
 
     A suppression by address (unsubscribed, bounced), no membership of the lists sent to, or no ledger row at all
     (forget erases it with everything else about the person).
     """
+    names = lists if isinstance(lists, Mapping) else None
     list_marks, key_marks = ", ".join("?" * len(lists)), ", ".join("?" * len(keys))
-    found = {key: (suppressed, listed) for key, suppressed, listed in db.execute(
+    found = {key: (suppressed, before, now) for key, suppressed, before, now in db.execute(
         "SELECT l.email_key,"
-        " (SELECT s.reason FROM suppressions s WHERE s.email_key = l.email_key ORDER BY s.id LIMIT 1),"
-        f" EXISTS (SELECT 1 FROM memberships m WHERE m.recipient_id = l.recipient_id AND m.list_id IN ({list_marks}))"
+        " (SELECT s.reason FROM suppressions s WHERE s.email_key = l.email_key ORDER BY s.id LIMIT 1), l.lists,"
+        f" (SELECT json_group_array(m.list_id) FROM memberships m WHERE m.recipient_id = l.recipient_id"
+        f"  AND m.list_id IN ({list_marks}))"
         f" FROM send_ledger l WHERE l.issue = ? AND l.email_key IN ({key_marks})",
         [*lists, issue, *keys],
     )}
-    dropped = {}
     for key in keys:
         if key not in found:
-            dropped[key] = FORGOTTEN
-        elif found[key][0]:
-            dropped[key] = BOUNCED if found[key][0] == BOUNCED else UNSUBSCRIBED
-        elif not found[key][1]:
-            dropped[key] = NOT_LISTED
-    return dropped
+            checked[key] = FORGOTTEN
+            continue
+        suppressed, before, now = found[key]
+        if suppressed:
+            checked[key] = BOUNCED if suppressed == BOUNCED else UNSUBSCRIBED
+        elif now == "[]":
+            checked[key] = NOT_LISTED
+        elif names is not None and versions is not None:
+            current = tuple(sorted(names[list_id] for list_id in json.loads(now)))
+            if current != tuple(json.loads(before or "[]")):
+                if versions(current) is None:
+                    checked.waiting[key] = current
+                else:
+                    checked.moved[key] = current
+
+
+def still_to_send(db, issue: str, keys: Iterable[str], lists: Mapping[int, str] | Sequence[int]) -> int:
+    """How many of these people's messages are still to go (pending, deferred, or as given) and may still go."""
+    keys = list(keys)
+    checked = Checked()
+    for start in range(0, len(keys), 500):  # SQLite's limit on bound values
+        _check(db, issue, keys[start:start + 500], lists, None, checked)
+    return len(keys) - len(checked)
 
 
 # What counts against a daily limit: messages sent, and those that may have gone out (claimed or unknown).
