@@ -6,6 +6,7 @@ import shlex
 from dataclasses import dataclass
 
 from ..errors import TokenError
+from ..mail.message import is_unguessable_id
 from ..i18n import N_, _
 from ..store import mailbox_events as events
 from ..store.db import Database, write_retrying
@@ -80,18 +81,25 @@ def _whom(db: Database, verdict: Verdict) -> tuple[str | None, str | None, str]:
     """(address, issue, why not) by the returned message's Message-ID in the send ledger, and by nothing else.
 
     Anyone can write a report naming any address; only the mail system that got a message knows its Message-ID.
-    A report carrying the Message-IDs of messages to different people is about no one of them.
+    A report carrying the Message-IDs of messages to different people is about no one of them. The Message-IDs sent
+    before they were random differ from one another only by a counter, so a reader could change hers into another's:
+    one of those counts only when the report also names that ledger row's own address as the recipient.
     """
-    found = {}
+    found: dict[str, tuple] = {}
     for message_id in verdict.returned_ids:
         sent = events.sent_message(db, (message_id,))
         if sent is not None:
-            found.setdefault(normalise_address(sent.email), sent)
-    if len(found) == 1:
-        sent = next(iter(found.values()))
-        return sent.email, sent.issue, ""
-    if found:
+            person = found.setdefault(normalise_address(sent.email), [sent, False])
+            person[1] = person[1] or is_unguessable_id(message_id)
+    if len(found) > 1:
         return None, None, _("it carries the Message-IDs of messages to different people")
+    if found:
+        key, (sent, unguessable) = next(iter(found.items()))
+        named = {normalise_address(a) for a in (*verdict.recipients, *verdict.addresses)}
+        if not unguessable and key not in named:
+            return None, None, _("it carries an old-style Message-ID (one that can be guessed from another reader's) "
+                                 "and does not name that message's recipient")
+        return sent.email, sent.issue, ""
     if verdict.returned_ids:
         return None, None, _("the Message-ID it carries is not one nyhetsbrev sent")
     return None, None, _("it carries no Message-ID of a message nyhetsbrev sent")

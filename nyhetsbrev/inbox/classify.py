@@ -61,6 +61,7 @@ class Verdict:
     addresses: tuple[str, ...] = ()  # bounce: the failed addresses; complaint: the complaining recipient
     permanent: bool = False  # bounce: at least one permanent failure
     returned_ids: tuple[str, ...] = ()  # Message-IDs of the message we sent that came back
+    recipients: tuple[str, ...] = ()  # bounce, complaint: every address the report names as that message's recipient
     tokens: tuple[str, ...] = ()  # unsubscribe: candidate tokens (not yet verified)
     asks: bool = False  # unsubscribe: the sender asks in words
     named: tuple[str, ...] = ()  # unsubscribe: other addresses the writer names in their own text
@@ -230,7 +231,8 @@ def _bounce(msg: Message, raw: bytes, base: dict) -> Verdict | None:
     detail = "; ".join(dict.fromkeys(s for s in statuses if s)) or reports.status_in_text(msg) or ""
     return Verdict(
         BOUNCE, **base, addresses=tuple(sorted(printable(a) for a in permanent or temporary)), permanent=bool(permanent),
-        returned_ids=reports.returned_ids(msg, raw, base["message_id"]), detail=printable(detail[:300]),
+        returned_ids=reports.returned_ids(msg, raw, base["message_id"]), recipients=reports.recipients_named(msg),
+        detail=printable(detail[:300]),
     )
 
 
@@ -239,7 +241,8 @@ def _complaint(msg: Message, raw: bytes, base: dict) -> Verdict:
     feedback, recipients = reports.feedback(msg)
     if feedback not in ("abuse", "fraud"):
         return Verdict(AUTO_REPLY, **base, detail=f"feedback report '{printable(feedback) or 'unknown'}' (not a complaint)")
-    return Verdict(COMPLAINT, **base, addresses=tuple(printable(a) for a in recipients), returned_ids=reports.returned_ids(msg, raw, base["message_id"]),
+    return Verdict(COMPLAINT, **base, addresses=tuple(printable(a) for a in recipients),
+                   returned_ids=reports.returned_ids(msg, raw, base["message_id"]), recipients=reports.recipients_named(msg),
                    detail=f"feedback report: {feedback}")
 
 

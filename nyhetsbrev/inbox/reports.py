@@ -130,6 +130,33 @@ def returned_ids(msg: Message, raw: bytes, own_id: str | None) -> tuple[str, ...
     return tuple(i for i in dict.fromkeys(found) if i and i != own_id)[:RETURNED_IDS]
 
 
+def recipients_named(msg: Message) -> tuple[str, ...]:
+    """Every address a report names as the recipient of the message that came back: the DSN's Final-Recipient and
+    Original-Recipient, the feedback report's Original-Rcpt-To, and the To of the returned message or its headers."""
+    found: list[str] = []
+    for part in msg.walk():
+        kind = part.get_content_type()
+        if kind in ("message/delivery-status", "message/global-delivery-status"):
+            payload = part.get_payload()
+            for block in payload if isinstance(payload, list) else _blocks(str(payload)):
+                for name in ("Final-Recipient", "Original-Recipient"):
+                    found += [address(str(v).partition(";")[2] or str(v)) for v in block.get_all(name, []) or []]
+        elif kind == "message/feedback-report":
+            payload = part.get_payload()
+            fields = payload[0] if isinstance(payload, list) and payload else parse(str(payload).encode("utf-8", "replace"))
+            found += [address(v) for v in fields.get_all("Original-Rcpt-To", []) or []]
+        elif kind in ("message/rfc822", "message/global", "text/rfc822-headers", "message/rfc822-headers",
+                      "message/global-headers"):
+            inner = part.get_payload()
+            inner = inner[0] if isinstance(inner, list) and inner else inner
+            if not isinstance(inner, Message):
+                inner = parse(text_of(part).encode("utf-8", "replace"))
+            found += [a for _n, a in getaddresses([str(v)[:2000] for v in inner.get_all("To", []) or []]) if a]
+        if len(found) > 100:
+            break
+    return tuple(dict.fromkeys(a for a in found if a))[:100]
+
+
 def feedback(msg: Message) -> tuple[str, list[str]]:
     """(feedback type, the complaining recipients) of an ARF report (RFC 5965)."""
     kind, recipients = "", []

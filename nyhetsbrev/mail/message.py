@@ -58,6 +58,15 @@ def web_url(settings: Settings, issue: Issue, audience: frozenset[str] | None = 
     return base + (f"{web_version_folder(key, issue.id.folder, version)}/" if version and key else "")
 
 
+_RANDOM_ID = re.compile(r"<\d{2}-\d{1,4}\.[0-9a-f]{%d}@[^<>\s]+>" % (2 * MESSAGE_ID_BYTES))
+
+
+def is_unguessable_id(message_id: str) -> bool:
+    """True for a Message-ID of the random kind MessageIds makes; False for the counter kind sent before
+    (`<22-1.<16 hex>.<n>@…>`, where one reader's Message-ID tells the next reader's) and anything else."""
+    return bool(_RANDOM_ID.fullmatch(message_id or ""))
+
+
 class MessageIds:
     """Message-IDs that cannot be guessed from one another: 128 random bits each (no counter, no time).
 

@@ -1,0 +1,98 @@
+"""Message-IDs sent before they were random (`<22-1.<16 hex>.<n>@…>`) tell one another: a reader could change the
+counter of her own into another reader's. A report carrying one acts only when it also names that row's own address."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from nyhetsbrev.inbox.run import read_inbox
+from tests.inbox_helpers import SAMPLES, bounce_for, inbox_project, mailbox_events, record_sent, suppressed
+
+pytestmark = pytest.mark.timeout(60)
+
+ATTACKER = "mallory@example.org"
+SENT_BEFORE = {  # 22:1 as an earlier version sent it: one random part for the run, then a counter
+    "anna@example.se": ("22:1", "<22-1.2e27cf7c4f73dde8.1@example.org>"),
+    "bertil@example.se": ("22:1", "<22-1.2e27cf7c4f73dde8.2@example.org>"),
+    "cecilia@example.se": ("22:1", "<22-1.2e27cf7c4f73dde8.3@example.org>"),
+    "david@example.se": ("22:1", "<22-1.2e27cf7c4f73dde8.4@example.org>"),
+    ATTACKER: ("22:1", "<22-1.2e27cf7c4f73dde8.5@example.org>"),
+    "eva@example.se": ("22:1", "<22-1.2e27cf7c4f73dde8.6@example.org>"),
+}
+OLD_STYLE = "it carries an old-style Message-ID (one that can be guessed from another reader's) and does not name"
+
+
+@pytest.fixture
+def sent_before(tmp_path):
+    project = inbox_project(tmp_path / "project")
+    record_sent(SENT_BEFORE)
+    return project
+
+
+def _arf(recipient: str, message_id: str, n: int) -> bytes:
+    """An ARF abuse report about the message with message_id, naming recipient as the one who complained."""
+    raw = (SAMPLES / "arf-abuse.eml").read_bytes().replace(b"per.nilsson@example.org", recipient.encode())
+    raw = raw.replace(b"<fbl.20220402140233.77aa@fbl.example.net>", f"<fbl.{n}@fbl.example.net>".encode())
+    return raw.replace(b"<22-1.5f3a9c0d2e4b6a18.8@example.org>", message_id.encode())
+
+
+def _write(folder: Path, messages: dict[str, bytes]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, raw in messages.items():
+        (folder / f"{name}.eml").write_bytes(raw)
+    return folder
+
+
+def _changed_counter(n: int) -> str:
+    """Her own Message-ID with the counter changed: another reader's."""
+    return SENT_BEFORE[ATTACKER][1].replace(".5@", f".{n}@")
+
+
+def test_a_report_with_a_changed_counter_acts_on_no_one_and_is_listed(cli, sent_before, tmp_path):
+    forged = {
+        **{f"dsn-{n}": bounce_for(_changed_counter(n), ATTACKER, dsn_id=f"<forged-dsn.{n}@evil.example>")
+           for n in (1, 2, 6)},
+        **{f"arf-{n}": _arf(ATTACKER, _changed_counter(n), n) for n in (3, 4)},
+        "dsn-no-one": bounce_for(_changed_counter(6), "someone@evil.example", dsn_id="<forged-dsn.x@evil.example>"),
+    }
+    folder = _write(tmp_path / "forged", forged)
+    result = cli("--project", sent_before, "inbox", "--from", folder)
+    assert result.exit_code == 0, result.output
+    assert suppressed() == {} and mailbox_events() == []
+    report = read_inbox(sent_before, from_path=folder, dry_run=True)
+    assert len(report.for_a_person) == len(forged) and not report.changes
+    assert all(OLD_STYLE in outcome.note for outcome in report.for_a_person), [o.note for o in report.for_a_person]
+
+
+def test_the_reason_is_in_swedish_too(sent_before, tmp_path, monkeypatch):
+    from nyhetsbrev import i18n
+
+    monkeypatch.setenv("NYHETSBREV_LANGUAGE", "sv")
+    i18n.reset()
+    folder = _write(tmp_path / "forged", {"dsn": bounce_for(_changed_counter(2), ATTACKER)})
+    [outcome] = read_inbox(sent_before, from_path=folder).for_a_person
+    assert "av det gamla slaget" in outcome.note and "nämner inte mottagaren" in outcome.note
+    assert suppressed() == {}
+
+
+def test_a_report_that_names_the_rows_own_address_is_applied(cli, sent_before, tmp_path):
+    folder = _write(tmp_path / "real", {
+        "dsn": bounce_for(SENT_BEFORE["bertil@example.se"][1], "bertil@example.se"),
+        "arf": _arf("cecilia@example.se", SENT_BEFORE["cecilia@example.se"][1], 1),
+        "own": bounce_for(SENT_BEFORE[ATTACKER][1], ATTACKER),
+    })
+    result = cli("--project", sent_before, "inbox", "--from", folder)
+    assert result.exit_code == 0, result.output
+    assert suppressed() == {"bertil@example.se": "bounced", "cecilia@example.se": "unsubscribed", ATTACKER: "bounced"}
+
+
+def test_a_forwarded_address_bounce_of_an_old_issue_counts_by_the_returned_to(cli, tmp_path):
+    """Gmail's DSN for a forwarding alias names the final address; the returned headers name the row's own."""
+    project = inbox_project(tmp_path / "project")
+    record_sent({"anna.andersson@example.se": ("22:1", "<22-1.5f3a9c0d2e4b6a18.6@example.org>")})
+    folder = _write(tmp_path / "gmail", {"gmail": (SAMPLES / "gmail-forwarded-dsn.eml").read_bytes()})
+    result = cli("--project", project, "inbox", "--from", folder)
+    assert result.exit_code == 0, result.output
+    assert suppressed() == {"anna.andersson@example.se": "bounced"}
