@@ -62,7 +62,7 @@ def test_every_kind_of_message_is_applied_and_summarised(cli, sent, tmp_path):
     assert suppressed() == EXPECTED_SUPPRESSED
     assert summary(result.stdout) == EXPECTED_COUNTS
     assert "sara.svensson@example.se" in result.stdout and "Left for a person" in result.stdout
-    assert "  nyhetsbrev recipients unsubscribe mia.berg@example.se\n" in result.stdout  # her request, for a person
+    assert "  nyhetsbrev recipients unsubscribe -- mia.berg@example.se\n" in result.stdout  # her request, for a person
     temporary = [e for e in mailbox_events() if e[1] == "temporary_bounce"]
     assert temporary == [("karin.lund@example.se", "temporary_bounce", "22:1", "<20220402071240.4F1C22A0B7@relay.example.org>")]
 

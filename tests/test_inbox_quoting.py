@@ -116,8 +116,8 @@ def test_the_two_swedish_replies_unsubscribe_no_one(cli, sent, tmp_path):
     assert suppressed() == {}
     report = read_inbox(sent, from_path=folder, dry_run=True)
     assert [o.action for o in report.for_a_person] == ["left for a person"] * 2
-    assert all(o.command == f"nyhetsbrev recipients unsubscribe {WRITER}" for o in report.for_a_person)
-    assert f"  nyhetsbrev recipients unsubscribe {WRITER}\n" in result.stdout
+    assert all(o.command == f"nyhetsbrev recipients unsubscribe -- {WRITER}" for o in report.for_a_person)
+    assert f"  nyhetsbrev recipients unsubscribe -- {WRITER}\n" in result.stdout
 
 
 @pytest.mark.parametrize("style", ["outlook-de", "outlook-fi", "outlook-no", "outlook-da", "outlook-fr", "gmail-de",
@@ -139,4 +139,4 @@ def test_a_request_naming_another_person_gives_the_command_for_that_person(sent,
     report = read_inbox(sent, from_path=folder)
     assert suppressed() == {}
     [outcome] = report.for_a_person
-    assert outcome.command == "nyhetsbrev recipients unsubscribe bo.ek@example.se"
+    assert outcome.command == "nyhetsbrev recipients unsubscribe -- bo.ek@example.se"

@@ -94,7 +94,7 @@ def test_forged_reports_and_words_suppress_no_one_and_are_listed(cli, sent26, tm
     assert notes.count("the Message-ID it carries is not one nyhetsbrev sent") == 11
     assert notes.count("it carries no Message-ID of a message nyhetsbrev sent") == 2
     assert "asks in words to unsubscribe" in notes
-    assert "nyhetsbrev recipients unsubscribe greta@example.se" in result.stdout  # the command, for a person
+    assert "nyhetsbrev recipients unsubscribe -- greta@example.se" in result.stdout  # the command, for a person
 
 
 def test_a_report_with_her_own_message_id_concerns_only_her(sent26, tmp_path):
@@ -145,3 +145,36 @@ def test_terminal_control_characters_in_a_message_never_reach_the_screen(cli, se
     result = cli("--project", project, "inbox", "--from", _write(tmp_path / "esc", {"esc": raw}))
     assert "\x1b" not in result.stdout and "\x07" not in result.stdout
     assert "Fråga ]0;owned[2J om brevet" in result.stdout
+
+
+def test_the_command_listed_for_a_request_in_words_never_carries_an_option_from_the_writer(cli, sent26, tmp_path):
+    """A writer's '--from-file=…@…' would make the listed command unsubscribe everyone in a file of her choosing."""
+    import shlex
+
+    project, _people = sent26
+    victims = tmp_path / "alla@example.se"  # a file whose name looks like an address
+    victims.write_text("anna@example.se\nbertil@example.se\ncecilia@example.se\n", encoding="utf-8")
+    words = f"Hej, avregistrera mig tack. --from-file={victims} -x@example.se"
+    folder = _write(tmp_path / "words", {
+        "own": plain_message(ATTACKER, "avregistrera", words, to="avregistrera@example.org"),
+        "other": plain_message(ATTACKER, "avregistrera", f"avregistrera --token=x@example.se david@example.se",
+                               to="avregistrera@example.org"),
+    })
+    report = read_inbox(project, from_path=folder)
+    assert suppressed() == {}
+    commands = sorted(o.command for o in report.for_a_person)
+    assert commands == ["nyhetsbrev recipients unsubscribe -- david@example.se",
+                        f"nyhetsbrev recipients unsubscribe -- {ATTACKER}"], commands
+    for command in commands:  # what a person runs after reading the message
+        result = cli("--project", project, *shlex.split(command)[1:])
+        assert result.exit_code == 0, result.output
+    assert suppressed() == {ATTACKER: "unsubscribed", "david@example.se": "unsubscribed"}
+
+
+def test_recipients_unsubscribe_reads_every_word_after_two_dashes_as_an_address(cli, sent26, tmp_path):
+    project, _people = sent26
+    listing = tmp_path / "x@example.se"
+    listing.write_text("anna@example.se\n", encoding="utf-8")
+    result = cli("--project", project, "recipients", "unsubscribe", "--", f"--from-file={listing}", "eva@example.se")
+    assert result.exit_code == 0, result.output
+    assert "anna@example.se" not in suppressed() and suppressed()["eva@example.se"] == "unsubscribed"

@@ -179,7 +179,8 @@ def _unsubscribe(db: Database, verdict: Verdict, source: str) -> Outcome:
     writer = (events.on_a_list(db, verdict.sender) if verdict.sender else None)
     named = [events.on_a_list(db, a) or a for a in verdict.named]
     whom = named or ([writer] if writer else [])
-    command = "nyhetsbrev recipients unsubscribe " + " ".join(shlex.quote(a) for a in whom) if whom else None
+    # '--' ends the options: whatever an address holds, the command reads it as an address.
+    command = "nyhetsbrev recipients unsubscribe -- " + " ".join(shlex.quote(a) for a in whom) if whom else None
     if named:
         note = _("asks in words about {addresses} (not applied: see the command below)").format(addresses=_listed(tuple(named)))
     elif writer:

@@ -275,11 +275,17 @@ def _unsubscribe_or_other(msg: Message, base: dict, unsubscribe_address: str | N
 
 
 def _named(text: str, besides: set[str]) -> tuple[str, ...]:
-    """Addresses written in the text, other than the writer's own and ours."""
+    """Addresses written in the text, other than the writer's own and ours.
+
+    A word starting with '-' is never one: in the command listed for a person it would be read as an option
+    (`--from-file=…@…`), whatever the writer meant.
+    """
     skip = {normalise_address(a) for a in besides if a}
     found = []
     for word in re.split(r"[\s<>,;:()\[\]\"']+", text):
         word = word.strip(".!?")
+        if word.startswith("-"):
+            continue
         if 3 <= len(word) <= 254 and "@" in word.strip("@") and normalise_address(word) not in skip:
             found.append(printable(word))
     return tuple(dict.fromkeys(found))[:10]
