@@ -46,7 +46,7 @@ def test_one_click_post_unsubscribes_answers_200_without_redirect_and_a_repeat_i
     first = served.request("POST", served.link(token_for(anna)), ONE_CLICK, FORM)
     assert first.status == 200
     _no_cookie_no_redirect(first)
-    assert "Du är avregistrerad" in first.body and anna in first.body
+    assert "Du är avregistrerad" in first.body and anna not in first.body
     assert suppression(anna) == "unsubscribed"
     again = served.request("POST", served.link(token_for(anna)), ONE_CLICK, FORM)
     assert again.status == 200 and again.body == first.body
@@ -100,6 +100,47 @@ def test_an_address_on_no_list_gets_the_same_pages_as_one_on_a_list(served):
         same = lambda answer, address, token: answer.body.replace(token, "T").replace(address, "A")  # noqa: E731
         assert same(known, anna, token_for(anna)) == same(unknown, stranger, token_for(stranger))
     assert suppression(stranger) == "unsubscribed"  # never mailed later either, should they be imported
+
+
+def _parts_of(address: str) -> set[str]:
+    """Every piece of an address someone could recognise: the whole, its local part and its words, its domain."""
+    local, _, domain = address.partition("@")
+    words = {w for w in re.split(r"[.\-_+@]", address) if len(w) >= 4 and w not in ("example",)}
+    return {address, local, domain.removesuffix(".example.se"), *words}
+
+
+@pytest.mark.parametrize("language", ["sv", "en"])
+def test_the_pages_never_show_whose_link_it_is(served_project, language):
+    """Whoever holds a link (forwarded, scanned, in a log) must not learn from the pages whose it is."""
+    from urllib.parse import quote as percent
+
+    settings = served_project / "nyhetsbrev.toml"
+    settings.write_text(settings.read_text(encoding="utf-8").replace('language = "sv"', f'language = "{language}"'),
+                        encoding="utf-8")
+    assert f'language = "{language}"' in settings.read_text(encoding="utf-8")
+    person = "karin.lindqvist@strangnas.example.se"
+    add_people(1, ["politiker"], prefix="anna")
+    served = start_serve(served_project)
+    try:
+        link = served.link(token_for(person))
+        asked = served.request("GET", link)
+        done = served.request("POST", link, ONE_CLICK, FORM)
+        again = served.request("POST", link, "confirm=yes", FORM)
+    finally:
+        served.stop()
+    assert asked.status == done.status == again.status == 200
+    assert suppression(person) == "unsubscribed"
+    for answer in (asked, done, again):
+        body = answer.body.lower()
+        for part in _parts_of(person):
+            for form in (part, percent(part), part.replace(".", "&#46;")):
+                assert form.lower() not in body, (part, answer.body)
+    # The reader is still told clearly what the button does, and what was done.
+    clear = {"sv": ("den e-postadress som länken skickades till", "Ja, avregistrera mig", "Du är avregistrerad"),
+             "en": ("the email address this link was sent to", "Yes, unsubscribe me", "You are unsubscribed")}
+    address_words, button, heading = clear[language]
+    assert address_words in asked.body.lower() and button in asked.body
+    assert heading in done.body and address_words in done.body.lower()
 
 
 def test_unknown_paths_other_methods_and_large_bodies_are_refused(served):
@@ -181,7 +222,7 @@ def test_the_signing_key_is_read_once_when_the_app_starts(served_project):
     key_file.write_text("unreadable now\n", encoding="ascii")
     status, body = _wsgi_call(app, "POST", token, ONE_CLICK.encode())
     app.close()
-    assert status == "200 OK" and anna.encode() in body
+    assert status == "200 OK" and "Du är avregistrerad".encode() in body
     assert events(anna)[-1] == ("unsubscribed", "one-click")
 
 

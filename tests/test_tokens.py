@@ -139,7 +139,7 @@ def test_the_links_and_message_ids_of_issues_sent_before_still_work(cli, sent_be
         page = served.request("GET", f"/avregistrera?token={tokens['fredrik.fors@example.se']}")
     finally:
         code, log = served.stop()
-    assert clicked.status == 200 and page.status == 200 and "fredrik.fors@example.se" in page.body
+    assert clicked.status == 200 and page.status == 200 and "fredrik.fors" not in page.body
     assert code == 0 and not any(token in log for token in tokens.values())
 
     assert suppressed() == {

@@ -108,7 +108,7 @@ class UnsubscribeApp:
         except TokenError:
             return self.pages.invalid(), None
         if method != "POST":
-            return self.pages.ask(token, address), None  # a GET never unsubscribes: mail scanners open every link
+            return self.pages.ask(token), None  # a GET never unsubscribes: mail scanners open every link
         source = SOURCE_ONE_CLICK if _first(form, ONE_CLICK[0]) == ONE_CLICK[1] else SOURCE_WEB
         try:
             db = self._db()
@@ -116,7 +116,7 @@ class UnsubscribeApp:
         except (sqlite3.OperationalError, NyhetsbrevError) as exc:
             environ["nyhetsbrev.note"] = f"not saved: {type(exc).__name__}"  # the message could hold the address
             return self.pages.busy(), None
-        return self.pages.done(address), None
+        return self.pages.done(), None
 
     def _db(self):
         db = getattr(self._local, "db", None)

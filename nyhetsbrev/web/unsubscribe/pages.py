@@ -44,12 +44,13 @@ _TEXTS = {
     "sv": {
         "ask_title": "Avregistrera dig från {name}",
         "ask_heading": "Vill du avregistrera dig från {name}?",
-        "ask_text": "Adressen {address} får då inga fler utskick av nyhetsbrevet.",
+        "ask_text": "Klickar du på knappen får den e-postadress som länken skickades till inga fler utskick av "
+                    "nyhetsbrevet.",
         "ask_button": "Ja, avregistrera mig",
         "ask_stay": "Vill du fortsätta att få nyhetsbrevet behöver du inte göra något.",
         "done_title": "Du är avregistrerad",
         "done_heading": "Du är avregistrerad",
-        "done_text": "Adressen {address} får inga fler utskick av {name}.",
+        "done_text": "Den e-postadress som länken skickades till får inga fler utskick av {name}.",
         "done_regret": "Ångrar du dig? Skriv till {contact} så lägger vi till dig igen.",
         "bad_title": "Länken fungerar inte",
         "bad_heading": "Länken fungerar inte",
@@ -70,12 +71,13 @@ _TEXTS = {
     "en": {
         "ask_title": "Unsubscribe from {name}",
         "ask_heading": "Do you want to unsubscribe from {name}?",
-        "ask_text": "The address {address} will then get no more issues of the newsletter.",
+        "ask_text": "If you press the button, the email address this link was sent to will get no more issues of the "
+                    "newsletter.",
         "ask_button": "Yes, unsubscribe me",
         "ask_stay": "If you want to keep getting the newsletter, you need not do anything.",
         "done_title": "You are unsubscribed",
         "done_heading": "You are unsubscribed",
-        "done_text": "The address {address} will get no more issues of {name}.",
+        "done_text": "The email address this link was sent to will get no more issues of {name}.",
         "done_regret": "Changed your mind? Write to {contact} and we will add you again.",
         "bad_title": "The link does not work",
         "bad_heading": "The link does not work",
@@ -95,9 +97,6 @@ _TEXTS = {
 }
 
 
-EXAMPLE_ADDRESS = {"sv": "förnamn.efternamn@example.se", "en": "first.last@example.org"}
-
-
 @dataclass(frozen=True)
 class Page:
     """A finished response: HTTP status and the page's bytes."""
@@ -115,12 +114,16 @@ class Pages:
         self.name = settings.name
         self.contact = contact_address(settings)
 
-    def ask(self, token: str, address: str) -> Page:
-        """The question and its button (GET): a form that posts back to the same link."""
+    def ask(self, token: str) -> Page:
+        """The question and its button (GET): a form that posts back to the same link.
+
+        The page never shows the token's address: whoever holds a link (a forwarded newsletter, a scanner, a
+        proxy's log) must not learn from it whose it is.
+        """
         form = (f'<form method="post" action="?token={html.escape(token, quote=True)}">\n'
                 '<input type="hidden" name="confirm" value="yes">\n'
                 f'<button type="submit">{html.escape(self.texts["ask_button"])}</button>\n</form>')
-        return self._ask(address, form)
+        return self._ask(form)
 
     def example(self, url: str) -> Page:
         """The question page for the preview: an example address, a note on where it lives, a button that does nothing."""
@@ -128,21 +131,22 @@ class Pages:
                 f"this page at {html.escape(url)} (run by <code>nyhetsbrev serve</code>), where the button "
                 "unsubscribes the reader. Here it does nothing.</p>\n")
         button = f'<p><button type="button">{html.escape(self.texts["ask_button"])}</button></p>'
-        return self._ask(EXAMPLE_ADDRESS[self.language], button, note)
+        return self._ask(button, note)
 
-    def _ask(self, address: str, form: str, note: str = "") -> Page:
+    def _ask(self, form: str, note: str = "") -> Page:
         t = self.texts
         body = (
-            f"{note}<p>{_fill(t['ask_text'], address=_strong(address))}</p>\n{form}\n"
+            f"{note}<p>{_fill(t['ask_text'])}</p>\n{form}\n"
             f'<p class="quiet">{html.escape(t["ask_stay"])}</p>'
         )
         return self._page(200, t["ask_title"].format(name=self.name), t["ask_heading"].format(name=self.name), body)
 
-    def done(self, address: str) -> Page:
-        """The confirmation after a POST (the same whether or not the person was unsubscribed before)."""
+    def done(self) -> Page:
+        """The confirmation after a POST (the same whether or not the person was unsubscribed before, and for
+        everyone: it does not show the address)."""
         t = self.texts
         body = (
-            f"<p>{_fill(t['done_text'], address=_strong(address), name=html.escape(self.name))}</p>\n"
+            f"<p>{_fill(t['done_text'], name=html.escape(self.name))}</p>\n"
             f"<p>{_fill(t['done_regret'], contact=self._contact_link())}</p>"
         )
         return self._page(200, t["done_title"], t["done_heading"], body)
@@ -202,10 +206,6 @@ def contact_address(settings: Settings) -> str | None:
         if "@" in address:
             return address
     return None
-
-
-def _strong(text: str) -> str:
-    return f"<strong>{html.escape(text)}</strong>"
 
 
 def _fill(template: str, **parts: str) -> str:
