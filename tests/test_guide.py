@@ -43,6 +43,8 @@ def problems(line: str) -> list[str]:
     while index < len(words):
         word = words[index]
         index += 1
+        if word == "--":  # the end of the options: what follows are arguments (addresses)
+            break
         if word.startswith("-"):
             name = word.split("=", 1)[0]
             option = next((p for p in command.params if isinstance(p, click.Option) and name in p.opts), None)
@@ -63,6 +65,7 @@ def problems(line: str) -> list[str]:
 
 def test_the_checker_finds_a_made_up_command_and_option():
     assert problems("nyhetsbrev send 26:2 --list politiker --yes") == []
+    assert problems("nyhetsbrev recipients unsubscribe -- --not-an-option@example.se") == []
     assert problems("nyhetsbrev --project 'C:/Users/Eva/Mitt nyhetsbrev' check 26:1") == []
     assert problems("nyhetsbrev send 26:2 --nope") == ["send: no option --nope"]
     assert problems("nyhetsbrev skicka 26:2") == ["no command 'skicka'"]
