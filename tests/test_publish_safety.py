@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 from nyhetsbrev.errors import PublishError
-from nyhetsbrev.publish import archive
+from nyhetsbrev.publish import archive, site_folder
 from nyhetsbrev.publish.archive import MANIFEST, publish
 from tests.archive_helpers import make_archive_project
 from tests.fixtures import one_line_error
@@ -165,8 +165,13 @@ _JSON = st.recursive(
 def test_reading_a_manifest_of_any_shape_gives_whole_records_or_none(tmp_path_factory, issues):
     site = tmp_path_factory.mktemp("site")
     (site / MANIFEST).write_text(json.dumps({"format": 1, "issues": issues}), encoding="utf-8")
-    for record in archive._read_manifest(site).values():  # never an exception; what is kept is whole
-        assert all(archive._inside(name) for name in record["files"])
+    try:
+        records = archive._read_manifest(site)
+    except PublishError:  # the one exception: an issue folder named outside the site
+        assert any(not site_folder.inside(folder) for folder in issues)
+        return
+    for record in records.values():  # what is kept is whole
+        assert all(site_folder.inside(name) for name in record["files"])
         assert all(isinstance(v, list) and type(v[1]) is int for v in record["files"].values())
 
 
@@ -203,3 +208,50 @@ def test_a_link_to_the_output_folder_itself_is_followed_there(world):
     (world["root"] / "genvag").symlink_to(real)
     result = publish(world["project"], world["root"] / "genvag")
     assert result.out_dir == real.resolve() and (real / "22-1" / "index.html").is_file()
+
+
+def _walks_recorded(monkeypatch) -> list[Path]:
+    """Every folder publish walks (os.walk's top, when nyhetsbrev calls it), recorded."""
+    import sys
+
+    tops: list[Path] = []
+    real_walk = os.walk
+
+    def walk(top, *args, **kwargs):
+        if sys._getframe(1).f_globals.get("__name__", "").startswith("nyhetsbrev."):
+            tops.append(Path(os.path.abspath(top)))
+        return real_walk(top, *args, **kwargs)
+
+    monkeypatch.setattr(os, "walk", walk)
+    return tops
+
+
+@pytest.mark.parametrize("folder", ["..", "../utanfor", "22-1/../../utanfor", "/", "", "."])
+def test_a_manifest_naming_a_folder_outside_the_site_is_one_line_and_nothing_outside_is_walked(
+        world, cli, monkeypatch, folder):
+    site, project = world["site"], world["project"]
+    publish(project, site)
+    data = json.loads((site / MANIFEST).read_text(encoding="utf-8"))
+    hidden = next(record for record in data["issues"].values() if record.get("hidden"))  # the audience version's
+    data["issues"][folder if folder != "/" else str(world["outside"])] = hidden
+    (site / MANIFEST).write_text(json.dumps(data), encoding="utf-8")
+    tops = _walks_recorded(monkeypatch)
+    before = _untouched(world)
+    line = one_line_error(cli("--project", project, "publish", "--out", site))
+    assert "outside the site" in line and str(site / MANIFEST) in line, line
+    assert all(top.is_relative_to(site) and ".." not in top.parts for top in tops), tops
+    assert _untouched(world) == before
+
+
+def test_a_manifest_folder_reached_through_a_link_is_never_walked(world, monkeypatch):
+    site, project = world["site"], world["project"]
+    publish(project, site)
+    (site / "22-9").symlink_to(world["outside"])  # 22-9/images is then the web team's folder
+    data = json.loads((site / MANIFEST).read_text(encoding="utf-8"))
+    data["issues"]["22-9/images"] = next(record for record in data["issues"].values() if record.get("hidden"))
+    (site / MANIFEST).write_text(json.dumps(data), encoding="utf-8")
+    tops = _walks_recorded(monkeypatch)
+    before = _untouched(world)
+    result = publish(project, site)
+    assert result.removed == [] and _untouched(world) == before
+    assert all(os.path.realpath(top) == str(top) for top in tops), tops  # no link on the way to any folder walked

@@ -22,7 +22,7 @@ from typing import Callable
 
 from . import feed, pipeline, site_folder
 from .. import __version__
-from ..errors import ConfigError, ContentError, StoreError
+from ..errors import ConfigError, ContentError, PublishError, StoreError
 from ..i18n import _
 from ..project import config, leftovers, reader
 from ..project.models import IssueId, Problem, Project
@@ -209,7 +209,8 @@ def _read_manifest(out_dir: Path) -> dict[str, dict]:
     """The per-issue records of the last run that are whole; empty when there is none or it is from another version.
 
     A record that is damaged, or names a file outside the site, is left out: its issue is rendered again
-    and nothing it names is ever removed. Any shape of file gives a dict, never an exception.
+    and nothing it names is ever removed. Any shape of file gives a dict; the one exception is an issue folder
+    named outside the site ('..', '/etc', '../x'), which no run of publish writes: a one-line error.
     """
     raw = site_folder.read_manifest(out_dir, MANIFEST)
     try:
@@ -217,7 +218,17 @@ def _read_manifest(out_dir: Path) -> dict[str, dict]:
         issues = data["issues"] if data.get("format") == MANIFEST_FORMAT else {}
     except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
         return {}
-    return {folder: record for folder, record in issues.items() if _whole(record)} if isinstance(issues, dict) else {}
+    if not isinstance(issues, dict):
+        return {}
+    outside = next((folder for folder in issues if not site_folder.inside(folder)), None)
+    if outside is not None:
+        raise PublishError(
+            _("the archive's bookkeeping names the folder '{folder}', which is outside the site: publish never looks "
+              "there").format(folder="".join(ch if ch.isprintable() else "?" for ch in outside[:100])),
+            path=out_dir / MANIFEST,
+            hint=_("someone changed this file: check the site folder, then delete the file (publish then writes "
+                   "every page again)"))
+    return {folder: record for folder, record in issues.items() if _whole(record)}
 
 
 def _whole(record) -> bool:
@@ -228,7 +239,7 @@ def _whole(record) -> bool:
         hidden = record.get("hidden", {})
         return (isinstance(record["inputs"], str) and record["draft"] is False and isinstance(record["subject"], str)
                 and isinstance(record["preheader"], str) and isinstance(record.get("left_out", False), bool)
-                and all(_inside(name) and _file_value(value) for name, value in record["files"].items())
+                and all(site_folder.inside(name) and _file_value(value) for name, value in record["files"].items())
                 and all(isinstance(mac, str) and _file_value(value) for mac, value in hidden.items()))
     except (KeyError, TypeError, ValueError, AttributeError):
         return False
@@ -238,12 +249,6 @@ def _file_value(value) -> bool:
     """[sha256 hex, size] as site_folder.write records it."""
     return (isinstance(value, list) and len(value) == 2 and isinstance(value[0], str)
             and type(value[1]) is int and value[1] >= 0)
-
-
-def _inside(name: str) -> bool:
-    """A file name relative to the site that stays in it ('22-1/index.html'; never '../x', '/x' or 'C:x')."""
-    return (isinstance(name, str) and not any(mark in name for mark in ("\\", ":", "\0"))
-            and all(part not in ("", ".", "..") for part in name.split("/")))
 
 
 def _shared_digest(project: Project, templates, key: bytes | None) -> str:

@@ -153,11 +153,28 @@ def hidden_name(key: bytes, name: str) -> str:
     return hmac.new(key, b"publish-manifest\0" + name.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
+def inside(name: str) -> bool:
+    """A name relative to the site that stays in it ('22-1/index.html', '22-1'; never '../x', '/x', '' or 'C:x')."""
+    return (isinstance(name, str) and not any(mark in name for mark in ("\\", ":", "\0"))
+            and all(part not in ("", ".", "..") for part in name.split("/")))
+
+
+def _real_folder(out_dir: Path, folder: str) -> bool:
+    """Every step of out_dir/folder is a folder itself: no link on the way, nothing else in a folder's place."""
+    path = out_dir
+    for part in folder.split("/"):
+        path = path / part
+        if _kind(path) != stat.S_IFDIR:
+            return False
+    return True
+
+
 def locate(out_dir: Path, folder: str, key: bytes, wanted: set[str]) -> dict[str, str]:
-    """The relative names of the files under out_dir/folder whose hidden_name is wanted (links are not followed)."""
+    """The relative names of the files under out_dir/folder whose hidden_name is wanted (links are not followed,
+    also on the way to the folder; a folder name that leaves the site is never looked at)."""
     found: dict[str, str] = {}
     top = out_dir / folder
-    if not wanted or _kind(top) != stat.S_IFDIR:
+    if not wanted or not inside(folder) or not _real_folder(out_dir, folder):
         return found
     for here, dirs, files in os.walk(top, followlinks=False):
         for file in files:
