@@ -176,6 +176,26 @@ def test_the_access_log_has_no_tokens_and_no_addresses(served):
         assert secret not in "\n".join(log)
 
 
+def test_a_token_or_address_in_the_path_never_reaches_the_log(served):
+    """A mail program that encodes the link's '?' moves the token into the path; a client may put anything there."""
+    from urllib.parse import quote as percent
+
+    (anna,) = add_people(1, ["politiker"], prefix="anna")
+    token = token_for(anna)
+    paths = [f"{served.path}%3Ftoken%3D{token}", f"{served.path}/{token}", f"/{percent(anna)}/x",
+             f"{served.path};token={token}", f"/x?token={token}"]
+    for path in paths:
+        assert served.request("GET", path).status == 404, path
+    assert served.request("POST", f"{served.path}%3Ftoken%3D{token}", ONE_CLICK, FORM).status == 404
+    code, output = served.stop()
+    assert code == 0
+    log = [line for line in output.splitlines() if " 404 " in line]
+    assert len(log) == len(paths) + 1, output
+    for secret in (token, token.split(".")[0], token.split(".")[1], anna, "anna0"):
+        assert secret not in output
+    assert suppression(anna) is None
+
+
 def _wsgi_call(app, method: str, token: str, body: bytes = b"") -> tuple[str, bytes]:
     """One request to the application as a site's own WSGI server would make it (wsgiref's PEP 3333 validator)."""
     from io import BytesIO

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ...errors import ServeError
+from ...store.tokens import TOKEN_PATTERN
 from .app import UnsubscribeApp
 from ...i18n import _
 
@@ -59,7 +60,11 @@ class AccessLog:
 
 
 def _printable(path: str) -> str:
-    """A path as one safe log line: at most 200 characters, control characters and spaces replaced."""
+    """A path as one safe log line: at most 200 characters, control characters and spaces replaced, and neither a
+    token nor an address: a link whose '?' a mail program encoded (`/avregistrera%3Ftoken%3D…`) puts its token in
+    the path, and a client may put anything there."""
+    path = TOKEN_PATTERN.sub("…", path[:1000])
+    path = "/".join("…" if "@" in part else part for part in path.split("/"))
     return "".join(ch if ch.isprintable() and not ch.isspace() else "?" for ch in path[:200]) or "/"
 
 
