@@ -178,3 +178,52 @@ def test_recipients_unsubscribe_reads_every_word_after_two_dashes_as_an_address(
     result = cli("--project", project, "recipients", "unsubscribe", "--", f"--from-file={listing}", "eva@example.se")
     assert result.exit_code == 0, result.output
     assert "anna@example.se" not in suppressed() and suppressed()["eva@example.se"] == "unsubscribed"
+
+
+def _forwarded_as_attachment(sender: str, own_html: str, attached: bytes) -> bytes:
+    """A message whose own text is HTML only, with another message attached (Outlook's "forward as attachment")."""
+    from email import message_from_bytes, policy
+    from email.message import EmailMessage
+
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = sender, "avregistrera@example.org", "avregistrera"
+    msg["Date"], msg["Message-ID"] = "Mon, 04 Apr 2022 10:00:00 +0200", f"<fwd.{secrets.token_hex(4)}@example.org>"
+    msg.set_content(own_html, subtype="html")
+    msg.add_attachment(message_from_bytes(attached, policy=policy.default))
+    return msg.as_bytes()
+
+
+def test_a_token_in_an_attached_message_is_not_the_writers_request(sent26, tmp_path):
+    """Mallory forwards, as an attachment, what Anna sent her; only Mallory's own text can ask."""
+    from tests.inbox_helpers import token_for
+
+    project, _people = sent26
+    annas = plain_message("anna@example.se", "Fwd: nyhetsbrev", f"{token_for('anna@example.se')}\n\nNyhetsbrev 26:1 …")
+    folder = _write(tmp_path / "attached", {"fwd": _forwarded_as_attachment(ATTACKER, "<p>avregistrera mig</p>", annas)})
+    report = read_inbox(project, from_path=folder)
+    assert suppressed() == {}
+    [outcome] = report.for_a_person
+    assert outcome.command == f"nyhetsbrev recipients unsubscribe -- {ATTACKER}"
+
+
+def test_a_report_about_a_forgotten_person_acts_on_no_one_and_leaves_no_trace(sent26, tmp_path):
+    """Forget erases the ledger row: a later bounce with that Message-ID brings nothing of the person back."""
+    from nyhetsbrev.store import forget
+    from tests.inbox_helpers import database
+
+    project, people = sent26
+    gone = "greta@example.se"
+    with database() as db:
+        forget(db, gone)
+    folder = _write(tmp_path / "gone", {
+        "dsn": bounce_for(people[gone][1], gone),
+        "arf": _forged_arf(gone, people[gone][1]),
+        "dsn-other": bounce_for(people[gone][1], "anna@example.se", dsn_id="<dsn.other@relay.example.net>"),
+    })
+    report = read_inbox(project, from_path=folder)
+    assert suppressed() == {} and mailbox_events() == []
+    assert not report.changes
+    with database() as db:
+        db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    data = b"".join(p.read_bytes() for p in Path(__import__("os").environ["NYHETSBREV_DB"]).parent.glob("nyhetsbrev.db*"))
+    assert gone.encode() not in data and b"greta" not in data

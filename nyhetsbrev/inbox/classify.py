@@ -299,8 +299,21 @@ def _addressed_to(msg: Message, address: str) -> bool:
 
 def own_text(msg: Message) -> str:
     """What the writer wrote: the first text part up to where a quoted earlier message starts."""
-    part = next((p for p in msg.walk() if p.get_content_type() == "text/plain"), None)
+    part = next((p for p in _own_parts(msg) if p.get_content_type() == "text/plain"), None)
     if part is not None:
         return cut_quote(text_of(part)[:PARSE_LIMIT])
-    part = next((p for p in msg.walk() if p.get_content_type() == "text/html"), None)
+    part = next((p for p in _own_parts(msg) if p.get_content_type() == "text/html"), None)
     return own_text_of_html(text_of(part)) if part is not None else ""
+
+
+def _own_parts(msg: Message):
+    """The parts of the message itself, in order: never those of a message attached to it (a newsletter forwarded
+    as an attachment carries someone else's token near the top of its text) nor attached files."""
+    stack = [msg]
+    while stack:
+        part = stack.pop()
+        if part is not msg and (part.get_content_maintype() == "message" or part.get_content_disposition() == "attachment"):
+            continue
+        yield part
+        if part.get_content_maintype() == "multipart" and isinstance(part.get_payload(), list):
+            stack.extend(reversed(part.get_payload()))
