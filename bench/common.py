@@ -5,17 +5,24 @@ from __future__ import annotations
 import os
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass(frozen=True)
 class Run:
-    """One run of a command: wall-clock seconds and the peak resident memory of its process in MiB."""
+    """One run of a command: wall-clock seconds, the peak resident memory of its process in MiB, and its CPU seconds.
+
+    CPU time (user + system) is what a figure rests on when the machine is busy with other work: it does not
+    count the time the process waited for a core, so it swings far less from run to run than wall-clock time.
+    """
 
     seconds: float
     peak_mib: float
+    cpu_seconds: float
 
 
 def run_command(argv: list[str], **kwargs) -> Run:
@@ -30,21 +37,46 @@ def run_command(argv: list[str], **kwargs) -> Run:
         if process.returncode != 0:
             errors.seek(0)
             raise SystemExit(f"failed ({process.returncode}): {' '.join(argv)}\n{errors.read().decode(errors='replace')}")
-    return Run(seconds, usage.ru_maxrss / 1024)  # ru_maxrss is in KiB on Linux
+    return Run(seconds, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime)  # ru_maxrss is in KiB on Linux
 
 
-def time_command(argv: list[str], runs: int, **kwargs) -> list[float]:
-    """Wall-clock seconds of each of `runs` runs of a command (which must succeed)."""
-    return [run_command(argv, **kwargs).seconds for _ in range(runs)]
+def interleaved_runs(commands: dict[str, list[str]], runs: int, **kwargs) -> dict[str, list[Run]]:
+    """Run several commands `runs` times each, taking turns, so machine noise hits them alike."""
+    results: dict[str, list[Run]] = {name: [] for name in commands}
+    for _ in range(runs):
+        for name, argv in commands.items():
+            results[name].append(run_command(argv, **kwargs))
+    return results
 
 
 def interleaved(commands: dict[str, list[str]], runs: int, **kwargs) -> dict[str, list[float]]:
-    """Time several commands taking turns, so machine noise hits them alike."""
-    results: dict[str, list[float]] = {name: [] for name in commands}
-    for _ in range(runs):
-        for name, argv in commands.items():
-            results[name].extend(time_command(argv, 1, **kwargs))
-    return results
+    """Wall-clock seconds of several commands taking turns, so machine noise hits them alike."""
+    return {name: [run.seconds for run in done] for name, done in interleaved_runs(commands, runs, **kwargs).items()}
+
+
+# Runs `nyhetsbrev ARGS` and writes the process's own peak resident memory (KiB) to $BENCH_PEAK_FILE. VmHWM belongs
+# to the process image, so nothing of the parent is counted, unlike ru_maxrss, which a child inherits from the
+# process it was forked from.
+PEAK_WRAPPER = """
+import atexit, os, sys
+def report():
+    with open("/proc/self/status") as status, open(os.environ["BENCH_PEAK_FILE"], "w") as out:
+        out.write(status.read().split("VmHWM:")[1].split()[0])
+atexit.register(report)
+from nyhetsbrev.cli import main
+sys.argv = ["nyhetsbrev", *sys.argv[1:]]
+try:
+    main()
+except SystemExit as exc:
+    if exc.code not in (0, None):
+        raise
+"""
+
+
+def nyhetsbrev_peak(args: list[str], peak_file: Path, env: dict) -> tuple[float, float]:
+    """One `nyhetsbrev ARGS` process, which must succeed: (wall-clock seconds, its own peak memory in MiB)."""
+    result = run_command([sys.executable, "-c", PEAK_WRAPPER, *args], env={**env, "BENCH_PEAK_FILE": str(peak_file)})
+    return result.seconds, int(peak_file.read_text()) / 1024
 
 
 def median_ms(times: list[float]) -> float:

@@ -21,9 +21,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-import subprocess  # noqa: E402
-
-from bench.common import median_ms  # noqa: E402
+from bench.common import interleaved_runs, median_ms, run_command  # noqa: E402
 from tests.golden import copy_repo_project  # noqa: E402
 from tests.image_helpers import phone_photo  # noqa: E402
 
@@ -66,20 +64,6 @@ def time_calls(functions: dict, path: Path, runs: int) -> dict[str, list[float]]
     return times
 
 
-def cpu_and_wall(argv: list[str], env: dict) -> tuple[float, float]:
-    """Wall-clock and CPU seconds (user + system) of one run of a command that must succeed.
-
-    CPU time is what the figure rests on when the machine is busy with other work: it does not count
-    the time the process waited for a core.
-    """
-    start = time.perf_counter()
-    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-    _pid, status, usage = os.wait4(process.pid, 0)
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"failed: {' '.join(argv)}")
-    return time.perf_counter() - start, usage.ru_utime + usage.ru_stime
-
-
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
@@ -105,15 +89,11 @@ def main() -> None:
             "build without images": [python, "-m", "nyhetsbrev", "--project", str(plain), "build", "22:1"],
             f"build with {PHOTOS} photos": [python, "-m", "nyhetsbrev", "--project", str(with_photos), "build", "22:1"],
         }
-        first = {name: cpu_and_wall(argv, env)[0] for name, argv in commands.items()}  # fills the caches
+        first = {name: run_command(argv, env=env).seconds for name, argv in commands.items()}  # fills the caches
         print("first builds (filling the caches): " + ", ".join(f"{n} {s:.1f} s" for n, s in first.items()))
-        wall: dict[str, list[float]] = {name: [] for name in commands}
-        cpu: dict[str, list[float]] = {name: [] for name in commands}
-        for _ in range(BUILD_RUNS):  # taking turns, so that machine noise hits both alike
-            for name, argv in commands.items():
-                seconds, used = cpu_and_wall(argv, env)
-                wall[name].append(seconds)
-                cpu[name].append(used)
+        runs = interleaved_runs(commands, BUILD_RUNS, env=env)
+        wall = {name: [run.seconds for run in done] for name, done in runs.items()}
+        cpu = {name: [run.cpu_seconds for run in done] for name, done in runs.items()}
     print(f"build benchmark, second and later runs, median of {BUILD_RUNS} runs each")
     for name in commands:
         print(f"  {name:<24} {median_ms(wall[name]):7.1f} ms wall, {median_ms(cpu[name]):7.1f} ms CPU")

@@ -19,7 +19,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bench.common import run_command  # noqa: E402
+from bench.common import nyhetsbrev_peak, run_command  # noqa: E402
 
 MESSAGES = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
 RUNS = 3
@@ -40,26 +40,9 @@ imap.logout()
 """
 
 
-# The child's own peak resident memory (VmHWM belongs to the process image, so nothing of this parent is counted,
-# unlike ru_maxrss, which a child inherits from the process it was forked from).
-PEAK_WRAPPER = """
-import atexit, os, sys
-def report():
-    with open("/proc/self/status") as status, open(os.environ["BENCH_PEAK_FILE"], "w") as out:
-        out.write(status.read().split("VmHWM:")[1].split()[0])
-atexit.register(report)
-from nyhetsbrev.cli import main
-sys.argv = ["nyhetsbrev", *sys.argv[1:]]
-main()
-"""
-
-
 def run_inbox(project: Path, env: dict, folder: Path) -> tuple[float, float]:
     """One `nyhetsbrev inbox` process: (seconds, its own peak memory in MiB)."""
-    peak = folder / "peak.txt"
-    result = run_command([sys.executable, "-c", PEAK_WRAPPER, "--project", str(project), "inbox"],
-                         env={**env, "BENCH_PEAK_FILE": str(peak)})
-    return result.seconds, int(peak.read_text()) / 1024
+    return nyhetsbrev_peak(["--project", str(project), "inbox"], folder / "peak.txt", env)
 
 
 def mixed_messages(count: int, body: str, token_of):

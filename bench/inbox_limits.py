@@ -20,27 +20,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bench.common import run_command  # noqa: E402
+from bench.common import nyhetsbrev_peak  # noqa: E402
 
 RUNS = 21  # alternating; the best of each (the least disturbed by other work on the machine)
 TIME_TARGET, MEMORY_TARGET = 2.0, 3.0
 MB = 1024 * 1024
-
-PEAK_WRAPPER = """
-import atexit, os, sys
-def report():
-    with open("/proc/self/status") as status, open(os.environ["BENCH_PEAK_FILE"], "w") as out:
-        out.write(status.read().split("VmHWM:")[1].split()[0])
-atexit.register(report)
-from nyhetsbrev.cli import main
-sys.argv = ["nyhetsbrev", *sys.argv[1:]]
-try:
-    main()
-except SystemExit as exc:
-    if exc.code not in (0, None):
-        raise
-"""
-
 
 def html_message(body: bytes) -> bytes:
     """A single-part text/html message around body."""
@@ -73,10 +57,8 @@ def timing() -> list[tuple[str, float, float]]:
 
 def peak_mib(project: Path, folder: Path, env: dict) -> float:
     """The peak resident memory (MiB) of one `nyhetsbrev inbox --from folder` process."""
-    peak = folder.parent / f"{folder.name}.peak"
-    run_command([sys.executable, "-c", PEAK_WRAPPER, "--project", str(project), "inbox", "--from", str(folder)],
-                env={**env, "BENCH_PEAK_FILE": str(peak)})
-    return int(peak.read_text()) / 1024
+    return nyhetsbrev_peak(["--project", str(project), "inbox", "--from", str(folder)],
+                           folder.parent / f"{folder.name}.peak", env)[1]
 
 
 def memory() -> tuple[float, float, float]:

@@ -19,22 +19,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import median_ms  # noqa: E402
+from bench.common import interleaved_runs, median_ms  # noqa: E402
 
 RUNS = 21
-
-
-def _run(argv: list[str], cwd: str) -> tuple[float, float]:
-    """(wall-clock seconds, CPU seconds of the process) of one run, which must succeed."""
-    import subprocess
-    import time
-
-    start = time.perf_counter()
-    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=cwd)
-    _pid, status, usage = os.wait4(process.pid, 0)
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"failed: {' '.join(argv)}")
-    return time.perf_counter() - start, usage.ru_utime + usage.ru_stime
 
 
 def main() -> None:
@@ -54,17 +41,11 @@ def main() -> None:
             old = [*plain, f"PYTHONPATH={old_tree}", old_python, "-m", "nyhetsbrev"]
             commands["--help (before)"] = [*old, "--help"]
             commands["lists (before)"] = [*old, "lists"]
-        wall: dict[str, list[float]] = {name: [] for name in commands}
-        cpu: dict[str, list[float]] = {name: [] for name in commands}
-        for _ in range(RUNS):  # taking turns, so noise hits every command alike
-            for name, argv in commands.items():
-                seconds, used = _run(argv, tmp)
-                wall[name].append(seconds)
-                cpu[name].append(used)
-    times = {name: median_ms(values) for name, values in cpu.items()}
+        runs = interleaved_runs(commands, RUNS, cwd=tmp)
+    times = {name: median_ms([run.cpu_seconds for run in done]) for name, done in runs.items()}
     print(f"start-up benchmark, median of {RUNS} runs each (CPU time; wall-clock time in brackets)")
     for name in commands:
-        print(f"  {name:<18} {times[name]:7.1f} ms   ({median_ms(wall[name]):7.1f} ms)")
+        print(f"  {name:<18} {times[name]:7.1f} ms   ({median_ms([run.seconds for run in runs[name]]):7.1f} ms)")
     for command in ("--help", "lists"):
         print(f"{command}: Swedish/English = {times[f'{command} (sv)'] / times[f'{command} (en)']:.2f} (target ≤ 1.10)")
         if baseline:
