@@ -138,7 +138,8 @@ MIGRATIONS: tuple[tuple[str, tuple], ...] = (
     # A send checks each batch as it claims it: people who unsubscribed, were suppressed or left the lists meanwhile
     # are recorded as 'skipped' (with why in reply). SQLite cannot change a CHECK, so the table is made again with
     # its rows in their order. The index of states holds only the rows a send still has to go through, so that a
-    # message going out (pending → sending → sent) moves one index entry, not two.
+    # message going out (pending → sending → sent) moves one index entry, not two. The table is written out whole
+    # rather than built from send_ledger_v1's text: a migration that has run never changes, so none shares code.
     ("send_ledger_skipped_v1", (
         """CREATE TABLE send_ledger_next (
             issue TEXT NOT NULL,
