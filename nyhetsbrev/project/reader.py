@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 from . import front_matter
-from .config import ROSTER_FILE, load_roster
+from .roster import ROSTER_FILE, load_roster
 from .toml_file import TableChecker, control_character, read_toml
 from ..errors import ConfigError, ContentError, IssueFolderError, IssueNotFound
 from ..i18n import _
