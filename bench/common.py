@@ -79,6 +79,16 @@ def nyhetsbrev_peak(args: list[str], peak_file: Path, env: dict) -> tuple[float,
     return result.seconds, int(peak_file.read_text()) / 1024
 
 
+def baseline_nyhetsbrev() -> list[str] | None:
+    """The command that runs the old code named by BENCH_BASELINE=PYTHON:TREE (a Python with the old dependencies
+    and a checkout of the old code), to be timed in the same turns as today's; None when it is not set."""
+    baseline = os.environ.get("BENCH_BASELINE")
+    if not baseline:
+        return None
+    old_python, old_tree = baseline.split(":", 1)
+    return ["env", f"PYTHONPATH={old_tree}", old_python, "-m", "nyhetsbrev"]
+
+
 def median_ms(times: list[float]) -> float:
     """Median in milliseconds."""
     return statistics.median(times) * 1000

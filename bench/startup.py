@@ -12,14 +12,13 @@ commands are timed in the same turns too, e.g. to compare with the code before t
 
 from __future__ import annotations
 
-import os
 import sys
 import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import interleaved_runs, median_ms  # noqa: E402
+from bench.common import baseline_nyhetsbrev, interleaved_runs, median_ms  # noqa: E402
 
 RUNS = 21
 
@@ -35,10 +34,9 @@ def main() -> None:
             "lists (en)": [*plain, "NYHETSBREV_LANGUAGE=en", python, "-m", "nyhetsbrev", "lists"],
             "lists (sv)": [*plain, "NYHETSBREV_LANGUAGE=sv", python, "-m", "nyhetsbrev", "lists"],
         }
-        baseline = os.environ.get("BENCH_BASELINE")
+        baseline = baseline_nyhetsbrev()
         if baseline:
-            old_python, old_tree = baseline.split(":", 1)
-            old = [*plain, f"PYTHONPATH={old_tree}", old_python, "-m", "nyhetsbrev"]
+            old = [*plain, *baseline]
             commands["--help (before)"] = [*old, "--help"]
             commands["lists (before)"] = [*old, "lists"]
         runs = interleaved_runs(commands, RUNS, cwd=tmp)

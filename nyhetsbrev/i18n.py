@@ -3,8 +3,9 @@
 Every sentence a user reads is written in English in the code as `_("...")` (or `ngettext(...)`) and
 translated here from the catalog nyhetsbrev/locale/<lang>/LC_MESSAGES/nyhetsbrev.mo. The language is
 chosen once per command run (`reset()` starts a new choice) and given to gettext explicitly, so the
-choice does not depend on LANG, which Windows does not set. Catalogs load on the first message, and
-Babel (for dates) only where a date is formatted, so `--help` and `lists` start fast.
+choice does not depend on LANG, which Windows does not set. Catalogs load on the first message, so `--help`
+and `lists` start fast. Dates and times in the patterns below are written from a table of month names; Babel is
+loaded only for any other pattern.
 
 A string that must exist before a message can be translated (a module constant) is marked with
 `N_("...")`, which only marks it for the catalog; translate it with `_()` where it is shown.
@@ -13,6 +14,7 @@ A string that must exist before a message can be translated (a module constant) 
 from __future__ import annotations
 
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -162,22 +164,58 @@ def _compiled_in_memory(po: Path):
     return gettext.GNUTranslations(buffer)
 
 
+# The month names of the shipped languages, so that the patterns above cost neither Babel's import nor its locale
+# data (some 45 ms of a build's start-up); tests/test_language.py checks they are Babel's own.
+_MONTHS = {
+    "sv": ("januari", "februari", "mars", "april", "maj", "juni", "juli", "augusti", "september", "oktober",
+           "november", "december"),
+    "en": ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+           "November", "December"),
+}
+_FIELDS = {
+    "d": lambda value, months: str(value.day),
+    "MMMM": lambda value, months: months[value.month - 1],
+    "y": lambda value, months: str(value.year),
+    "HH": lambda value, months: f"{value.hour:02d}",
+    "mm": lambda value, months: f"{value.minute:02d}",
+    "ss": lambda value, months: f"{value.second:02d}",
+}
+
+
+def _without_babel(value, pattern: str, lang: str) -> str | None:
+    """value in a pattern made of d, MMMM, y, HH, mm, ss, spaces and colons, as Babel writes it; None for others."""
+    months = _MONTHS.get(lang)
+    parts = [match.group() for match in re.finditer(r"([A-Za-z])\1*|.", pattern)]  # 'dd' is one field, not two
+    if months is None or not all(part in _FIELDS or part in " :" for part in parts):
+        return None
+    return "".join(_FIELDS[part](value, months) if part in _FIELDS else part for part in parts)
+
+
 def format_datetime(value, format: str = "medium") -> str:
     """A date and time in the interface language through Babel ('3 dec. 2026 20:14'), never '8:14:37 PM'."""
+    lang = language()
+    if (quick := _without_babel(value, format, lang)) is not None:
+        return quick
     from babel.dates import format_datetime as babel_format
 
-    return babel_format(value, format, locale=language())
+    return babel_format(value, format, locale=lang)
 
 
 def format_date(value, format: str = "long", *, lang: str | None = None) -> str:
     """A date in the interface language (or `lang`), '3 december 2026'."""
+    lang = lang or language()
+    if (quick := _without_babel(value, format, lang)) is not None:
+        return quick
     from babel.dates import format_date as babel_format
 
-    return babel_format(value, format, locale=lang or language())
+    return babel_format(value, format, locale=lang)
 
 
 def format_time(value, format: str = "HH:mm") -> str:
     """A time of day, 24-hour '20:14' in every language."""
+    lang = language()
+    if (quick := _without_babel(value, format, lang)) is not None:
+        return quick
     from babel.dates import format_time as babel_format
 
-    return babel_format(value, format, locale=language())
+    return babel_format(value, format, locale=lang)

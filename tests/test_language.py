@@ -73,3 +73,29 @@ def test_every_message_has_swedish_text_and_the_catalog_is_current():
 
     found = problems()
     assert not found, "\n".join(found[:40]) + "\nRun 'make catalog' and fill in each msgstr."
+
+
+@pytest.mark.parametrize("lang", i18n.LANGUAGES)
+def test_dates_and_times_are_written_as_babel_writes_them(lang):
+    """The patterns nyhetsbrev shows are written without Babel (it is slow to load): every month, hour and minute as Babel's."""
+    import datetime as dt
+
+    from babel.dates import format_date, format_datetime, format_time
+
+    i18n.set_language(lang)
+    try:
+        stockholm = dt.timezone(dt.timedelta(hours=1))
+        moments = [dt.datetime(2026, month, day, hour, minute, second, tzinfo=zone)
+                   for month in range(1, 13) for day, hour, minute, second, zone in
+                   ((1, 0, 0, 0, None), (9, 9, 5, 7, stockholm), (28, 23, 59, 59, dt.timezone.utc))]
+        for moment in moments:
+            assert i18n.format_date(moment.date(), i18n.DATE) == format_date(moment.date(), i18n.DATE, locale=lang)
+            assert i18n.format_date(moment.date(), i18n.DATE, lang=lang) == format_date(moment.date(), i18n.DATE, locale=lang)
+            for pattern in (i18n.TIME, "HH:mm:ss"):
+                assert i18n.format_time(moment, pattern) == format_time(moment, pattern, locale=lang)
+            assert i18n.format_datetime(moment, i18n.DATE_TIME) == format_datetime(moment, i18n.DATE_TIME, locale=lang)
+        # any other pattern is Babel's own
+        assert i18n.format_date(dt.date(2026, 4, 1), "dd MMM yyyy") == format_date(dt.date(2026, 4, 1), "dd MMM yyyy", locale=lang)
+        assert i18n.format_datetime(moments[0]) == format_datetime(moments[0], locale=lang)
+    finally:
+        i18n.set_language(None)

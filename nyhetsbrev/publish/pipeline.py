@@ -10,8 +10,6 @@ from ..project import config, leftovers, reader
 from ..project.toml_file import line_in_file
 from .. import writer
 from ..errors import ContentError, StoreError
-from ..store.db import default_db_path, open_db
-from ..store.recipients import list_names
 from ..project.models import BuildResult, Issue, IssueId, Problem, Project, Rendered
 from ..i18n import _, ngettext
 
@@ -97,8 +95,13 @@ def check_issue(project: Project, issue: Issue) -> BuildResult:
 
 def _audience(project: Project, issue: Issue) -> list[Problem]:
     """Audience lists that the recipients database does not have (only when there is a database to ask)."""
+    if not renderer.audience_names(issue):
+        return []
+    from ..store.db import default_db_path, open_db  # the store (sqlite_utils) only for an issue with audiences
+    from ..store.recipients import list_names
+
     path = default_db_path(project.root)
-    if not renderer.audience_names(issue) or not path.is_file():
+    if not path.is_file():
         return []
     try:
         db = open_db(path, create=False)
