@@ -13,7 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import baseline_nyhetsbrev, interleaved_runs, median_ms  # noqa: E402
+from bench.common import baseline_nyhetsbrev, installed_env, interleaved_runs, median_ms  # noqa: E402
 from tests.golden import copy_repo_project  # noqa: E402
 
 RUNS = 15
@@ -31,7 +31,8 @@ def main() -> None:
         baseline = baseline_nyhetsbrev()
         if baseline:
             commands["build 22:1 (before)"] = [*baseline, "--project", str(project), "build", "22:1"]
-        runs = interleaved_runs(commands, RUNS, cwd=tmp)  # not the checkout: `-m` would import today's code first
+        # cwd: not the checkout, from which `-m` would import today's code before the baseline's
+        runs = interleaved_runs(commands, RUNS, cwd=tmp, env=installed_env(Path(tmp) / "bytecode"))
     cpu = {name: median_ms([run.cpu_seconds for run in done]) for name, done in runs.items()}
     wall = {name: median_ms([run.seconds for run in done]) for name, done in runs.items()}
     print(f"build benchmark, median of {RUNS} runs each (CPU time; wall-clock time in brackets)")

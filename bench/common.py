@@ -41,7 +41,10 @@ def run_command(argv: list[str], **kwargs) -> Run:
 
 
 def interleaved_runs(commands: dict[str, list[str]], runs: int, **kwargs) -> dict[str, list[Run]]:
-    """Run several commands `runs` times each, taking turns, so machine noise hits them alike."""
+    """Run several commands `runs` times each, taking turns, so machine noise hits them alike (after one run each
+    that is not counted: it fills the caches, such as the compiled bytecode)."""
+    for argv in commands.values():
+        run_command(argv, **kwargs)
     results: dict[str, list[Run]] = {name: [] for name in commands}
     for _ in range(runs):
         for name, argv in commands.items():
@@ -77,6 +80,16 @@ def nyhetsbrev_peak(args: list[str], peak_file: Path, env: dict) -> tuple[float,
     """One `nyhetsbrev ARGS` process, which must succeed: (wall-clock seconds, its own peak memory in MiB)."""
     result = run_command([sys.executable, "-c", PEAK_WRAPPER, *args], env={**env, "BENCH_PEAK_FILE": str(peak_file)})
     return result.seconds, int(peak_file.read_text()) / 1024
+
+
+def installed_env(bytecode: Path, env: dict[str, str] | None = None) -> dict[str, str]:
+    """env (else this process's) with compiled bytecode kept in the folder `bytecode`, as an installed copy has it.
+
+    The development environment sets PYTHONDONTWRITEBYTECODE, which makes every run compile the whole package
+    again: that would be measured as start-up no user sees.
+    """
+    env = {k: v for k, v in (os.environ if env is None else env).items() if k != "PYTHONDONTWRITEBYTECODE"}
+    return {**env, "PYTHONPYCACHEPREFIX": str(bytecode)}
 
 
 def baseline_nyhetsbrev() -> list[str] | None:

@@ -21,7 +21,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bench.common import interleaved_runs, median_ms, run_command  # noqa: E402
+from bench.common import installed_env, interleaved_runs, median_ms, run_command  # noqa: E402
 from tests.golden import copy_repo_project  # noqa: E402
 from tests.image_helpers import phone_photo  # noqa: E402
 
@@ -75,7 +75,7 @@ def main() -> None:
             print(f"  {name:<24} {statistics.median(values) * 1000:7.1f} ms")
         print(f"image step/bare Pillow = {statistics.median(times['image step']) / floor:.2f} (target ≤ 1.5)")
 
-        env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path / "cache"))
+        env = installed_env(tmp_path / "bytecode", dict(os.environ, XDG_CACHE_HOME=str(tmp_path / "cache")))
         plain = copy_repo_project(tmp_path / "plain")
         with_photos = copy_repo_project(tmp_path / "photos")
         folder = with_photos / "issues" / "22-1"

@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import baseline_nyhetsbrev, interleaved_runs, median_ms  # noqa: E402
+from bench.common import baseline_nyhetsbrev, installed_env, interleaved_runs, median_ms  # noqa: E402
 
 RUNS = 21
 
@@ -39,7 +39,7 @@ def main() -> None:
             old = [*plain, *baseline]
             commands["--help (before)"] = [*old, "--help"]
             commands["lists (before)"] = [*old, "lists"]
-        runs = interleaved_runs(commands, RUNS, cwd=tmp)
+        runs = interleaved_runs(commands, RUNS, cwd=tmp, env=installed_env(Path(tmp) / "bytecode"))
     times = {name: median_ms([run.cpu_seconds for run in done]) for name, done in runs.items()}
     print(f"start-up benchmark, median of {RUNS} runs each (CPU time; wall-clock time in brackets)")
     for name in commands:
