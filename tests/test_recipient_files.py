@@ -188,3 +188,79 @@ def test_delimiter_detection():
     assert detect_delimiter("E-post,Namn;x\na@example.se,A\n") == ","
     assert detect_delimiter("E-post\tNamn\n") == "\t"
     assert detect_delimiter("E-post\n") == ","
+
+
+@pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be"])
+def test_excel_unicode_text_is_utf16_with_a_bom_and_tabs(tmp_path, codec):
+    """Excel's "Unicode text" (.txt): UTF-16 with a byte-order mark, tab-separated, CRLF, quoted where needed."""
+    lines = [
+        "E-post\tNamn\tOrganisation\tKommun",
+        "asa.ost@example.se\tÅsa Öst\tBarn, utbildning; kultur\tOxelösund",
+        '"Björn Ek <bjorn.ek@example.org>"\t"Ek, Björn"\t\tVingåker',
+        "\t\t\t",
+        "inte en adress\tNamnlös\t\t",
+    ]
+    path = tmp_path / "unicode-text.txt"
+    path.write_bytes(("\ufeff" + "\r\n".join(lines) + "\r\n").encode(codec))
+    source = open_recipient_file(path)
+    assert (source.kind, source.encoding, source.delimiter) == ("csv", "utf-16", "\t")
+    assert source.columns == ["E-post", "Namn", "Organisation", "Kommun"]  # no BOM glued to the first header
+    rows = list(source.rows)
+    assert [(r.row, r.email, r.fields) for r in rows if r.problem is None] == [
+        (2, "asa.ost@example.se", {"name": "Åsa Öst", "organisation": "Barn, utbildning; kultur", "municipality": "Oxelösund"}),
+        (3, "bjorn.ek@example.org", {"name": "Ek, Björn", "municipality": "Vingåker"}),
+    ]
+    assert [(r.row, r.email) for r in rows if r.problem] == [(5, "inte en adress")]
+
+
+def test_the_email_column_may_be_on_a_later_sheet(tmp_path):
+    """A workbook whose first sheet is instructions: the first sheet with an e-mail column is the list."""
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    notes = book.active
+    notes.title = "Instruktioner"
+    notes.append(["Så här fyller du i listan"])
+    notes.append(["Skriv en person per rad på bladet Mottagare."])
+    people = book.create_sheet("Mottagare")
+    people.append(["Namn", "E-post", "Kommun"])
+    people.append(["Åsa Öst", "asa.ost@example.se", "Oxelösund"])
+    people.append(["Olof Lind", "olof.lind@example.se", "Trosa"])
+    book.create_sheet("Tom")
+    path = tmp_path / "med-instruktioner.xlsx"
+    book.save(path)
+    source = open_recipient_file(path)
+    assert (source.sheet, source.header_row, source.mapping["email"]) == ("Mottagare", 1, "E-post")
+    assert [(r.row, r.email, r.fields["name"]) for r in source.rows] == [
+        (2, "asa.ost@example.se", "Åsa Öst"), (3, "olof.lind@example.se", "Olof Lind")]
+
+    del book["Mottagare"]
+    book.save(path)
+    with pytest.raises(RecipientFileError) as caught:  # no sheet has one: the first sheet's columns are named
+        open_recipient_file(path)
+    assert "no e-mail column found (sheet 'Instruktioner')" in str(caught.value)
+    assert "'Så här fyller du i listan'" in str(caught.value)
+
+
+def test_date_and_number_cells_are_written_as_a_person_reads_them(tmp_path):
+    """Excel keeps dates as numbers with a format: an attribute holds 2026-01-15, not 2026-01-15 00:00:00 or 46037."""
+    import datetime as dt
+
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["E-post", "Startdatum", "Möte", "Antal", "Andel"])
+    sheet.append(["asa.ost@example.se", dt.date(2026, 1, 15), dt.datetime(2026, 2, 3, 8, 30), 3.0, 0.5])
+    sheet.append(["olof.lind@example.se", dt.datetime(2026, 3, 1), None, 12, None])
+    path = tmp_path / "datum.xlsx"
+    book.save(path)
+    rows = list(open_recipient_file(path).rows)
+    assert [r.attributes for r in rows] == [
+        {"Startdatum": "2026-01-15", "Möte": "2026-02-03 08:30:00", "Antal": "3", "Andel": "0.5"},
+        {"Startdatum": "2026-03-01", "Antal": "12"},
+    ]
+    from nyhetsbrev.store.recipient_files import clean
+
+    assert clean(dt.date(2026, 1, 15)) == "2026-01-15"  # a date (not a datetime), as other readers give it
+    assert clean(46701234567.0) == "46701234567"  # a whole number read as a float (a phone number in 4.6701234567E10)
