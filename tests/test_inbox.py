@@ -6,6 +6,7 @@ import hashlib
 import mailbox
 import os
 import re
+from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
@@ -281,3 +282,95 @@ def test_without_a_terminal_progress_is_a_line_now_and_then(cli, sent, tmp_path,
     total = len(list(SAMPLES.glob("*.eml")))
     assert re.findall(r"reading: (\d+) of (\d+) messages", result.stderr) == [("4", str(total)), ("8", str(total))]
 
+
+
+PER = "per.nilsson@example.org"  # the person the ARF sample's complaint is about
+ARF_RCPT = b"Original-Rcpt-To: <per.nilsson@example.org>\n"
+ARF_INNER_TO = b"To: Per Nilsson <per.nilsson@example.org>\n"
+ARF_INNER_ID = b"Message-ID: <22-1.5f3a9c0d2e4b6a18.8@example.org>\n"
+
+
+def _arf(*replacements: tuple[bytes, bytes]) -> bytes:
+    raw = sample("arf-abuse.eml")
+    for old, new in replacements:
+        assert raw.count(old) == 1, old
+        raw = raw.replace(old, new)
+    return raw
+
+
+def _one(folder: Path, raw: bytes) -> Path:
+    folder.mkdir()
+    (folder / "message.eml").write_bytes(raw)
+    return folder
+
+
+@pytest.mark.parametrize(("case", "raw", "named"), [
+    ("recipient only in the returned message", _arf((ARF_RCPT, b"")), (PER,)),
+    ("names no recipient at all", _arf((ARF_RCPT, b""), (ARF_INNER_TO, b"To: undisclosed-recipients:;\n")), ()),
+])
+def test_a_complaint_is_applied_by_its_message_id_whoever_it_names(sent, tmp_path, case, raw, named):
+    """Feedback loops often leave out Original-Rcpt-To (and redact the To): the returned Message-ID says who it is."""
+    from nyhetsbrev.inbox.classify import COMPLAINT, classify
+
+    verdict = classify(raw)
+    assert (verdict.kind, verdict.addresses) == (COMPLAINT, named)
+    report = read_inbox(sent, from_path=_one(tmp_path / "arf", raw))
+    assert [(o.action, o.address) for o in report.changes] == [("complaints", PER)]
+    assert suppressed() == {PER: "unsubscribed"}
+    assert [(key, event) for key, event, _issue, _id in mailbox_events()] == [(PER, "complained")]
+
+
+def test_a_complaint_about_a_message_nyhetsbrev_never_sent_is_left_for_a_person(sent, tmp_path):
+    raw = _arf((ARF_INNER_ID, b"Message-ID: <22-1.0000000000000000.99@example.org>\n"))
+    report = read_inbox(sent, from_path=_one(tmp_path / "arf", raw))
+    assert not report.changes and suppressed() == {} and mailbox_events() == []
+    assert [o.note for o in report.for_a_person] == [
+        f"a complaint naming {PER}, not applied: the Message-ID it carries is not one nyhetsbrev sent"]
+
+
+@pytest.mark.parametrize("kind", ["complaint", "unsubscribe by token"])
+def test_a_message_about_a_forgotten_person_changes_nothing_and_is_set_aside(sent, tmp_path, kind):
+    """Forgotten means no row names them again: not a complaint, not an unsubscribe, and not a task for a person."""
+    from nyhetsbrev.store import forget
+
+    raw = sample("arf-abuse.eml") if kind == "complaint" else sample("unsubscribe-mailto.eml", PER)
+    with database() as handle:
+        forget(handle, PER)
+    folder = _one(tmp_path / "one", raw)
+    report = read_inbox(sent, from_path=folder)
+    assert [(o.action, o.note) for o in report.changes + report.for_a_person] == []
+    assert report.counts["ignored"] == 1
+    assert PER not in str(mailbox_events()) and PER not in suppressed()
+    with database() as handle:
+        assert handle.execute("SELECT reason FROM suppressions").fetchall() == [("forgotten",)]
+    assert read_inbox(sent, from_path=folder).counts["already handled"] == 1  # remembered: it is done with
+
+
+def _html_only(subject: str, html: str, *, to: str) -> bytes:
+    msg = EmailMessage()
+    msg["From"] = "Olof Lind <olof.lind@example.se>"
+    msg["To"] = to
+    msg["Subject"] = subject
+    msg["Date"] = "Mon, 04 Apr 2022 10:00:00 +0200"
+    msg["Message-ID"] = f"<html-only.{abs(hash(html))}@example.se>"
+    msg.set_content(html, subtype="html")
+    return msg.as_bytes()
+
+
+def test_an_html_only_mail_with_the_token_in_its_text_unsubscribes(sent, tmp_path):
+    """Some mail programs write HTML only: the token is read from its own text, not from the quoted newsletter."""
+    other = token_for("sara.svensson@example.se")
+    html = (f"<html><body><div dir=\"ltr\">Avregistrera mig, tack.<br>{token_for(TOKEN_OWNER)}</div>"
+            f"<blockquote>Nyhetsbrev 22:1 … avregistrera: {other}</blockquote></body></html>")
+    raw = _html_only("Nyhetsbrev", html, to="avregistrera@example.org")
+    report = read_inbox(sent, from_path=_one(tmp_path / "html", raw))
+    assert [(o.action, o.address) for o in report.changes] == [("unsubscribed", TOKEN_OWNER)]
+    assert suppressed() == {TOKEN_OWNER: "unsubscribed"}
+
+
+def test_an_html_only_mail_asking_in_words_is_left_for_a_person_with_the_command(sent, tmp_path):
+    raw = _html_only("Nyhetsbrev", "<html><body><p>Hej!</p><p>Jag vill <b>avsluta min prenumeration</b>.</p></body></html>",
+                     to="redaktion@example.org")
+    report = read_inbox(sent, from_path=_one(tmp_path / "html", raw))
+    assert suppressed() == {}
+    assert [o.command for o in report.for_a_person] == [f"nyhetsbrev recipients unsubscribe {TOKEN_OWNER}"]
