@@ -195,6 +195,7 @@ class FaultServer:
         auth: bool = False,
         delay: float = 0.0,
         pipelining: bool = True,
+        auth_mechanisms: tuple[str, ...] | None = None,
     ) -> None:
         self.lock = threading.Lock()
         self.received: list[Received] = []
@@ -222,6 +223,8 @@ class FaultServer:
         if auth:
             # Offered even without TLS, so that a client that logs in over plain text is caught.
             kwargs.update(authenticator=self._authenticate, auth_require_tls=False)
+            if auth_mechanisms is not None:  # only these are offered (aiosmtpd offers LOGIN, PLAIN and XOAUTH2 here)
+                kwargs["auth_exclude_mechanism"] = [m for m in ("LOGIN", "PLAIN", "XOAUTH2") if m not in auth_mechanisms]
         self.controller = _Controller(self, **kwargs)
 
     def _authenticate(self, smtp, session, envelope, mechanism, data):

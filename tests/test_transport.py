@@ -74,6 +74,25 @@ def test_starttls_with_a_trusted_certificate_logs_in_over_tls(certificate, monke
     assert server.received[0].tls and server.received[0].login == USERNAME
 
 
+@pytest.mark.parametrize("password", [PASSWORD, "fel-lösen"])
+def test_a_server_offering_only_auth_login_gets_the_login_with_it(certificate, monkeypatch, password):
+    """Older relays offer AUTH LOGIN alone: user name and password each in their own step, as UTF-8."""
+    monkeypatch.setenv("NYHETSBREV_SMTP_PASSWORD", password)
+    with FaultServer(certificate=certificate, starttls=True, auth=True, auth_mechanisms=("LOGIN",)) as server:
+        conn = transport.Connection(settings(server, "starttls", username=USERNAME), cafile=certificate[0])
+        if password == PASSWORD:
+            with conn:
+                assert conn.send("a@example.org", "b@example.org", MESSAGE).kind == "sent"
+                assert conn.offered_auth() == ["LOGIN"]
+            assert server.received[0].login == USERNAME
+        else:
+            with pytest.raises(TransportError) as caught:
+                conn.open()
+            assert f"refused the login for {USERNAME}: 535" in str(caught.value) and password not in str(caught.value)
+            assert server.received == []
+    assert server.auth_attempts == [("LOGIN", USERNAME, True)]
+
+
 def test_implicit_tls(certificate, monkeypatch):
     monkeypatch.setenv("NYHETSBREV_SMTP_CAFILE", str(certificate[0]))
     with FaultServer(certificate=certificate, implicit_tls=True) as server:
