@@ -129,6 +129,10 @@ class _Handler:
                 Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content, _is_tls(smtp, session), login,
                          self.s.clock())
             )
+            gone = self.s.gone_at is not None and len(self.s.received) >= self.s.gone_at
+        if gone:  # this message is accepted; then no new connection, and every open one dropped at its next MAIL
+            self.s.always["mail"] = DROP
+            self.s.controller.server.close()
         return "250 2.0.0 OK queued"
 
 
@@ -209,6 +213,7 @@ class FaultServer:
         self.connections = 0
         self.hold_at: int | None = None  # messages beyond this many wait for their reply (see hold)
         self.waiting = 0  # messages waiting at the hold now
+        self.gone_at: int | None = None  # the server goes away after accepting this many messages (see gone_after)
         self.clock = time.monotonic  # what Received.at is read from
         self.bearer_tokens: set[str] = set()  # access tokens the XOAUTH2 mechanism accepts
         kwargs: dict = {"ready_timeout": 10, "data_size_limit": 10_000_000}
@@ -259,6 +264,13 @@ class FaultServer:
         With a hold reached the sender cannot get further: what it has claimed but not had answered is all there is.
         """
         self.hold_at = after
+
+    def gone_after(self, count: int) -> None:
+        """After accepting count messages the server is gone: it takes no new connection and drops the open ones.
+
+        Messages already past MAIL on another connection are still accepted, as a real server finishing its work.
+        """
+        self.gone_at = count
 
     def wait_until_held(self, timeout: float = 60.0) -> bool:
         """Wait until the hold is reached and a message waits at it (the sender has got to that point)."""

@@ -13,6 +13,7 @@ import pytest
 
 from nyhetsbrev.errors import SendPaused
 from tests.header_helpers import display_name
+from tests.smtp_server import FaultServer
 from tests.send_helpers import add_people, certificate, ledger_rows, project, send, smtp  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.timeout(60)
@@ -183,6 +184,31 @@ def test_connection_dropped_after_data_is_unknown_without_hanging(project, smtp)
     again = send(project, resend_unknown=True)
     assert again.tally.sent == 1
     assert smtp.received[-1].message["Message-ID"] == message_id  # the same message, so clients can drop a duplicate
+
+
+def test_a_server_gone_mid_send_loses_no_one_and_the_rerun_sends_the_rest_once(project, smtp, cli, monkeypatch):
+    """The relay goes away after 10 messages: those on the wire finish, the rest stay pending, nothing is unknown."""
+    people = add_people(30, ["politiker"])
+    smtp.gone_after(10)
+    result = cli("--project", project, "send", "22:1", "--list", "politiker", "--yes", "--connections", "3")
+    first = sorted(smtp.recipients())
+    line = result.stderr.strip().splitlines()[-1]  # after the progress line: how far it came and how to go on
+    assert result.exit_code == 2 and "Traceback" not in result.output and line.startswith("error: ")
+    assert "cannot connect to the SMTP server 127.0.0.1" in line
+    assert f"the send stopped after {len(first)} messages in this run" in line
+    assert f"other {30 - len(first)} are not yet sent" in line and "run the same command again" in line
+    assert 10 <= len(first) < 10 + 3  # the tenth, and at most one more already past MAIL on each other connection
+    states = {email: state for email, (state, _, _) in ledger_rows().items()}
+    assert sorted(e for e, s in states.items() if s == "sent") == first
+    assert Counter(states.values()) == {"sent": len(first), "pending": 30 - len(first)}
+
+    with FaultServer() as back:
+        for name, value in back.env().items():
+            monkeypatch.setenv(name, value)
+        rerun = send(project)
+    assert rerun.tally.sent == 30 - len(first) and rerun.tally.total == 30 - len(first)
+    assert Counter(first + back.recipients()) == Counter(people)  # everyone exactly once
+    assert set(state for state, _, _ in ledger_rows().values()) == {"sent"}
 
 
 def test_injection_in_a_name_adds_no_header_or_recipient(project, smtp):
