@@ -115,6 +115,29 @@ def test_daily_limit_stops_cleanly_and_the_same_command_continues_after_24_hours
     assert sorted(smtp.recipients()) == sorted(people)  # each person exactly once over the three runs
 
 
+def test_a_daily_limit_that_frees_a_slot_soon_is_waited_for_and_the_send_goes_on(tmp_path, smtp):
+    """Yesterday's messages age out of the 24-hour window in 5 minutes: the send waits for them, never sends early."""
+    project = _project(tmp_path, "daily_limit = 5\n")
+    yesterday = add_people(3, ["profession"], prefix="yesterday")
+    today = add_people(4, ["politiker"])
+    start = 1_800_000_000.0
+    clock = FakeClock(start)
+    smtp.clock = clock.time
+    assert send_issue(project, "22:1", ["profession"], options=Options(retry_base=0.05, clock=clock)).tally.sent == 3
+
+    clock.now = start + 24 * 3600 - 300  # two slots left now; yesterday's three free theirs in five minutes
+    waits = []
+    report = send_issue(project, "22:1", ["politiker"], options=Options(retry_base=0.05, clock=clock),
+                        progress=lambda tally: waits.append(tally.limit_wait_until))
+    assert report.tally.sent == 4 and report.limit_until is None and report.left == 0
+    assert any(w is not None and start + 24 * 3600 <= w <= start + 24 * 3600 + 2 for w in waits)  # shown while waiting
+    arrivals = [r.at for r in smtp.received[3:]]
+    assert sorted(arrivals)[:2] == [start + 24 * 3600 - 300] * 2  # the two free slots at once
+    assert min(sorted(arrivals)[2:]) >= start + 24 * 3600  # the others only when yesterday's aged out
+    assert _most_in_any_window([r.at for r in smtp.received], 24 * 3600) == 5
+    assert sorted(smtp.recipients()) == sorted(yesterday + today)
+
+
 def test_daily_limit_counts_other_issues_in_the_window(tmp_path, smtp):
     """The limit is the mailbox's: what another issue sent in the last 24 hours counts too."""
     project = _project(tmp_path, "daily_limit = 5\n")
