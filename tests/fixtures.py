@@ -81,3 +81,60 @@ def browser(chromium_path):
         )
         yield b
         b.close()
+
+
+class AnotherWriter:
+    """Another program with the test's database open, as a database browser in the middle of an edit.
+
+    hold() takes the write lock (BEGIN IMMEDIATE), optionally writing something first; let_go() ends it (ROLLBACK,
+    or COMMIT with commit=True); let_go_after() does so from a thread, so the code under test meets the lock.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.conn = None
+        self.holding = False
+
+    def hold(self, *writes: str) -> "AnotherWriter":
+        import sqlite3
+
+        self.conn = self.conn or sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self.conn.execute("BEGIN IMMEDIATE")
+        self.holding = True
+        for sql in writes:
+            self.conn.execute(sql)
+        return self
+
+    def let_go(self, *, commit: bool = False) -> None:
+        if self.holding:
+            self.conn.execute("COMMIT" if commit else "ROLLBACK")
+            self.holding = False
+
+    def let_go_after(self, seconds: float, *, commit: bool = False):
+        """Let go from a thread once `seconds` have passed; the event is set when it has."""
+        import threading
+        import time
+
+        released = threading.Event()
+
+        def later() -> None:
+            time.sleep(seconds)
+            self.let_go(commit=commit)
+            released.set()
+
+        threading.Thread(target=later, daemon=True).start()
+        return released
+
+    def close(self) -> None:
+        self.let_go()
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+
+
+@pytest.fixture
+def another_writer():
+    """Another program on the test's database (NYHETSBREV_DB): `another_writer.hold()` takes its write lock."""
+    writer = AnotherWriter(os.environ["NYHETSBREV_DB"])
+    yield writer
+    writer.close()

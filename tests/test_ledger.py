@@ -115,46 +115,28 @@ def test_a_lock_held_by_a_killed_process_is_taken_over(db):
         pass
 
 
-def test_a_reply_is_written_however_long_another_program_keeps_the_database_locked(db):
+def test_a_reply_is_written_however_long_another_program_keeps_the_database_locked(db, another_writer):
     """The ledger waits (with back-off, past SQLite's own busy timeout) instead of losing what the server said."""
-    import sqlite3
-    import threading
-
     ledger.enqueue(db, "22:1", entries("anna"))
-    other = sqlite3.connect(os.environ["NYHETSBREV_DB"], isolation_level=None, check_same_thread=False)
-    other.execute("BEGIN IMMEDIATE")  # holds the write lock, as a database browser in the middle of an edit would
+    another_writer.hold()
     db.execute("PRAGMA busy_timeout=50")
-    released = threading.Event()
-
-    def let_go() -> None:
-        time.sleep(1.0)  # twenty busy timeouts
-        other.execute("ROLLBACK")
-        other.close()
-        released.set()
-
-    threading.Thread(target=let_go).start()
+    released = another_writer.let_go_after(1.0)  # twenty busy timeouts
     ledger.write(db, "22:1", claims=[("anna@example.org", "<a@example.org>")])
     assert released.is_set()
     assert states(db) == {"anna@example.org": "sending"}
 
 
-def test_a_writer_with_bounded_patience_gives_one_clear_line(db):
-    import sqlite3
-
+def test_a_writer_with_bounded_patience_gives_one_clear_line(db, another_writer):
     from nyhetsbrev.errors import StoreError
     from nyhetsbrev.store.db import write_retrying
 
-    other = sqlite3.connect(os.environ["NYHETSBREV_DB"], isolation_level=None)
-    other.execute("BEGIN IMMEDIATE")
+    another_writer.hold()
     db.execute("PRAGMA busy_timeout=20")
     waits: list[float] = []
-    try:
-        with pytest.raises(StoreError) as caught:
-            write_retrying(db, lambda: db.execute("INSERT INTO lists (name, created_at) VALUES ('x', 'now')"),
-                           patience=0.3, sleep=lambda s: (waits.append(s), time.sleep(s)))
-    finally:
-        other.execute("ROLLBACK")
-        other.close()
+    with pytest.raises(StoreError) as caught:
+        write_retrying(db, lambda: db.execute("INSERT INTO lists (name, created_at) VALUES ('x', 'now')"),
+                       patience=0.3, sleep=lambda s: (waits.append(s), time.sleep(s)))
+    another_writer.let_go()
     assert "busy" in str(caught.value) and "run the same command again" in str(caught.value)
     assert str(caught.value).startswith(f"{os.environ['NYHETSBREV_DB']}: ")
     assert waits == sorted(waits) and waits[0] < waits[-1]  # backs off
@@ -162,26 +144,15 @@ def test_a_writer_with_bounded_patience_gives_one_clear_line(db):
 
 
 @pytest.mark.parametrize("write", ["add", "remove", "unsubscribe", "forget"])
-def test_every_writer_waits_out_another_programs_lock(db, write):
+def test_every_writer_waits_out_another_programs_lock(db, another_writer, write):
     """SQLite's own busy timeout is cut to 20 ms: the wait is the writers' back-off, not SQLite's."""
-    import sqlite3
-    import threading
-
     from nyhetsbrev import store
 
     store.add_recipient(db, "anna@example.org", ["A"])
-    other = sqlite3.connect(os.environ["NYHETSBREV_DB"], isolation_level=None, check_same_thread=False)
     db.execute("SELECT count(*) FROM recipients").fetchone()  # an older snapshot than the other program's write
-    other.execute("BEGIN IMMEDIATE")
-    other.execute("INSERT INTO lists (name, created_at) VALUES ('B', 'now')")
+    another_writer.hold("INSERT INTO lists (name, created_at) VALUES ('B', 'now')")
     db.execute("PRAGMA busy_timeout=20")
-
-    def let_go() -> None:
-        time.sleep(0.5)
-        other.execute("COMMIT")
-        other.close()
-
-    threading.Thread(target=let_go).start()
+    another_writer.let_go_after(0.5, commit=True)
     calls = {"add": lambda: store.add_recipient(db, "berit@example.org", ["A"]),
              "remove": lambda: store.remove_recipient(db, "anna@example.org", ["A"]),
              "unsubscribe": lambda: store.unsubscribe(db, "anna@example.org"),

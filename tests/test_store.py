@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import sqlite3
 import stat
 from pathlib import Path
 
@@ -118,16 +117,14 @@ def test_import_commits_in_batches_and_importing_again_finishes_a_stopped_one(db
     assert _counts(db)["recipients"] == 4500 and _counts(db)["subscription_events"] == 4500
 
 
-def test_import_says_busy_only_when_another_program_holds_the_database(db, tmp_path, monkeypatch):
+def test_import_says_busy_only_when_another_program_holds_the_database(db, tmp_path, monkeypatch, another_writer):
     path = simple_csv(tmp_path, [("a@example.se", "A")])
     monkeypatch.setattr(importing, "PATIENCE", 0.2)
-    holder = sqlite3.connect(os.environ["NYHETSBREV_DB"])
-    holder.execute("BEGIN IMMEDIATE")  # another program is writing
+    another_writer.hold()
     db.execute("PRAGMA busy_timeout=0")
     with pytest.raises(StoreError, match="database is busy.*nothing was imported"):
         store.import_recipients(db, path, ["A"])
-    holder.rollback()
-    holder.close()
+    another_writer.let_go()
     db.execute("PRAGMA query_only=ON")  # writing fails for another reason than a lock
     with pytest.raises(StoreError) as failed:
         store.import_recipients(db, path, ["A"])
