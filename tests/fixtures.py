@@ -138,3 +138,43 @@ def another_writer():
     writer = AnotherWriter(os.environ["NYHETSBREV_DB"])
     yield writer
     writer.close()
+
+
+def assert_nowhere(secret: str | bytes, *, outputs=(), logs=(), folders=(), files=(), data: bool = True,
+                   repository: bool = True) -> None:
+    """The secret appears nowhere, as written, UTF-16 or base64: not in the outputs (CLI results, finished processes,
+    exceptions, text or bytes), the logs, any file of the data folder (the database, its key, caches) or of the given
+    folders, the given files, nor any file of this repository git would commit (tests/ aside: they name test secrets).
+    """
+    import base64
+    import subprocess
+
+    raw = secret.encode("utf-8") if isinstance(secret, str) else secret
+    forms = {raw, base64.b64encode(raw)} | ({secret.encode("utf-16-le")} if isinstance(secret, str) else set())
+    places: list[tuple[str, bytes]] = [("output", _bytes_of(output)) for output in outputs]
+    places += [("log", _bytes_of(log)) for log in logs]
+    paths = [Path(f) for f in files]
+    for folder in ([Path(os.environ["NYHETSBREV_DB"]).parent] if data else []) + [Path(f) for f in folders]:
+        paths += [p for p in folder.rglob("*") if p.is_file()]
+    if repository:
+        listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=REPO,
+                                capture_output=True, check=True).stdout.decode().split("\0")
+        paths += [REPO / name for name in listed if name and not name.startswith("tests/") and (REPO / name).is_file()]
+    places += [(str(path), path.read_bytes()) for path in paths]
+    for where, content in places:
+        for form in forms:
+            assert form not in content, f"the secret is in {where}"
+
+
+def _bytes_of(thing) -> bytes:
+    """What a CLI result, a finished process, an exception, a text or bytes shows, as bytes."""
+    if isinstance(thing, bytes):
+        return thing
+    if isinstance(thing, str):
+        return thing.encode("utf-8")
+    if isinstance(thing, BaseException):
+        return str(thing).encode("utf-8")
+    if hasattr(thing, "stdout_bytes"):  # click's Result
+        return thing.stdout_bytes + (thing.stderr_bytes or b"")
+    parts = [thing.stdout or b"", thing.stderr or b""]  # subprocess.CompletedProcess, text or bytes
+    return b"".join(p.encode("utf-8") if isinstance(p, str) else p for p in parts)
