@@ -53,6 +53,20 @@ def sample(name: str, token_address: str = TOKEN_OWNER) -> bytes:
     return raw
 
 
+def samples() -> dict[str, bytes]:
+    """Every sample message by file name, its {{token}} made with this database's key (Sara's in her reply)."""
+    return {path.name: sample(path.name, "sara.svensson@example.se" if path.name == "human-reply.eml" else TOKEN_OWNER)
+            for path in sorted(SAMPLES.glob("*.eml"))}
+
+
+def deliver(dovecot, messages) -> None:
+    """Put messages into the test mailbox's INBOX (MAILBOX_USER) over LMTP, as the organisation's mail server would."""
+    from tests.mailserver import MAILBOX_USER
+
+    for raw in messages:
+        dovecot.deliver(MAILBOX_USER, raw)
+
+
 def record_sent(people: dict[str, tuple[str, str]] = SENT, lists=("politiker",)) -> None:
     """Everyone in people is on the lists and was sent their issue with that Message-ID (as a send records it)."""
     from nyhetsbrev.store import add_recipient

@@ -379,3 +379,16 @@ def postfix(dovecot):
     relay = Postfix(dovecot, binary=require_postfix()).start()
     yield relay
     relay.stop()
+
+
+def numbered_message(n: int, subject: str = "Hej", body: str = "Meddelande {n} med åäö.\n") -> bytes:
+    """Message n of a test mailbox: from person{n}@example.se to MAILBOX_USER, Message-ID <m{n}@example.se>."""
+    from email.message import EmailMessage
+
+    msg = EmailMessage()
+    msg["From"] = f"person{n}@example.se"
+    msg["To"] = MAILBOX_USER
+    msg["Subject"] = f"{subject} {n}"
+    msg["Message-ID"] = f"<m{n}@example.se>"
+    msg.set_content(body.format(n=n))
+    return msg.as_bytes()

@@ -15,7 +15,7 @@ from nyhetsbrev.inbox.run import read_inbox
 from tests.fixtures import one_line_error
 from tests.inbox_helpers import (
     SAMPLES, TOKEN_OWNER, bounce_for, database, inbox_project, mailbox_events, plain_message, record_sent, sample,
-    suppressed, token_for,
+    samples, suppressed, token_for,
 )
 
 pytestmark = pytest.mark.timeout(60)
@@ -35,9 +35,8 @@ EXPECTED_COUNTS = {"unsubscribed": 1, "bounced": 4, "temporary": 1, "complaints"
 def write_samples(folder: Path) -> Path:
     """Every sample as a .eml file (tokens made with this database's key)."""
     folder.mkdir(parents=True, exist_ok=True)
-    for path in sorted(SAMPLES.glob("*.eml")):
-        owner = "sara.svensson@example.se" if path.name == "human-reply.eml" else TOKEN_OWNER
-        (folder / path.name).write_bytes(sample(path.name, owner))
+    for name, raw in samples().items():
+        (folder / name).write_bytes(raw)
     return folder
 
 

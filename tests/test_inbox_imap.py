@@ -13,20 +13,13 @@ from pathlib import Path
 import pytest
 
 from tests.inbox_helpers import (
-    SAMPLES, TOKEN_OWNER, bounce_for, inbox_project, mailbox_events, record_sent, sample, suppressed,
+    bounce_for, deliver, inbox_project, mailbox_events, record_sent, sample, samples, suppressed,
 )
 from tests.mailserver import MAILBOX_USER, dovecot  # noqa: F401  (fixture)
 from tests.test_inbox import EXPECTED_COUNTS, EXPECTED_SUPPRESSED, summary
 
 pytestmark = pytest.mark.timeout(120)
 PROCESSED = "Behandlat"
-
-
-def _samples() -> dict[str, bytes]:
-    return {
-        path.name: sample(path.name, "sara.svensson@example.se" if path.name == "human-reply.eml" else TOKEN_OWNER)
-        for path in sorted(SAMPLES.glob("*.eml"))
-    }
 
 
 @pytest.fixture
@@ -49,9 +42,8 @@ def _rows() -> list[tuple]:
 
 
 def test_imap_and_an_exported_folder_give_the_same_result(cli, dovecot, mailbox_project, tmp_path, monkeypatch):
-    messages = _samples()
-    for raw in messages.values():
-        dovecot.deliver(MAILBOX_USER, raw)
+    messages = samples()
+    deliver(dovecot, messages.values())
     over_imap = cli("--project", mailbox_project, "inbox")
     assert over_imap.exit_code == 0, over_imap.output
     imap_result = (suppressed(), _rows(), summary(over_imap.stdout))
@@ -68,9 +60,8 @@ def test_imap_and_an_exported_folder_give_the_same_result(cli, dovecot, mailbox_
 
 
 def test_handled_messages_move_and_a_persons_reply_stays_unread(cli, dovecot, mailbox_project):
-    messages = _samples()
-    for raw in messages.values():
-        dovecot.deliver(MAILBOX_USER, raw)
+    messages = samples()
+    deliver(dovecot, messages.values())
     result = cli("--project", mailbox_project, "inbox")
     assert "9 handled messages moved to the processed folder" in result.stdout
     inbox = _state(dovecot)
@@ -81,8 +72,7 @@ def test_handled_messages_move_and_a_persons_reply_stays_unread(cli, dovecot, ma
 
 
 def test_dry_run_changes_nothing_on_the_server_or_in_the_database(cli, dovecot, mailbox_project):
-    for raw in _samples().values():
-        dovecot.deliver(MAILBOX_USER, raw)
+    deliver(dovecot, samples().values())
     before = _state(dovecot)
     result = cli("--project", mailbox_project, "inbox", "--dry-run")
     assert result.exit_code == 0 and summary(result.stdout) == EXPECTED_COUNTS
@@ -91,8 +81,7 @@ def test_dry_run_changes_nothing_on_the_server_or_in_the_database(cli, dovecot, 
 
 
 def test_two_runs_are_one_run(cli, dovecot, mailbox_project):
-    for raw in _samples().values():
-        dovecot.deliver(MAILBOX_USER, raw)
+    deliver(dovecot, samples().values())
     cli("--project", mailbox_project, "inbox")
     after_one = (suppressed(), _rows(), _state(dovecot), _state(dovecot, PROCESSED))
     second = cli("--project", mailbox_project, "inbox")
@@ -108,7 +97,7 @@ def test_a_message_applied_but_not_yet_moved_is_moved_without_counting_again(cli
     folder.mkdir()
     (folder / "d.eml").write_bytes(raw)
     cli("--project", mailbox_project, "inbox", "--from", folder)  # applied, as if the move had not happened
-    dovecot.deliver(MAILBOX_USER, raw)
+    deliver(dovecot, [raw])
     result = cli("--project", mailbox_project, "inbox")
     assert summary(result.stdout)["already handled"] == 1
     assert [e[1] for e in mailbox_events()] == ["temporary_bounce"]
@@ -157,8 +146,7 @@ def test_a_huge_message_and_a_message_without_message_id_are_handled(cli, doveco
         b"Message-ID: <22-1.5f3a9c0d2e4b6a18.7@example.org>\r\n",  # the returned newsletter, 3 MB of it
         b"Message-ID: <22-1.5f3a9c0d2e4b6a18.7@example.org>\r\n\r\n" + (b"x" * 76 + b"\r\n") * 40000)
     no_id = bounce_for("<22-1.5f3a9c0d2e4b6a18.5@example.org>", "mia.berg@kommun.example.se").replace(b"Message-ID: <dsn.", b"X-Id: <dsn.", 1)
-    dovecot.deliver(MAILBOX_USER, big)
-    dovecot.deliver(MAILBOX_USER, no_id)
+    deliver(dovecot, [big, no_id])
     cli("--project", mailbox_project, "inbox")
     assert suppressed() == {"karin.lund@example.se": "bounced", "mia.berg@kommun.example.se": "bounced"}
     cli("--project", mailbox_project, "inbox")

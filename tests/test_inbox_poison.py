@@ -11,7 +11,7 @@ import pytest
 from nyhetsbrev.inbox.classify import OTHER, UNREADABLE, classify
 from nyhetsbrev.inbox.run import read_inbox
 from tests.inbox_helpers import (
-    TOKEN_OWNER, inbox_project, mailbox_events, plain_message, record_sent, sample, suppressed, token_for,
+    TOKEN_OWNER, deliver, inbox_project, mailbox_events, plain_message, record_sent, sample, suppressed, token_for,
 )
 from tests.mailserver import MAILBOX_USER, dovecot  # noqa: F401  (fixture)
 from tests.test_inbox import summary
@@ -70,8 +70,7 @@ def test_over_imap_the_nested_one_stays_flagged_and_a_second_run_changes_nothing
         monkeypatch.setenv(name, value)
     project = inbox_project(tmp_path / "project", dovecot.imap_settings(MAILBOX_USER, processed=PROCESSED))
     record_sent()
-    for raw in three_messages():
-        dovecot.deliver(MAILBOX_USER, raw)
+    deliver(dovecot, three_messages())
     first = cli("--project", project, "inbox")
     assert first.exit_code == NEEDS_A_PERSON, first.output
     assert suppressed() == EXPECTED

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import socket
 import threading
-from email.message import EmailMessage
 
 import pytest
 
@@ -12,19 +11,9 @@ from nyhetsbrev.errors import InboxError, MailboxUnavailable
 from nyhetsbrev.inbox import mailbox as imap
 from nyhetsbrev.project.models import ImapSettings
 from tests.fixtures import assert_nowhere
-from tests.mailserver import MAILBOX_USER, PASSWORD, Dovecot, dovecot, require_dovecot  # noqa: F401  (fixture)
+from tests.mailserver import MAILBOX_USER, PASSWORD, Dovecot, dovecot, numbered_message, require_dovecot  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.timeout(60)
-
-
-def _message(n: int, subject: str = "Hej") -> bytes:
-    msg = EmailMessage()
-    msg["From"] = f"person{n}@example.se"
-    msg["To"] = MAILBOX_USER
-    msg["Subject"] = f"{subject} {n}"
-    msg["Message-ID"] = f"<m{n}@example.se>"
-    msg.set_content(f"Meddelande {n} med åäö.\n")
-    return msg.as_bytes()
 
 
 def _settings(server: Dovecot, **changes) -> ImapSettings:
@@ -45,7 +34,7 @@ def logged_in(dovecot, monkeypatch):
 def test_reads_every_message_over_verified_tls_without_marking_it_seen(logged_in, security):
     server = logged_in
     for n in range(3):
-        server.deliver(MAILBOX_USER, _message(n))
+        server.deliver(MAILBOX_USER, numbered_message(n))
     port = server.imaps_port if security == "tls" else server.imap_port
     with imap.Mailbox(_settings(server, security=security, port=port)) as box:
         got = [m.raw for m in box.messages()]
@@ -120,7 +109,7 @@ def test_starttls_is_never_skipped_when_the_server_does_not_offer_it(monkeypatch
 def test_set_aside_moves_into_a_processed_folder_it_creates(logged_in):
     server = logged_in
     for n in range(4):
-        server.deliver(MAILBOX_USER, _message(n))
+        server.deliver(MAILBOX_USER, numbered_message(n))
     settings = _settings(server, processed_folder="Återkommet & klart")
     with imap.Mailbox(settings) as box:
         assert box.can_move
@@ -136,7 +125,7 @@ def test_without_move_messages_are_flagged_seen_and_handled_and_not_read_again()
     try:
         server.add_user(MAILBOX_USER)
         for n in range(3):
-            server.deliver(MAILBOX_USER, _message(n))
+            server.deliver(MAILBOX_USER, numbered_message(n))
         with pytest.MonkeyPatch.context() as patch:
             for name, value in server.env(MAILBOX_USER).items():
                 patch.setenv(name, value)
@@ -156,7 +145,7 @@ def test_without_move_messages_are_flagged_seen_and_handled_and_not_read_again()
 
 def test_read_only_changes_nothing_on_the_server(logged_in):
     server = logged_in
-    server.deliver(MAILBOX_USER, _message(1))
+    server.deliver(MAILBOX_USER, numbered_message(1))
     with imap.Mailbox(_settings(server), read_only=True) as box:
         keys = [m.key for m in box.messages()]
         box.set_aside(keys)
@@ -166,7 +155,7 @@ def test_read_only_changes_nothing_on_the_server(logged_in):
 
 def test_large_mailboxes_are_fetched_in_bounded_batches(logged_in, monkeypatch):
     server = logged_in
-    server.put(MAILBOX_USER, (_message(n) for n in range(30)))
+    server.put(MAILBOX_USER, (numbered_message(n) for n in range(30)))
     monkeypatch.setattr(imap, "BATCH_COUNT", 7)
     sizes = []
     original = imap.Mailbox._fetch

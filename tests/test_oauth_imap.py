@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import threading
 import urllib.parse
-from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -21,7 +20,7 @@ from nyhetsbrev.mail import oauth
 from nyhetsbrev.project.models import ImapSettings
 from tests.fixtures import assert_nowhere
 from tests.identity_server import CLIENT_ID, TENANT, authority_files, identity  # noqa: F401  (fixtures)
-from tests.mailserver import MAILBOX_USER, Dovecot, require_dovecot
+from tests.mailserver import MAILBOX_USER, Dovecot, numbered_message, require_dovecot
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -87,11 +86,7 @@ def _settings(server: Dovecot) -> ImapSettings:
 
 
 def _deliver(server: Dovecot, n: int) -> None:
-    msg = EmailMessage()
-    msg["From"], msg["To"], msg["Subject"] = f"person{n}@example.se", MAILBOX_USER, f"Avregistrera {n}"
-    msg["Message-ID"] = f"<oauth{n}@example.se>"
-    msg.set_content("Ta bort mig från listan.\n")
-    server.deliver(MAILBOX_USER, msg.as_bytes())
+    server.deliver(MAILBOX_USER, numbered_message(n, "Avregistrera", "Ta bort mig från listan.\n"))
 
 
 def test_the_mailbox_is_read_with_xoauth2_and_a_silently_renewed_token(oauth_dovecot, identity):
