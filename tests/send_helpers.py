@@ -140,3 +140,25 @@ def send(project: Path, lists=("politiker",), **kwargs):
 
     options = kwargs.pop("options", None) or Options(retry_base=0.05, connections=kwargs.pop("connections", 4))
     return send_issue(project, "22:1", list(lists), options=options, **kwargs)
+
+
+def stopped_midway(smtp: FaultServer, argv: list[str], signum: int, *, at: int = 20, **popen) -> tuple[int, bytes, bytes]:
+    """Start a send in its own process, send it signum while the test server holds it at message `at` (so it is
+    surely sending), then let the server go on and wait for the process: (exit status, stdout, stderr)."""
+    import subprocess
+
+    smtp.hold(at)
+    process = subprocess.Popen(argv, env=dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               stdin=subprocess.DEVNULL, **popen)
+    try:
+        assert smtp.wait_until_held(timeout=120), "the send did not get going"
+        assert process.poll() is None  # still sending
+        process.send_signal(signum)
+        smtp.hold(None)  # the messages on the wire are answered: a stop finishes and records them
+        stdout, stderr = process.communicate(timeout=60)
+    finally:
+        smtp.hold(None)
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    return process.returncode, stdout, stderr

@@ -40,6 +40,19 @@ def three_messages() -> list[bytes]:
 EXPECTED = {TOKEN_OWNER: "unsubscribed", "per.nilsson@example.org": "unsubscribed"}
 
 
+def _sent_and_exported(tmp_path: Path) -> tuple[Path, Path]:
+    """A project whose people were sent 22:1, and an export folder with the unsubscribe (a.eml) and the complaint
+    (c.eml): the test puts its troublesome message between them (b…)."""
+    project = inbox_project(tmp_path / "project")
+    record_sent()
+    folder = tmp_path / "export"
+    folder.mkdir()
+    first, _nested, last = three_messages()
+    (folder / "a.eml").write_bytes(first)
+    (folder / "c.eml").write_bytes(last)
+    return project, folder
+
+
 def test_a_nested_message_is_unreadable_not_an_error():
     verdict = classify(nested())
     assert verdict.kind == UNREADABLE and verdict.sender == "nils.nystad@example.net"
@@ -88,14 +101,8 @@ def test_over_imap_the_nested_one_stays_flagged_and_a_second_run_changes_nothing
 def test_a_file_that_cannot_be_read_is_named_and_the_rest_is_read(cli, tmp_path):
     if not Path("/proc/self/mem").exists():
         pytest.skip("needs /proc/self/mem (Linux) for a file whose reading fails")
-    project = inbox_project(tmp_path / "project")
-    record_sent()
-    folder = tmp_path / "export"
-    folder.mkdir()
-    raws = three_messages()
-    (folder / "a.eml").write_bytes(raws[0])
+    project, folder = _sent_and_exported(tmp_path)
     (folder / "b-broken.eml").symlink_to("/proc/self/mem")  # a regular file whose first read fails (EIO)
-    (folder / "c.eml").write_bytes(raws[2])
     result = cli("--project", project, "inbox", "--from", folder)
     assert result.exit_code == NEEDS_A_PERSON, result.output
     assert suppressed() == EXPECTED
@@ -141,14 +148,8 @@ def test_a_megabyte_of_html_angle_brackets_is_read_at_once():
 def test_a_message_that_takes_too_long_is_listed_and_the_run_goes_on(tmp_path, monkeypatch):
     from nyhetsbrev.inbox import run
 
-    project = inbox_project(tmp_path / "project")
-    record_sent()
-    folder = tmp_path / "export"
-    folder.mkdir()
-    raws = three_messages()
-    (folder / "a.eml").write_bytes(raws[0])
+    project, folder = _sent_and_exported(tmp_path)
     (folder / "b.eml").write_bytes(plain_message("slow@example.net", "Långsam", "x", message_id="<slow@example.net>"))
-    (folder / "c.eml").write_bytes(raws[2])
     real = run.classify
 
     def stuck(raw, **kwargs):

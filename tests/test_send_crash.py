@@ -12,7 +12,7 @@ from collections import Counter
 import pytest
 
 from nyhetsbrev.mail.dispatch import in_flight_limit
-from tests.send_helpers import add_people, ledger_rows, project, send, smtp  # noqa: F401  (fixtures)
+from tests.send_helpers import add_people, ledger_rows, project, send, smtp, stopped_midway  # noqa: F401  (fixtures)
 
 pytestmark = [pytest.mark.timeout(90), pytest.mark.skipif(os.name != "posix", reason="needs SIGKILL")]
 
@@ -20,13 +20,14 @@ CONNECTIONS = 4
 IN_FLIGHT = in_flight_limit(CONNECTIONS)  # at most this many messages are claimed and not yet answered
 
 
+def _send_command(project, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "nyhetsbrev", "--project", str(project), "send", "22:1", "--list", "politiker", "--yes",
+            "--connections", str(CONNECTIONS), *extra]
+
+
 def _start_send(project, *extra: str) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "nyhetsbrev", "--project", str(project), "send", "22:1", "--list", "politiker", "--yes",
-         "--connections", str(CONNECTIONS), *extra],
-        env=dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
-        preexec_fn=_default_sigint,
-    )
+    return subprocess.Popen(_send_command(project, *extra), env=dict(os.environ), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, preexec_fn=_default_sigint)
 
 
 def _default_sigint() -> None:
@@ -98,17 +99,9 @@ def test_a_second_send_while_one_runs_is_refused_and_a_dead_holder_is_taken_over
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "kill"])
 def test_ctrl_c_stops_cleanly_and_the_rerun_finishes_without_duplicates(project, smtp, stop):
     people = add_people(400, ["politiker"])
-    smtp.delay = 0.05
-    process = _start_send(project)
-    try:
-        assert smtp.wait_for(20, timeout=30)
-        assert process.poll() is None  # still sending
-        process.send_signal(stop)
-        stdout, stderr = process.communicate(timeout=30)
-    finally:
-        if process.poll() is None:
-            process.kill()
-    assert process.returncode == 130 and b"stopped" in stderr and b"Traceback" not in stderr, (stdout, stderr)
+    smtp.delay = 0.01  # once let go, the send is still under way when the signal is handled
+    code, stdout, stderr = stopped_midway(smtp, _send_command(project), stop, preexec_fn=_default_sigint)
+    assert code == 130 and b"stopped" in stderr and b"Traceback" not in stderr, (stdout, stderr)
     states = Counter(state for state, _, _ in ledger_rows().values())
     assert states["sending"] == 0 and states["unknown"] == 0  # messages on the wire were finished and recorded
     assert states["sent"] == len(smtp.received) and states["sent"] + states["pending"] == 400

@@ -4,6 +4,7 @@ against slow clients that stop by themselves."""
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import threading
 import time
@@ -36,14 +37,9 @@ class Running:
         """Connections the server holds open now."""
         return len(self.server.active_channels)
 
-    def wait_for_connections(self, count: int, timeout: float = 30) -> bool:
+    def wait_for_connections(self, count: int) -> bool:
         """Wait until the server has accepted at least `count` connections."""
-        ends = time.monotonic() + timeout
-        while time.monotonic() < ends:
-            if self.open_connections() >= count:
-                return True
-            time.sleep(0.05)
-        return False
+        return wait_until(lambda: self.open_connections() >= count)
 
     def close(self) -> None:
         """Close every connection from the server's own thread (its loop then ends), then its worker threads."""
@@ -68,12 +64,28 @@ def one_click(port: int, token: str) -> int:
 
 
 def wait_until(condition, timeout: float = 60) -> bool:
+    """Wait (generously) until condition() is true; whether it became true."""
     ends = time.monotonic() + timeout
     while time.monotonic() < ends:
         if condition():
             return True
-        time.sleep(0.1)
+        time.sleep(0.05)
     return False
+
+
+@contextlib.contextmanager
+def slow_clients_at(root, count: int, every: float, **limits):
+    """The service running with these limits, and `count` clients that each send a header line every `every` s and
+    never finish (for at most a minute); (running, slow) for the with-block, both closed after it."""
+    running = Running(root, **limits)
+    slow = None
+    try:
+        slow = SlowClients("127.0.0.1", running.port, count, every=every, lasting=60)
+        yield running, slow
+    finally:
+        if slow is not None:
+            slow.close()
+        running.close()
 
 
 @pytest.fixture
@@ -84,50 +96,29 @@ def person(served_project):
 
 def test_a_one_click_post_is_answered_while_150_slow_clients_hold_connections(served_project, person):
     """The service's own settings: 150 connections that trickle a header line now and then do not keep a reader out."""
-    running = Running(served_project)
-    slow = None
-    try:
-        slow = SlowClients("127.0.0.1", running.port, SLOW, every=1.0, lasting=60)
+    with slow_clients_at(served_project, SLOW, every=1.0) as (running, slow):
         assert running.wait_for_connections(SLOW), "the slow clients never got in: nothing was tested"
         status = one_click(running.port, token_for(person))
         closed, still_running = slow.closed_by_server(), slow.running
-    finally:
-        if slow is not None:
-            slow.close()
-        running.close()
     assert status == 200
     assert still_running and closed == 0, "answered only once the slow clients had gone"
     assert suppression(person) == "unsubscribed"
 
 
 def test_a_connection_that_does_not_finish_its_request_in_time_is_closed(served_project, person):
-    running = Running(served_project, request_deadline=1)
-    slow = None
-    try:
-        slow = SlowClients("127.0.0.1", running.port, 5, every=0.2, lasting=60)
+    with slow_clients_at(served_project, 5, every=0.2, request_deadline=1) as (running, slow):
         assert wait_until(lambda: slow.closed_by_server() == 5), "slow connections were kept open"
         still_running = slow.running
         status = one_click(running.port, token_for(person))  # a prompt client is not cut off
-    finally:
-        if slow is not None:
-            slow.close()
-        running.close()
     assert still_running, "the connections ended by themselves: nothing was tested"
     assert status == 200
 
 
 def test_at_the_connection_limit_those_waiting_longest_make_room(served_project, person):
     """A small limit and a deadline that does not come into play: new clients get in all the same."""
-    running = Running(served_project, connection_limit=20, request_deadline=600)
-    slow = None
-    try:
-        slow = SlowClients("127.0.0.1", running.port, 40, every=1.0, lasting=60)
+    with slow_clients_at(served_project, 40, every=1.0, connection_limit=20, request_deadline=600) as (running, slow):
         status = one_click(running.port, token_for(person))
         closed, still_running = slow.closed_by_server(), slow.running
-    finally:
-        if slow is not None:
-            slow.close()
-        running.close()
     assert status == 200
     assert still_running and 0 < closed < 40, (still_running, closed)
     assert suppression(person) == "unsubscribed"

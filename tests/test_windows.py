@@ -15,7 +15,7 @@ from types import SimpleNamespace
 import pytest
 
 from nyhetsbrev.project.scaffold import init_project
-from tests.send_helpers import add_people, ledger_rows, project, smtp  # noqa: F401  (fixtures)
+from tests.send_helpers import add_people, ledger_rows, project, smtp, stopped_midway  # noqa: F401  (fixtures)
 
 PACKAGE = Path(__file__).resolve().parent.parent / "nyhetsbrev"
 
@@ -49,21 +49,12 @@ def test_ctrl_break_stops_a_send_as_ctrl_c_does(project, smtp):
     if not hasattr(signal, "SIGUSR1"):
         pytest.skip("needs SIGUSR1 to play Ctrl-Break")
     add_people(300, ["politiker"])
-    smtp.delay = 0.05
+    smtp.delay = 0.01  # once let go, the send is still under way when the signal is handled
     code = ("import signal, sys; signal.SIGBREAK = signal.SIGUSR1; signal.signal(signal.SIGINT, signal.SIG_DFL); "
             "from nyhetsbrev.cli import main; sys.argv[0] = 'nyhetsbrev'; main()")
-    process = subprocess.Popen(
-        [sys.executable, "-c", code, "--project", str(project), "send", "22:1", "--list", "politiker", "--yes"],
-        env=dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
-    try:
-        assert smtp.wait_for(10, timeout=60)
-        assert process.poll() is None
-        process.send_signal(signal.SIGUSR1)
-        stdout, stderr = process.communicate(timeout=60)
-    finally:
-        if process.poll() is None:
-            process.kill()
-    assert process.returncode == 130 and b"stopped" in stderr and b"Traceback" not in stderr, (stdout, stderr)
+    argv = [sys.executable, "-c", code, "--project", str(project), "send", "22:1", "--list", "politiker", "--yes"]
+    status, stdout, stderr = stopped_midway(smtp, argv, signal.SIGUSR1, at=10)
+    assert status == 130 and b"stopped" in stderr and b"Traceback" not in stderr, (stdout, stderr)
     states = Counter(state for state, _, _ in ledger_rows().values())
     assert states["sending"] == 0 and states["sent"] == len(smtp.received) and states["sent"] + states["pending"] == 300
 

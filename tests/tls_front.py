@@ -10,7 +10,29 @@ import threading
 from pathlib import Path
 
 
-class TlsFront:
+class _InThread:
+    """A server on 127.0.0.1 (self.port) run by a daemon thread (self._thread): start() or a with-block, then stop()."""
+
+    scheme = "http"
+
+    def url(self, path: str = "/") -> str:
+        return f"{self.scheme}://127.0.0.1:{self.port}{path}"
+
+    def start(self):
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class TlsFront(_InThread):
     """Accepts TLS on 127.0.0.1:port (the test certificate) and passes the bytes to 127.0.0.1:backend_port."""
 
     def __init__(self, certificate: tuple[Path, Path], backend_port: int) -> None:
@@ -22,12 +44,7 @@ class TlsFront:
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._accept, daemon=True)
 
-    def url(self, path: str = "/") -> str:
-        return f"https://127.0.0.1:{self.port}{path}"
-
-    def start(self) -> "TlsFront":
-        self._thread.start()
-        return self
+    scheme = "https"
 
     def stop(self) -> None:
         self._stopped.set()
@@ -53,12 +70,6 @@ class TlsFront:
         threading.Thread(target=_pump, args=(backend, secure), daemon=True).start()
         _pump(secure, backend)
 
-    def __enter__(self) -> "TlsFront":
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
 
 def _pump(source: socket.socket, target: socket.socket) -> None:
     try:
@@ -74,7 +85,7 @@ def _pump(source: socket.socket, target: socket.socket) -> None:
                 pass
 
 
-class StaticSite:
+class StaticSite(_InThread):
     """A plain HTTP server on 127.0.0.1 for a folder (the archive as the web server would hold it)."""
 
     def __init__(self, folder: Path) -> None:
@@ -82,10 +93,6 @@ class StaticSite:
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self.port = self.httpd.server_address[1]
         self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    def start(self) -> "StaticSite":
-        self._thread.start()
-        return self
 
     def stop(self) -> None:
         self.httpd.shutdown()
