@@ -14,7 +14,7 @@ import pytest
 from nyhetsbrev.inbox.run import read_inbox
 from tests.fixtures import one_line_error
 from tests.inbox_helpers import (
-    SAMPLES, TOKEN_OWNER, bounce_for, database, inbox_project, mailbox_events, plain_message, record_sent, sample,
+    SAMPLES, SENT, TOKEN_OWNER, bounce_for, database, inbox_project, mailbox_events, plain_message, record_sent, sample,
     samples, suppressed, token_for,
 )
 
@@ -303,20 +303,33 @@ def _one(folder: Path, raw: bytes) -> Path:
     return folder
 
 
+RANDOM_ID = "<22-1.0123456789abcdef0123456789abcdef@example.org>"  # of the kind sent now: not guessable from another's
+NO_ONE_NAMED = ((ARF_RCPT, b""), (ARF_INNER_TO, b"To: undisclosed-recipients:;\n"))
+
+
 @pytest.mark.parametrize(("case", "raw", "named"), [
     ("recipient only in the returned message", _arf((ARF_RCPT, b"")), (PER,)),
-    ("names no recipient at all", _arf((ARF_RCPT, b""), (ARF_INNER_TO, b"To: undisclosed-recipients:;\n")), ()),
+    ("names no recipient at all", _arf(*NO_ONE_NAMED, (ARF_INNER_ID, f"Message-ID: {RANDOM_ID}\n".encode())), ()),
 ])
-def test_a_complaint_is_applied_by_its_message_id_whoever_it_names(sent, tmp_path, case, raw, named):
+def test_a_complaint_is_applied_by_its_message_id_whoever_it_names(tmp_path, case, raw, named):
     """Feedback loops often leave out Original-Rcpt-To (and redact the To): the returned Message-ID says who it is."""
     from nyhetsbrev.inbox.classify import COMPLAINT, classify
 
+    project = inbox_project(tmp_path / "project")
+    record_sent({PER: ("22:1", RANDOM_ID if not named else SENT[PER][1])})
     verdict = classify(raw)
     assert (verdict.kind, verdict.addresses) == (COMPLAINT, named)
-    report = read_inbox(sent, from_path=_one(tmp_path / "arf", raw))
+    report = read_inbox(project, from_path=_one(tmp_path / "arf", raw))
     assert [(o.action, o.address) for o in report.changes] == [("complaints", PER)]
     assert suppressed() == {PER: "unsubscribed"}
     assert [(key, event) for key, event, _issue, _id in mailbox_events()] == [(PER, "complained")]
+
+
+def test_a_complaint_naming_no_one_about_an_old_style_message_id_is_left_for_a_person(sent, tmp_path):
+    """An old counter-style Message-ID can be guessed from another reader's: alone, it says nothing about who."""
+    report = read_inbox(sent, from_path=_one(tmp_path / "arf", _arf(*NO_ONE_NAMED)))
+    assert not report.changes and suppressed() == {}
+    assert [o.note.split(": ", 1)[0] for o in report.for_a_person] == ["a complaint naming no one, not applied"]
 
 
 def test_a_complaint_about_a_message_nyhetsbrev_never_sent_is_left_for_a_person(sent, tmp_path):
@@ -372,4 +385,4 @@ def test_an_html_only_mail_asking_in_words_is_left_for_a_person_with_the_command
                      to="redaktion@example.org")
     report = read_inbox(sent, from_path=_one(tmp_path / "html", raw))
     assert suppressed() == {}
-    assert [o.command for o in report.for_a_person] == [f"nyhetsbrev recipients unsubscribe {TOKEN_OWNER}"]
+    assert [o.command for o in report.for_a_person] == [f"nyhetsbrev recipients unsubscribe -- {TOKEN_OWNER}"]
