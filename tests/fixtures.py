@@ -70,8 +70,14 @@ def chromium_path() -> str:
 
 @pytest.fixture(scope="session")
 def browser(chromium_path):
-    """A headless Playwright Chromium browser using the system binary."""
-    from playwright.sync_api import sync_playwright
+    """A headless Playwright Chromium browser using the system binary.
+
+    Every expect() waits up to 30 s for what it expects (Playwright's own default is 5 s): a generous bound on an
+    event, never a measure of speed, so a busy machine does not fail a test.
+    """
+    from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=30_000)
 
     with sync_playwright() as pw:
         b = pw.chromium.launch(

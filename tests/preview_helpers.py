@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -41,10 +42,13 @@ def state(server: PreviewServer) -> dict:
     return json.loads(body)
 
 
-def wait_for_epoch_after(server: PreviewServer, epoch: int, timeout: float = 10) -> dict:
-    """Long-poll like the page does until the epoch moves; the new state."""
-    _, _, body = get(server, f"/api/wait?epoch={epoch}&timeout={timeout}")
-    moved = json.loads(body)["epoch"]
+def wait_for_epoch_after(server: PreviewServer, epoch: int, timeout: float = 60) -> dict:
+    """Long-poll like the page does (each poll the server's longest, 20 s) until the epoch moves; the new state."""
+    deadline = time.monotonic() + timeout
+    moved = epoch
+    while moved == epoch and time.monotonic() < deadline:
+        _, _, body = get(server, f"/api/wait?epoch={epoch}&timeout=20")
+        moved = json.loads(body)["epoch"]
     assert moved != epoch, f"the preview did not rebuild within {timeout} s"
     return state(server)
 

@@ -8,7 +8,7 @@ from tests.preview_helpers import (  # noqa: F401  (preview is a fixture)
     FIRST_WORDS, SECTION, TIMELINE, break_front_matter, preview, replace_in,
 )
 
-pytestmark = [pytest.mark.browser, pytest.mark.timeout(60)]
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
 
 LIVE = 30_000  # ms: a generous bound on waiting for a save to show in the page without a manual reload (not a latency)
 
@@ -22,7 +22,7 @@ def page(browser, preview):
     tab = context.new_page()
     tab.goto(preview.url)
     for frame in ("#frame-desktop", "#frame-phone"):
-        expect(tab.frame_locator(frame).get_by_text(FIRST_WORDS)).to_be_visible(timeout=10_000)
+        expect(tab.frame_locator(frame).get_by_text(FIRST_WORDS)).to_be_visible()
     tab.evaluate("window.__sameDocument = true")  # gone if the page reloads itself
     yield tab
     context.close()

@@ -28,7 +28,7 @@ from tests.preview_helpers import (  # noqa: F401  (preview is a fixture)
     FIRST_WORDS, SECTION, TIMELINE, break_front_matter, get, preview, replace_in, state, wait_for_epoch_after,
 )
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = pytest.mark.timeout(180)
 
 AUDIENCE_SECTION = "---\naudience: [politiker, profession]\n---\n## Till politiker\n\nEn text bara för några listor.\n"
 

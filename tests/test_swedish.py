@@ -139,7 +139,7 @@ def test_the_preview_page_is_swedish(swedish, repo_project, browser):
     try:
         page = context.new_page()
         page.goto(server.url)
-        expect(page.locator("#built")).to_contain_text("byggd", timeout=10_000)
+        expect(page.locator("#built")).to_contain_text("byggd")
         expect(page.locator("#issue")).to_have_text("Förhandsgranska 22:1")
         assert page.locator("html").get_attribute("lang") == "sv"
         text = page.locator("body").inner_text()
