@@ -18,14 +18,36 @@ CHROMIUM_ARGS = [
 ]
 
 
-def one_line_error(result) -> str:
-    """Assert a CLI result failed with exactly one 'error: …' line and no traceback; return that line."""
-    assert result.exit_code != 0
-    assert "Traceback" not in result.output
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("error: ")
+def one_line_error(result, *, code: int | None = None, where: str | None = None) -> str:
+    """Assert a CLI result (or a finished process) failed, with exit status `code` when given, with exactly one
+    'error: …' line, naming `where` (a file:line) when given, and no traceback; return that line."""
+    status, stdout, stderr = _run_parts(result)
+    assert status != 0 and (code is None or status == code), (status, stderr)
+    assert "Traceback" not in stdout + stderr
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, stderr
+    assert lines[0].startswith("error: "), lines[0]
+    assert where is None or f"{where}:" in lines[0], (where, lines[0])
     return lines[0]
+
+
+def error_lines(result, *, code: int = 1) -> list[str]:
+    """check's findings: assert the run failed with exit status `code` and no traceback, each finding on one line
+    ('error: file:line: what: what to do'); the error lines."""
+    status, stdout, stderr = _run_parts(result)
+    assert status == code, (status, stderr)
+    assert "Traceback" not in stdout + stderr
+    errors = [line for line in stderr.splitlines() if line.startswith("error: ")]
+    assert errors, stderr
+    return errors
+
+
+def _run_parts(result) -> tuple[int, str, str]:
+    """(exit status, stdout, stderr) of a click Result or a finished subprocess."""
+    if hasattr(result, "exit_code"):
+        return result.exit_code, result.stdout, result.stderr
+    text = [p.decode("utf-8", "replace") if isinstance(p, bytes) else (p or "") for p in (result.stdout, result.stderr)]
+    return result.returncode, text[0], text[1]
 
 
 @pytest.fixture

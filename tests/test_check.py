@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from nyhetsbrev.project.scaffold import init_project
+from tests.fixtures import error_lines
 from tests.starter_helpers import make_own
 
 
@@ -81,16 +82,15 @@ def test_an_unsubscribe_url_that_is_not_https_is_a_warning_with_its_line(cli, pr
 def test_missing_subject_is_an_error(cli, project):
     root, issue, folder = project
     (folder / "issue.toml").write_text('preheader = "p"\n', encoding="utf-8")
-    result = _check(cli, root, issue)
-    assert result.exit_code == 1 and "has no subject" in result.stderr
+    (error,) = error_lines(_check(cli, root, issue))
+    assert f"error: {folder / 'issue.toml'}: the issue has no subject" in error
 
 
 def test_missing_image_is_an_error_with_line(cli, project):
     root, issue, folder = project
     (folder / "01-inledning.md").write_text("## A\n\nText\n\n![Bild](images/borta.png)\n", encoding="utf-8")
-    result = _check(cli, root, issue)
-    assert result.exit_code == 1
-    assert f"{folder / '01-inledning.md'}:5: image 'images/borta.png' not found" in result.stderr
+    (error,) = error_lines(_check(cli, root, issue))
+    assert f"error: {folder / '01-inledning.md'}:5: image 'images/borta.png' not found" in error
 
 
 def test_front_matter_line_numbers_are_file_lines(cli, project):

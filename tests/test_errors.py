@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from tests.fixtures import assert_nowhere
-from tests.fixtures import one_line_error as _one_line_error
+from tests.fixtures import assert_nowhere, one_line_error
 
 
 @pytest.mark.parametrize("bad", ["22:x", "../x", "22:0", "2022", "22:1:1", "x-1"])
 def test_bad_issue_ids_are_refused(cli, repo_project, bad):
-    line = _one_line_error(cli("--project", repo_project, "build", bad))
+    line = one_line_error(cli("--project", repo_project, "build", bad))
     assert "is not an issue id" in line and "22:1" in line
 
 
@@ -22,64 +21,84 @@ def test_issue_id_spellings_are_accepted(cli, repo_project, good):
 
 
 def test_missing_issue(cli, repo_project):
-    line = _one_line_error(cli("--project", repo_project, "build", "23:4"))
+    line = one_line_error(cli("--project", repo_project, "build", "23:4"))
     assert "issue 23:4 not found" in line and "22:1" in line and "nyhetsbrev new 23:4" in line
 
 
-def test_broken_yaml_front_matter_names_file_and_line(cli, repo_project):
-    path = repo_project / "issues" / "22-1" / "02-processen-2021.md"
-    path.write_text(path.read_text(encoding="utf-8").replace("layout: timeline", "layout: [timeline"), encoding="utf-8")
-    line = _one_line_error(cli("--project", repo_project, "build", "22:1"))
-    assert f"{path}:" in line and "front matter" in line
-    assert line.split(f"{path}:")[1].split(":")[0] == "2"
+def _edit(path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
 
 
-def test_unclosed_front_matter(cli, repo_project):
-    path = repo_project / "issues" / "22-1" / "01-tillsammans.md"
+def _broken_yaml(root):
+    path = root / "issues" / "22-1" / "02-processen-2021.md"
+    _edit(path, "layout: timeline", "layout: [timeline")
+    return f"{path}:2", ["front matter"]
+
+
+def _unclosed_front_matter(root):
+    path = root / "issues" / "22-1" / "01-tillsammans.md"
     path.write_text("---\nlayout: text\n\n## Rubrik\n", encoding="utf-8")
-    line = _one_line_error(cli("--project", repo_project, "check", "22:1"))
-    assert f"{path}:1" in line and "not closed" in line
+    return f"{path}:1", ["not closed"]
 
 
-def test_broken_toml_names_file_and_line(cli, repo_project):
-    path = repo_project / "nyhetsbrev.toml"
+def _broken_toml(root):
+    path = root / "nyhetsbrev.toml"
     lines = path.read_text(encoding="utf-8").splitlines()
     lines.insert(4, 'language = "sv')
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    line = _one_line_error(cli("--project", repo_project, "build", "22:1"))
-    assert f"{path}:5" in line and "TOML" in line
+    return f"{path}:5", ["TOML"]
 
 
-def test_broken_roster_toml(cli, repo_project):
-    path = repo_project / "roster.toml"
+def _broken_roster(root):
+    path = root / "roster.toml"
     path.write_text(path.read_text(encoding="utf-8") + "\n[[group]\n", encoding="utf-8")
-    line = _one_line_error(cli("--project", repo_project, "check", "22:1"))
-    assert str(path) in line and "TOML" in line
+    return str(path), ["TOML"]
 
 
-def test_unknown_setting_is_named_with_its_line(cli, repo_project):
-    path = repo_project / "nyhetsbrev.toml"
+def _unknown_setting(root):
+    path = root / "nyhetsbrev.toml"
     path.write_text('colour = "red"\n' + path.read_text(encoding="utf-8"), encoding="utf-8")
-    line = _one_line_error(cli("--project", repo_project, "build", "22:1"))
-    assert f"{path}:1" in line and "unknown setting 'colour'" in line
+    return f"{path}:1", ["unknown setting 'colour'"]
 
 
-def test_password_in_settings_is_refused(cli, repo_project):
-    path = repo_project / "nyhetsbrev.toml"
+def _server_setting_not_a_table(name):
+    def edit(root):
+        path = root / "nyhetsbrev.toml"
+        text = path.read_text(encoding="utf-8").split(f"[{name}]")[0]  # the table (the last one) goes
+        path.write_text(f'{name} = "mail.example.org"\n' + text, encoding="utf-8")
+        return f"{path}:1", [f"'{name}' must be a table: [{name}]"]
+    return edit
+
+
+def _password_in_settings(root):
+    path = root / "nyhetsbrev.toml"
     path.write_text(path.read_text(encoding="utf-8") + 'password = "hemligt123"\n', encoding="utf-8")
-    result = cli("--project", repo_project, "build", "22:1")
-    line = _one_line_error(result)
-    assert "NYHETSBREV_SMTP_PASSWORD" in line
+    return str(path), ["NYHETSBREV_SMTP_PASSWORD"]
+
+
+# What goes wrong in a file -> the one line's place (file:line) and words; each by build and by check.
+ONE_LINE_ERRORS = {
+    "broken YAML front matter": _broken_yaml,
+    "unclosed front matter": _unclosed_front_matter,
+    "broken TOML settings": _broken_toml,
+    "broken TOML roster": _broken_roster,
+    "unknown setting": _unknown_setting,
+    "smtp not a table": _server_setting_not_a_table("smtp"),
+    "imap not a table": _server_setting_not_a_table("imap"),
+    "password in the settings": _password_in_settings,
+}
+
+
+@pytest.mark.parametrize("command", ["build", "check"])
+@pytest.mark.parametrize("case", ONE_LINE_ERRORS)
+def test_a_mistake_in_a_file_is_one_line_with_its_place(cli, repo_project, case, command):
+    where, words = ONE_LINE_ERRORS[case](repo_project)
+    result = cli("--project", repo_project, command, "22:1")
+    line = one_line_error(result, code=1, where=where)
+    assert all(word in line for word in words), line
     assert_nowhere("hemligt123", outputs=[result], folders=[repo_project / "build"])
-
-
-@pytest.mark.parametrize("name", ["smtp", "imap"])
-def test_a_server_setting_that_is_not_a_table_is_refused_on_its_line(cli, repo_project, name):
-    path = repo_project / "nyhetsbrev.toml"
-    text = path.read_text(encoding="utf-8").split(f"[{name}]")[0]  # the table (the last one) goes
-    path.write_text(f'{name} = "mail.example.org"\n' + text, encoding="utf-8")
-    line = _one_line_error(cli("--project", repo_project, "build", "22:1"))
-    assert f"{path}:1: '{name}' must be a table: [{name}]" in line
 
 
 def test_jinja_syntax_error_in_a_template(cli, repo_project):
@@ -88,7 +107,7 @@ def test_jinja_syntax_error_in_a_template(cli, repo_project):
     (templates / "footer.mjml.j2").write_text(
         "<mj-section>\n  <mj-column>\n    <mj-text>{% if web %}oops</mj-text>\n  </mj-column>\n</mj-section>\n",
         encoding="utf-8")
-    line = _one_line_error(cli("--project", repo_project, "build", "22:1"))
+    line = one_line_error(cli("--project", repo_project, "build", "22:1"))
     assert f"{templates / 'footer.mjml.j2'}:" in line and "template syntax error" in line
 
 
@@ -98,14 +117,14 @@ def test_missing_image_names_section_and_line(cli, repo_project):
     path.write_text(text.replace("### Summering av 2021", "![Processen](images/saknas.png)\n\n### Summering av 2021"),
                     encoding="utf-8")
     expected_line = path.read_text(encoding="utf-8").splitlines().index("![Processen](images/saknas.png)") + 1
-    line = _one_line_error(cli("--project", repo_project, "build", "22:1"))
+    line = one_line_error(cli("--project", repo_project, "build", "22:1"))
     assert f"{path}:{expected_line}" in line and "images/saknas.png" in line and "not found" in line
     assert not (repo_project / "build" / "22-1" / "email.html").exists()
 
 
 def test_not_a_project(cli, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    line = _one_line_error(cli("build", "22:1"))
+    line = one_line_error(cli("build", "22:1"))
     assert "nyhetsbrev.toml" in line and "nyhetsbrev init" in line
 
 
@@ -128,20 +147,20 @@ def test_a_failed_build_keeps_the_last_good_output(cli, repo_project):
 
 def test_a_folder_named_like_a_section(cli, repo_project):
     (repo_project / "issues" / "22-1" / "05-x.md").mkdir()
-    line = _one_line_error(cli("--project", repo_project, "check", "22:1"))
+    line = one_line_error(cli("--project", repo_project, "check", "22:1"))
     assert "05-x.md" in line and "cannot read the section" in line
 
 
 def test_brackets_in_a_message_are_printed_as_written(cli, repo_project):
     path = repo_project / "nyhetsbrev.toml"
     path.write_text(path.read_text(encoding="utf-8") + 'colour = "red"\n', encoding="utf-8")
-    line = _one_line_error(cli("--project", repo_project, "build", "22:1"))
+    line = one_line_error(cli("--project", repo_project, "build", "22:1"))
     assert "unknown setting 'colour' in [smtp]" in line
 
 
 def test_a_file_where_the_build_folder_should_be(cli, repo_project):
     (repo_project / "build").write_text("not a folder", encoding="utf-8")
-    line = _one_line_error(cli("--project", repo_project, "build", "22:1"))
+    line = one_line_error(cli("--project", repo_project, "build", "22:1"))
     assert "build" in line and "Check the path" in line
 
 
@@ -154,7 +173,7 @@ def test_an_unexpected_error_is_one_line_without_debug(runner, repo_project, mon
 
     monkeypatch.setattr(pipeline, "build", broken)
     result = runner.invoke(app, ["--project", str(repo_project), "build", "22:1"])
-    line = _one_line_error(result)
+    line = one_line_error(result)
     assert "unexpected ValueError: a bug" in line and "--debug" in line
     debug = runner.invoke(app, ["--debug", "--project", str(repo_project), "build", "22:1"])
     assert isinstance(debug.exception, ValueError)
