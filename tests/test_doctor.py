@@ -42,6 +42,15 @@ def good_zone(domain: str = DOMAIN, spf: str = "v=spf1 ip4:127.0.0.1 -all") -> Z
             .mx(domain, f"mx.{domain}"))
 
 
+@pytest.fixture(autouse=True)
+def _patient_dns(monkeypatch):
+    """The test's dnsmasq shares a busy machine with the whole suite: doctor waits up to a minute for each answer
+    here. Its own 5 s for a real resolver stays as it is (and a DNS that never answers is tested in test_doctor_dns)."""
+    from nyhetsbrev.doctor import lookup
+
+    monkeypatch.setattr(lookup, "TIMEOUT", 60.0)
+
+
 @pytest.fixture(scope="module")
 def servers(tmp_path_factory):
     """The relay (STARTTLS, login), the mailbox, serve behind TLS and the archive: everything right, for every test."""

@@ -39,8 +39,11 @@ def dns_server() -> tuple[str, int] | None:
 class Lookup:
     """Asks one resolver; each (name, type) is asked once. None from ask() is a void answer (no such name, no record)."""
 
-    def __init__(self, timeout: float = TIMEOUT) -> None:
+    def __init__(self, timeout: float | None = None) -> None:
+        """timeout: seconds for one question (TIMEOUT when not given)."""
         import dns.resolver
+
+        timeout = TIMEOUT if timeout is None else timeout
 
         server = dns_server()
         if server:
