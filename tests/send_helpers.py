@@ -142,23 +142,32 @@ def send(project: Path, lists=("politiker",), **kwargs):
     return send_issue(project, "22:1", list(lists), options=options, **kwargs)
 
 
-def stopped_midway(smtp: FaultServer, argv: list[str], signum: int, *, at: int = 20, **popen) -> tuple[int, bytes, bytes]:
-    """Start a send in its own process, send it signum while the test server holds it at message `at` (so it is
-    surely sending), then let the server go on and wait for the process: (exit status, stdout, stderr)."""
+def held_send(smtp: FaultServer, argv: list[str], stops: dict, *, env: dict | None = None,
+              **popen) -> tuple[int, bytes | str, bytes | str]:
+    """A send in its own process that the test server holds at each stop (that many messages accepted) while the
+    stop's action runs (given the process), then lets go on to the next stop; (exit status, stdout, stderr)."""
     import subprocess
 
-    smtp.hold(at)
-    process = subprocess.Popen(argv, env=dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    points = sorted(stops)
+    smtp.hold(points[0])
+    process = subprocess.Popen(argv, env=env or dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                stdin=subprocess.DEVNULL, **popen)
     try:
-        assert smtp.wait_until_held(timeout=120), "the send did not get going"
-        assert process.poll() is None  # still sending
-        process.send_signal(signum)
-        smtp.hold(None)  # the messages on the wire are answered: a stop finishes and records them
-        stdout, stderr = process.communicate(timeout=60)
+        for index, point in enumerate(points):
+            assert smtp.wait_until_held(timeout=120), process.stderr.read() if process.poll() is not None else "stuck"
+            assert process.poll() is None  # still sending
+            stops[point](process)
+            smtp.hold(points[index + 1] if index + 1 < len(points) else None)  # the messages on the wire are answered
+        stdout, stderr = process.communicate(timeout=120)
     finally:
         smtp.hold(None)
         if process.poll() is None:
             process.kill()
             process.wait()
     return process.returncode, stdout, stderr
+
+
+def stopped_midway(smtp: FaultServer, argv: list[str], signum: int, *, at: int = 20, **popen) -> tuple[int, bytes, bytes]:
+    """A send in its own process stopped by signum while the test server holds it at message `at` (so it is surely
+    sending), then let go: a stop finishes and records the messages on the wire; (exit status, stdout, stderr)."""
+    return held_send(smtp, argv, {at: lambda process: process.send_signal(signum)}, **popen)

@@ -9,7 +9,6 @@ users make them: `serve`'s one-click POST, `inbox`, `recipients unsubscribe`, `r
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
@@ -19,7 +18,7 @@ import pytest
 from nyhetsbrev.mail.dispatch import Options, in_flight_limit
 from nyhetsbrev.store import ledger, open_db
 from tests.inbox_helpers import plain_message
-from tests.send_helpers import add_people, ledger_rows, project, send, smtp  # noqa: F401  (fixtures)
+from tests.send_helpers import add_people, held_send, ledger_rows, project, send, smtp  # noqa: F401  (fixtures)
 from tests.serve_helpers import FORM, ONE_CLICK, start_serve, token_for
 
 pytestmark = pytest.mark.timeout(180)
@@ -28,13 +27,9 @@ CONNECTIONS = 2
 AHEAD = 20  # each change is for a person this far after the point: never claimed yet (in flight ≤ 3 per connection)
 
 
-def _start_send(project: Path, *extra: str) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "nyhetsbrev", "--project", str(project), "send", "22:1", "--list", "politiker", "--yes",
-         "--connections", str(CONNECTIONS), "--rate", "200/s", *extra],
-        env=dict(os.environ, COLUMNS="200"), stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
-        text=True,
-    )
+def _send_command(project: Path, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "nyhetsbrev", "--project", str(project), "send", "22:1", "--list", "politiker", "--yes",
+            "--connections", str(CONNECTIONS), "--rate", "200/s", *extra]
 
 
 def test_people_who_unsubscribe_are_forgotten_or_leave_the_list_during_a_send_get_nothing_more(project, smtp, cli,
@@ -67,24 +62,21 @@ def test_people_who_unsubscribe_are_forgotten_or_leave_the_list_during_a_send_ge
         160: (by_command("forget", "--yes"), people[160 + AHEAD]),
         200: (by_command("remove", "--list", "politiker"), people[200 + AHEAD]),
     }
-    smtp.hold(40)
-    process = _start_send(project)
-    try:
-        points = sorted(changes)
-        for index, point in enumerate(points):
-            assert smtp.wait_until_held(), process.stderr.read() if process.poll() is not None else "the send got stuck"
+    def stop_at(point: int):
+        change, person = changes[point]
+
+        def act(_process) -> None:
             assert len(smtp.received) == point
-            change, person = changes[point]
             assert person not in smtp.recipients()
             change(person)
-            smtp.hold(points[index + 1] if index + 1 < len(points) else None)  # the send goes on to the next point
-        stdout, stderr = process.communicate(timeout=120)
+        return act
+
+    try:
+        code, stdout, stderr = held_send(smtp, _send_command(project), {point: stop_at(point) for point in changes},
+                                         env=dict(os.environ, COLUMNS="200"), text=True)
     finally:
-        smtp.hold(None)
-        if process.poll() is None:
-            process.kill()
         served.stop()
-    assert process.returncode == 0, stderr
+    assert code == 0, stderr
     victims = {person for _, person in changes.values()}
     counts = Counter(smtp.recipients())
     assert not victims & set(counts), "someone who had left got the issue after all"
