@@ -31,6 +31,30 @@ def test_replies_are_classified_by_code(code, text, kind):
     assert result.policy == (code == 554)
 
 
+# (code, text, data_sent) -> (kind, code kept, reply kept, the reply as the ledger records it and the report prints it)
+EDGES = [
+    ((421, "4.3.2 bye", False), ("reconnect", 421, "4.3.2 bye", "421 4.3.2 bye")),
+    ((400, "4.0.0 wait", False), ("deferred", 400, "4.0.0 wait", "400 4.0.0 wait")),
+    ((499, "4.9.9 wait", False), ("deferred", 499, "4.9.9 wait", "499 4.9.9 wait")),
+    ((500, "5.5.0 no", False), ("failed", 500, "5.5.0 no", "500 5.5.0 no")),
+    ((599, "5.9.9 no", False), ("failed", 599, "5.9.9 no", "599 5.9.9 no")),
+    ((600, "odd", False), ("reconnect", 600, "odd", "600 odd")),
+    ((600, "odd", True), ("unknown", 600, "odd", "600 odd")),
+    ((1, "odd", True), ("unknown", 1, "odd", "1 odd")),
+    ((-1, "garbage", False), ("reconnect", None, "garbage", "garbage")),
+    ((-1, "", True), ("unknown", None, "unreadable reply", "unreadable reply")),
+    ((0, "", False), ("reconnect", None, "unreadable reply", "unreadable reply")),
+]
+
+
+@pytest.mark.parametrize(("reply", "expected"), EDGES)
+def test_every_reply_keeps_its_code_and_text_for_the_ledger(reply, expected):
+    """What a person's row says went wrong is the server's own code and words; the edges of each class hold."""
+    code, text, data_sent = reply
+    result = transport.classify(code, text, data_sent=data_sent)
+    assert (result.kind, result.code, result.reply, str(result)) == expected
+
+
 @pytest.mark.parametrize("pipelining", [True, False])
 def test_scripted_replies_on_a_live_server(pipelining):
     with FaultServer(pipelining=pipelining) as server:
