@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import mailbox
 import os
 from pathlib import Path
 
 import pytest
 
-from nyhetsbrev.inbox.classify import OTHER, UNREADABLE, classify
+from nyhetsbrev.inbox.classify import OTHER, UNREADABLE, classify, reason, unreadable
 from nyhetsbrev.inbox.run import read_inbox
 from tests.inbox_helpers import (
     TOKEN_OWNER, deliver, inbox_project, mailbox_events, plain_message, record_sent, sample, suppressed, token_for,
@@ -57,6 +58,47 @@ def test_a_nested_message_is_unreadable_not_an_error():
     verdict = classify(nested())
     assert verdict.kind == UNREADABLE and verdict.sender == "nils.nystad@example.net"
     assert verdict.subject == "Hej igen" and verdict.key == "<nested.1@example.net>"
+    assert verdict.detail == "more than 40 nested parts"
+    assert (verdict.message_id, verdict.date) == ("<nested.1@example.net>", "2022-04-05T08:00:00Z")
+
+
+def test_forty_nested_parts_are_read_and_forty_one_are_not():
+    """The limit is exact: a long thread of forwards, 40 deep, is still read and sorted."""
+    assert classify(nested(40)).kind == OTHER
+    verdict = classify(nested(41))
+    assert (verdict.kind, verdict.detail) == (UNREADABLE, "more than 40 nested parts")
+
+
+def test_many_parts_side_by_side_are_read():
+    """Fifty attachments in one multipart are not nesting: the message is read (and a request in it counts)."""
+    parts = b"".join(b'--flat\r\nContent-Type: text/plain\r\n\r\nbilaga %d\r\n' % n for n in range(50))
+    raw = (b"From: Nils Nystad <nils.nystad@example.net>\r\nTo: redaktion@example.org\r\nSubject: Bilagor\r\n"
+           b'MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="flat"\r\n\r\n' + parts + b"--flat--\r\n")
+    assert classify(raw).kind == OTHER
+
+
+@pytest.mark.parametrize(("error", "words"), [
+    (RecursionError(), "nested too deeply to read"),
+    (MemoryError(), "too large to read"),
+    (TimeoutError(), "took too long to read"),
+    (UnicodeDecodeError("utf-8", b"\xff", 0, 1, "invalid start byte"), "cannot be decoded (UnicodeDecodeError)"),
+    (LookupError("x-unknown"), "cannot be decoded (LookupError)"),
+    (ValueError("detector bug"), "cannot be read (ValueError)"),
+])
+def test_the_reason_a_message_cannot_be_read_is_said_in_words(error, words):
+    """The list of messages left for a person says why each one could not be read."""
+    assert reason(error) == words
+
+
+def test_an_unreadable_message_is_named_by_its_head_even_without_a_blank_line_or_an_id():
+    """Sender, subject and date are told from the head alone; with no Message-ID the key is the bytes' hash."""
+    raw = (b"From: Nils Nystad <nils.nystad@example.net>\r\nSubject: Hej igen\r\n"
+           b"Date: Tue, 05 Apr 2022 10:00:00 +0200\r\n")
+    verdict = unreadable(raw, "more than 40 nested parts")
+    assert (verdict.kind, verdict.sender, verdict.subject, verdict.date, verdict.message_id) == (
+        UNREADABLE, "nils.nystad@example.net", "Hej igen", "2022-04-05T08:00:00Z", None)
+    assert verdict.key == "sha256:" + hashlib.sha256(raw).hexdigest() and verdict.detail == "more than 40 nested parts"
+    assert unreadable(raw, "x", key="maildir/cur/1").key == "maildir/cur/1"
 
 
 def test_with_from_the_others_are_applied_and_the_nested_one_listed(cli, tmp_path):
@@ -136,6 +178,17 @@ def test_a_raw_8bit_subject_is_shown_decoded(cli, tmp_path, encoding):
     (folder / "r.eml").write_bytes(raw)
     result = cli("--project", project, "inbox", "--from", folder)
     assert "SV: Nyhetsbrev för Sörmland" in result.stdout and "\ufffd" not in result.stdout
+
+
+@pytest.mark.parametrize(("subject", "shown"), [
+    ("SV: =?utf-8?q?Nyhetsbrev?= för Sörmland".encode(), "SV: Nyhetsbrev för Sörmland"),
+    ("Fråga =?iso-8859-1?q?fr=E5n?= mig".encode("cp1252"), "Fråga från mig"),
+    (b"Hej \x81 d\xe5", "Hej \ufffd då"),  # 0x81 is neither UTF-8 nor Windows-1252: one replacement character
+])
+def test_raw_8bit_beside_encoded_words_is_shown_decoded_and_the_message_read(subject, shown):
+    raw = plain_message("eva@example.se", "placeholder", "En fråga.").replace(b"Subject: placeholder", b"Subject: " + subject)
+    verdict = classify(raw)
+    assert (verdict.kind, verdict.subject) == (OTHER, shown)
 
 
 def test_a_megabyte_of_html_angle_brackets_is_read_at_once():

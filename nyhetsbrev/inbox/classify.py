@@ -188,9 +188,10 @@ def _eight_bit(value: Header) -> str:
         except (UnicodeDecodeError, LookupError):
             chunks.append(chunk.decode("cp1252", "replace"))
     text = "".join(chunks)
-    if "=?" in text:  # encoded words beside the raw bytes
+    if "=?" in text:  # encoded words beside the raw bytes (decode_header gives the plain runs back as Latin-1 bytes)
         try:
-            text = str(make_header(decode_header(text)))
+            text = "".join(part.decode(charset or "raw-unicode-escape") if isinstance(part, bytes) else part
+                           for part, charset in decode_header(text))
         except (UnicodeError, LookupError, ValueError, email.errors.HeaderParseError):
             pass
     return text
