@@ -84,6 +84,32 @@ class Served:
         return code, "".join(self.output)
 
 
+class ServedHere(Served):
+    """The same service in this process: the application under the service's own waitress server (create_server,
+    AccessLog), in a thread on a free loopback port. Same requests, same answers, same database file."""
+
+    def __init__(self, root: Path) -> None:
+        from nyhetsbrev.web.unsubscribe import AccessLog, UnsubscribeApp
+        from nyhetsbrev.web.unsubscribe.server import create_server
+
+        self.app = UnsubscribeApp(root)
+        output: list[str] = []
+        self.server = create_server(AccessLog(self.app, lambda line: output.append(line + "\n")), "127.0.0.1", 0)
+        super().__init__(None, f"http://127.0.0.1:{self.server.effective_port}{self.app.path}", output)
+        self._thread = threading.Thread(target=self.server.run, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> tuple[int, str]:
+        """Close every connection from the server's own thread (its loop then ends), then its worker threads."""
+        from waitress import wasyncore
+
+        self.server.trigger.pull_trigger(lambda: wasyncore.close_all(self.server._map))
+        self._thread.join(10)
+        self.server.task_dispatcher.shutdown()
+        self.app.close()
+        return 0, "".join(self.output)
+
+
 def start_serve(root: Path, *extra: str, env: dict | None = None) -> Served:
     """Start `nyhetsbrev serve --port 0` for the project and wait for the line that names its URL."""
     environment = dict(os.environ, PYTHONUNBUFFERED="1", COLUMNS="300", **(env or {}))
@@ -154,6 +180,18 @@ def served_project(tmp_path):
     No database yet: a test that needs one adds people.
     """
     return make_project(tmp_path / "project", lists=())
+
+
+@pytest.fixture(params=["subprocess", "in-process"])
+def served_either(request, served_project):
+    """The service for served_project, run as `nyhetsbrev serve` and in this process (where a test run can follow
+    which code each request reaches); stopped after the test."""
+    from tests.send_helpers import add_people
+
+    add_people(1, ["alla"], prefix="start")  # the database must exist before serve starts
+    running = start_serve(served_project) if request.param == "subprocess" else ServedHere(served_project)
+    yield running
+    running.stop()
 
 
 @pytest.fixture
