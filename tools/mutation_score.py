@@ -2,8 +2,10 @@
 
 Reads the `.meta` files mutmut 3 writes beside each mutated copy (mutants/<path>.meta: the exit code
 of the test run of each mutant). Killed is what mutmut itself calls killed (the tests failed); a
-mutant it calls a timeout is counted apart and NOT as killed. Every other mutant (survived, no
-tests, not checked) is listed by name: `.venv/bin/mutmut show NAME` shows its change.
+mutant it calls a timeout is counted apart and NOT as killed. A survivor is equivalent (left out of
+the score) when docs/mutation.md names it with its reason, or when it only changes the letter case of
+SQL, a mail header's name or a codec's name. Every other mutant (survived, no tests, timeout) is
+listed by name: `.venv/bin/mutmut show NAME` shows its change.
 
     python -m tools.mutation_score              # the table and the surviving mutants
     python -m tools.mutation_score --diff jobs  # also the change of each survivor in modules matching 'jobs'
@@ -14,12 +16,20 @@ from __future__ import annotations
 import argparse
 import difflib
 import json
+import re
 import sys
 import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 MUTANTS = ROOT / "mutants"
+# A mutant whose only change is the letter case of SQL (SQLite reads keywords and names in any case), of a mail
+# header's or MIME parameter's name (case-insensitive in email) or of a codec's name is equivalent.
+_SQL = re.compile(r"\b(SELECT|INSERT|DELETE|UPDATE|PRAGMA|CREATE)\b", re.I)
+_CODECS = {"utf-8", "cp1252", "latin-1", "ascii", "us-ascii"}
+_MAIL_NAMES = {"message-id", "date", "from", "to", "cc", "subject", "content-type", "content-type: ",
+               "content-disposition", "name"}
+EQUIVALENT_LIST = ROOT / "docs" / "mutation.md"  # lines "- `name`: why" under "## Equivalent mutants"
 KILLED = {1, 3}          # mutmut: the tests failed (3: pytest's internal error)
 TIMEOUT = {36, 24, -24, 152, 255}
 WANTED = 0.90            # the issue's bar, per module
@@ -57,6 +67,43 @@ def _diff(path: str, name: str) -> str:
     return "\n".join(difflib.unified_diff(clean(body(original)), clean(body(function)), lineterm="", n=1))
 
 
+def _changed_lines(path: str, name: str) -> tuple[list[str], list[str]]:
+    diff = _diff(path, name).splitlines()
+    return ([line[1:] for line in diff if line.startswith("-") and not line.startswith("---")],
+            [line[1:] for line in diff if line.startswith("+") and not line.startswith("+++")])
+
+
+def _case_only(path: str, name: str) -> bool:
+    """True when the mutant changes only the letter case of SQL, a mail header or parameter name, or a codec name."""
+    try:
+        old, new = _changed_lines(path, name)
+    except (OSError, KeyError, ValueError):
+        return False
+    if not old or len(old) != len(new):
+        return False
+    for before, after in zip(old, new):
+        if before == after or before.lower() != after.lower() or len(before) != len(after):
+            return False
+        for literal in re.finditer(r'"([^"]*)"', before):
+            changed = after[literal.start(1):literal.end(1)]
+            text = literal.group(1)
+            if changed == text:
+                continue
+            mail_name = text.lower() in _MAIL_NAMES and "environ" not in before
+            if not (_SQL.search(text) or text.lower() in _CODECS or mail_name):
+                return False
+        if before.replace('"', "") == before:  # no literal at all: a name's case changed
+            return False
+    return True
+
+
+def _named_equivalents() -> set[str]:
+    """The mutants docs/mutation.md names as equivalent, each with its reason."""
+    if not EQUIVALENT_LIST.exists():
+        return set()
+    return set(re.findall(r"^- `([\w.ǁ]+__mutmut_\d+)`", EQUIVALENT_LIST.read_text("utf-8"), re.M))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Print killed/total per module, the survivors by name; exit 1 when a module is below 90 %."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -64,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     below = False
     rows, survivors = [], []
+    named = _named_equivalents()
     for path in _modules():
         meta = MUTANTS / (path + ".meta")
         if not meta.exists():
@@ -74,17 +122,20 @@ def main(argv: list[str] | None = None) -> int:
         counts: dict[str, int] = {}
         for name, code in sorted(codes.items()):
             status = _status(code)
+            if status == "survived" and (name in named or _case_only(path, name)):
+                status = "equivalent"
             counts[status] = counts.get(status, 0) + 1
-            if status not in ("killed", "not checked"):
+            if status not in ("killed", "not checked", "equivalent"):
                 survivors.append((path, name, status))
         killed, total = counts.get("killed", 0), len(codes)
         rest = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()) if s != "killed")
-        rows.append((path, killed, total, killed / total if total else 0, rest))
-        below |= not total or killed / total < WANTED or "not checked" in counts
+        counted = total - counts.get("equivalent", 0)
+        rows.append((path, killed, total, killed / counted if counted else 0, rest))
+        below |= not counted or killed / counted < WANTED or "not checked" in counts
     width = max(len(r[0]) for r in rows)
-    print(f"{'module':<{width}}  killed/total  score  not killed")
+    print(f"{'module':<{width}}  killed/total  score (equivalents left out)  not killed")
     for path, killed, total, score, rest in rows:
-        print(f"{path:<{width}}  {killed:>6}/{total:<5}  {score:>5.1%}  {rest}")
+        print(f"{path:<{width}}  {killed:>6}/{total:<5}  {score:>6.1%}                       {rest}")
     if survivors:
         print("\nNot killed (see docs/mutation.md for the equivalent ones; `.venv/bin/mutmut show NAME`):")
         for path, name, status in survivors:
