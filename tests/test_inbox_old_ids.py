@@ -45,6 +45,14 @@ def _write(folder: Path, messages: dict[str, bytes]) -> Path:
     return folder
 
 
+def _guesses() -> list[tuple[str, str]]:
+    """(address, report) of every address remembered as named beside another reader's old-style Message-ID."""
+    from tests.inbox_helpers import database
+
+    with database() as db:
+        return [tuple(row) for row in db.execute("SELECT email_key, message_key FROM mailbox_guesses")]
+
+
 def _changed_counter(n: int) -> str:
     """Her own Message-ID with the counter changed: another reader's."""
     return SENT_BEFORE[ATTACKER][1].replace(".5@", f".{n}@")
@@ -61,6 +69,8 @@ def test_a_report_with_a_changed_counter_acts_on_no_one_and_is_listed(cli, sent_
     result = cli("--project", sent_before, "inbox", "--from", folder)
     assert result.exit_code == 0, result.output
     assert suppressed() == {} and mailbox_events() == []
+    # She named her own address beside others' Message-IDs: only that is remembered (it changes no one's mail).
+    assert {who for who, _message in _guesses()} == {ATTACKER}
     report = read_inbox(sent_before, from_path=folder, dry_run=True)
     assert len(report.for_a_person) == len(forged) and not report.changes
     assert all(OLD_STYLE in outcome.note for outcome in report.for_a_person), [o.note for o in report.for_a_person]
@@ -96,3 +106,34 @@ def test_a_forwarded_address_bounce_of_an_old_issue_counts_by_the_returned_to(cl
     result = cli("--project", project, "inbox", "--from", folder)
     assert result.exit_code == 0, result.output
     assert suppressed() == {"anna.andersson@example.se": "bounced"}
+
+
+def test_trying_counters_one_by_one_with_a_readers_address_gets_one_blind_try_at_most(cli, sent_before, tmp_path):
+    """She knows Eva's address but not Eva's counter: a wrong try marks Eva, so the right one is not applied."""
+    eva = "eva@example.se"
+    tries = {f"try-{n}": bounce_for(_changed_counter(n), eva, dsn_id=f"<try.{n}@evil.example>") for n in (1, 2, 3, 4, 6)}
+    folder = _write(tmp_path / "tries", tries)
+    for _run in range(2):  # running again changes nothing more
+        result = cli("--project", sent_before, "inbox", "--from", folder)
+        assert result.exit_code == 0, result.output
+        assert suppressed() == {} and mailbox_events() == []
+        assert sorted(_guesses()) == sorted((eva, f"<try.{n}@evil.example>") for n in (1, 2, 3, 4))  # the wrong tries
+    report = read_inbox(sent_before, from_path=folder, dry_run=True)
+    [right] = [o for o in report.for_a_person if "someone may be guessing" in o.note]
+    assert "Message-ID" in right.note
+    # A real bounce for someone else still counts; one for Eva now waits for a person.
+    later = _write(tmp_path / "later", {"bertil": bounce_for(SENT_BEFORE["bertil@example.se"][1], "bertil@example.se"),
+                                        "eva": bounce_for(SENT_BEFORE[eva][1], eva)})
+    read_inbox(sent_before, from_path=later)
+    assert suppressed() == {"bertil@example.se": "bounced"}
+
+
+def test_forget_erases_what_was_remembered_about_guesses(sent_before, tmp_path):
+    from nyhetsbrev.store import forget
+    from tests.inbox_helpers import database
+
+    read_inbox(sent_before, from_path=_write(tmp_path / "try", {"try": bounce_for(_changed_counter(1), "eva@example.se")}))
+    assert [who for who, _message in _guesses()] == ["eva@example.se"]
+    with database() as db:
+        forget(db, "eva@example.se")
+    assert _guesses() == []

@@ -47,13 +47,16 @@ EXPECTED = {
     "mailbox_handled": [
         ("message_key", "TEXT", 0, 1), ("kind", "TEXT", 1, 0), ("handled_at", "TEXT", 1, 0), ("source", "TEXT", 1, 0),
     ],
+    "mailbox_guesses": [
+        ("email_key", "TEXT", 1, 1), ("message_key", "TEXT", 1, 2), ("issue", "TEXT", 0, 0), ("at", "TEXT", 1, 0),
+    ],
 }
 
 
 # Every released migration, in the order it must run; a new one is appended here and at the end of store/db.py.
 RELEASED = [
     "m001_recipients", "m002_subscription_events", "m003_suppressions", "send_ledger_v1", "m005_address_keys_idna2008",
-    "mailbox_events_v1", "send_ledger_versions_v1", "send_ledger_skipped_v1",
+    "mailbox_events_v1", "send_ledger_versions_v1", "send_ledger_skipped_v1", "mailbox_guesses_v1",
 ]
 
 
@@ -121,7 +124,7 @@ def test_an_older_database_gets_the_missing_table_and_keeps_its_people(tmp_path)
     db = store.open_db(path)
     store.add_recipient(db, "kvar@example.se", ["Styrgrupp"], details={"name": "Kvar Kvarsson"})
     # As a database from before the send ledger was released (so also before everything released after it).
-    for table in ("send_ledger", "mailbox_events", "mailbox_handled"):
+    for table in ("send_ledger", "mailbox_events", "mailbox_handled", "mailbox_guesses"):
         db.execute(f"DROP TABLE {table}")
     db.execute("DELETE FROM _sqlite_migrations WHERE id >= (SELECT id FROM _sqlite_migrations WHERE name = 'send_ledger_v1')")
     db.conn.commit()

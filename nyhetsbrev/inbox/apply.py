@@ -48,6 +48,9 @@ def apply_many(db: Database, verdicts: list[Verdict], source: str = "mailbox") -
 
     def work() -> list[Outcome]:
         outcomes = []
+        for verdict in verdicts:  # first every guess at another reader's Message-ID, whatever order they came in
+            if verdict.kind in (BOUNCE, COMPLAINT):
+                _note_guesses(db, verdict)
         for verdict in verdicts:
             if verdict.kind == UNREADABLE:
                 outcomes.append(_unreadable(db, verdict, source))
@@ -99,10 +102,30 @@ def _whom(db: Database, verdict: Verdict) -> tuple[str | None, str | None, str]:
         if not unguessable and key not in named:
             return None, None, _("it carries an old-style Message-ID (one that can be guessed from another reader's) "
                                  "and does not name that message's recipient")
+        if not unguessable and events.guessed(db, sent.email):
+            return None, None, _("it carries an old-style Message-ID, and other reports have named this address with "
+                                 "other readers' Message-IDs: someone may be guessing")
         return sent.email, sent.issue, ""
     if verdict.returned_ids:
         return None, None, _("the Message-ID it carries is not one nyhetsbrev sent")
     return None, None, _("it carries no Message-ID of a message nyhetsbrev sent")
+
+
+def _note_guesses(db: Database, verdict: Verdict) -> None:
+    """Remember each known address a report names beside another reader's old-style Message-ID.
+
+    Counter-style Message-IDs can be tried one by one with a victim's address: a wrong try marks the address, and
+    from then on no old-style report about it is applied by itself (one blind try at most, instead of as many as
+    there are readers). Recorded once per message, so running again changes nothing more.
+    """
+    named = {normalise_address(a) for a in (*verdict.recipients, *verdict.addresses) if "@" in a}
+    for message_id in verdict.returned_ids:
+        sent = events.sent_message(db, (message_id,))
+        if sent is None or is_unguessable_id(message_id):
+            continue
+        for address in named - {normalise_address(sent.email)}:
+            if events.known_address(db, address):  # a stranger's address is not kept
+                events.remember_guess(db, address, verdict.key, sent.issue)
 
 
 def _unreadable(db: Database, verdict: Verdict, source: str) -> Outcome:

@@ -98,6 +98,18 @@ def record(
     )
 
 
+def remember_guess(db: Database, address: str, message_key: str, issue: str | None) -> None:
+    """Record that a message named the address beside another reader's old-style Message-ID (once per message)."""
+    db.execute("INSERT OR IGNORE INTO mailbox_guesses (email_key, message_key, issue, at) VALUES (?, ?, ?, ?)",
+               [normalise_address(address), message_key, issue, utc_now()])
+
+
+def guessed(db: Database, address: str) -> bool:
+    """True when some message named the address beside another reader's old-style Message-ID."""
+    return db.execute("SELECT 1 FROM mailbox_guesses WHERE email_key = ? LIMIT 1",
+                      [normalise_address(address)]).fetchone() is not None
+
+
 def temporary_issues(db: Database, address: str) -> int:
     """On how many different issues the address bounced temporarily (reports naming no issue count as one)."""
     return db.execute(

@@ -168,4 +168,15 @@ MIGRATIONS: tuple[tuple[str, tuple], ...] = (
         "CREATE INDEX idx_send_ledger_due ON send_ledger(issue, state) WHERE state IN ('pending', 'deferred', 'unknown')",
         "CREATE INDEX idx_send_ledger_message_id ON send_ledger(message_id)",
     )),
+    # inbox: addresses a report named beside another reader's old counter-style Message-ID (someone trying
+    # counters with that address): old-style reports about them then wait for a person. One row per message.
+    ("mailbox_guesses_v1", (
+        """CREATE TABLE mailbox_guesses (
+            email_key TEXT NOT NULL,
+            message_key TEXT NOT NULL,
+            issue TEXT,
+            at TEXT NOT NULL,
+            PRIMARY KEY (email_key, message_key)
+        )""",
+    )),
 )
