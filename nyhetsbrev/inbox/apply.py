@@ -20,6 +20,7 @@ UNSUBSCRIBED, BOUNCED, TEMPORARY, COMPLAINT_HANDLED = N_("unsubscribed"), N_("bo
 IGNORED, PERSON, ALREADY = N_("ignored"), N_("left for a person"), N_("already handled")
 UNREAD, STILL_UNREAD = N_("unreadable"), N_("unreadable, listed before")  # left where they are, for a person
 TEMPORARY_LIMIT = 3  # temporary bounces on this many different issues suppress the address
+GUESS_NAMES = 100  # addresses of one report checked for guesses at another reader's old-style Message-ID
 
 
 @dataclass(frozen=True)
@@ -118,7 +119,7 @@ def _note_guesses(db: Database, verdict: Verdict) -> None:
     from then on no old-style report about it is applied by itself (one blind try at most, instead of as many as
     there are readers). Recorded once per message, so running again changes nothing more.
     """
-    named = {normalise_address(a) for a in (*verdict.recipients, *verdict.addresses) if "@" in a}
+    named = {normalise_address(a) for a in (*verdict.recipients, *verdict.addresses)[:GUESS_NAMES] if "@" in a}
     for message_id in verdict.returned_ids:
         sent = events.sent_message(db, (message_id,))
         if sent is None or is_unguessable_id(message_id):
