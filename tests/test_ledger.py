@@ -294,3 +294,15 @@ def test_a_claim_gives_someone_now_on_fewer_lists_the_version_for_those_or_waits
     assert checked.moved == {"bo@example.org": ("profession",)} and not checked.waiting
     assert db.execute("SELECT state, lists, version FROM send_ledger WHERE email = 'bo@example.org'").fetchone() == (
         "sending", '["profession"]', "profession")
+
+
+def test_message_ids_given_when_queued_are_kept_by_the_claim_and_by_a_later_enqueue(db):
+    given = iter(f"<q{n}@example.org>" for n in range(10))
+    ledger.enqueue(db, "22:1", entries("anna", "bo"), lambda: next(given))
+    assert [row.message_id for row in ledger.due(db, "22:1")] == ["<q0@example.org>", "<q1@example.org>"]
+    ledger.write(db, "22:1", claims=[("anna@example.org", None)])
+    ledger.write(db, "22:1", outcomes=[ledger.Outcome("anna@example.org", ledger.DEFERRED, "451 later")])
+    ledger.enqueue(db, "22:1", entries("anna", "bo", "cecilia"), lambda: next(given))
+    rows = {row.email: (row.state, row.message_id, row.attempts) for row in ledger.rows(db, "22:1")}
+    assert rows == {"anna@example.org": ("deferred", "<q0@example.org>", 1), "bo@example.org": ("pending", "<q1@example.org>", 0),
+                    "cecilia@example.org": ("pending", "<q4@example.org>", 0)}

@@ -6,7 +6,6 @@ import contextlib
 import heapq
 import os
 import queue
-import re
 import signal
 import threading
 import time
@@ -14,7 +13,7 @@ from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Callable, Mapping
 
-from . import limits, transport
+from . import limits, replies, transport
 from .jobs import Job, Reports, in_flight_limit
 from ..errors import SendError, SendPaused, TransportError
 from ..project.models import Rate, SmtpSettings
@@ -78,12 +77,6 @@ Prepare = Callable[[ledger.Row, str], tuple[str, bytes]]  # (row, message_id) ->
 def stop_signals() -> tuple[int, ...]:
     """The signals that stop a send: Ctrl-C and `kill` (SIGTERM), and on Windows Ctrl-Break (SIGBREAK) too."""
     return (signal.SIGINT, signal.SIGTERM) + ((signal.SIGBREAK,) if hasattr(signal, "SIGBREAK") else ())
-
-
-def _policy_key(result: transport.Result) -> str:
-    """A policy reply without the parts that name the recipient, to see whether rejections are identical."""
-    text = re.sub(r"<[^>]*>|\S+@\S+|\b[0-9A-Fa-f]{8,}\b", "", result.reply)
-    return f"{result.code} {' '.join(text.split())}"
 
 
 class Dispatcher:
@@ -206,7 +199,7 @@ class Dispatcher:
             self.unwritten.extend(outcomes)
             batch = self._prepare(todo) if self._can_fill(todo) else []
             if batch or not self.in_flight:
-                checked = self._write(claims=[(job.key, job.message_id) for job in batch])
+                checked = self._write(claims=[(job.key, None if job.row.message_id else job.message_id) for job in batch])
                 batch = self._sort_out(batch, checked, todo) if checked or checked.moved or checked.waiting else batch
             for job in batch:
                 self.in_flight[job.key] = job
@@ -325,7 +318,7 @@ class Dispatcher:
         """Record one reply; a run of identical policy rejections is held back until it is known whether it pauses."""
         reply = str(result) or None
         if result.policy:
-            key = _policy_key(result)
+            key = replies.policy_key(result)
             if self.paused is None and self.policy_run and self.policy_run[-1][1] != key:
                 self._settle_policy_run(ledger.FAILED)
             self.policy_run.append((job, key, result))  # once paused, every policy rejection is held as pending

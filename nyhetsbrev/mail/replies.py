@@ -52,3 +52,9 @@ def classify(code: int, text: str, *, data_sent: bool = False) -> Result:
 def is_bad_address(reply: str) -> bool:
     """True for a permanent rejection of the address itself (5.1.1 no such user, 5.1.2 no such domain, 5.1.10 null MX)."""
     return bool(re.match(r"^5\d\d 5\.1\.(1|2|3|10)\b", reply or ""))
+
+
+def policy_key(result: Result) -> str:
+    """A policy reply without the parts that name the recipient, to see whether rejections are identical."""
+    text = re.sub(r"<[^>]*>|\S+@\S+|\b[0-9A-Fa-f]{8,}\b", "", result.reply)
+    return f"{result.code} {' '.join(text.split())}"

@@ -173,7 +173,7 @@ def send(
                                   left=plan.to_send, elapsed=time.monotonic() - started)
             if confirm is not None and plan.to_send and not confirm(plan):
                 return SendReport(plan, cancelled=True, recovered=recovered, elapsed=time.monotonic() - started)
-            ledger.enqueue(db, issue_key, entries)
+            ledger.enqueue(db, issue_key, entries, ids)
             rows = [r for r in ledger.due(db, issue_key, resend_unknown=resend_unknown) if r.email_key in people]
 
             def prepare(row: ledger.Row, message_id: str) -> tuple[str, bytes]:

@@ -7,6 +7,7 @@ import dataclasses
 import functools
 import ipaddress
 import os
+import re
 import smtplib
 import socket
 import ssl
@@ -102,6 +103,14 @@ def _text(raw: bytes | str) -> str:
     if isinstance(raw, bytes):
         raw = raw.decode("utf-8", "replace")
     return " ".join(raw.split())
+
+
+_DOT_ATOM = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9.-]+")
+
+
+def _angled(address: str) -> str:
+    """smtplib.quoteaddr(address), without parsing the address when it is a plain one (as nearly all are)."""
+    return f"<{address}>" if _DOT_ATOM.fullmatch(address) else smtplib.quoteaddr(address)
 
 
 def _dot_stuffed(data: bytes) -> bytes:
@@ -286,17 +295,19 @@ class Connection:
 
     def _envelope(self, smtp: smtplib.SMTP, sender: str, recipient: str) -> tuple[int, bytes]:
         """MAIL, RCPT and DATA: the first reply that is not a go-ahead, or DATA's 354."""
-        if not smtp.has_extn("pipelining"):
-            code, text = smtp.mail(sender)
+        if not smtp.has_extn("pipelining"):  # as smtplib's mail(), rcpt() and data() send them
+            smtp.putcmd("mail", f"FROM:{_angled(sender)}")
+            code, text = smtp.getreply()
             if code != 250:
                 return code, text
-            code, text = smtp.rcpt(recipient)
+            smtp.putcmd("rcpt", f"TO:{_angled(recipient)}")
+            code, text = smtp.getreply()
             if code not in (250, 251):
                 return code, text
             smtp.putcmd("data")
             return smtp.getreply()
         # RFC 2920: the three commands in one packet, then their three replies in order.
-        smtp.send(f"MAIL FROM:{smtplib.quoteaddr(sender)}\r\nRCPT TO:{smtplib.quoteaddr(recipient)}\r\nDATA\r\n".encode("ascii"))
+        smtp.send(f"MAIL FROM:{_angled(sender)}\r\nRCPT TO:{_angled(recipient)}\r\nDATA\r\n".encode("ascii"))
         replies = [smtp.getreply()]
         if replies[0][0] == 421:
             return replies[0]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from collections import Counter
@@ -106,24 +107,30 @@ def plan(db, issue: str, entries: Iterable[Entry]) -> Plan:
     return result
 
 
-def enqueue(db, issue: str, entries: Iterable[Entry]) -> None:
+def enqueue(db, issue: str, entries: Iterable[Entry], message_ids: Callable[[], str] | None = None) -> None:
     """Add the selection as 'pending' (existing rows keep their state, skipped ones are pending again); unsent rows no
-    longer selected are dropped."""
+    longer selected are dropped.
+
+    message_ids: where each new row's Message-ID comes from, given now so that claiming a message later only changes
+    its state (a row keeps its Message-ID for every copy: retries and resends). Without it, the claim gives one.
+    """
     now = utc_now()
     entries = list(entries)
     keys = {e.email_key for e in entries}
+    new_id = message_ids or (lambda: None)
 
     def work() -> None:
         db.conn.executemany(
-            "INSERT INTO send_ledger (issue, email_key, recipient_id, email, lists, state, updated_at, version, fingerprint)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            "INSERT INTO send_ledger (issue, email_key, recipient_id, email, lists, state, updated_at, version, fingerprint,"
+            " message_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (issue, email_key) DO UPDATE SET lists = excluded.lists, recipient_id = excluded.recipient_id,"
             " version = excluded.version, fingerprint = excluded.fingerprint,"
             " state = CASE WHEN send_ledger.state = 'skipped' THEN 'pending' ELSE send_ledger.state END,"
-            " reply = CASE WHEN send_ledger.state = 'skipped' THEN NULL ELSE send_ledger.reply END"
+            " reply = CASE WHEN send_ledger.state = 'skipped' THEN NULL ELSE send_ledger.reply END,"
+            " message_id = coalesce(send_ledger.message_id, excluded.message_id)"
             " WHERE send_ledger.state IN ('pending', 'deferred', 'skipped')",
             [(issue, e.email_key, e.recipient_id, e.email, json.dumps(sorted(e.lists), ensure_ascii=False), PENDING, now,
-              e.version, e.fingerprint) for e in entries],
+              e.version, e.fingerprint, new_id()) for e in entries],
         )
         # People who left the lists or unsubscribed since the last run, and were never sent the issue.
         stale = [
@@ -176,7 +183,7 @@ Versions = Callable[[tuple[str, ...]], "tuple[str, str] | None"]  # lists -> (ve
 def write(db, issue: str, *, outcomes: Iterable[Outcome] = (), claims: Iterable[tuple[str, str]] = (),
           lists: Mapping[int, str] | Sequence[int] | None = None, versions: Versions | None = None,
           now: str | None = None) -> Checked:
-    """Record outcomes and claim rows as 'sending' (with their Message-IDs) in one committed transaction.
+    """Record outcomes and claim rows as 'sending' (with their Message-IDs, None: it has one) in one committed transaction.
 
     Outcomes are written only after the server's reply, claims before any byte of DATA goes out. With `lists` (the
     lists sent to, {id: name}), each claimed person is checked first in the same transaction: one who is suppressed
@@ -219,12 +226,16 @@ def write(db, issue: str, *, outcomes: Iterable[Outcome] = (), claims: Iterable[
                      for key, names in checked.moved.items()],
                 )
         if claims:
-            db.conn.executemany(
-                "UPDATE send_ledger SET state = ?, message_id = ?, attempts = attempts + 1, updated_at = ?"
-                " WHERE issue = ? AND email_key = ?",
-                [(SENDING, message_id, now, issue, key) for key, message_id in claims
-                 if key not in checked and key not in checked.waiting],
-            )
+            claimed = [(key, message_id) for key, message_id in claims if key not in checked and key not in checked.waiting]
+            # A row that has its Message-ID already (given as None) keeps it: its index is not touched.
+            kept = [(SENDING, now, issue, key) for key, message_id in claimed if message_id is None]
+            given = [(SENDING, message_id, now, issue, key) for key, message_id in claimed if message_id is not None]
+            if kept:
+                db.conn.executemany("UPDATE send_ledger SET state = ?, attempts = attempts + 1, updated_at = ?"
+                                    " WHERE issue = ? AND email_key = ?", kept)
+            if given:
+                db.conn.executemany("UPDATE send_ledger SET state = ?, message_id = ?, attempts = attempts + 1,"
+                                    " updated_at = ? WHERE issue = ? AND email_key = ?", given)
 
     write_retrying(db, work, patience=None)
     return checked
@@ -238,7 +249,7 @@ def _check(db, issue: str, keys: list[str], lists: Mapping[int, str] | Sequence[
     A suppression by address (unsubscribed, bounced), no membership of the lists sent to, or no ledger row at all
     (forget erases it with everything else about the person).
     """
-    names = lists if isinstance(lists, Mapping) else None
+    names = tuple(sorted(lists.items())) if isinstance(lists, Mapping) and versions is not None else None
     list_marks, key_marks = ", ".join("?" * len(lists)), ", ".join("?" * len(keys))
     found = {key: (suppressed, before, now) for key, suppressed, before, now in db.execute(
         "SELECT l.email_key,"
@@ -257,13 +268,23 @@ def _check(db, issue: str, keys: list[str], lists: Mapping[int, str] | Sequence[
             checked[key] = BOUNCED if suppressed == BOUNCED else UNSUBSCRIBED
         elif now == "[]":
             checked[key] = NOT_LISTED
-        elif names is not None and versions is not None:
-            current = tuple(sorted(names[list_id] for list_id in json.loads(now)))
-            if current != tuple(json.loads(before or "[]")):
-                if versions(current) is None:
-                    checked.waiting[key] = current
-                else:
-                    checked.moved[key] = current
+        elif names is not None:
+            current = _lists_now(before, now, names)
+            if current is not None and versions(current) is None:
+                checked.waiting[key] = current
+            elif current is not None:
+                checked.moved[key] = current
+
+
+@functools.lru_cache(maxsize=256)
+def _lists_now(before: str | None, now: str, names: tuple[tuple[int, str], ...]) -> tuple[str, ...] | None:
+    """The names of the lists `now` (JSON of list ids) when they are not those of `before` (JSON of names), else None.
+
+    Remembered: nearly everyone in a send has one of a few such pairs, and the check runs for every batch.
+    """
+    by_id = dict(names)
+    current = tuple(sorted(by_id[list_id] for list_id in json.loads(now)))
+    return None if current == tuple(json.loads(before or "[]")) else current
 
 
 def still_to_send(db, issue: str, keys: Iterable[str], lists: Mapping[int, str] | Sequence[int]) -> int:
