@@ -173,3 +173,38 @@ def test_idn_domains_go_out_in_ascii(project):
     data, _ = _personal(template, "anna@räksmörgås.se", "Anna")
     assert _parse(data)["To"].addresses[0].addr_spec == "anna@xn--rksmrgs-5wao1o.se"
     assert message.envelope_address("anna@räksmörgås.se") == "anna@xn--rksmrgs-5wao1o.se"
+
+
+def _smtp_data(data: bytes) -> bytes:
+    """What smtplib sends for a message: every line that starts with '.' gets another, then CRLF . CRLF."""
+    data = re.sub(rb"(?m)^\.", b"..", data)
+    return data + (b"" if data.endswith(b"\r\n") else b"\r\n") + b".\r\n"
+
+
+@pytest.mark.parametrize("name", [None, "Åsa Öberg", ".Punkt Först", "Anna Andersson"])
+def test_the_message_as_sent_is_the_message_dot_stuffed_as_smtplib_does_it(project, name):
+    """wire() stuffs the fixed parts once and only what is personal per message: the bytes must be exactly those of
+    stuffing the whole message, also where a line starting with a dot follows a personal part."""
+    section = project / "issues" / "22-1" / "01-inledning.md"
+    section.write_text(section.read_text(encoding="utf-8") + "\n.5 procent fler\n\n.\n\n..två\n", encoding="utf-8")
+    for audience in (frozenset({"politiker"}), frozenset()):
+        template, _ = _template(project, audience)
+        for address in ("asa.oberg@example.org", "b@example.org"):
+            token = make_token(KEY, address)
+            plain = template.personalise(address, name, message_id="<m@example.org>", token=token, date="D")
+            wired = template.wire(address, name, message_id="<m@example.org>", token=token, date="D")
+            assert wired == (plain[0], _smtp_data(plain[1]))
+            assert b"\r\n..5 procent fler" in wired[1]
+
+
+def test_dot_stuffing_across_the_joins_of_fixed_and_personal_parts(project):
+    template, _ = _template(project)
+    joined = message.MessageTemplate(
+        (b".Subject-like: a\r\n", b".after: b\r\n\r\n"), (b".top ", b"\r\n.middle", b"\r\n.end"),
+        message._encode_body(f".a\n.b\n{UNSUBSCRIBE_PLACEHOLDER}\n.c"), message._encode_body(f".{UNSUBSCRIBE_PLACEHOLDER}."),
+        template.settings, template.sender, template.domain)
+    plain = joined.personalise("a@example.org", "Åsa", message_id="<m@example.org>", token="t", date="D")
+    assert joined.wire("a@example.org", "Åsa", message_id="<m@example.org>", token="t", date="D") == (
+        plain[0], _smtp_data(plain[1]))
+    assert plain[1].startswith(b".Subject") and joined.wire("a@example.org", None, message_id="<m@example.org>",
+                                                             token="t")[1].startswith(b"..Subject")

@@ -47,20 +47,20 @@ def test_a_bug_in_a_connection_thread_stops_the_send_and_is_raised(project, smtp
     from nyhetsbrev.mail import message
 
     people = add_people(10, ["politiker"])
-    original = message.MessageTemplate.personalise
+    original = message.MessageTemplate._pieces  # what personalise() and wire() make a message of
 
-    def personalise(self, address, *args, **kwargs):
+    def pieces(self, address, *args, **kwargs):
         if address == people[4]:
             raise ValueError("a bug while making this message")
         return original(self, address, *args, **kwargs)
 
-    monkeypatch.setattr(message.MessageTemplate, "personalise", personalise)
+    monkeypatch.setattr(message.MessageTemplate, "_pieces", pieces)
     with pytest.raises(ValueError, match="a bug while making"):
         send(project, connections=2)
     rows = ledger_rows()
     assert "sending" not in {state for state, _, _ in rows.values()}  # nothing left half-way
     assert rows[people[4]][0] == "pending"  # its bytes were never made, so it never went out
-    monkeypatch.setattr(message.MessageTemplate, "personalise", original)
+    monkeypatch.setattr(message.MessageTemplate, "_pieces", original)
     rerun = send(project)
     assert rerun.recovered == 0
     assert Counter(smtp.recipients()) == Counter(people)

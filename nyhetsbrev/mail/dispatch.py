@@ -71,7 +71,8 @@ class Options:
             return DEFAULT_RETRY_BASE
 
 
-Prepare = Callable[[ledger.Row, str], tuple[str, bytes]]  # (row, message_id) -> (envelope recipient, message bytes)
+# (row, message_id) -> (envelope recipient, the message as DATA sends it: dot-stuffed, ended by CRLF . CRLF)
+Prepare = Callable[[ledger.Row, str], tuple[str, bytes]]
 
 
 def stop_signals() -> tuple[int, ...]:
@@ -389,7 +390,7 @@ class Dispatcher:
                 if not self.limiter.wait(self.stop):
                     self.results.put((job, None))  # stopped while waiting for its slot: never went out
                     continue
-                self.results.put((job, transport.deliver(conn, self.sender, job.address, job.data, self.stop)))
+                self.results.put((job, transport.deliver(conn, self.sender, job.address, job.data, self.stop, stuffed=True)))
         except Exception as exc:  # TransportError: this connection is gone; anything else is a bug that stops the send
             self.results.put((job, exc), urgent=True)
         finally:

@@ -24,6 +24,9 @@ def single_line(text: str | None) -> str:
 
 def encoded_words(text: str) -> list[str]:
     """text as RFC 2047 encoded words, split between characters so that each decodes on its own."""
+    whole = text.encode("utf-8")
+    if len(whole) <= _WORD_BYTES:  # a name, nearly always: one word, without going through it character by character
+        return [f"=?utf-8?b?{base64.b64encode(whole).decode('ascii')}?="] if whole else []
     words, chunk = [], b""
     for char in text:
         data = char.encode("utf-8")

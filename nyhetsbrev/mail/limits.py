@@ -34,9 +34,14 @@ class Clock:
             return False
         return stop.wait(seconds)
 
+    _iso: tuple[int, str] = (-1, "")  # the last second written out, and how (a send writes it for every batch)
+
     def iso(self) -> str:
-        """The wall time as the ledger writes it (UTC, ISO 8601)."""
-        return iso(self.time())
+        """The wall time as the ledger writes it (UTC, ISO 8601, to the second)."""
+        second = int(self.time())
+        if self._iso[0] != second:
+            self._iso = (second, iso(second))
+        return self._iso[1]
 
 
 SYSTEM_CLOCK = Clock()

@@ -88,9 +88,12 @@ class _Body:
 
     segments: tuple[bytes, ...]
 
-    def fill(self, encoded_value: bytes) -> bytes:
-        """The part with the value (already made by _spliced) in every place of the placeholder."""
-        return encoded_value.join(self.segments) if len(self.segments) > 1 else self.segments[0]
+    def pieces(self, encoded_value: bytes) -> list[bytes]:
+        """The part's pieces with the value (already made by _spliced) between them, in every place of the placeholder."""
+        out = [self.segments[0]]
+        for segment in self.segments[1:]:
+            out += (encoded_value, segment)
+        return out
 
 
 def _spliced(value: str) -> bytes:
@@ -110,10 +113,41 @@ class MessageTemplate:
         self.sender = sender
         self.domain = domain
         self._links = _UnsubscribeLinks(settings)
+        self._fixed: dict[int, tuple[bytes, bytes]] | None = None  # the fixed parts dot-stuffed, made by wire() once
 
     def personalise(self, address: str, name: str | None, *, message_id: str, token: str,
                     date: str | None = None) -> tuple[str, bytes]:
         """The envelope recipient and the complete message for them; SendError when address or name cannot be used."""
+        address, pieces = self._pieces(address, name, message_id=message_id, token=token, date=date)
+        return address, b"".join(pieces)
+
+    def wire(self, address: str, name: str | None, *, message_id: str, token: str,
+             date: str | None = None) -> tuple[str, bytes]:
+        """As personalise(), with the message as SMTP's DATA sends it: dot-stuffed, ended by CRLF . CRLF.
+
+        The fixed parts were stuffed once for the whole send (a style sheet has many lines that start with a dot),
+        so only what is personal is gone through for each message.
+        """
+        address, pieces = self._pieces(address, name, message_id=message_id, token=token, date=date)
+        fixed = self._fixed if self._fixed is not None else self._stuff_fixed()
+        out, line_start, tail = [], True, b""
+        for piece in pieces:
+            stuffed = fixed[id(piece)][not line_start] if id(piece) in fixed else _stuffed(piece, line_start)
+            if piece:
+                out.append(stuffed)
+                line_start, tail = piece.endswith(b"\n"), piece[-2:] if len(piece) > 1 else (tail + piece)[-2:]
+        out.append(b".\r\n" if tail == b"\r\n" else b"\r\n.\r\n")
+        return address, b"".join(out)
+
+    def _stuff_fixed(self) -> dict[int, tuple[bytes, bytes]]:
+        """Each fixed part stuffed as at the start of a line and as in the middle of one, by its identity."""
+        parts = (*self._head, *self._bodies, *self._text.segments, *self._html.segments)
+        self._fixed = {id(part): (_stuffed(part, True), _stuffed(part, False)) for part in parts}
+        return self._fixed
+
+    def _pieces(self, address: str, name: str | None, *, message_id: str, token: str,
+                date: str | None) -> tuple[str, list[bytes]]:
+        """The envelope recipient and the message's pieces in order: the fixed ones and what is personal between them."""
         address = envelope_address(address)
         to = to_header(address, name)
         https, mailto = self._links.make(token)
@@ -128,8 +162,14 @@ class MessageTemplate:
         in_html = in_text if escaped == link else _spliced(escaped)
         before, after = self._head
         top, middle, end = self._bodies
-        return address, b"".join((before, personal, after, top, self._text.fill(in_text), middle,
-                                  self._html.fill(in_html), end))
+        return address, [before, personal, after, top, *self._text.pieces(in_text), middle,
+                         *self._html.pieces(in_html), end]
+
+
+def _stuffed(piece: bytes, line_start: bool) -> bytes:
+    """piece with one more dot on each line that starts with a dot (RFC 5321 4.5.2); line_start: it begins a line."""
+    piece = piece.replace(b"\n.", b"\n..")
+    return b"." + piece if line_start and piece.startswith(b".") else piece
 
 
 _last_date: list = [0, ""]

@@ -178,7 +178,8 @@ def send(
 
             def prepare(row: ledger.Row, message_id: str) -> tuple[str, bytes]:
                 # row.lists: the lists they are on as their message was claimed, which decide the sections they get.
-                return _personal(renderer.template(renderer.audience(row.lists)), people[row.email_key][0], message_id, key)
+                return _personal(renderer.template(renderer.audience(row.lists)), people[row.email_key][0], message_id, key,
+                                 wire=True)
 
             # Each batch is checked again as it is claimed: who unsubscribes or leaves the lists meanwhile is skipped,
             # and who leaves one of several lists gets the version for the lists they are still on.
@@ -302,10 +303,12 @@ def _warnings(project: Project) -> list[str]:
     return found
 
 
-def _personal(template: message.MessageTemplate, item: dict, message_id: str, key: bytes) -> tuple[str, bytes]:
-    """The envelope recipient and the message for one person of the database."""
-    return template.personalise(item.get("email_ascii") or item["email"], item.get("name"),
-                                message_id=message_id, token=make_token(key, item["email"]))
+def _personal(template: message.MessageTemplate, item: dict, message_id: str, key: bytes,
+              wire: bool = False) -> tuple[str, bytes]:
+    """The envelope recipient and the message for one person of the database (wire: as SMTP's DATA sends it)."""
+    make = template.wire if wire else template.personalise
+    return make(item.get("email_ascii") or item["email"], item.get("name"), message_id=message_id,
+                token=make_token(key, item["email"]))
 
 
 def _send_tests(project: Project, issue: Issue, full, addresses: list[str], plan: SendPlan,

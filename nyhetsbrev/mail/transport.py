@@ -272,8 +272,11 @@ class Connection:
             hint=_("the server must present a valid certificate for {host}; for a private certificate authority set {cafile_env} to its certificate file").format(host=self.settings.host, cafile_env=CAFILE_ENV),
         )
 
-    def send(self, sender: str, recipient: str, data: bytes) -> Result:
-        """Send one pre-built message to exactly one recipient (MAIL, one RCPT, DATA); never raises for replies."""
+    def send(self, sender: str, recipient: str, data: bytes, *, stuffed: bool = False) -> Result:
+        """Send one pre-built message to exactly one recipient (MAIL, one RCPT, DATA); never raises for replies.
+
+        stuffed: data is as DATA sends it already (dot-stuffed, ended by CRLF . CRLF: MessageTemplate.wire).
+        """
         if self._smtp is None:
             self.open()
         smtp = self._smtp
@@ -282,7 +285,7 @@ class Connection:
             code, text = self._envelope(smtp, sender, recipient)
             if code != 354:
                 return self._rejected(code, text)
-            smtp.send(_dot_stuffed(data))
+            smtp.send(data if stuffed else _dot_stuffed(data))
             data_sent = True
             code, text = smtp.getreply()
         except (OSError, smtplib.SMTPException) as exc:
@@ -373,14 +376,14 @@ def _quietly_close(smtp: smtplib.SMTP) -> None:
 
 
 def deliver(conn: Connection, sender: str, recipient: str, data: bytes,
-            stop: threading.Event | None = None) -> Result:
+            stop: threading.Event | None = None, *, stuffed: bool = False) -> Result:
     """Send one message, on a new connection when the server dropped the last one before the message was complete."""
     result = None
     for attempt in range(3):
         if attempt:
             time.sleep(0.05 * (2 ** (attempt - 1)))
         _connect(conn, stop)
-        result = conn.send(sender, recipient, data)
+        result = conn.send(sender, recipient, data, stuffed=stuffed)
         if result.kind != RECONNECT:
             break
     return result
