@@ -27,7 +27,8 @@ def import_(
     lists: list[str] = LISTS_TO_ADD_TO,
     replace: bool = typer.Option(False, "--replace", help=N_(
         "Make the list hold exactly the people in the file: shows who is added, changed and taken off, then asks. "
-        "Taking someone off a list does not unsubscribe them.")),
+        "Taking someone off a list does not unsubscribe them or take them off other lists. All or nothing: a file "
+        "with a row that cannot be read, or a list that changed while you were asked, changes nothing.")),
     dry_run: bool = typer.Option(False, "--dry-run", help=N_("Show the report but write nothing.")),
     yes: bool = typer.Option(False, "--yes", "-y", help=N_("With --replace: do not ask before changing the list.")),
     allow_large_removal: bool = typer.Option(False, "--allow-large-removal", help=N_(
@@ -54,7 +55,7 @@ def import_(
             report = import_recipients(db, file, lists, dry_run=dry_run, progress=bar.show)
         _show(report, None, output, show_all, dry_run)
         return
-    from ..store.replacing import apply_replace, plan_replace
+    from ..store.replacing import apply_replace, plan_replace, problem_rows_error
 
     if len(lists) != 1:
         raise NyhetsbrevError(_("--replace takes exactly one --list"), hint=_("replace one list at a time"))
@@ -64,6 +65,8 @@ def import_(
         _show(plan.report, plan, output, show_all, dry_run)
     if dry_run:
         return
+    if plan.problem_rows:
+        raise problem_rows_error(plan)
     if plan.large_removal and not (yes and allow_large_removal):
         raise NyhetsbrevError(
             _("not replacing: the file would take {off} of the {members} people off '{name}' (more than half)").format(
@@ -108,7 +111,7 @@ def _json(report, plan) -> None:
     if plan is not None:
         data["replace"] = {"list": plan.list_name, "members_before": plan.members_before, "added": plan.added,
                            "changed": plan.changed, "taken_off": plan.taken_off_total,
-                           "taken_off_addresses": plan.taken_off}
+                           "taken_off_addresses": plan.taken_off, "problem_rows": plan.problem_rows}
     typer.echo(terminal_json(json.dumps(data, ensure_ascii=False, indent=2)))
 
 
@@ -162,3 +165,8 @@ def _print_plan(plan) -> None:
     console.print(_("Replacing list {name} ({members} now): {added} added, {changed} changed, {off} taken off. "
                     "Taken off a list is not unsubscribed: they stay on their other lists.").format(
         name=escape(plan.list_name), members=plan.members_before, added=plan.added, changed=plan.changed, off=plan.taken_off_total))
+    if plan.problem_rows:
+        console.print(ngettext(
+            "[yellow]The replace would be refused: {count} row cannot be read as a person (see the skipped rows).[/]",
+            "[yellow]The replace would be refused: {count} rows cannot be read as a person (see the skipped rows).[/]",
+            plan.problem_rows).format(count=plan.problem_rows))

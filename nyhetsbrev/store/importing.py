@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import NyhetsbrevError, StoreError
-from .recipient_files import FIELDS, FileRow, RecipientFile, open_recipient_file
+from .recipient_files import FIELDS, FileRow, open_recipient_file
 from .db import Database, database_error, utc_now, write_retrying
 from .recipients import clean_list_name
 from .suppressions import address_hasher, load_suppressed
@@ -120,20 +120,19 @@ def _attributes_json(attributes: dict[str, str]) -> str:
 
 def import_recipients(
     db: Database, path: Path, lists: list[str], *, dry_run: bool = False, progress: Progress | None = None,
-    on_row: Callable[[FileRow], None] | None = None, source: RecipientFile | None = None,
-    on_unchanged: Callable[[list[int]], None] | None = None,
+    on_skipped: Callable[[FileRow], None] | None = None, on_batch: Callable[[BatchCounts], None] | None = None,
 ) -> ImportReport:
     """Add a file's people to the named lists (created when new); skip bad, duplicate and suppressed rows.
 
     Rows are written in committed batches of BATCH; importing the same file again finishes an import that stopped.
-    on_row sees every row read (bad ones too); source, when given, is read instead of opening path;
-    on_unchanged gets the row numbers of each batch's people who are already stored as the file has them.
+    on_skipped sees every row skipped (a problem in the file, or a suppressed address); on_batch sees what each
+    batch of the other rows did (or in a dry run would do).
     """
     path = Path(path)
     names = list(dict.fromkeys(clean_list_name(n) for n in lists))
     if not names:
         raise StoreError(_("no list given"), hint=_("name the list to import into with --list NAME"))
-    source = source or open_recipient_file(path)
+    source = open_recipient_file(path)
     report = ImportReport(
         file=path, lists=names, dry_run=dry_run, columns=source.mapping, kind=source.kind,
         encoding=source.encoding, delimiter=source.delimiter, sheet=source.sheet,
@@ -147,19 +146,19 @@ def import_recipients(
         for number, row in enumerate(source.rows, start=1):
             if progress and number % PROGRESS_EVERY == 0:
                 progress(row.row, source.size_hint)
-            if on_row is not None:
-                on_row(row)
             reason = row.problem or suppressed.reason(row.email_key, hash_of)
             if reason:
+                if on_skipped is not None:
+                    on_skipped(row)
                 report.skip(row.row, row.email, reason if row.problem else _("{reason}; not added again").format(reason=reason))
                 continue
             batch.append(row)
             if len(batch) >= BATCH:
-                _write_batch(db, batch, list_ids, report, dry_run, on_unchanged)
+                _write_batch(db, batch, list_ids, report, dry_run, on_batch)
                 first_row, batch = None, []
             elif first_row is None:
                 first_row = row.row
-        _write_batch(db, batch, list_ids, report, dry_run, on_unchanged)
+        _write_batch(db, batch, list_ids, report, dry_run, on_batch)
     except (sqlite3.Error, NyhetsbrevError) as exc:
         error = database_error(exc) if isinstance(exc, sqlite3.Error) else exc
         raise _stopped(error, report, first_row) from None
@@ -204,31 +203,38 @@ def _lists(db: Database, names: list[str], report: ImportReport, dry_run: bool) 
 
 
 def _write_batch(db: Database, batch: list[FileRow], list_ids: dict[str, int], report: ImportReport,
-                 dry_run: bool, on_unchanged: Callable[[list[int]], None] | None = None) -> None:
+                 dry_run: bool, on_batch: Callable[[BatchCounts], None] | None = None) -> None:
     """Add or update one batch of good rows in one transaction (read-only in a dry run); counts into report."""
     if not batch:
         return
-    counts = write_retrying(db, lambda: _apply(db, batch, list_ids, report.file.name, dry_run), patience=PATIENCE) \
-        if not dry_run else _apply(db, batch, list_ids, report.file.name, dry_run)
-    report.imported += counts.imported
-    report.updated += counts.updated
-    report.unchanged += counts.unchanged
-    report.joined += counts.joined
-    report.changed += counts.changed
-    report.change(counts.changes)
-    if on_unchanged is not None and counts.unchanged_rows:
-        on_unchanged(counts.unchanged_rows)
+    counts = write_retrying(db, lambda: apply_batch(db, batch, list_ids, report.file.name, dry_run), patience=PATIENCE) \
+        if not dry_run else apply_batch(db, batch, list_ids, report.file.name, dry_run)
+    counts.count_into(report)
+    if on_batch is not None:
+        on_batch(counts)
 
 
 @dataclass
-class _Counts:
+class BatchCounts:
+    """What one batch did (or would do); its rows that change something, and the ids of its people already stored."""
+
     imported: int = 0
     updated: int = 0
     unchanged: int = 0
     joined: int = 0
     changed: int = 0
     changes: list[FieldChange] = field(default_factory=list)
-    unchanged_rows: list[int] = field(default_factory=list)
+    pending: list[FileRow] = field(default_factory=list)  # new people, changed fields, or a list joined
+    stored: list[int] = field(default_factory=list)
+
+    def count_into(self, report: ImportReport) -> None:
+        """Add these counts to an import's report."""
+        report.imported += self.imported
+        report.updated += self.updated
+        report.unchanged += self.unchanged
+        report.joined += self.joined
+        report.changed += self.changed
+        report.change(self.changes)
 
 
 def _field_changes(email: str, old: tuple, new: tuple, old_attributes: str, new_attributes: str) -> list[FieldChange]:
@@ -241,9 +247,9 @@ def _field_changes(email: str, old: tuple, new: tuple, old_attributes: str, new_
     return changes
 
 
-def _apply(db: Database, batch: list[FileRow], list_ids: dict[str, int], file_name: str,
-           dry_run: bool) -> _Counts:
-    """The writes for one batch, against the database as it is now, and what they change."""
+def apply_batch(db: Database, batch: list[FileRow], list_ids: dict[str, int], file_name: str,
+                dry_run: bool) -> BatchCounts:
+    """The writes for one batch of good rows, against the database as it is now (none in a dry run); what they change."""
     conn = db.conn
     now = utc_now()
     keys = json.dumps([row.email_key for row in batch], ensure_ascii=False)
@@ -262,7 +268,7 @@ def _apply(db: Database, batch: list[FileRow], list_ids: dict[str, int], file_na
     ))
     next_id = (conn.execute("SELECT max(id) FROM recipients").fetchone()[0] or 0) + 1
     writer = _Writer(db)
-    counts = _Counts()
+    counts = BatchCounts(stored=[person[0] for person in known.values()])
     for row in batch:
         fields = row.fields
         existing = known.get(row.email_key)
@@ -294,12 +300,13 @@ def _apply(db: Database, batch: list[FileRow], list_ids: dict[str, int], file_na
                 writer.members.append((recipient_id, list_id, now, f"import {file_name}"))
                 writer.events.append((recipient_id, list_id, now, file_name, row.row))
                 changed = True
+        if changed:
+            counts.pending.append(row)
         if not counted:
             if changed:
                 counts.updated += 1
             else:
                 counts.unchanged += 1
-                counts.unchanged_rows.append(row.row)
     if not dry_run:
         writer.flush()
     return counts

@@ -58,6 +58,7 @@ class FileRow:
     fields: dict[str, str] = field(default_factory=dict)
     attributes: dict[str, str] = field(default_factory=dict)
     problem: str | None = None
+    duplicate_of: int = 0  # the row of the same address earlier in the file (then problem says so)
 
 
 @dataclass
@@ -362,8 +363,13 @@ def _rows(records, headers: list[str], mapping: dict[str, int], path: Path) -> I
                 out.problem = _("'{column}' contains a line break or NUL character").format(column=column)
                 break
         raw = cells[email_at] if email_at < width else ""
-        if out.problem:
+        if out.problem:  # skipped; a good address still gets its key, so a --replace knows whose row it is
             out.email = raw.replace("\r", "\\r").replace("\n", "\\n").replace("\x00", "\\0")
+            if not _FORBIDDEN.search(raw):
+                try:
+                    _as_given, out.email_key, _ascii = check_address(_ANGLE.sub(r"\2", raw))
+                except ValueError:
+                    pass
             yield out
             continue
         display = ""
@@ -391,5 +397,5 @@ def _rows(records, headers: list[str], mapping: dict[str, int], path: Path) -> I
                 out.attributes[header] = cells[index]
         first = seen.setdefault(out.email_key, number)
         if first != number:
-            out.problem = _("duplicate of row {row}").format(row=first)
+            out.problem, out.duplicate_of = _("duplicate of row {row}").format(row=first), first
         yield out

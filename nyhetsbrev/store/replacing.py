@@ -3,27 +3,39 @@
 Taking someone off a list only ends that membership: they are not unsubscribed, stay on their other lists, and
 keep their consent history (a 'removed' event is added to it). People who unsubscribed or bounced get no mail
 whatever a list holds; a replace leaves their memberships as they are (an export leaves them out too).
+
+The change is one transaction: a replace that stops (a crash, a full disk, Ctrl-C) leaves the list as it was. It does
+what the plan showed or nothing: when the people it would take off are not the ones shown (someone joined the list
+while the question waited), it refuses. A file with a row that cannot be read as a person (a bad address, a line
+break in a cell) changes nothing either: the list would not hold exactly the file's people, and a wrong file must
+not change a list by accident. Such a row's address, when it is good, still counts as in the file.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import marshal
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import StoreError
-from ..i18n import _
+from ..i18n import _, ngettext
 from .db import Database, database_error, utc_now, write_retrying
-from .importing import BATCH, PATIENCE, ImportReport, Progress, import_recipients
-from .recipient_files import FileRow, RecipientFile
-from .recipients import clean_list_name
+from .importing import BATCH, PATIENCE, BatchCounts, ImportReport, Progress, apply_batch, import_recipients
+from .recipient_files import FileRow
+from .recipients import clean_list_name, list_ids
+from .suppressions import address_hasher, load_suppressed
 
 TAKEN_OFF_KEPT = 1000  # addresses kept for the report; the rest are only counted
-# The file's rows as the plan read and checked them: the change writes these (the file is read once, and what is
-# done is what was shown), and everyone on the list whose address is not among them is taken off.
-FILE_ROWS = "temp.replace_file_rows"
+# The ids of the file's people already stored (of skipped rows too): everyone else on the list is taken off.
+FILE_PEOPLE = "temp.replace_file_people"
+TAKEN_OFF = "temp.replace_taken_off"  # who the change takes off, found once inside its transaction
+# The rows that change something (new people, changed fields, joining the list), as the plan read and checked them:
+# the change writes these (the file is read once, and what is done is what was shown).
+PENDING = "temp.replace_pending_rows"
 
 
 @dataclass
@@ -35,6 +47,8 @@ class ReplacePlan:
     members_before: int = 0
     taken_off: list[str] = field(default_factory=list)  # the first TAKEN_OFF_KEPT, by address
     taken_off_total: int = 0
+    taken_off_digest: str = ""  # of everyone taken off: the change refuses when it would take off others
+    problem_rows: int = 0  # rows that cannot be read as a person (duplicates are not counted)
 
     @property
     def added(self) -> int:
@@ -55,76 +69,120 @@ class ReplacePlan:
 def plan_replace(db: Database, path: Path, list_name: str, *, progress: Progress | None = None) -> ReplacePlan:
     """What replacing the list's members with the file's people would do; writes nothing to the database."""
     name = _one_list(list_name)
-    rows = _RowStore(db)
-    report = import_recipients(db, path, [name], dry_run=True, progress=progress, on_row=rows.add,
-                               on_unchanged=rows.unchanged)
+    rows = _FileStore(db)
+    report = import_recipients(db, path, [name], dry_run=True, progress=progress, on_skipped=rows.skipped,
+                               on_batch=rows.batch)
     rows.flush()
-    return _with_taken_off(db, ReplacePlan(report, name))
+    plan = ReplacePlan(report, name, problem_rows=rows.problems)
+    list_id = _list_id(db, name)
+    if list_id is not None:
+        plan.members_before, plan.taken_off_total, plan.taken_off_digest, plan.taken_off = _taken_off_now(db, list_id)
+    return plan
+
+
+def problem_rows_error(plan: ReplacePlan) -> StoreError:
+    """The one-line refusal of a replace from a file with rows that cannot be read as a person."""
+    return StoreError(
+        ngettext("not replacing: {count} row of the file cannot be read as a person (see the skipped rows), so the "
+                 "list would not hold exactly the file's people; nothing was changed",
+                 "not replacing: {count} rows of the file cannot be read as a person (see the skipped rows), so the "
+                 "list would not hold exactly the file's people; nothing was changed",
+                 plan.problem_rows).format(count=plan.problem_rows),
+        path=plan.report.file, hint=_("correct or delete those rows in the file and run the same command again"))
 
 
 def apply_replace(db: Database, plan: ReplacePlan, *, progress: Progress | None = None) -> ReplacePlan:
-    """Write the planned rows into the list, then take off the list everyone not among them; what was done."""
-    name, path = plan.list_name, plan.report.file
-    last = db.execute(f"SELECT max(row) FROM {FILE_ROWS}").fetchone()[0] or 0
-    source = RecipientFile(path=path, kind=plan.report.kind, columns=list(plan.report.columns.values()),
-                           mapping=plan.report.columns, header_row=0, size_hint=last, rows=_stored_rows(db),
-                           encoding=plan.report.encoding, delimiter=plan.report.delimiter, sheet=plan.report.sheet)
-    report = import_recipients(db, path, [name], progress=progress, source=source)
-    report.unchanged += db.execute(f"SELECT count(*) FROM {FILE_ROWS} WHERE same").fetchone()[0]
-    done = _with_taken_off(db, ReplacePlan(report, name))
-    list_id = _list_id(db, name)
-    if list_id is None or not done.taken_off_total:
-        return done
-    source = f"replace {Path(path).name}"
+    """Write the planned rows into the list and take off the list everyone not in the file, in one transaction."""
+    if plan.problem_rows:
+        raise problem_rows_error(plan)
     try:
-        while write_retrying(db, lambda: _take_off_batch(db, list_id, source), patience=PATIENCE):
-            pass
+        return write_retrying(db, lambda: _replace(db, plan, progress), patience=PATIENCE)
     except sqlite3.Error as exc:
-        raise database_error(exc) from None
-    return done
+        error = database_error(exc)
+        error.what = _("{what}; nothing was changed").format(what=error.what.rstrip("."))
+        raise error from None
 
 
-class _RowStore:
-    """Collects the rows read into FILE_ROWS (a temporary table: memory stays flat for a large file)."""
+def _replace(db: Database, plan: ReplacePlan, progress: Progress | None) -> ReplacePlan:
+    """The change, inside the write transaction: refused when the list changed since the plan was made."""
+    name, old = plan.list_name, plan.report
+    list_id = _list_id(db, name)
+    members, total, digest, _shown = _taken_off_now(db, list_id, keep=0) if list_id else (0, 0, "", [])
+    if (total, digest) != (plan.taken_off_total, plan.taken_off_digest):
+        raise StoreError(
+            _("not replacing: list '{name}' changed while the plan was shown: {now} people would be taken off, "
+              "not the {shown} shown; nothing was changed").format(name=name, now=total, shown=plan.taken_off_total),
+            path=old.file, hint=_("run the same command again to see the new plan"))
+    report = ImportReport(file=old.file, lists=[name], columns=old.columns, kind=old.kind, encoding=old.encoding,
+                          delimiter=old.delimiter, sheet=old.sheet, unchanged=old.unchanged,
+                          lists_created=[] if list_id else [name])
+    report.skipped, report.skipped_total = list(old.skipped), old.skipped_total
+    ids = list_ids(db, [name], create=True)
+    suppressed, hash_of = load_suppressed(db), address_hasher(db)
+    done = 0
+    for page in _pending_pages(db):
+        good = []
+        for row in page:  # someone who unsubscribed while the question waited is not added again
+            reason = suppressed.reason(row.email_key, hash_of)
+            if reason:
+                report.skip(row.row, row.email, _("{reason}; not added again").format(reason=reason))
+            else:
+                good.append(row)
+        apply_batch(db, good, ids, old.file.name, dry_run=False).count_into(report)
+        done += len(page)
+        if progress:
+            progress(done, plan.report.imported + plan.report.updated)
+    result = ReplacePlan(report, name, members_before=members, taken_off=plan.taken_off, taken_off_digest=digest)
+    if list_id:
+        result.taken_off_total = _take_off(db, list_id, f"replace {Path(old.file).name}")
+    return result
+
+
+class _FileStore:
+    """Keeps who is in the file and the pending rows in temporary tables (memory stays flat for a large file)."""
 
     def __init__(self, db: Database) -> None:
-        self.conn, self.pending = db.conn, []
-        self.conn.execute(f"CREATE TABLE IF NOT EXISTS {FILE_ROWS} (row INTEGER PRIMARY KEY, email TEXT,"
-                          " email_key TEXT, email_ascii TEXT, fields TEXT, attributes TEXT, problem TEXT, same INTEGER DEFAULT 0)")
-        self.conn.execute(f"CREATE INDEX IF NOT EXISTS {FILE_ROWS}_key ON replace_file_rows (email_key)")
-        self.conn.execute(f"DELETE FROM {FILE_ROWS}")
-        self.conn.commit()  # only the temporary table was written: the database's own lock is not held
+        self.conn, self.keys, self.problems = db.conn, [], 0
+        self.conn.execute(f"CREATE TABLE IF NOT EXISTS {FILE_PEOPLE} (id INTEGER PRIMARY KEY)")
+        self.conn.execute(f"CREATE TABLE IF NOT EXISTS {PENDING} (row INTEGER PRIMARY KEY, email TEXT, email_key TEXT,"
+                          " email_ascii TEXT, cells BLOB)")  # cells: marshal of (fields, attributes), read back only here
+        self.conn.execute(f"CREATE TABLE IF NOT EXISTS {TAKEN_OFF} (id INTEGER PRIMARY KEY, email_key TEXT, email TEXT)")
+        for table in (FILE_PEOPLE, PENDING, TAKEN_OFF):
+            self.conn.execute(f"DELETE FROM {table}")
+        self.conn.commit()  # only temporary tables were written: the database's own lock is not held
 
-    def add(self, row: FileRow) -> None:
-        self.pending.append((row.row, row.email, row.email_key, row.email_ascii, json.dumps(row.fields, ensure_ascii=False),
-                             json.dumps(row.attributes, ensure_ascii=False), row.problem))
-        if len(self.pending) >= BATCH:
-            self.flush()
+    def skipped(self, row: FileRow) -> None:
+        """A skipped row: its person, when stored, stays on the list; a problem other than a duplicate is counted."""
+        if row.email_key:
+            self.keys.append((row.email_key,))
+            if len(self.keys) >= BATCH:
+                self.flush()
+        if row.problem and not row.duplicate_of:
+            self.problems += 1
 
-    def unchanged(self, rows: list[int]) -> None:
-        """Mark rows whose people are stored as the file has them: the change passes them over."""
-        self.flush()
-        self.conn.execute(f"UPDATE {FILE_ROWS} SET same = 1 WHERE row IN (SELECT value FROM json_each(?))", [json.dumps(rows)])
+    def batch(self, counts: BatchCounts) -> None:
+        """Note a batch's people already stored, and keep its rows that change something for the change to write."""
+        self.conn.execute(f"INSERT OR IGNORE INTO {FILE_PEOPLE} SELECT value FROM json_each(?)", [json.dumps(counts.stored)])
+        self.conn.executemany(f"INSERT INTO {PENDING} VALUES (?, ?, ?, ?, ?)", (
+            (r.row, r.email, r.email_key, r.email_ascii, marshal.dumps((r.fields, r.attributes))) for r in counts.pending))
         self.conn.commit()
 
     def flush(self) -> None:
-        self.conn.executemany(f"INSERT INTO {FILE_ROWS} (row, email, email_key, email_ascii, fields, attributes, problem)"
-                              " VALUES (?, ?, ?, ?, ?, ?, ?)", self.pending)
+        self.conn.executemany(f"INSERT OR IGNORE INTO {FILE_PEOPLE} SELECT id FROM recipients WHERE email_key = ?",
+                              self.keys)
         self.conn.commit()
-        self.pending = []
+        self.keys = []
 
 
-def _stored_rows(db: Database) -> Iterator[FileRow]:
-    """The rows in FILE_ROWS, in file order, a page at a time (no statement stays open across the import's commits)."""
+def _pending_pages(db: Database) -> Iterator[list[FileRow]]:
+    """The pending rows in file order, a page of BATCH at a time."""
     after = 0
     while True:
-        page = db.execute(f"SELECT row, email, email_key, email_ascii, fields, attributes, problem FROM {FILE_ROWS}"
-                          " WHERE row > ? AND NOT same ORDER BY row LIMIT ?", [after, BATCH]).fetchall()
+        page = db.execute(f"SELECT row, email, email_key, email_ascii, cells FROM {PENDING}"
+                          " WHERE row > ? ORDER BY row LIMIT ?", [after, BATCH]).fetchall()
         if not page:
             return
-        for row, email, key, ascii_, fields, attributes, problem in page:
-            yield FileRow(row=row, email=email, email_key=key, email_ascii=ascii_, fields=json.loads(fields),
-                          attributes=json.loads(attributes), problem=problem)
+        yield [FileRow(row, email, key, ascii_, *marshal.loads(cells)) for row, email, key, ascii_, cells in page]
         after = page[-1][0]
 
 
@@ -140,35 +198,31 @@ def _list_id(db: Database, name: str) -> int | None:
     return row[0] if row else None
 
 
-_ACTIVE = ("FROM memberships m JOIN recipients r ON r.id = m.recipient_id WHERE m.list_id = ?"
-           " AND r.email_key NOT IN (SELECT email_key FROM suppressions WHERE email_key IS NOT NULL)")
-_NOT_IN_FILE = f"{_ACTIVE} AND r.email_key NOT IN (SELECT email_key FROM {FILE_ROWS})"
+# People who unsubscribed or bounced: a replace leaves their memberships as they are.
+_SUPPRESSED = "(SELECT r.id FROM suppressions s JOIN recipients r ON r.email_key = s.email_key)"
 
 
-def _with_taken_off(db: Database, plan: ReplacePlan) -> ReplacePlan:
-    """The plan with the list's size and the members whose address is not among the file's (FILE_ROWS)."""
-    list_id = _list_id(db, plan.list_name)
-    if list_id is None:
-        return plan
-    plan.members_before = db.execute(f"SELECT count(*) {_ACTIVE}", [list_id]).fetchone()[0]
-    plan.taken_off_total = db.execute(f"SELECT count(*) {_NOT_IN_FILE}", [list_id]).fetchone()[0]
-    plan.taken_off = [row[0] for row in db.execute(
-        f"SELECT r.email {_NOT_IN_FILE} ORDER BY r.email_key LIMIT ?", [list_id, TAKEN_OFF_KEPT])]
-    if plan.report.dry_run:
-        return plan
-    # After the import the file's people are all members: the size before is the members kept plus those taken off.
-    plan.members_before = plan.members_before - plan.added
-    return plan
+def _taken_off_now(db: Database, list_id: int, keep: int = TAKEN_OFF_KEPT) -> tuple[int, int, str, list[str]]:
+    """The list's active members, how many of them the file takes off (into TAKEN_OFF), a digest of their
+    addresses, and the first `keep` of them."""
+    members = db.execute(f"SELECT count(*) FROM memberships WHERE list_id = ? AND recipient_id NOT IN {_SUPPRESSED}",
+                         [list_id]).fetchone()[0]
+    db.execute(f"DELETE FROM {TAKEN_OFF}")
+    db.execute(f"INSERT INTO {TAKEN_OFF} SELECT r.id, r.email_key, r.email FROM memberships m JOIN recipients r"
+               f" ON r.id = m.recipient_id WHERE m.list_id = ? AND m.recipient_id NOT IN (SELECT id FROM {FILE_PEOPLE})"
+               f" AND m.recipient_id NOT IN {_SUPPRESSED}", [list_id])
+    digest, total, shown = hashlib.sha256(), 0, []
+    for key, email in db.execute(f"SELECT email_key, email FROM {TAKEN_OFF} ORDER BY email_key"):
+        digest.update(key.encode() + b"\n")
+        total += 1
+        if len(shown) < keep:
+            shown.append(email)
+    return members, total, digest.hexdigest(), shown
 
 
-def _take_off_batch(db: Database, list_id: int, source: str) -> int:
-    """End up to BATCH memberships of people not in the file, each with a 'removed' event; how many."""
-    ids = [row[0] for row in db.execute(f"SELECT m.recipient_id {_NOT_IN_FILE} LIMIT ?", [list_id, BATCH])]
-    if not ids:
-        return 0
-    now = utc_now()
-    db.conn.executemany("DELETE FROM memberships WHERE recipient_id = ? AND list_id = ?", [(i, list_id) for i in ids])
-    db.conn.executemany(
-        "INSERT INTO subscription_events (recipient_id, list_id, event, at, source) VALUES (?, ?, 'removed', ?, ?)",
-        [(i, list_id, now, source) for i in ids])
-    return len(ids)
+def _take_off(db: Database, list_id: int, source: str) -> int:
+    """End the memberships of the people in TAKEN_OFF, each with a 'removed' event; how many."""
+    db.execute(f"INSERT INTO subscription_events (recipient_id, list_id, event, at, source)"
+               f" SELECT id, ?, 'removed', ?, ? FROM {TAKEN_OFF} ORDER BY id", [list_id, utc_now(), source])
+    return db.execute(f"DELETE FROM memberships WHERE list_id = ? AND recipient_id IN (SELECT id FROM {TAKEN_OFF})",
+                      [list_id]).rowcount
