@@ -9,6 +9,7 @@ import json
 import os
 from pathlib import Path
 
+import pytest
 from openpyxl import load_workbook
 
 from nyhetsbrev import store
@@ -159,14 +160,21 @@ def test_export_csv_is_what_swedish_excel_opens_and_imports_back_unchanged(cli, 
     assert store.find_recipient(_db(), "elin@example.org")["name"] == '=HYPERLINK("x")'
 
 
-def test_export_xlsx_opens_with_openpyxl_and_imports_back_unchanged(cli, tmp_path):
+@pytest.mark.parametrize(("language", "headers"), [
+    ("en", ["E-mail", "Name", "Organisation", "Municipality", "Title"]),
+    ("sv", ["E-post", "Namn", "Organisation", "Kommun", "Titel"]),
+])
+def test_export_xlsx_opens_with_openpyxl_and_imports_back_unchanged(cli, tmp_path, monkeypatch, language, headers):
     _round_trip_people(cli, tmp_path)
     out = tmp_path / "politiker.xlsx"
+    monkeypatch.setenv("NYHETSBREV_LANGUAGE", language)
     assert cli("recipients", "export", "--list", "politiker", "-o", out).exit_code == 0
+    monkeypatch.setenv("NYHETSBREV_LANGUAGE", "sv" if language == "en" else "en")  # read back in the other language
     sheet = load_workbook(out).active
     rows = [[c.value for c in row] for row in sheet.iter_rows()]
-    assert rows[0] == ["E-mail", "Name", "Organisation", "Municipality", "Title"]
+    assert rows[0] == headers
     elin = next(r for r in rows if r[0] == "elin@example.org")
     assert elin[1] == '=HYPERLINK("x")' and sheet.cell(row=rows.index(elin) + 1, column=2).data_type == "s"
-    result = cli("recipients", "import", out, "--list", "politiker", "--replace", "--dry-run")
-    assert "0 added, 0 changed, 0 taken off" in result.stdout, result.stdout
+    result = cli("recipients", "import", out, "--list", "politiker", "--replace", "--dry-run", "--format", "json")
+    report = json.loads(result.stdout)["replace"]
+    assert (report["added"], report["changed"], report["taken_off"]) == (0, 0, 0), result.stdout
