@@ -75,6 +75,14 @@ def cli(runner):
     return invoke
 
 
+def ctrl_c_as_in_a_terminal() -> None:
+    """preexec_fn for a child that a test stops with SIGINT: Ctrl-C acts as it does in a terminal, also when the test
+    run itself was started in the background (a shell then passes SIGINT on ignored, and Python keeps it ignored)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def require_program(path: str | None, what: str, env_var: str, package: str) -> str:
     """The path of a real part the test needs; skip with one line when absent, fail when `env_var` is set (CI)."""
     if path:

@@ -23,7 +23,7 @@ from nyhetsbrev.project.models import IssueId
 from nyhetsbrev.web.preview.builds import (
     PREVIEW_UNSUBSCRIBE_URL, PREVIEW_WEB_URL, TEXT_UNSUBSCRIBE_LINK, TEXT_WEB_LINK, make_build, strip_preview_additions,
 )
-from tests.fixtures import one_line_error
+from tests.fixtures import ctrl_c_as_in_a_terminal, one_line_error
 from tests.preview_helpers import (  # noqa: F401  (preview is a fixture)
     FIRST_WORDS, SECTION, TIMELINE, break_front_matter, get, preview, replace_in, state, wait_for_epoch_after,
 )
@@ -262,7 +262,7 @@ def test_cli_serves_and_stops_cleanly_on_ctrl_c(repo_project):
     process = subprocess.Popen(
         [sys.executable, "-m", "nyhetsbrev", "--project", str(repo_project), "preview", "22:1", "--no-open",
          "--port", str(port)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, preexec_fn=ctrl_c_as_in_a_terminal,
     )
     try:
         line = process.stdout.readline()

@@ -12,6 +12,7 @@ from collections import Counter
 import pytest
 
 from nyhetsbrev.mail.dispatch import in_flight_limit
+from tests.fixtures import ctrl_c_as_in_a_terminal
 from tests.send_helpers import add_people, ledger_rows, project, send, smtp, stopped_midway  # noqa: F401  (fixtures)
 
 pytestmark = [pytest.mark.timeout(90), pytest.mark.skipif(os.name != "posix", reason="needs SIGKILL")]
@@ -27,11 +28,7 @@ def _send_command(project, *extra: str) -> list[str]:
 
 def _start_send(project, *extra: str) -> subprocess.Popen:
     return subprocess.Popen(_send_command(project, *extra), env=dict(os.environ), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, preexec_fn=_default_sigint)
-
-
-def _default_sigint() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_DFL)  # a test runner started in the background passes SIGINT on ignored
+                            stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, preexec_fn=ctrl_c_as_in_a_terminal)
 
 
 def test_sigkill_in_the_middle_then_rerun_loses_nobody(project, smtp):
@@ -100,7 +97,7 @@ def test_a_second_send_while_one_runs_is_refused_and_a_dead_holder_is_taken_over
 def test_ctrl_c_stops_cleanly_and_the_rerun_finishes_without_duplicates(project, smtp, stop):
     people = add_people(400, ["politiker"])
     smtp.delay = 0.01  # once let go, the send is still under way when the signal is handled
-    code, stdout, stderr = stopped_midway(smtp, _send_command(project), stop, preexec_fn=_default_sigint)
+    code, stdout, stderr = stopped_midway(smtp, _send_command(project), stop, preexec_fn=ctrl_c_as_in_a_terminal)
     assert code == 130 and b"stopped" in stderr and b"Traceback" not in stderr, (stdout, stderr)
     states = Counter(state for state, _, _ in ledger_rows().values())
     assert states["sending"] == 0 and states["unknown"] == 0  # messages on the wire were finished and recorded
