@@ -12,6 +12,8 @@ from .app import app, console, escape, project_root, terminal_json
 
 
 class Format(str, enum.Enum):
+    """What --format writes: lines for a person, or JSON for a script."""
+
     text = "text"
     json = "json"
 

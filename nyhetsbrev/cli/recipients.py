@@ -32,6 +32,8 @@ WORDS = {"added": N_("added"), "updated": N_("updated"), "unchanged": N_("unchan
 
 
 class Format(str, Enum):
+    """What --format writes: a table for a person, CSV or JSON for a spreadsheet or a script."""
+
     table = "table"
     csv = "csv"
     json = "json"

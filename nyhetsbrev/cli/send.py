@@ -12,7 +12,7 @@ import typer
 from rich.table import Table
 
 from ..errors import NyhetsbrevError, SendError, SendInterrupted
-from ..i18n import N_, _, ngettext
+from ..i18n import N_, _, group_digits, ngettext
 from .app import app, confirm, console, err_console, escape, project_root
 from .progress import Bar
 
@@ -222,7 +222,7 @@ def _plan_limits(table: Table, plan) -> None:
     """The rate and daily limit the send keeps, and how long it will take: why a big send takes its time."""
     from ..mail.limits import describe_duration, local_time
 
-    a_day = _("{limit} a day").format(limit=f"{plan.daily_limit:,}".replace(",", " ")) if plan.daily_limit else ""
+    a_day = _("{limit} a day").format(limit=group_digits(plan.daily_limit)) if plan.daily_limit else ""
     kept = [f"{plan.rate_text}" if plan.rate_text else "", a_day]
     if any(kept):
         why = f" ({escape(_(plan.limits_from))})" if plan.limits_from else ""

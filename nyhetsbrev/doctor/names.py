@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from email.utils import parseaddr
 
-from ..project.config import OFFICE365_HOST
+from ..project.config import is_office365_host
 from ..project.models import Settings
 
 OFFICE365_SPF = "spf.protection.outlook.com"
@@ -31,7 +31,7 @@ _psl = None
 
 def is_office365(settings: Settings) -> bool:
     """True when the relay is Microsoft 365's (smtp.office365.com)."""
-    return (settings.smtp.host or "").lower().rstrip(".") == OFFICE365_HOST
+    return is_office365_host(settings.smtp.host)
 
 
 def tags(text: str) -> dict[str, str]:

@@ -37,6 +37,13 @@ RATE_UNITS = {"s": 1.0, "sec": 1.0, "min": 60.0, "h": 3600.0}
 OFFICE365_HOST = "smtp.office365.com"
 OFFICE365_RATE = "30/min"
 OFFICE365_DAILY_LIMIT = 10_000
+
+
+def is_office365_host(host: str | None) -> bool:
+    """True for Microsoft 365's relay, smtp.office365.com (in any case, with or without the final dot)."""
+    return (host or "").lower().rstrip(".") == OFFICE365_HOST
+
+
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _DOMAIN = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9-]{1,63}\.)+[A-Za-z]{2,63}$")
 _IMAP_KEYS = {"host", "port", "security", "username", "auth", "tenant", "client_id", "folder", "processed_folder",
@@ -200,7 +207,7 @@ def _smtp_settings(table: dict[str, Any], check: TableChecker) -> SmtpSettings:
     daily_limit = check.number(table, "daily_limit", low=DAILY_LIMITS[0], high=DAILY_LIMITS[1], whole=True,
                                where=in_smtp, example="daily_limit = 10000")
     limits_from = None
-    if host and host.lower().rstrip(".") == OFFICE365_HOST and (rate_text is None or daily_limit is None):
+    if is_office365_host(host) and (rate_text is None or daily_limit is None):
         limits_from = N_("Microsoft 365's limits for smtp.office365.com")  # translated where shown
         rate_text = rate_text or OFFICE365_RATE
         daily_limit = daily_limit or OFFICE365_DAILY_LIMIT

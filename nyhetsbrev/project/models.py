@@ -187,15 +187,6 @@ class Roster:
 
 
 @dataclass(frozen=True)
-class TimelineStep:
-    """One step of a timeline section."""
-
-    title: str
-    html: str
-    text: str
-
-
-@dataclass(frozen=True)
 class Section:
     """One Markdown file of an issue."""
 

@@ -13,9 +13,6 @@ from ..errors import ContentError, StoreError
 from ..project.models import BuildResult, Issue, IssueId, Problem, Project, Rendered
 from ..i18n import _, ngettext
 
-OUTPUT_FILES = ("email.html", "email.txt", "web.html")
-
-
 def load(root: Path, issue_id: IssueId | str) -> tuple[Project, Issue]:
     """Read the project at root and one of its issues."""
     if not isinstance(issue_id, IssueId):

@@ -14,7 +14,7 @@ from typing import Iterable
 from urllib.parse import unquote
 
 from ..errors import ImageError
-from ..i18n import N_, _
+from ..i18n import N_, _, group_digits
 from ..project.models import EmailImage
 from ..writer import write_bytes
 
@@ -231,17 +231,12 @@ def _within_budget(image, path: Path) -> None:
     pixels = image.width * image.height
     if pixels * cost > DECODE_BUDGET:
         most = DECODE_BUDGET // cost / 1e6
-        size = f"{_grouped(image.width)} × {_grouped(image.height)}"
+        size = f"{group_digits(image.width)} × {group_digits(image.height)}"
         raise ImageError(
             _("the image is {size} pixels, too large to read safely (at most about {most} megapixels for this "
               "kind of image)").format(size=size, most=f"{most:.0f}"), path=path,
             hint=_("export it at most 4000 px wide as JPEG"),
         )
-
-
-def _grouped(number: int) -> str:
-    """13370 → '13 370' (digits grouped in threes, as Swedish writes them)."""
-    return f"{number:,}".replace(",", " ")
 
 
 def _open_heif(path: Path) -> None:
