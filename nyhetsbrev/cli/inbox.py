@@ -62,40 +62,61 @@ class _Bar(Bar):
 
 
 def _show(report) -> None:
+    """What an inbox run did (or would do), what it left for a person, what it could not read, and the counts."""
+    if report.changes:
+        _show_changes(report)
+    if report.for_a_person:
+        _show_for_a_person(report)
+    if report.unreadable:
+        _show_unreadable(report)
+    _show_counts(report)
+
+
+def _show_changes(report) -> None:
+    table = Table(Column(_("address"), no_wrap=True), _("would be done") if report.dry_run else _("done"), _("why"),
+                  _("message date"), title=_("Changes"), title_justify="left")
+    for outcome in report.changes[:SHOWN]:
+        table.add_row(escape(outcome.address), _(outcome.action), escape(_short(outcome.note)), (outcome.verdict.date or "")[:10])
+    console.print(table)
+    if len(report.changes) > SHOWN:
+        console.print(_("… and {value} more (see 'nyhetsbrev recipients export ADDRESS').").format(value=len(report.changes) - SHOWN))
+
+
+def _show_for_a_person(report) -> None:
+    """The messages left for a person, and the commands that would apply what they ask (run by nobody)."""
+    table = Table(Column(_("from"), no_wrap=True), _("subject"), _("date"), _("why"), title=_("Left for a person (unread, where they were)"),
+                  title_justify="left")
+    for outcome in report.for_a_person[:SHOWN]:
+        v = outcome.verdict
+        table.add_row(escape(v.sender or "?"), escape(v.subject or _("(no subject)")), (v.date or "")[:10], escape(outcome.note))
+    console.print(table)
+    if len(report.for_a_person) > SHOWN:
+        console.print(_("… and {value} more messages for a person.").format(value=len(report.for_a_person) - SHOWN))
+    commands = [o.command for o in report.for_a_person[:SHOWN] if o.command]
+    if commands:
+        console.print(_("Read each message first: these commands would apply what it asks (nothing was done):"))
+        for command in dict.fromkeys(commands):
+            console.print(f"  {escape(command)}")
+
+
+def _show_unreadable(report) -> None:
+    from ..inbox.apply import STILL_UNREAD
+
+    console.print(_("Could not be read (left where they were, for a person):"))
+    for outcome in report.unreadable[:SHOWN]:
+        v = outcome.verdict
+        said = ", ".join(p for p in (v.sender and _("from {sender}").format(sender=v.sender), v.subject and f"'{v.subject}'",
+                                     (v.date or "")[:10]) if p)
+        again = " " + _("(listed before)") if outcome.action == STILL_UNREAD else ""
+        console.print(f"  {escape(said + ': ' if said else '')}{escape(outcome.note)}{again}")
+
+
+def _show_counts(report) -> None:
+    """The count of each kind of message, and what became of the unreadable and the handled ones."""
     from ..inbox.apply import (
         ALREADY, BOUNCED, COMPLAINT_HANDLED, IGNORED, PERSON, STILL_UNREAD, TEMPORARY, UNREAD, UNSUBSCRIBED,
     )
 
-    if report.changes:
-        table = Table(Column(_("address"), no_wrap=True), _("would be done") if report.dry_run else _("done"), _("why"),
-                      _("message date"), title=_("Changes"), title_justify="left")
-        for outcome in report.changes[:SHOWN]:
-            table.add_row(escape(outcome.address), _(outcome.action), escape(_short(outcome.note)), (outcome.verdict.date or "")[:10])
-        console.print(table)
-        if len(report.changes) > SHOWN:
-            console.print(_("… and {value} more (see 'nyhetsbrev recipients export ADDRESS').").format(value=len(report.changes) - SHOWN))
-    if report.for_a_person:
-        table = Table(Column(_("from"), no_wrap=True), _("subject"), _("date"), _("why"), title=_("Left for a person (unread, where they were)"),
-                      title_justify="left")
-        for outcome in report.for_a_person[:SHOWN]:
-            v = outcome.verdict
-            table.add_row(escape(v.sender or "?"), escape(v.subject or _("(no subject)")), (v.date or "")[:10], escape(outcome.note))
-        console.print(table)
-        if len(report.for_a_person) > SHOWN:
-            console.print(_("… and {value} more messages for a person.").format(value=len(report.for_a_person) - SHOWN))
-        commands = [o.command for o in report.for_a_person[:SHOWN] if o.command]
-        if commands:
-            console.print(_("Read each message first: these commands would apply what it asks (nothing was done):"))
-            for command in dict.fromkeys(commands):
-                console.print(f"  {escape(command)}")
-    if report.unreadable:
-        console.print(_("Could not be read (left where they were, for a person):"))
-        for outcome in report.unreadable[:SHOWN]:
-            v = outcome.verdict
-            said = ", ".join(p for p in (v.sender and _("from {sender}").format(sender=v.sender), v.subject and f"'{v.subject}'",
-                                         (v.date or "")[:10]) if p)
-            again = " " + _("(listed before)") if outcome.action == STILL_UNREAD else ""
-            console.print(f"  {escape(said + ': ' if said else '')}{escape(outcome.note)}{again}")
     columns = [UNSUBSCRIBED, BOUNCED, TEMPORARY, COMPLAINT_HANDLED, IGNORED, PERSON, ALREADY]
     unread = report.counts.get(UNREAD, 0) + report.counts.get(STILL_UNREAD, 0)
     summary = Table(*(_(c) for c in columns), _("unreadable"), title=_("Read {source}").format(source=escape(report.source)), title_justify="left")
