@@ -10,6 +10,7 @@ from rich.table import Column, Table
 from .app import app, console, err_console, escape, project_root
 from .progress import Bar
 from ..i18n import N_, _, ngettext
+from ..project.front_matter import shorten
 
 SHOWN = 50
 NEEDS_A_PERSON = 3  # exit status: a message could not be read and waits for a person
@@ -76,7 +77,7 @@ def _show_changes(report) -> None:
     table = Table(Column(_("address"), no_wrap=True), _("would be done") if report.dry_run else _("done"), _("why"),
                   _("message date"), title=_("Changes"), title_justify="left")
     for outcome in report.changes[:SHOWN]:
-        table.add_row(escape(outcome.address), _(outcome.action), escape(_short(outcome.note)), (outcome.verdict.date or "")[:10])
+        table.add_row(escape(outcome.address), _(outcome.action), escape(shorten(outcome.note, 90)), (outcome.verdict.date or "")[:10])
     console.print(table)
     if len(report.changes) > SHOWN:
         console.print(_("… and {value} more (see 'nyhetsbrev recipients export ADDRESS').").format(value=len(report.changes) - SHOWN))
@@ -141,7 +142,3 @@ def _show_counts(report) -> None:
             console.print(ngettext("{count} handled message flagged as read and handled (the server cannot move).",
                                    "{count} handled messages flagged as read and handled (the server cannot move).",
                                    report.set_aside).format(count=report.set_aside))
-
-
-def _short(text: str, limit: int = 90) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"

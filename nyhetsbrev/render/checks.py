@@ -10,6 +10,7 @@ from urllib.parse import unquote
 from . import images as image_step, markdown
 from ..i18n import _
 from ..project.headers import text_problem
+from ..project.front_matter import shorten
 from ..project.toml_file import line_in_file
 from ..project.models import TEXT_PLACEHOLDER, Issue, Problem, Rendered
 
@@ -140,9 +141,9 @@ def _literal_message(text: str) -> str:
     return message.format(markdown=_shorten(text))
 
 
-def _shorten(text: str, limit: int = 70) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+def _shorten(text: str) -> str:
+    """The Markdown left as text on one line, cut to fit in a message."""
+    return shorten(" ".join(text.split()), 70)
 
 
 def _close_file_name(folder: Path, target: Path) -> str | None:
