@@ -128,12 +128,16 @@ def test_trying_counters_one_by_one_with_a_readers_address_gets_one_blind_try_at
     assert suppressed() == {"bertil@example.se": "bounced"}
 
 
-def test_forget_erases_what_was_remembered_about_guesses(sent_before, tmp_path):
+def test_what_was_remembered_about_guesses_is_in_the_export_and_forget_erases_it(sent_before, tmp_path):
     from nyhetsbrev.store import forget
     from tests.inbox_helpers import database
 
     read_inbox(sent_before, from_path=_write(tmp_path / "try", {"try": bounce_for(_changed_counter(1), "eva@example.se")}))
     assert [who for who, _message in _guesses()] == ["eva@example.se"]
     with database() as db:
+        from nyhetsbrev.store import export_person
+
+        [kept] = export_person(db, "eva@example.se")["mailbox_guesses"]  # what is kept about her, in her export
+        assert kept["issue"] == "22:1" and kept["message_id"].startswith("<dsn.")
         forget(db, "eva@example.se")
     assert _guesses() == []

@@ -110,6 +110,17 @@ def guessed(db: Database, address: str) -> bool:
                       [normalise_address(address)]).fetchone() is not None
 
 
+def guesses_of(db: Database, address: str) -> list[dict[str, Any]]:
+    """Every report that named the address beside another reader's old-style Message-ID (for the GDPR export)."""
+    return [
+        {"message_id": message_key, "issue": issue, "at": at}
+        for message_key, issue, at in db.execute(
+            "SELECT message_key, issue, at FROM mailbox_guesses WHERE email_key = ? ORDER BY at, message_key",
+            [normalise_address(address)],
+        )
+    ]
+
+
 def temporary_issues(db: Database, address: str) -> int:
     """On how many different issues the address bounced temporarily (reports naming no issue count as one)."""
     return db.execute(

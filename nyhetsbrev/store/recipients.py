@@ -15,7 +15,7 @@ from .recipient_files import FIELDS, check_address
 from .tokens import address_hash, find_tokens, normalise_address, verify_token
 from ..writer import write_text
 from .db import Database, utc_now, write_lock
-from .mailbox_events import events_of
+from .mailbox_events import events_of, guesses_of
 from .suppressions import address_hasher, is_suppressed, lift, load_suppressed, signing_key, suppress
 from ..i18n import N_, _
 
@@ -291,6 +291,7 @@ def export_person(db: Database, address: str) -> dict[str, Any]:
             )
         ]
     person["mailbox"] = events_of(db, key)  # unsubscribes, bounces and complaints read by `inbox`
+    person["mailbox_guesses"] = guesses_of(db, key)  # reports that named them beside another reader's Message-ID
     hashed = address_hash(signing_key(db), key)
     person["suppressions"] = [
         {"reason": reason, "at": at, "source": source, "detail": detail}
