@@ -347,6 +347,136 @@ def test_a_lock_held_too_long_gets_503_try_again_and_saves_nothing(served_projec
     another_writer.let_go()
     application.close()
     assert statuses == ["503 Service Unavailable"]
+    assert environ["nyhetsbrev.note"] == "not saved: StoreError"  # its name only: the message could hold the address
     assert dict(sent_headers)["Retry-After"] == str(unsubscribe_app.RETRY_AFTER)
     assert "Försök igen om en liten stund".encode() in body and b"redaktion@example.org" in body
     assert suppression(anna) is None
+
+
+def _wsgi(app, method: str = "POST", query: str = "", body: bytes = b"", **environ_extra) -> tuple[str, dict, bytes, dict]:
+    """One request straight to the application: status line, headers, body and the environ it saw (its log note)."""
+    from io import BytesIO
+    from wsgiref.util import setup_testing_defaults
+
+    environ = {"REQUEST_METHOD": method, "SCRIPT_NAME": "", "PATH_INFO": "/avregistrera", "QUERY_STRING": query,
+               "CONTENT_TYPE": "application/x-www-form-urlencoded", "CONTENT_LENGTH": str(len(body)),
+               "wsgi.input": BytesIO(body)}
+    environ.update(environ_extra)
+    setup_testing_defaults(environ)
+    sent: dict = {}
+
+    def start_response(status, headers, exc_info=None):
+        sent["status"], sent["headers"] = status, headers
+
+    answer = b"".join(app(environ, start_response))
+    return sent["status"], dict(sent["headers"]), answer, environ
+
+
+def test_what_a_mail_client_or_a_site_sends_reaches_the_right_person(served_project):
+    """The token and the one-click field are found wherever RFC 8058 lets them be: in the link, in a form body,
+    in multipart/form-data written in any letter case; a byte that is not UTF-8 does not lose the request."""
+    from nyhetsbrev.web.unsubscribe import UnsubscribeApp
+
+    people = add_people(5, ["politiker"], prefix="anna")
+    app = UnsubscribeApp(served_project)
+    try:
+        status, _, _, _ = _wsgi(app, body=f"token={token_for(people[0])}&{ONE_CLICK}".encode())
+        assert status == "200 OK" and events(people[0])[-1] == ("unsubscribed", "one-click")
+
+        boundary = "----nyhetsbrev7f3a"
+        multipart = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"token\"\r\n\r\n{token_for(people[1])}\r\n"
+                     f"--{boundary}\r\nContent-Disposition: form-data; name=\"List-Unsubscribe\"\r\n\r\nOne-Click\r\n"
+                     f"--{boundary}--\r\n").encode()
+        status, _, _, _ = _wsgi(app, body=multipart, CONTENT_TYPE=f"Multipart/Form-Data; boundary=\"{boundary}\"")
+        assert status == "200 OK" and events(people[1])[-1] == ("unsubscribed", "one-click")
+
+        status, _, _, _ = _wsgi(app, query=f"token={token_for(people[2])}", body=b"x=\xff&" + ONE_CLICK.encode())
+        assert status == "200 OK" and events(people[2])[-1] == ("unsubscribed", "one-click")
+
+        status, _, _, _ = _wsgi(app, query=f"token={token_for(people[3])}", body=b"confirm=yes",
+                                SCRIPT_NAME="/avregistrera", PATH_INFO="")  # a site that mounts it at the path
+        assert status == "200 OK" and events(people[3])[-1] == ("unsubscribed", "web")
+
+        status, _, _, _ = _wsgi(app, query=f"token={token_for(people[4])}", CONTENT_LENGTH="not a number",
+                                **{"wsgi.input": None})
+        assert status == "200 OK" and events(people[4])[-1] == ("unsubscribed", "web")
+    finally:
+        app.close()
+
+
+def test_the_answers_carry_exact_lengths_allow_and_no_body_for_head(served_project):
+    from nyhetsbrev.web.unsubscribe import UnsubscribeApp
+
+    (anna,) = add_people(1, ["politiker"], prefix="anna")
+    app = UnsubscribeApp(served_project)
+    link = f"token={token_for(anna)}"
+    try:
+        status, headers, body, _ = _wsgi(app, "GET", link)
+        assert status == "200 OK" and headers["Content-Length"] == str(len(body)) and body
+        assert "Allow" not in headers and "Retry-After" not in headers
+        status, head_headers, head_body, _ = _wsgi(app, "HEAD", link)
+        assert (status, head_body, head_headers["Content-Length"]) == ("200 OK", b"", str(len(body)))
+        status, headers, body, _ = _wsgi(app, "PUT", link)
+        assert (status, headers["Allow"]) == ("405 Method Not Allowed", "GET, HEAD, POST")
+        assert headers["Content-Length"] == str(len(body))
+        for method in ("head", "get", "post"):  # methods are case-sensitive (RFC 9110)
+            assert _wsgi(app, method, link)[0] == "405 Method Not Allowed"
+        assert _wsgi(app, "POST", link, body=b"a=" + b"b" * 4094)[0] == "200 OK"  # 4096 bytes: read
+        assert _wsgi(app, "POST", link, body=b"a=" + b"b" * 4095)[0] == "413 Content Too Large"
+        assert _wsgi(app, "GET", "", PATH_INFO="/avregistrera/")[0] == "400 Bad Request"
+        assert _wsgi(app, "GET", link, PATH_INFO="/")[0] == "404 Not Found"
+    finally:
+        app.close()
+    assert suppression(anna) == "unsubscribed"  # by the 4096-byte POST: the others could not
+
+
+def test_a_request_that_breaks_gets_the_error_page_and_a_log_note_without_the_request(served_project):
+    from nyhetsbrev.web.unsubscribe import UnsubscribeApp
+
+    class Broken:
+        def read(self, size=-1):
+            raise OSError("the connection broke")
+
+    (anna,) = add_people(1, ["politiker"], prefix="anna")
+    app = UnsubscribeApp(served_project)
+    try:
+        status, headers, body, environ = _wsgi(app, query=f"token={token_for(anna)}", CONTENT_LENGTH="10",
+                                               **{"wsgi.input": Broken()})
+    finally:
+        app.close()
+    assert status == "500 Internal Server Error" and headers["Content-Length"] == str(len(body))
+    assert environ["nyhetsbrev.note"] == "unexpected OSError"
+    assert suppression(anna) is None
+
+
+@pytest.mark.parametrize(("url", "path"), [
+    (None, "/avregistrera"), ("", "/avregistrera"), ("https://www.example.org", "/"), ("https://www.example.org/", "/"),
+    ("https://www.example.org/nyhetsbrev/avsluta/", "/nyhetsbrev/avsluta"), ("https://example.org/%C3%A5ngra", "/ångra"),
+])
+def test_the_service_answers_on_the_path_of_the_unsubscribe_url(url, path):
+    from nyhetsbrev.web.unsubscribe.app import served_path
+
+    assert served_path(url) == path
+
+
+def test_the_app_opens_the_database_it_is_given_and_never_creates_one(served_project, tmp_path):
+    from nyhetsbrev.errors import NyhetsbrevError
+    from nyhetsbrev.web.unsubscribe import UnsubscribeApp
+    from tests.serve_helpers import open_database
+
+    (anna,) = add_people(1, ["politiker"], prefix="anna")
+    missing = tmp_path / "elsewhere" / "nyhetsbrev.db"
+    missing.parent.mkdir()
+    with pytest.raises(NyhetsbrevError):
+        UnsubscribeApp(served_project, db_path=missing)
+    assert list(missing.parent.iterdir()) == []
+    db = open_database()
+    real = Path(db.execute("PRAGMA database_list").fetchone()[2])
+    db.close()
+    app = UnsubscribeApp(served_project, db_path=real)
+    try:
+        assert app.db_path == real
+        assert _wsgi(app, query=f"token={token_for(anna)}", body=ONE_CLICK.encode())[0] == "200 OK"
+    finally:
+        app.close()
+    assert suppression(anna) == "unsubscribed"
