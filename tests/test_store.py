@@ -198,7 +198,9 @@ def test_forget_leaves_only_the_keyed_hash(db, tmp_path):
                [recipient_id])
     result = store.forget(db, target.upper())
     assert result.clean
-    assert result.rows["later_feature"] == 2 and result.rows["recipients"] == 1
+    # What `recipients forget` reports erased: every row about the person, table by table.
+    assert result.rows == {"later_feature": 2, "memberships": 1, "subscription_events": 3, "recipients": 1,
+                           "suppressions": 2}
     text = all_text_in_db(db).casefold()
     for needle in ("erik.öberg", "erik", "öberg", "barn- och utbildning", "gnesta"):
         assert needle not in text
@@ -207,8 +209,8 @@ def test_forget_leaves_only_the_keyed_hash(db, tmp_path):
         assert form.encode("utf-8") not in raw, form
     key = load_or_create_key(db_path.with_suffix(".key"))
     hashed = address_hash(key, target)
-    assert db.execute("SELECT reason, email_key, detail, address_hash FROM suppressions").fetchall() == [
-        ("forgotten", None, None, hashed)
+    assert db.execute("SELECT reason, email_key, detail, address_hash, source FROM suppressions").fetchall() == [
+        ("forgotten", None, None, hashed, "cli")
     ]
     assert hashed.encode() in raw
     assert db.execute("SELECT count(*) FROM later_feature").fetchone()[0] == 1
@@ -218,6 +220,28 @@ def test_forget_leaves_only_the_keyed_hash(db, tmp_path):
     assert report.unchanged == 4
     person = store.export_person(db, target)
     assert person["recipient"] is None and [s["reason"] for s in person["suppressions"]] == ["forgotten"]
+
+
+def test_forget_refuses_what_is_not_an_address_and_erases_nothing(db):
+    store.add_recipient(db, "ola@example.se", ["A"])
+    with pytest.raises(StoreError) as refused:
+        store.forget(db, "ola")
+    assert str(refused.value).startswith("'ola' is not an e-mail address")
+    assert refused.value.hint == "give the whole address, name@example.se"
+    assert store.find_recipient(db, "ola@example.se") is not None and _counts(db)["suppressions"] == 0
+
+
+def test_forget_erases_the_ascii_form_of_an_international_address(db):
+    """A later table that wrote the address as the mail server saw it (xn--…) is erased too."""
+    store.add_recipient(db, "Asa@Bäckebo.example.se", ["A"])
+    row = db.execute("SELECT email, email_ascii FROM recipients").fetchone()
+    assert row[1] and row[1] != row[0]
+    db.execute("CREATE TABLE later_feature (note TEXT)")
+    db.execute("INSERT INTO later_feature VALUES (?), ('other')", [f"bounce for <{row[1]}>"])
+    result = store.forget(db, "asa@bäckebo.example.se", source="inbox")
+    assert result.rows["later_feature"] == 1 and result.rows["recipients"] == 1
+    assert db.execute("SELECT note FROM later_feature").fetchall() == [("other",)]
+    assert db.execute("SELECT source FROM suppressions").fetchall() == [("inbox",)]
 
 
 def test_forget_then_resubscribe_on_request(db, tmp_path):
