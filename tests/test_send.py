@@ -413,3 +413,43 @@ def test_the_personal_unsubscribe_token_works_with_recipients_unsubscribe(projec
 
     send_issue(project, "22:2", ["politiker"], options=Options(retry_base=0.05))
     assert sorted(smtp.recipients()) == sorted([people[0], people[2]])
+
+
+def test_the_connections_reports_wake_the_send_once_per_batch_and_lose_none():
+    """Reports from the connection threads: nothing is lost between put and take, an urgent report (a failure the
+    send must act on) wakes it at once, and a batch wakes it when the count it waits for is in."""
+    import threading
+
+    from nyhetsbrev.mail.jobs import Reports, in_flight_limit
+
+    reports = Reports()
+    reports.put("a")
+    assert reports.ready.is_set()  # nothing asked for yet: the first report wakes
+    assert reports.take(1, timeout=60) == ["a"] and reports.take(0, timeout=60) == []
+    reports.put("b")
+    started = threading.Event()
+
+    def put_later():
+        started.wait(60)
+        for item in ("c", "d"):
+            reports.put(item)
+
+    helper = threading.Thread(target=put_later)
+    helper.start()
+    reports.ready.clear()
+    started.set()
+    assert reports.take(3, timeout=60) == ["b", "c", "d"]  # waits for the batch of three, then hands over all
+    helper.join()
+    assert reports.wake_at == 1 and not reports.items
+    waiting = threading.Thread(target=lambda: taken.append(reports.take(5, timeout=60)))
+    taken: list = []
+    waiting.start()
+    while reports.wake_at != 5:  # the take is waiting for five
+        threading.Event().wait(0.01)
+    reports.put("e")
+    assert not reports.ready.is_set()  # one of five: no wake yet
+    reports.put("f", urgent=True)
+    waiting.join(60)
+    assert taken == [["e", "f"]]  # woken early by the urgent one: what is in is taken
+    # At most three messages per live connection are claimed and unanswered: what a crash can leave 'unknown'.
+    assert [in_flight_limit(n) for n in (1, 4)] == [3, 12]
