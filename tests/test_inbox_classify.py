@@ -116,9 +116,10 @@ def test_auto_submitted_no_is_a_person():
 
 def test_a_success_report_is_ignored_and_a_delay_is_temporary():
     delivered = bounce_for("<x@example.org>", "a@example.se", status="2.0.0", action="delivered")
-    assert _classify(delivered).kind == AUTO_REPLY
+    assert (_classify(delivered).kind, _classify(delivered).detail) == (AUTO_REPLY, "delivery report without failures")
     delayed = _classify(bounce_for("<x@example.org>", "a@example.se", status="4.4.1", action="delayed"))
     assert delayed.kind == BOUNCE and not delayed.permanent and delayed.addresses == ("a@example.se",)
+    assert delayed.detail == "4.4.1 451 4.4.1 try again later"  # what the inbox report shows for the person
 
 
 def test_a_read_receipt_is_ignored():
@@ -133,9 +134,17 @@ def test_a_read_receipt_is_ignored():
     assert _classify(raw).kind == AUTO_REPLY
 
 
-def test_feedback_that_is_not_abuse_is_not_a_complaint():
-    raw = (SAMPLES / "arf-abuse.eml").read_bytes().replace(b"Feedback-Type: abuse", b"Feedback-Type: not-spam")
-    assert _classify(raw).kind == AUTO_REPLY
+@pytest.mark.parametrize(("feedback", "kind", "detail"), [
+    (b"Feedback-Type: not-spam", AUTO_REPLY, "feedback report 'not-spam' (not a complaint)"),
+    (b"X-No-Feedback-Type: x", AUTO_REPLY, "feedback report 'unknown' (not a complaint)"),
+    (b"Feedback-Type: abuse", COMPLAINT, "feedback report: abuse"),
+    (b"Feedback-Type: fraud", COMPLAINT, "feedback report: fraud"),
+])
+def test_feedback_that_is_not_abuse_or_fraud_is_not_a_complaint(feedback, kind, detail):
+    """Only abuse and fraud reports unsubscribe the person; the others are listed with their type."""
+    raw = (SAMPLES / "arf-abuse.eml").read_bytes().replace(b"Feedback-Type: abuse", feedback)
+    verdict = _classify(raw)
+    assert (verdict.kind, verdict.detail) == (kind, detail)
 
 
 def test_a_message_without_message_id_gets_a_stable_key():
