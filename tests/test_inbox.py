@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import mailbox
 import os
@@ -386,3 +387,68 @@ def test_an_html_only_mail_asking_in_words_is_left_for_a_person_with_the_command
     report = read_inbox(sent, from_path=_one(tmp_path / "html", raw))
     assert suppressed() == {}
     assert [o.command for o in report.for_a_person] == [f"nyhetsbrev recipients unsubscribe -- {TOKEN_OWNER}"]
+
+
+def test_each_report_leads_to_the_right_outcome_with_words_a_person_can_check(tmp_path):
+    """apply() on real-shaped reports: who is bounced, who complained, what is counted toward the temporary limit,
+    and what is left for a person, each with the note the inbox report shows."""
+    from nyhetsbrev.inbox.apply import BOUNCED, COMPLAINT_HANDLED, IGNORED, PERSON, TEMPORARY, apply
+    from nyhetsbrev.inbox.classify import classify
+    from nyhetsbrev.store import forget
+    from tests.inbox_helpers import SAMPLES, bounce_for, db, record_sent
+
+    inbox_project(tmp_path / "project")
+    erik, per = "erik.oberg@kommun.example.se", "per.nilsson@example.org"
+    record_sent({erik: ("22:1", "<22-1.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.1@example.org>"),
+                 per: ("22:1", "<22-1.bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb.2@example.org>"),
+                 "karin.lund@example.se": ("22:1", "<k1@example.org>"), "gone@example.se": ("22:1", "<g1@example.org>")})
+    record_sent({"karin.lund@example.se": ("22:2", "<k2@example.org>")})
+    record_sent({"karin.lund@example.se": ("22:3", "<k3@example.org>")})
+    handle = db()
+    try:
+        bounce = classify(bounce_for("<22-1.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.1@example.org>", erik, dsn_id="<b1@x>"))
+        outcome = apply(handle, bounce)
+        assert (outcome.action, outcome.address, outcome.note, outcome.verdict) == (
+            BOUNCED, erik, "5.1.1 550 5.1.1 User unknown", bounce)
+
+        notes = []
+        for n, message_id in enumerate(("<k1@example.org>", "<k2@example.org>", "<k3@example.org>"), 1):
+            delayed = classify(bounce_for(message_id, "karin.lund@example.se", status="4.4.1", action="delayed",
+                                          dsn_id=f"<d{n}@x>"))
+            outcome = apply(handle, delayed)
+            notes.append((outcome.action, outcome.address, outcome.note))
+        assert notes == [
+            (TEMPORARY, "karin.lund@example.se", "4.4.1 451 4.4.1 try again later (1 of 3 issues)"),
+            (TEMPORARY, "karin.lund@example.se", "4.4.1 451 4.4.1 try again later (2 of 3 issues)"),
+            (BOUNCED, "karin.lund@example.se", "temporary failures on 3 different issues"),
+        ]
+        assert handle.execute("SELECT reason, detail FROM suppressions WHERE email_key = ?",
+                              ["karin.lund@example.se"]).fetchone() == (
+            "bounced", "temporary failures on 3 different issues (last: message <d3@x>)")
+
+        arf = (SAMPLES / "arf-abuse.eml").read_bytes().replace(
+            b"<22-1.5f3a9c0d2e4b6a18.8@example.org>", b"<22-1.bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb.2@example.org>")
+        complaint = classify(arf)
+        outcome = apply(handle, complaint)
+        assert (outcome.action, outcome.address, outcome.note) == (COMPLAINT_HANDLED, per, "feedback report: abuse")
+        assert handle.execute("SELECT event, issue FROM mailbox_events WHERE email_key = ?", [per]).fetchall() == [
+            ("complained", "22:1")]
+
+        forget(handle, "gone@example.se")
+        for raw in (bounce_for("<g1@example.org>", "gone@example.se", dsn_id="<g-b@x>"),
+                    arf.replace(per.encode(), b"gone@example.se").replace(b"<22-1.bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb.2@example.org>", b"<g1@example.org>")
+                    .replace(b"Message-ID: <", b"Message-ID: <g-")):
+            verdict = classify(raw)
+            outcome = apply(handle, verdict)
+            assert (outcome.action, outcome.note, outcome.verdict) == (IGNORED, "about a forgotten person", verdict)
+
+        many = [f"p{n}@example.se" for n in range(4)]
+        for count, listed in ((0, "no one"), (3, "p0@example.se, p1@example.se, p2@example.se"),
+                              (4, "p0@example.se, p1@example.se, p2@example.se …")):
+            verdict = classify(bounce_for("<never-sent@example.org>", "x@example.se", dsn_id=f"<n{count}@x>"))
+            verdict = dataclasses.replace(verdict, addresses=tuple(many[:count]))
+            outcome = apply(handle, verdict)
+            assert outcome.action == PERSON
+            assert outcome.note.startswith(f"a bounce naming {listed}, not applied: "), outcome.note
+    finally:
+        handle.close()
