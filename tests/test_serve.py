@@ -353,6 +353,9 @@ def test_a_lock_held_too_long_gets_503_try_again_and_saves_nothing(served_projec
     assert suppression(anna) is None
 
 
+ABSENT = object()
+
+
 def _wsgi(app, method: str = "POST", query: str = "", body: bytes = b"", **environ_extra) -> tuple[str, dict, bytes, dict]:
     """One request straight to the application: status line, headers, body and the environ it saw (its log note)."""
     from io import BytesIO
@@ -362,6 +365,8 @@ def _wsgi(app, method: str = "POST", query: str = "", body: bytes = b"", **envir
                "CONTENT_TYPE": "application/x-www-form-urlencoded", "CONTENT_LENGTH": str(len(body)),
                "wsgi.input": BytesIO(body)}
     environ.update(environ_extra)
+    for name in [name for name, value in environ.items() if value is ABSENT]:
+        del environ[name]  # PEP 3333 lets a server leave it out
     setup_testing_defaults(environ)
     sent: dict = {}
 
@@ -400,6 +405,16 @@ def test_what_a_mail_client_or_a_site_sends_reaches_the_right_person(served_proj
         status, _, _, _ = _wsgi(app, query=f"token={token_for(people[4])}", CONTENT_LENGTH="not a number",
                                 **{"wsgi.input": None})
         assert status == "200 OK" and events(people[4])[-1] == ("unsubscribed", "web")
+
+        broken = multipart.replace(b"One-Click", b"One-Click").replace(b"name=\"token\"", b"name=\"x\"\r\n\r\n\xff\xfe\r\n--"
+                                   + boundary.encode() + b"\r\nContent-Disposition: form-data; name=\"token\"")
+        people.append(add_people(1, ["politiker"], prefix="bo")[0])
+        status, _, _, _ = _wsgi(app, query=f"token={token_for(people[5])}", body=broken,
+                                CONTENT_TYPE=f"multipart/form-data; boundary={boundary}")
+        assert status == "200 OK" and events(people[5])[-1] == ("unsubscribed", "one-click")  # a stray byte loses nothing
+        status, _, _, _ = _wsgi(app, "GET", f"token={token_for(people[0])}", SCRIPT_NAME="/avregistrera", PATH_INFO=ABSENT)
+        assert status == "200 OK"  # mounted at the path, with no PATH_INFO at all
+        assert len(app._open) == 1  # one connection for all of this thread's requests, not one per click
     finally:
         app.close()
 
