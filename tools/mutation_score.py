@@ -101,7 +101,9 @@ def _named_equivalents() -> set[str]:
     """The mutants docs/mutation.md names as equivalent, each with its reason."""
     if not EQUIVALENT_LIST.exists():
         return set()
-    return set(re.findall(r"^- `([\w.ǁ]+__mutmut_\d+)`", EQUIVALENT_LIST.read_text("utf-8"), re.M))
+    text = EQUIVALENT_LIST.read_text("utf-8")
+    section = text.split("## Equivalent mutants", 1)[-1].split("\n## ", 1)[0]
+    return set(re.findall(r"`([\w.ǁ]+__mutmut_\d+)`", section))
 
 
 def main(argv: list[str] | None = None) -> int:
