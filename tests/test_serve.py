@@ -495,3 +495,21 @@ def test_the_app_opens_the_database_it_is_given_and_never_creates_one(served_pro
     finally:
         app.close()
     assert suppression(anna) == "unsubscribed"
+
+
+def test_the_app_answers_on_the_path_the_project_configures(served_project):
+    """A site that sends its readers to /nyhetsbrev/avsluta gets the service there, and nothing at /avregistrera."""
+    from nyhetsbrev.web.unsubscribe import UnsubscribeApp
+
+    settings = served_project / "nyhetsbrev.toml"
+    settings.write_text(settings.read_text(encoding="utf-8").replace(
+        "https://www.example.org/avregistrera", "https://www.example.org/nyhetsbrev/avsluta/"), encoding="utf-8")
+    (anna,) = add_people(1, ["politiker"], prefix="anna")
+    app = UnsubscribeApp(served_project)
+    try:
+        link = f"token={token_for(anna)}"
+        assert _wsgi(app, "GET", link)[0] == "404 Not Found"
+        assert _wsgi(app, "POST", link, body=ONE_CLICK.encode(), PATH_INFO="/nyhetsbrev/avsluta")[0] == "200 OK"
+    finally:
+        app.close()
+    assert events(anna)[-1] == ("unsubscribed", "one-click")
