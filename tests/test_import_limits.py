@@ -105,13 +105,13 @@ def test_rows_past_the_cap_stop_with_one_line_in_bounded_memory(tmp_path):
     result = _import_limited(path, tmp_path, max_rows=20_000)
     assert result.returncode == 1, result.stderr[-2000:]
     [line] = [line for line in result.stderr.splitlines() if line.strip()]
-    assert "more than 20,000 rows" in line and "Split it into files" in line
+    assert "more than 20 000 rows" in line and "Split it into files" in line
 
 
 def test_a_csv_past_the_row_cap_is_refused_before_anything_is_written(db, tmp_path):
     path = tmp_path / "stor.csv"
     path.write_text("E-post\n" + "a@example.se\n" * (recipient_files.MAX_ROWS + 20), encoding="utf-8")
-    with pytest.raises(RecipientFileError, match="more than 200,000 rows"):
+    with pytest.raises(RecipientFileError, match="more than 200 000 rows"):
         store.import_recipients(db, path, ["A"])
     assert db.execute("SELECT count(*) FROM lists").fetchone()[0] == 0
 

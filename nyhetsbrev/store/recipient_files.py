@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ..errors import RecipientFileError
 from .tokens import normalise_address
-from ..i18n import N_, _
+from ..i18n import N_, _, group_digits
 
 # The recipient fields a column can fill, and the column names (casefolded, letters and digits only) that mean them.
 COLUMN_NAMES: dict[str, tuple[str, ...]] = {
@@ -35,7 +35,7 @@ MAX_ROWS = 200_000  # data rows in one file: beyond this the file is refused wit
 MAX_CSV_BYTES = 100 * 1024 * 1024
 MAX_XLSX_UNPACKED = 400 * 1024 * 1024  # all parts of a workbook, as its zip directory declares them
 MAX_SHARED_STRINGS = 60 * 1024 * 1024  # the one part openpyxl reads whole into memory
-_SPLIT_HINT = N_("split it into files of at most {max_rows:,} rows (or save one sheet as CSV) and import each")
+_SPLIT_HINT = N_("split it into files of at most {max_rows} rows (or save one sheet as CSV) and import each")
 _STRIP = " \t\u00a0\u202f\u2007\u200b\ufeff"
 _FORBIDDEN = re.compile(r"[\r\n\x00]")
 _ANGLE = re.compile(r"^(.*?)\s*<([^<>]*)>$")
@@ -188,18 +188,18 @@ def detect_delimiter(text: str) -> str:
 
 
 def _too_many_rows(path: Path, what: str) -> RecipientFileError:
-    return RecipientFileError(_("the file has more than {max_rows:,} rows ({what}); nothing more is read").format(max_rows=MAX_ROWS, what=what),
-                              path=path, hint=_(_SPLIT_HINT).format(max_rows=MAX_ROWS))
+    return RecipientFileError(_("the file has more than {max_rows} rows ({what}); nothing more is read").format(max_rows=group_digits(MAX_ROWS), what=what),
+                              path=path, hint=_(_SPLIT_HINT).format(max_rows=group_digits(MAX_ROWS)))
 
 
 def _open_csv(path: Path) -> RecipientFile:
     size = path.stat().st_size
     if size > MAX_CSV_BYTES:
         raise RecipientFileError(_("the file is {value:.0f} MB; at most {value2} MB is imported").format(value=size / 2**20, value2=MAX_CSV_BYTES // 2**20),
-                                 path=path, hint=_(_SPLIT_HINT).format(max_rows=MAX_ROWS))
+                                 path=path, hint=_(_SPLIT_HINT).format(max_rows=group_digits(MAX_ROWS)))
     text, encoding = decode_csv(path.read_bytes(), path)
     if text.count("\n") > MAX_ROWS + HEADER_SEARCH_ROWS:
-        raise _too_many_rows(path, f"{text.count(chr(10)):,} lines")
+        raise _too_many_rows(path, f"{group_digits(text.count(chr(10)))} lines")
     delimiter = detect_delimiter(text)
     reader = csv.reader(_lines(text), delimiter=delimiter)
     records = ((number, row) for number, row in enumerate(_csv_records(reader, path), start=1))
@@ -241,7 +241,7 @@ def _open_xlsx(path: Path) -> RecipientFile:
         if (sheet.max_row or 0) > MAX_ROWS + HEADER_SEARCH_ROWS:
             book.close()
             handle.close()
-            raise _too_many_rows(path, f"sheet '{sheet.title}' says {sheet.max_row:,}")
+            raise _too_many_rows(path, f"sheet '{sheet.title}' says {group_digits(sheet.max_row)}")
         records = _guarded(enumerate(sheet.iter_rows(values_only=True), start=1), path)
         try:
             opened = _build(path, "xlsx", records, sheet.max_row or 0, sheet=sheet.title)
@@ -267,7 +267,7 @@ def _check_unpacked_size(path: Path) -> None:
     if total > MAX_XLSX_UNPACKED or strings > MAX_SHARED_STRINGS:
         raise RecipientFileError(
             _("the workbook unpacks to {value:,.0f} MB, more than the {value2} MB nyhetsbrev reads; nothing was imported").format(value=total / 2**20, value2=MAX_XLSX_UNPACKED // 2**20),
-            path=path, hint=_("save the list as CSV, or {split_hint}").format(split_hint=_(_SPLIT_HINT).format(max_rows=MAX_ROWS)),
+            path=path, hint=_("save the list as CSV, or {split_hint}").format(split_hint=_(_SPLIT_HINT).format(max_rows=group_digits(MAX_ROWS))),
         )
 
 
@@ -351,7 +351,7 @@ def _rows(records, headers: list[str], mapping: dict[str, int], path: Path) -> I
         if last is None:
             last = number + MAX_ROWS - 1
         if number > last:
-            raise _too_many_rows(path, _("row {number:,} is past the last allowed, {last:,}").format(number=number, last=last))
+            raise _too_many_rows(path, _("row {number} is past the last allowed, {last}").format(number=group_digits(number), last=group_digits(last)))
         cells = [clean(v) for v in values]
         if not any(cells):
             continue
