@@ -59,7 +59,9 @@ class Lookup:
                                hint=_("connect to the network, or set {name} to a DNS server (host:port)").format(
                                    name=DNS_ENV)) from None
             self.where = _("the system's resolver")
-        self.resolver.timeout = self.resolver.lifetime = timeout
+        # A question lost on the way (UDP) is asked again: each try gets a quarter of the time, at least 2 s.
+        self.resolver.lifetime = timeout
+        self.resolver.timeout = min(timeout, max(2.0, timeout / 4))
         self.timeout = timeout
         self._answers: dict[tuple[str, str], list | None] = {}
         self._lock = threading.Lock()
