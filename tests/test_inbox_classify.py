@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.language_helpers import swedish  # noqa: F401  (fixture)
+
 from nyhetsbrev.inbox.classify import AUTO_REPLY, BOUNCE, COMPLAINT, OTHER, UNSUBSCRIBE, classify
 from tests.inbox_helpers import SAMPLES, UNSUBSCRIBE_ADDRESS, bounce_for, plain_message
 
@@ -145,6 +147,16 @@ def test_feedback_that_is_not_abuse_or_fraud_is_not_a_complaint(feedback, kind, 
     raw = (SAMPLES / "arf-abuse.eml").read_bytes().replace(b"Feedback-Type: abuse", feedback)
     verdict = _classify(raw)
     assert (verdict.kind, verdict.detail) == (kind, detail)
+
+
+@pytest.mark.parametrize(("feedback", "detail"), [
+    (b"Feedback-Type: not-spam", "återkopplingsrapport av typen 'not-spam' (inget klagomål)"),
+    (b"Feedback-Type: abuse", "återkopplingsrapport: abuse"),
+])
+def test_what_a_feedback_report_is_is_said_in_swedish(swedish, feedback, detail):
+    """The inbox report shows a feedback report's note in the interface language, not in English."""
+    raw = (SAMPLES / "arf-abuse.eml").read_bytes().replace(b"Feedback-Type: abuse", feedback)
+    assert _classify(raw).detail == detail
 
 
 def test_a_message_without_message_id_gets_a_stable_key():

@@ -241,10 +241,10 @@ def _complaint(msg: Message, raw: bytes, base: dict) -> Verdict:
     """An ARF feedback report (RFC 5965): who complained, about which message."""
     feedback, recipients = reports.feedback(msg)
     if feedback not in ("abuse", "fraud"):
-        return Verdict(AUTO_REPLY, **base, detail=f"feedback report '{printable(feedback) or 'unknown'}' (not a complaint)")
+        return Verdict(AUTO_REPLY, **base, detail=_("feedback report '{kind}' (not a complaint)").format(kind=printable(feedback) or "unknown"))
     return Verdict(COMPLAINT, **base, addresses=tuple(printable(a) for a in recipients),
                    returned_ids=reports.returned_ids(msg, raw, base["message_id"]), recipients=reports.recipients_named(msg),
-                   detail=f"feedback report: {feedback}")
+                   detail=_("feedback report: {kind}").format(kind=feedback))
 
 
 def _is_auto_reply(msg: Message, subject: str) -> bool:

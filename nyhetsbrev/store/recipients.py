@@ -21,6 +21,7 @@ from ..i18n import N_, _
 
 _BAD_NAME = re.compile(r"[\x00-\x1f\x7f]")
 _FORBIDDEN = re.compile(r"[\r\n\x00]")
+_NOT_AGAIN_OTHER = N_("{email} is {reason}; not added again")
 _NOT_AGAIN = {"unsubscribed": N_("{email} has unsubscribed; not added again"), "bounced": N_("{email} bounced; not added again"),
               "forgotten": N_("{email} was forgotten on request; not added again")}
 RECIPIENT_COLUMNS = ("id", "email", "email_key", "email_ascii", *FIELDS, "attributes", "created_at", "updated_at")
@@ -86,7 +87,7 @@ def add_recipient(
         reason = is_suppressed(db, key)
         if reason and not resubscribe:
             raise StoreError(
-                _(_NOT_AGAIN.get(reason, N_("{email} is {reason}; not added again"))).format(email=email, reason=reason),
+                _(_NOT_AGAIN.get(reason, _NOT_AGAIN_OTHER)).format(email=email, reason=reason),
                 hint=_("if the person has asked to get the newsletter again, add them with --resubscribe"),
             )
         if reason:
