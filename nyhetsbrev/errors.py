@@ -86,6 +86,10 @@ class RecipientFileError(NyhetsbrevError):
     """A recipients file (CSV/XLSX) cannot be read."""
 
 
+class NoEmailColumn(RecipientFileError):
+    """A recipients file whose first rows name no e-mail column."""
+
+
 class UnknownList(StoreError):
     """A list name that does not exist where one must."""
 

@@ -178,3 +178,46 @@ def test_export_xlsx_opens_with_openpyxl_and_imports_back_unchanged(cli, tmp_pat
     result = cli("recipients", "import", out, "--list", "politiker", "--replace", "--dry-run", "--format", "json")
     report = json.loads(result.stdout)["replace"]
     assert (report["added"], report["changed"], report["taken_off"]) == (0, 0, 0), result.stdout
+
+
+def test_a_csv_whose_address_column_has_another_name_is_refused_and_changes_nothing(cli, tmp_path):
+    cli("recipients", "import", _csv(tmp_path / "a.csv", [_person(n) for n in range(3)]), "--list", "politiker")
+    other = tmp_path / "avreg.csv"
+    other.write_text("Adress;Namn\npolitiker000@example.se;Politiker 0\npolitiker001@example.se;Politiker 1\n", encoding="utf-8")
+    for command in ("unsubscribe", "remove"):
+        line = one_line_error(cli("recipients", command, "--from-file", other), where=str(other))
+        assert "no e-mail column" in line and "'Adress'" in line
+    db = _db()
+    assert db.execute("SELECT count(*) FROM suppressions").fetchone()[0] == 0
+    assert not store.is_suppressed(db, "politiker000@example.se")
+    assert _members("politiker") == {f"politiker{n:03d}@example.se" for n in range(3)}
+
+
+def test_a_line_that_is_no_address_refuses_the_file_with_its_line(cli, tmp_path):
+    cli("recipients", "import", _csv(tmp_path / "a.csv", [_person(n) for n in range(3)]), "--list", "politiker")
+    lines = tmp_path / "sluta.txt"
+    lines.write_text("politiker000@example.se\n# from the meeting\npolitiker001 at example.se\n", encoding="utf-8")
+    for command in ("unsubscribe", "remove"):
+        line = one_line_error(cli("recipients", command, "--from-file", lines), where=f"{lines}:3")
+        assert "politiker001 at example.se" in line
+    bad_cell = _csv(tmp_path / "b.csv", [_person(0), ["politiker001@@example.se", "X", "Y", "Z"]])
+    one_line_error(cli("recipients", "unsubscribe", "--from-file", bad_cell), where=f"{bad_cell}:3")
+    assert _db().execute("SELECT count(*) FROM suppressions").fetchone()[0] == 0
+    assert _members("politiker") == {f"politiker{n:03d}@example.se" for n in range(3)}
+
+
+def test_unsubscribe_and_remove_from_an_xlsx_file(cli, tmp_path):
+    from openpyxl import Workbook
+
+    cli("recipients", "import", _csv(tmp_path / "a.csv", [_person(n) for n in range(4)]), "--list", "politiker")
+    book = Workbook()
+    book.active.append(["Namn", "E-post"])
+    book.active.append(["Politiker 0", "politiker000@example.se"])
+    book.active.append(["Politiker 1", "politiker001@example.se"])
+    sheet = tmp_path / "bort.xlsx"
+    book.save(sheet)
+    assert cli("recipients", "remove", "--from-file", sheet, "--list", "politiker").exit_code == 0
+    assert _members("politiker") == {"politiker002@example.se", "politiker003@example.se"}
+    result = cli("recipients", "unsubscribe", "--from-file", sheet)
+    assert result.exit_code == 0 and "politiker001@example.se unsubscribed" in result.stdout
+    assert store.is_suppressed(_db(), "politiker000@example.se") and not store.is_suppressed(_db(), "politiker002@example.se")

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import RecipientFileError
+from ..errors import NoEmailColumn, RecipientFileError
 from .tokens import normalise_address
 from ..i18n import N_, _, group_digits
 
@@ -142,24 +142,36 @@ def check_address(raw: str) -> tuple[str, str, str]:
 def open_recipient_file(path: Path) -> RecipientFile:
     """Open a CSV or XLSX recipients file; RecipientFileError when it is neither or has no e-mail column."""
     path = Path(path)
+    kind = file_kind(path)
+    if kind == "xlsx":
+        return _open_xlsx(path)
+    if kind == "xls":
+        raise RecipientFileError(
+            _("old Excel format (.xls) is not supported"), path=path, hint=_("open it in Excel and save as .xlsx or CSV")
+        )
+    if kind == "csv":
+        return _open_csv(path)
+    raise RecipientFileError(
+        _("not a CSV or XLSX file ({value})").format(value=path.suffix.lower() or _('no extension')),
+        path=path,
+        hint=_("save the list as .csv (comma or semicolon) or .xlsx"),
+    )
+
+
+def file_kind(path: Path) -> str | None:
+    """'xlsx', 'xls' or 'csv' by the file's name and first bytes, None when it is none of them; RecipientFileError when missing."""
     if not path.is_file():
         raise RecipientFileError(_("file not found"), path=path, hint=_("check the file name"))
     suffix = path.suffix.lower()
     with path.open("rb") as handle:
         magic = handle.read(4)
     if suffix in XLSX_SUFFIXES or (magic == b"PK\x03\x04" and suffix not in CSV_SUFFIXES):
-        return _open_xlsx(path)
+        return "xlsx"
     if suffix == ".xls" or magic == b"\xd0\xcf\x11\xe0":
-        raise RecipientFileError(
-            _("old Excel format (.xls) is not supported"), path=path, hint=_("open it in Excel and save as .xlsx or CSV")
-        )
+        return "xls"
     if suffix in CSV_SUFFIXES or (suffix == "" and b"\x00" not in magic):
-        return _open_csv(path)
-    raise RecipientFileError(
-        _("not a CSV or XLSX file ({value})").format(value=suffix or _('no extension')),
-        path=path,
-        hint=_("save the list as .csv (comma or semicolon) or .xlsx"),
-    )
+        return "csv"
+    return None
 
 
 def decode_csv(data: bytes, path: Path) -> tuple[str, str]:
@@ -193,11 +205,21 @@ def _too_many_rows(path: Path, what: str) -> RecipientFileError:
 
 
 def _open_csv(path: Path) -> RecipientFile:
+    text, encoding = read_text(path)
+    return csv_from_text(path, text, encoding)
+
+
+def read_text(path: Path) -> tuple[str, str]:
+    """The decoded text of a CSV or text file and its encoding; refused when larger than an import takes."""
     size = path.stat().st_size
     if size > MAX_CSV_BYTES:
         raise RecipientFileError(_("the file is {value:.0f} MB; at most {value2} MB is imported").format(value=size / 2**20, value2=MAX_CSV_BYTES // 2**20),
                                  path=path, hint=_(_SPLIT_HINT).format(max_rows=group_digits(MAX_ROWS)))
-    text, encoding = decode_csv(path.read_bytes(), path)
+    return decode_csv(path.read_bytes(), path)
+
+
+def csv_from_text(path: Path, text: str, encoding: str) -> RecipientFile:
+    """A CSV file's decoded text opened as a recipients file (NoEmailColumn when its first rows name none)."""
     if text.count("\n") > MAX_ROWS + HEADER_SEARCH_ROWS:
         raise _too_many_rows(path, f"{group_digits(text.count(chr(10)))} lines")
     delimiter = detect_delimiter(text)
@@ -329,7 +351,7 @@ def _build(path: Path, kind: str, records, size_hint: int, **extra) -> Recipient
             break
     found = ", ".join(f"'{h}'" for h in (first_headers or []) if h) or "none"
     where = f" (sheet '{extra['sheet']}')" if extra.get("sheet") else ""
-    raise RecipientFileError(
+    raise NoEmailColumn(
         _("no e-mail column found{where}; columns found: {found}").format(where=where, found=found),
         path=path,
         hint=_("name the column E-post, E-postadress, Epost, Mail or Email"),
