@@ -221,3 +221,17 @@ def test_unsubscribe_and_remove_from_an_xlsx_file(cli, tmp_path):
     result = cli("recipients", "unsubscribe", "--from-file", sheet)
     assert result.exit_code == 0 and "politiker001@example.se unsubscribed" in result.stdout
     assert store.is_suppressed(_db(), "politiker000@example.se") and not store.is_suppressed(_db(), "politiker002@example.se")
+
+
+def test_remove_with_a_bad_list_name_is_one_error_not_a_person_not_found(cli, tmp_path):
+    cli("recipients", "import", _csv(tmp_path / "a.csv", [_person(n) for n in range(2)]), "--list", "politiker")
+    listing = tmp_path / "bort.txt"
+    listing.write_text("politiker000@example.se\npolitiker001@example.se\n", encoding="utf-8")
+    for given in (["--from-file", listing], ["politiker000@example.se"]):
+        result = cli("recipients", "remove", *given, "--list", "bad\x01name")
+        line = one_line_error(result)
+        assert "cannot be a list name" in line
+        assert "not in the recipients database" not in result.output
+    unknown = one_line_error(cli("recipients", "remove", "--from-file", listing, "--list", "finns-inte"))
+    assert "there is no list 'finns-inte'" in unknown
+    assert _members("politiker") == {"politiker000@example.se", "politiker001@example.se"}

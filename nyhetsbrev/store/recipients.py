@@ -137,33 +137,38 @@ def remove_recipient(db: Database, address: str, lists: list[str] | None = None,
     if recipient is None:
         raise StoreError(_("{strip} is not in the recipients database").format(strip=address.strip()), hint=_("check the spelling"))
     with write_lock(db):
-        if lists:
-            ids = list_ids(db, lists)
-        else:
-            ids = dict(db.execute(
-                "SELECT l.name, l.id FROM lists l JOIN memberships m ON m.list_id = l.id WHERE m.recipient_id = ?",
-                [recipient["id"]],
-            ).fetchall())
-        removed = []
-        for name, list_id in ids.items():
-            if db.execute(
-                "DELETE FROM memberships WHERE recipient_id = ? AND list_id = ?", [recipient["id"], list_id]
-            ).rowcount:
-                _event(db, recipient["id"], list_id, "removed", source)
-                removed.append(name)
+        return _take_off(db, recipient, list_ids(db, lists) if lists else None, source)
+
+
+def _take_off(db: Database, recipient: dict[str, Any], ids: dict[str, int] | None, source: str) -> list[str]:
+    """Delete the person's memberships of the lists ids (all their lists when None); the names they were removed from."""
+    if ids is None:
+        ids = dict(db.execute(
+            "SELECT l.name, l.id FROM lists l JOIN memberships m ON m.list_id = l.id WHERE m.recipient_id = ?",
+            [recipient["id"]],
+        ).fetchall())
+    removed = []
+    for name, list_id in ids.items():
+        if db.execute(
+            "DELETE FROM memberships WHERE recipient_id = ? AND list_id = ?", [recipient["id"], list_id]
+        ).rowcount:
+            _event(db, recipient["id"], list_id, "removed", source)
+            removed.append(name)
     return removed
 
 
-def remove_many(db: Database, addresses: list[str], lists: list[str] | None = None) -> list[tuple[str, list[str] | None]]:
-    """remove_recipient for each address: (address, the lists it was taken off, or None when it is not stored)."""
-    out = []
-    for address in addresses:
-        try:
-            out.append((address, remove_recipient(db, address, lists)))
-        except UnknownList:
-            raise
-        except StoreError:
-            out.append((address, None))
+def remove_many(db: Database, addresses: list[str], lists: list[str] | None = None,
+                source: str = "remove") -> list[tuple[str, list[str] | None]]:
+    """Take each address off the lists in one transaction: (address, the lists it was taken off, or None when it is not stored).
+
+    The list names are checked before anyone is taken off: a bad or unknown name is an error, never a person not found.
+    """
+    with write_lock(db):
+        ids = list_ids(db, lists) if lists else None
+        out = []
+        for address in addresses:
+            recipient = find_recipient(db, address)
+            out.append((address, None if recipient is None else _take_off(db, recipient, ids, source)))
     return out
 
 
