@@ -284,7 +284,7 @@ def test_lists_csv_round_trip(db, tmp_path):
     store.import_recipients(db, bom_csv(tmp_path), ["Nätverk"])
     store.unsubscribe(db, "asa.ost@example.se")
     out = tmp_path / "utdrag" / "export.csv"  # a folder that does not exist yet
-    assert store.save_lists_csv(db, ["Nätverk"], out) == 2
+    assert store.save_lists_file(db, ["Nätverk"], out) == 2
     assert [p.name for p in out.parent.iterdir()] == ["export.csv"]  # no temp file left
     other = store.open_db(tmp_path / "other.db")
     report = store.import_recipients(other, out, ["Kopia"])

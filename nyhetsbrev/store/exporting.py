@@ -11,12 +11,10 @@ import io
 import re
 from pathlib import Path
 
-from ..errors import StoreError
 from ..i18n import N_, _
-from ..writer import write_bytes
 from .db import Database
 from .recipient_files import FIELDS, XLSX_SUFFIXES
-from .recipients import list_recipients
+from .recipients import list_recipients, save_export
 
 HEADERS = {"email": N_("E-mail"), "name": N_("Name"), "organisation": N_("Organisation"),
            "municipality": N_("Municipality"), "title": N_("Title"), "lists": N_("Lists")}
@@ -42,11 +40,7 @@ def save_lists_file(db: Database, lists: list[str], path: Path) -> int:
     path = Path(path)
     rows = export_rows(db, lists)
     data = _xlsx(rows) if path.suffix.lower() in XLSX_SUFFIXES else _excel_csv(rows)
-    try:
-        write_bytes(path, data, private=True)  # personal data
-    except OSError as exc:
-        raise StoreError(_("cannot write the export: {value}").format(value=exc.strerror or exc), path=path,
-                         hint=_("check the folder")) from None
+    save_export(path, data)
     return len(rows) - 1
 
 

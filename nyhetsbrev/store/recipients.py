@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import io
 import json
 import re
 from dataclasses import dataclass
@@ -13,7 +12,7 @@ from typing import IO, Any
 from ..errors import StoreError, UnknownList
 from .recipient_files import FIELDS, check_address
 from .tokens import address_hash, find_tokens, normalise_address, verify_token
-from ..writer import write_text
+from ..writer import write_bytes
 from .db import Database, utc_now, write_lock
 from .mailbox_events import events_of, guesses_of
 from .suppressions import address_hasher, is_suppressed, lift, load_suppressed, signing_key, suppress
@@ -325,17 +324,9 @@ def write_lists_csv(db: Database, lists: list[str] | None, stream: IO[str]) -> i
     return len(people)
 
 
-def save_lists_csv(db: Database, lists: list[str], path: Path) -> int:
-    """Write the lists' CSV to path in one step (its folder made when needed); the number of people."""
-    buffer = io.StringIO(newline="")
-    count = write_lists_csv(db, lists, buffer)
-    _save(Path(path), buffer.getvalue())
-    return count
-
-
 def save_person_json(db: Database, address: str, path: Path) -> None:
     """Write everything stored about one address (export_person) to path as JSON, in one step."""
-    _save(Path(path), person_json(db, address) + "\n")
+    save_export(Path(path), (person_json(db, address) + "\n").encode("utf-8"))
 
 
 def person_json(db: Database, address: str) -> str:
@@ -343,8 +334,9 @@ def person_json(db: Database, address: str) -> str:
     return json.dumps(export_person(db, address), ensure_ascii=False, indent=2)
 
 
-def _save(path: Path, text: str) -> None:
+def save_export(path: Path, data: bytes) -> None:
+    """Write an export of personal data to path in one step, private (0600); StoreError naming the file when it cannot."""
     try:
-        write_text(path, text, private=True)  # personal data
+        write_bytes(path, data, private=True)
     except OSError as exc:
         raise StoreError(_("cannot write the export: {value}").format(value=exc.strerror or exc), path=path, hint=_("check the folder")) from None
