@@ -235,3 +235,31 @@ def test_remove_with_a_bad_list_name_is_one_error_not_a_person_not_found(cli, tm
     unknown = one_line_error(cli("recipients", "remove", "--from-file", listing, "--list", "finns-inte"))
     assert "there is no list 'finns-inte'" in unknown
     assert _members("politiker") == {"politiker000@example.se", "politiker001@example.se"}
+
+
+def test_a_name_excel_would_run_as_a_formula_is_inert_in_every_export(cli, tmp_path):
+    formula = '=HYPERLINK("http://x.example")'
+    cli("recipients", "import", _csv(tmp_path / "a.csv", [_person(0), ["elin@example.org", formula, "@Org", "Flen"]]),
+        "--list", "politiker")
+    cli("recipients", "import", _csv(tmp_path / "b.csv", [_person(1)]), "--list", "kultur")
+    streams = {
+        "export --list": cli("recipients", "export", "--list", "politiker").stdout,
+        "export two lists": cli("recipients", "export", "--list", "politiker", "--list", "kultur").stdout,
+        "list --format csv": cli("recipients", "list", "--format", "csv").stdout,
+        "list --list --format csv": cli("recipients", "list", "--list", "politiker", "--format", "csv").stdout,
+    }
+    for name, text in streams.items():
+        elin = next(r for r in csv.reader(io.StringIO(text)) if r and r[0] == "elin@example.org")
+        assert elin[1] == "'" + formula and elin[2] == "'@Org", (name, elin)
+    for suffix in (".csv", ".xlsx"):
+        out = tmp_path / f"politiker{suffix}"
+        assert cli("recipients", "export", "--list", "politiker", "-o", out).exit_code == 0
+        if suffix == ".csv":
+            rows = list(csv.reader(io.StringIO(out.read_bytes().decode("utf-8-sig"), newline=""), delimiter=";"))
+            assert next(r for r in rows if r[0] == "elin@example.org")[1] == "'" + formula
+        else:
+            sheet = load_workbook(out).active
+            cell = next(row[1] for row in sheet.iter_rows() if row[0].value == "elin@example.org")
+            assert cell.value == formula and cell.data_type == "s"  # text, never a formula
+    again = cli("recipients", "import", out, "--list", "politiker", "--replace", "--dry-run")
+    assert "0 added, 0 changed, 0 taken off" in again.stdout

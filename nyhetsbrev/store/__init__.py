@@ -11,9 +11,9 @@ _HOMES = {
     "ImportReport": "importing", "SkippedRow": "importing", "import_recipients": "importing",
     **dict.fromkeys(("ListInfo", "add_recipient", "export_person", "find_recipient", "list_lists", "list_recipients",
                      "person_json", "recipients_for_lists", "remove_many", "remove_recipient", "save_person_json",
-                     "unsubscribe", "unsubscribe_many", "unsubscribe_token", "write_lists_csv"),
+                     "unsubscribe", "unsubscribe_many", "unsubscribe_token"),
                     "recipients"),
-    "save_lists_file": "exporting",
+    "save_lists_file": "exporting", "write_lists_csv": "exporting",
     **dict.fromkeys(("Forgotten", "forget", "is_suppressed", "signing_key", "suppress"), "suppressions"),
 }
 

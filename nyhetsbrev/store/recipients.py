@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from ..errors import StoreError, UnknownList
 from .recipient_files import FIELDS, check_address
@@ -306,22 +305,6 @@ def export_person(db: Database, address: str) -> dict[str, Any]:
         )
     ]
     return person
-
-
-def write_lists_csv(db: Database, lists: list[str] | None, stream: IO[str]) -> int:
-    """Write the active members of the named lists (all lists when none) as CSV (UTF-8, comma; attributes as extra columns); the count."""
-    people = list_recipients(db, lists)
-    extra = sorted({name for person in people for name in person["attributes"]})
-    writer = csv.writer(stream, lineterminator="\n")
-    header = ["Email", "Name", "Organisation", "Municipality", "Title"]
-    with_lists = not lists or len(lists) > 1
-    writer.writerow(header + (["Lists"] if with_lists else []) + extra)
-    for person in people:
-        values = [person["email"], *(person[f] or "" for f in FIELDS)]
-        if with_lists:
-            values.append(", ".join(person["lists"]))
-        writer.writerow(values + [person["attributes"].get(name, "") for name in extra])
-    return len(people)
 
 
 def save_person_json(db: Database, address: str, path: Path) -> None:
