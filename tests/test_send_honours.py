@@ -201,6 +201,47 @@ def test_someone_taken_off_one_named_list_mid_send_never_gets_that_lists_section
     assert again.tally.sent == 1 and len(smtp.received) == 14
 
 
+def test_a_version_that_cannot_be_made_mid_send_leaves_no_one_claimed_who_was_not_sent(project, smtp, monkeypatch):
+    """Someone moved to a list whose version is made mid-send: when making it fails, the others claimed with them
+    are sent or pending again, never left 'sending' (which the next run would report as perhaps sent)."""
+    from nyhetsbrev.errors import ContentError
+    from nyhetsbrev.publish import pipeline
+    from nyhetsbrev.store import remove_recipient
+
+    add_people(4, ["politiker"], start=0)
+    late = add_people(30, ["politiker", "profession"], start=10)
+    moved = late[10]  # in the second batch (four connections claim 12 first), with others claimed beside them
+    render = pipeline.render
+
+    def failing_render(project, issue, audience=None):
+        if audience == frozenset({"profession"}):
+            raise ContentError("the profession version cannot be made")
+        return render(project, issue, audience)
+
+    def change_once(tally) -> None:
+        if not changed:
+            db = open_db(Path(os.environ["NYHETSBREV_DB"]))
+            try:
+                remove_recipient(db, moved, ["politiker"])
+            finally:
+                db.close()
+            changed.append(True)
+
+    changed: list[bool] = []
+    monkeypatch.setattr(pipeline, "render", failing_render)
+    with pytest.raises(ContentError):
+        send(project, ("politiker", "profession"), options=Options(retry_base=0.05, connections=4), progress=change_once)
+    received = set(smtp.recipients())
+    states = {email: state for email, (state, _, _) in ledger_rows().items() if email not in received}
+    assert moved in states and len(states) > 1
+    assert set(states.values()) == {ledger.PENDING}, states
+    db = open_db(Path(os.environ["NYHETSBREV_DB"]))
+    try:
+        assert ledger.recover(db, "22:1") == 0  # the next run finds nothing that may or may not have gone out
+    finally:
+        db.close()
+
+
 def test_the_daily_limit_leaves_out_of_what_is_left_those_no_longer_wanted(tmp_path, smtp):
     """The summary's 'N left to send' counts only people a later run will send: not those skipped during the run,
     nor those unsubscribed meanwhile whose turn had not come."""

@@ -199,12 +199,16 @@ class Dispatcher:
             outcomes, handled = self._collect(block=not self._can_fill(todo))
             self.unwritten.extend(outcomes)
             batch = self._prepare(todo) if self._can_fill(todo) else []
+            waiting: list[tuple[str, ...]] = []
             if batch or not self.in_flight:
                 checked = self._write(claims=[(job.key, None if job.row.message_id else job.message_id) for job in batch])
-                batch = self._sort_out(batch, checked, todo) if checked or checked.moved or checked.waiting else batch
-            for job in batch:
+                if checked or checked.moved or checked.waiting:
+                    batch, waiting = self._sort_out(batch, checked, todo)
+            for job in batch:  # queued before anything can fail: a claimed message is in flight, or pending again
                 self.in_flight[job.key] = job
                 self.jobs.put(job)
+            for lists in waiting:  # may render (and fail); those claimed above are put back to pending on the way out
+                self.versions[1](lists)
             for job, result in handled:
                 if result.kind == transport.DEFERRED and job.attempt <= self.options.retries:
                     delay = self.options.base() * (2 ** (job.attempt - 1))
@@ -243,27 +247,28 @@ class Dispatcher:
         return ledger.write(self.db, self.issue, outcomes=outcomes, claims=claims, lists=self.lists if claims else None,
                             versions=self.versions[0] if self.versions else None, now=self.clock.iso())
 
-    def _sort_out(self, batch: list[Job], checked: ledger.Checked, todo: deque) -> list[Job]:
-        """The batch as claimed: without the people skipped, each with the lists they are on now.
+    def _sort_out(self, batch: list[Job], checked: ledger.Checked, todo: deque) -> tuple[list[Job], list[tuple[str, ...]]]:
+        """The batch as claimed: without the people skipped, each with the lists they are on now; and the lists
+        whose version is to be made (after the claimed ones are queued, outside the ledger's transaction).
 
-        Someone whose version for their lists now is not made yet goes back to the front of the queue once it is made
-        (here, outside the ledger's transaction). Daily-limit slots of those not claimed are given back.
+        Someone whose version for their lists now is not made yet goes back to the front of the queue, to be claimed
+        once it is made. Daily-limit slots of those not claimed are given back.
         """
-        kept = []
+        kept, waiting = [], []
         for job in batch:
             if job.key in checked:
                 self.tally.skipped += 1
                 self.tally.skipped_why[checked[job.key]] += 1
             elif job.key in checked.waiting:
                 job.row.lists = checked.waiting[job.key]
-                self.versions[1](job.row.lists)
+                waiting.append(job.row.lists)
             else:
                 job.row.lists = checked.moved.get(job.key, job.row.lists)
                 kept.append(job)
         todo.extendleft(reversed([(job.row, job.attempt) for job in batch if job.key in checked.waiting]))
         if self.budget is not None:
             self.budget.left += len(batch) - len(kept)
-        return kept
+        return kept, list(dict.fromkeys(waiting))
 
     def _high_water(self) -> int:
         return in_flight_limit(self.alive)
