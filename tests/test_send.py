@@ -212,6 +212,33 @@ def test_a_server_gone_mid_send_loses_no_one_and_the_rerun_sends_the_rest_once(p
     assert set(state for state, _, _ in ledger_rows().values()) == {"sent"}
 
 
+def test_a_sign_in_that_runs_out_mid_send_still_says_to_sign_in_again(project, smtp, monkeypatch):
+    """A connection that must log in again mid-send and finds the sign-in gone: the error says how far the send came
+    and keeps its own hint (run 'nyhetsbrev login'), not only 'run the same command again'."""
+    from nyhetsbrev.errors import SignInRequired
+    from nyhetsbrev.mail import transport
+    from nyhetsbrev.mail.dispatch import Options
+
+    add_people(30, ["politiker"])
+    smtp.gone_after(10)  # every connection has to log in again
+    opened = []
+    real_open = transport.Connection.open
+
+    def open_once(self) -> None:
+        opened.append(self)
+        if len(opened) > 1:
+            raise SignInRequired("the Microsoft 365 sign-in has expired", hint="run 'nyhetsbrev login'")
+        real_open(self)
+
+    monkeypatch.setattr(transport.Connection, "open", open_once)
+    with pytest.raises(SignInRequired) as raised:
+        send(project, options=Options(retry_base=0.05, connections=1))
+    sent = len(smtp.recipients())
+    assert raised.value.what == f"the send stopped after {sent} messages in this run: the Microsoft 365 sign-in has expired"
+    assert raised.value.hint.startswith("run 'nyhetsbrev login'")
+    assert f"the other {30 - sent} are not yet sent" in raised.value.hint
+
+
 def test_injection_in_a_name_adds_no_header_or_recipient(project, smtp):
     from nyhetsbrev.store import add_recipient, open_db
 

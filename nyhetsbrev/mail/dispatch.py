@@ -15,7 +15,7 @@ from typing import Callable, Mapping
 
 from . import limits, replies, transport
 from .jobs import Job, Reports, in_flight_limit
-from ..errors import SendError, SendPaused, TransportError
+from ..errors import SendError, SendPaused, SmtpUnavailable, TransportError
 from ..project.models import Rate, SmtpSettings
 from ..store import ledger
 from ..i18n import _
@@ -148,8 +148,25 @@ class Dispatcher:
                 hint=_("fix the cause with your mail provider (sender authentication such as SPF/DKIM, relay permission or content), then run the same command again to continue"),
             )
         if self.alive == 0 and self.last_error is not None and (todo or retries):
-            raise self.last_error
+            raise self._stopped_by(self.last_error) from None
         return self.tally
+
+    def _stopped_by(self, exc: TransportError) -> TransportError:
+        """The error that stopped every connection mid-send, saying how far the send came and how to continue.
+
+        A server gone away gets the hint to run the command again; an error with a hint of its own (such as a
+        sign-in that must be renewed with 'nyhetsbrev login') keeps it, followed by that.
+        """
+        left = max(0, self.tally.total - self.tally.done)
+        what = _("the send stopped after {sent_now} messages in this run: {error}").format(
+            sent_now=self.tally.sent, error=exc.what)
+        if exc.hint and not isinstance(exc, SmtpUnavailable):
+            hint = _("{hint}; the other {left} are not yet sent and nothing is lost: then run the same command again to "
+                     "continue").format(hint=exc.hint, left=left)
+        else:
+            hint = _("the other {left} are not yet sent and nothing is lost: when the server can be reached again, "
+                     "run the same command again to continue").format(left=left)
+        return type(exc)(what, path=exc.path, line=exc.line, hint=hint)
 
     @contextlib.contextmanager
     def _interrupts_at_safe_points(self):

@@ -13,7 +13,7 @@ from . import limits, message, transport
 from ..publish import pipeline
 from .dispatch import Dispatcher, Options, Tally
 from .versions import Renderer, version_name
-from ..errors import CheckFailed, SendError, SendInterrupted, TransportError
+from ..errors import CheckFailed, SendError, SendInterrupted
 from ..i18n import _
 from ..project import leftovers
 from ..project.config import SETTINGS_FILE
@@ -192,15 +192,6 @@ def send(
                 sent_now = dispatcher.tally.sent
                 raise SendInterrupted(issue_key, sent_now, plan.already_sent + sent_now,
                                       max(0, plan.to_send - dispatcher.tally.done)) from None
-            except TransportError as exc:
-                if exc is not dispatcher.last_error:  # the first connection could not be opened: nothing was claimed
-                    raise
-                raise type(exc)(  # the server went away during the send: how far it came, and how to continue
-                    _("the send stopped after {sent_now} messages in this run: {error}").format(
-                        sent_now=dispatcher.tally.sent, error=exc.what),
-                    hint=_("the other {left} are not yet sent and nothing is lost: when the server can be reached again, "
-                           "run the same command again to continue").format(left=max(0, plan.to_send - dispatcher.tally.done)),
-                ) from None
             finally:  # also when the send pauses or stops: what this run learnt about bad addresses is kept
                 bounced = _suppress_bad_addresses(db, issue_key, dispatcher.failures, key)
             left = {state: ledger.in_state(db, issue_key, state) for state in (ledger.FAILED, ledger.DEFERRED, ledger.UNKNOWN)}
