@@ -242,3 +242,25 @@ def test_a_damaged_token_cache_is_said_in_swedish(project, identity, cli, monkey
     assert line.startswith(f"fel: {cache}: den sparade inloggningen till Microsoft 365 går inte att läsa"), line
     assert "'nyhetsbrev login'" in line
     assert_swedish(line.replace(str(cache), ""), allowed=("Microsoft",))
+
+
+def test_a_key_store_that_refuses_the_sign_in_is_one_line(project, cli, monkeypatch, tmp_path):
+    """On Windows and macOS the sign-in is only ever kept by the operating system's key store: when that refuses,
+    one line says so and what to do, and nothing is written in plain text."""
+    import types
+
+    import msal_extensions
+
+    from nyhetsbrev.mail import oauth
+
+    def refuse(path):
+        raise RuntimeError("the keychain is locked")
+
+    monkeypatch.setattr(msal_extensions, "build_encrypted_persistence", refuse)
+    monkeypatch.setattr(oauth, "sys", types.SimpleNamespace(platform="darwin"))
+    monkeypatch.setattr(oauth, "_apps", {})
+    monkeypatch.setenv("NYHETSBREV_TOKEN_CACHE", str(tmp_path / "tokens"))
+    line = one_line_error(cli("--project", project, "login", "--status"))
+    assert "the Microsoft 365 sign-in cannot be kept safe: the macOS Keychain refused it (RuntimeError)" in line, line
+    assert "run 'nyhetsbrev login' again" in line and "unexpected" not in line.lower(), line
+    assert list((tmp_path / "tokens").glob("msal-*")) == []

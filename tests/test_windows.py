@@ -91,6 +91,7 @@ def test_no_posix_only_call_without_an_alternative():
 
 def test_the_sign_in_cache_is_dpapi_on_windows_and_never_a_plain_file_there(monkeypatch, tmp_path):
     import msal_extensions.persistence as persistence
+    from nyhetsbrev.errors import SignInError
     from nyhetsbrev.mail import oauth
 
     class Protected:
@@ -111,8 +112,10 @@ def test_the_sign_in_cache_is_dpapi_on_windows_and_never_a_plain_file_there(monk
         raise OSError("DPAPI is not available")
 
     monkeypatch.setattr(persistence, "FilePersistenceWithDataProtection", broken)
-    with pytest.raises(OSError, match="DPAPI"):
+    with pytest.raises(SignInError, match="DPAPI") as refused:  # one line at the CLI, never a plain file instead
         oauth._stored(settings)
+    assert "nyhetsbrev login" in refused.value.hint
+    assert not list((tmp_path / "AppData Å" / "Local" / "nyhetsbrev").glob("msal-*"))
 
 
 def test_the_key_is_made_where_hard_links_are_not_possible(monkeypatch, tmp_path):

@@ -138,11 +138,17 @@ def _stored(settings: OAuthSettings) -> tuple["_CheckedFile", bool]:
     path = folder / f"msal-{name}.bin"
     try:
         persistence = build_encrypted_persistence(str(path))  # Windows: DPAPI; macOS: the Keychain; Linux: libsecret
-    except Exception:  # no keyring here (Linux without PyGObject or a Secret Service): a file only the user can read
+    except Exception as exc:  # no keyring here (Linux without PyGObject or a Secret Service): a file only the user can read
         if sys.platform.startswith(("win", "darwin")):  # DPAPI and the Keychain are always there: never a plain file
-            raise
+            raise SignInError(
+                _("the Microsoft 365 sign-in cannot be kept safe: {store} refused it ({name})").format(
+                    store=_("the macOS Keychain") if sys.platform == "darwin" else _("Windows' data protection (DPAPI)"),
+                    name=type(exc).__name__),
+                path=path, hint=_("sign in to this computer as yourself (on a Mac: with the login Keychain unlocked), "
+                                  "then run 'nyhetsbrev login' again"),
+            ) from None
         persistence = FilePersistence(str(path))
-        if path.exists() and os.name == "posix":  # Linux only here: Windows and macOS raised above
+        if path.exists() and os.name == "posix":  # Linux and the like only here: Windows and macOS raised above
             path.chmod(0o600)
     return _CheckedFile(persistence, path), bool(persistence.is_encrypted)
 
