@@ -130,6 +130,7 @@ class AnotherWriter:
         self.path = path
         self.conn = None
         self.holding = False
+        self.thread = None
 
     def hold(self, *writes: str) -> "AnotherWriter":
         import sqlite3
@@ -147,7 +148,8 @@ class AnotherWriter:
             self.holding = False
 
     def let_go_after(self, seconds: float, *, commit: bool = False):
-        """Let go from a thread once `seconds` have passed; the event is set when it has."""
+        """Let go from a thread once `seconds` have passed; the event is set just before it does, so whoever gets the
+        lock afterwards finds it set."""
         import threading
         import time
 
@@ -155,13 +157,17 @@ class AnotherWriter:
 
         def later() -> None:
             time.sleep(seconds)
-            self.let_go(commit=commit)
             released.set()
+            self.let_go(commit=commit)
 
-        threading.Thread(target=later, daemon=True).start()
+        self.thread = threading.Thread(target=later, daemon=True)
+        self.thread.start()
         return released
 
     def close(self) -> None:
+        if self.thread is not None:
+            self.thread.join(60)
+            self.thread = None
         self.let_go()
         if self.conn is not None:
             self.conn.close()

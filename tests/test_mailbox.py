@@ -103,7 +103,7 @@ def test_starttls_is_never_skipped_when_the_server_does_not_offer_it(monkeypatch
     listener.close()
     said = b"".join(heard).upper()
     assert b"AUTHENTICATE" not in said and b"LOGIN" not in said
-    assert_nowhere(PASSWORD, outputs=[said])  # nothing of it went over the wire
+    assert_nowhere(PASSWORD, outputs=[b"".join(heard)], data=False, repository=False)  # none of it went over the wire
 
 
 def test_set_aside_moves_into_a_processed_folder_it_creates(logged_in):
