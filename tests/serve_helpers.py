@@ -86,15 +86,16 @@ class Served:
 
 class ServedHere(Served):
     """The same service in this process: the application under the service's own waitress server (create_server,
-    AccessLog), in a thread on a free loopback port. Same requests, same answers, same database file."""
+    AccessLog), in a thread on a free loopback port. Same requests, same answers, same database file. `limits` go to
+    create_server as they are."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, **limits) -> None:
         from nyhetsbrev.web.unsubscribe import AccessLog, UnsubscribeApp
         from nyhetsbrev.web.unsubscribe.server import create_server
 
         self.app = UnsubscribeApp(root)
         output: list[str] = []
-        self.server = create_server(AccessLog(self.app, lambda line: output.append(line + "\n")), "127.0.0.1", 0)
+        self.server = create_server(AccessLog(self.app, lambda line: output.append(line + "\n")), "127.0.0.1", 0, **limits)
         super().__init__(None, f"http://127.0.0.1:{self.server.effective_port}{self.app.path}", output)
         self._thread = threading.Thread(target=self.server.run, daemon=True)
         self._thread.start()

@@ -6,32 +6,21 @@ from __future__ import annotations
 
 import contextlib
 import http.client
-import threading
 import time
 
 import pytest
 
 from tests.send_helpers import add_people
-from tests.serve_helpers import FORM, ONE_CLICK, SlowClients, served_project, suppression, token_for  # noqa: F401
+from tests.serve_helpers import FORM, ONE_CLICK, ServedHere, SlowClients, served_project, suppression, token_for  # noqa: F401
 
 pytestmark = pytest.mark.timeout(120)
 
 SLOW = 150
 
 
-class Running:
-    """The unsubscribe application under the service's own waitress server, in a thread; stopped by close()."""
-
-    def __init__(self, root, **limits) -> None:
-        from nyhetsbrev.web.unsubscribe import AccessLog, UnsubscribeApp
-        from nyhetsbrev.web.unsubscribe.server import create_server
-
-        self.log: list[str] = []
-        self.app = UnsubscribeApp(root)
-        self.server = create_server(AccessLog(self.app, self.log.append), "127.0.0.1", 0, **limits)
-        self.port = self.server.effective_port
-        self._thread = threading.Thread(target=self.server.run, daemon=True)
-        self._thread.start()
+class Running(ServedHere):
+    """The unsubscribe application under the service's own waitress server, in a thread, with the given limits; stopped
+    by stop()."""
 
     def open_connections(self) -> int:
         """Connections the server holds open now."""
@@ -40,15 +29,6 @@ class Running:
     def wait_for_connections(self, count: int) -> bool:
         """Wait until the server has accepted at least `count` connections."""
         return wait_until(lambda: self.open_connections() >= count)
-
-    def close(self) -> None:
-        """Close every connection from the server's own thread (its loop then ends), then its worker threads."""
-        from waitress import wasyncore
-
-        self.server.trigger.pull_trigger(lambda: wasyncore.close_all(self.server._map))
-        self._thread.join(10)
-        self.server.task_dispatcher.shutdown()
-        self.app.close()
 
 
 def one_click(port: int, token: str) -> int:
@@ -85,7 +65,7 @@ def slow_clients_at(root, count: int, every: float, **limits):
     finally:
         if slow is not None:
             slow.close()
-        running.close()
+        running.stop()
 
 
 @pytest.fixture
