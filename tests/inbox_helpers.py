@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 from email.message import EmailMessage
 from pathlib import Path
 
 from tests.send_helpers import SETTINGS, make_project
+from tests.recipient_helpers import database  # noqa: F401  (used by the tests)
 from tests.serve_helpers import open_database, token_for  # noqa: F401  (token_for is used by the tests)
 
 SAMPLES = Path(__file__).resolve().parent / "fixtures" / "inbox"
@@ -33,16 +33,6 @@ TOKEN_OWNER = "olof.lind@example.se"  # whose token the unsubscribe-mailto sampl
 def db():
     """The test's database (NYHETSBREV_DB), opened."""
     return open_database()
-
-
-@contextlib.contextmanager
-def database():
-    """The test's database, open for the with-block."""
-    handle = open_database()
-    try:
-        yield handle
-    finally:
-        handle.close()
 
 
 def sample(name: str, token_address: str = TOKEN_OWNER) -> bytes:
@@ -144,3 +134,33 @@ def bounce_for(message_id: str, failed: str, *, status: str = "5.1.1", action: s
         f"--{boundary}\r\nContent-Type: text/rfc822-headers\r\n\r\nFrom: nyhetsbrev@example.org\r\n"
         f"To: {failed}\r\nSubject: Nyhetsbrev\r\nMessage-ID: {message_id}\r\n\r\n--{boundary}--\r\n"
     ).encode("utf-8")
+
+
+def arf_report(*replacements: tuple[bytes, bytes]) -> bytes:
+    """The ARF abuse sample with each (old, new) made; each old must be in it exactly once."""
+    raw = sample("arf-abuse.eml")
+    for old, new in replacements:
+        assert raw.count(old) == 1, old
+        raw = raw.replace(old, new)
+    return raw
+
+
+def arf_about(recipient: str, message_id: str, n: int) -> bytes:
+    """An ARF abuse report (the n-th) about the message with message_id, naming recipient as the one who complained."""
+    raw = (SAMPLES / "arf-abuse.eml").read_bytes().replace(b"per.nilsson@example.org", recipient.encode())
+    raw = raw.replace(b"<fbl.20220402140233.77aa@fbl.example.net>", f"<fbl.{n}@fbl.example.net>".encode())
+    return raw.replace(b"<22-1.5f3a9c0d2e4b6a18.8@example.org>", message_id.encode())
+
+
+def write_messages(folder: Path, messages: dict[str, bytes]) -> Path:
+    """Each message as folder/NAME.eml (the folder made if it is not there yet); the folder."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, raw in messages.items():
+        (folder / f"{name}.eml").write_bytes(raw)
+    return folder
+
+
+def one_message(folder: Path, raw: bytes) -> Path:
+    """A new folder holding the one message."""
+    folder.mkdir()
+    return write_messages(folder, {"message": raw})

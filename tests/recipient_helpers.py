@@ -6,6 +6,8 @@ constants say exactly what an import of that file must report.
 
 from __future__ import annotations
 
+import contextlib
+import os
 from pathlib import Path
 
 NBSP = "\u00a0"
@@ -103,3 +105,35 @@ def all_text_in_db(db) -> str:
         for row in db.execute(f'SELECT * FROM "{table}"').fetchall():
             parts.extend(str(value) for value in row)
     return "\n".join(parts)
+
+
+@contextlib.contextmanager
+def database():
+    """The test's database (NYHETSBREV_DB), opened as the CLI opens it, for the with-block; closed after."""
+    from nyhetsbrev.store import open_db
+
+    handle = open_db(Path(os.environ["NYHETSBREV_DB"]))
+    try:
+        yield handle
+    finally:
+        handle.close()
+
+
+def person_row(n: int, organisation: str = "Flens kommun") -> list[str]:
+    """One invented politician's row: address, name, organisation, municipality."""
+    return [f"politiker{n:03d}@example.se", f"Politiker {n}", organisation, "Flen"]
+
+
+def rows_csv(path: Path, rows: list[list[str]]) -> Path:
+    """A UTF-8, semicolon-separated file with the E-post/Namn/Organisation/Kommun header and the rows."""
+    lines = ["E-post;Namn;Organisation;Kommun"] + [";".join(r) for r in rows]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def members(name: str) -> set[str]:
+    """The addresses on list `name` now."""
+    from nyhetsbrev import store
+
+    with database() as db:
+        return {p["email"] for p in store.list_recipients(db, [name])}

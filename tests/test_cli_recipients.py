@@ -12,12 +12,8 @@ import pytest
 
 from nyhetsbrev import store
 from nyhetsbrev.store.tokens import make_token
-from tests.recipient_helpers import QUIRKS_OK, QUIRKS_SKIPPED, all_text_in_db, quirks_csv, quirks_xlsx, simple_csv
+from tests.recipient_helpers import QUIRKS_OK, QUIRKS_SKIPPED, all_text_in_db, database, quirks_csv, quirks_xlsx, simple_csv
 from tests.fixtures import one_line_error as _error_line
-
-
-def _db():
-    return store.open_db(Path(os.environ["NYHETSBREV_DB"]))
 
 
 def test_import_report_lists_rows_and_reasons(cli, tmp_path):
@@ -39,7 +35,8 @@ def test_import_dry_run_writes_nothing(cli, tmp_path):
     result = cli("recipients", "import", quirks_xlsx(tmp_path), "--list", "A", "--dry-run")
     assert result.exit_code == 0, result.output
     assert "Dry run: nothing was written" in result.stdout and "would be created" in result.stdout
-    assert all_text_in_db(_db()).count("@") == 0
+    with database() as db:
+        assert all_text_in_db(db).count("@") == 0
 
 
 def test_import_errors_are_one_line(cli, tmp_path):
@@ -98,10 +95,12 @@ def test_add_remove_unsubscribe_cycle(cli):
 
 def test_unsubscribe_by_token(cli):
     cli("recipients", "add", "ola@example.se", "--list", "A")
-    token = make_token(store.signing_key(_db()), "ola@example.se")
+    with database() as db:
+        token = make_token(store.signing_key(db), "ola@example.se")
     result = cli("recipients", "unsubscribe", "--token", token)
     assert result.exit_code == 0 and "ola@example.se unsubscribed" in result.stdout
-    assert store.is_suppressed(_db(), "ola@example.se") == "unsubscribed"
+    with database() as db:
+        assert store.is_suppressed(db, "ola@example.se") == "unsubscribed"
     assert "not valid" in _error_line(cli("recipients", "unsubscribe", "--token", token[:-3] + "AAA"))
     assert "either" in _error_line(cli("recipients", "unsubscribe"))
 
@@ -110,10 +109,12 @@ def test_forget_asks_then_erases(cli, tmp_path):
     cli("recipients", "import", quirks_csv(tmp_path), "--list", "Styrgrupp")
     result = cli("recipients", "forget", "anna.andersson@example.se", input="n\n")
     assert result.exit_code != 0
-    assert store.find_recipient(_db(), "anna.andersson@example.se") is not None
+    with database() as db:
+        assert store.find_recipient(db, "anna.andersson@example.se") is not None
     result = cli("recipients", "forget", "anna.andersson@example.se", "--yes")
     assert result.exit_code == 0 and "only a keyed hash remains" in result.stdout
-    assert "anna.andersson" not in all_text_in_db(_db())
+    with database() as db:
+        assert "anna.andersson" not in all_text_in_db(db)
     again = cli("recipients", "import", quirks_csv(tmp_path), "--list", "Styrgrupp")
     assert "forgotten on request" in again.stdout
 

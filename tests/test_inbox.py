@@ -18,6 +18,8 @@ from tests.inbox_helpers import (
     SAMPLES, SENT, TOKEN_OWNER, bounce_for, database, inbox_project, mailbox_events, plain_message, record_sent, sample,
     samples, suppressed, token_for,
 )
+from tests.inbox_helpers import arf_report as _arf
+from tests.inbox_helpers import one_message as _one
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -288,20 +290,6 @@ PER = "per.nilsson@example.org"  # the person the ARF sample's complaint is abou
 ARF_RCPT = b"Original-Rcpt-To: <per.nilsson@example.org>\n"
 ARF_INNER_TO = b"To: Per Nilsson <per.nilsson@example.org>\n"
 ARF_INNER_ID = b"Message-ID: <22-1.5f3a9c0d2e4b6a18.8@example.org>\n"
-
-
-def _arf(*replacements: tuple[bytes, bytes]) -> bytes:
-    raw = sample("arf-abuse.eml")
-    for old, new in replacements:
-        assert raw.count(old) == 1, old
-        raw = raw.replace(old, new)
-    return raw
-
-
-def _one(folder: Path, raw: bytes) -> Path:
-    folder.mkdir()
-    (folder / "message.eml").write_bytes(raw)
-    return folder
 
 
 RANDOM_ID = "<22-1.0123456789abcdef0123456789abcdef@example.org>"  # of the kind sent now: not guessable from another's

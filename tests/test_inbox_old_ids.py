@@ -3,12 +3,13 @@ counter of her own into another reader's. A report carrying one acts only when i
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 
 from nyhetsbrev.inbox.run import read_inbox
 from tests.inbox_helpers import SAMPLES, bounce_for, inbox_project, mailbox_events, record_sent, suppressed
+from tests.inbox_helpers import arf_about as _arf
+from tests.inbox_helpers import write_messages as _write
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -29,20 +30,6 @@ def sent_before(tmp_path):
     project = inbox_project(tmp_path / "project")
     record_sent(SENT_BEFORE)
     return project
-
-
-def _arf(recipient: str, message_id: str, n: int) -> bytes:
-    """An ARF abuse report about the message with message_id, naming recipient as the one who complained."""
-    raw = (SAMPLES / "arf-abuse.eml").read_bytes().replace(b"per.nilsson@example.org", recipient.encode())
-    raw = raw.replace(b"<fbl.20220402140233.77aa@fbl.example.net>", f"<fbl.{n}@fbl.example.net>".encode())
-    return raw.replace(b"<22-1.5f3a9c0d2e4b6a18.8@example.org>", message_id.encode())
-
-
-def _write(folder: Path, messages: dict[str, bytes]) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, raw in messages.items():
-        (folder / f"{name}.eml").write_bytes(raw)
-    return folder
 
 
 def _guesses() -> list[tuple[str, str]]:

@@ -6,8 +6,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
@@ -15,24 +13,10 @@ from openpyxl import load_workbook
 from nyhetsbrev import store
 from nyhetsbrev.cli import recipients_import
 from tests.fixtures import one_line_error
-
-
-def _db():
-    return store.open_db(Path(os.environ["NYHETSBREV_DB"]))
-
-
-def _person(n: int, organisation: str = "Flens kommun") -> list[str]:
-    return [f"politiker{n:03d}@example.se", f"Politiker {n}", organisation, "Flen"]
-
-
-def _csv(path: Path, rows: list[list[str]]) -> Path:
-    lines = ["E-post;Namn;Organisation;Kommun"] + [";".join(r) for r in rows]
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
-
-
-def _members(name: str) -> set[str]:
-    return {p["email"] for p in store.list_recipients(_db(), [name])}
+from tests.recipient_helpers import database
+from tests.recipient_helpers import members as _members
+from tests.recipient_helpers import person_row as _person
+from tests.recipient_helpers import rows_csv as _csv
 
 
 def _election(cli, tmp_path):
@@ -69,10 +53,10 @@ def test_replace_leaves_exactly_the_file_and_unsubscribes_no_one(cli, tmp_path):
     assert _members("politiker") == {f"politiker{n:03d}@example.se" for n in [*range(30), *range(1000, 1019)]}
     # the 369 are not suppressed, stay on their other lists, and keep their history
     assert len(_members("profession")) == 100
-    db = _db()
-    assert not store.is_suppressed(db, "politiker398@example.se")
-    events = db.execute("SELECT event FROM subscription_events se JOIN recipients r ON r.id = se.recipient_id"
-                        " WHERE r.email = 'politiker398@example.se' ORDER BY se.id").fetchall()
+    with database() as db:
+        assert not store.is_suppressed(db, "politiker398@example.se")
+        events = db.execute("SELECT event FROM subscription_events se JOIN recipients r ON r.id = se.recipient_id"
+                            " WHERE r.email = 'politiker398@example.se' ORDER BY se.id").fetchall()
     assert [e[0] for e in events] == ["subscribed", "removed"]
     # a later import into another list adds them there, no resubscribe flag needed
     again = cli("recipients", "import", _csv(tmp_path / "k.csv", [_person(398)]), "--list", "kultur")
@@ -126,10 +110,12 @@ def test_remove_and_unsubscribe_from_file(cli, tmp_path):
     result = cli("recipients", "remove", "--from-file", lines)
     assert result.exit_code == 0 and "okand@example.se is not in the recipients database" in result.stdout
     assert _members("politiker") == {f"politiker{n:03d}@example.se" for n in range(3, 6)}
-    assert not store.is_suppressed(_db(), "politiker000@example.se")
+    with database() as db:
+        assert not store.is_suppressed(db, "politiker000@example.se")
     unsub = _csv(tmp_path / "avreg.csv", [_person(3)])
     assert cli("recipients", "unsubscribe", "--from-file", unsub).exit_code == 0
-    assert store.is_suppressed(_db(), "politiker003@example.se")
+    with database() as db:
+        assert store.is_suppressed(db, "politiker003@example.se")
     assert "--from-file" in one_line_error(cli("recipients", "remove"))
 
 
@@ -157,7 +143,8 @@ def test_export_csv_is_what_swedish_excel_opens_and_imports_back_unchanged(cli, 
     assert (report["added"], report["changed"], report["taken_off"]) == (0, 0, 0)
     again = cli("recipients", "import", out, "--list", "politiker", "--replace", "--dry-run")
     assert "0 added, 0 changed, 0 taken off" in again.stdout
-    assert store.find_recipient(_db(), "elin@example.org")["name"] == '=HYPERLINK("x")'
+    with database() as db:
+        assert store.find_recipient(db, "elin@example.org")["name"] == '=HYPERLINK("x")'
 
 
 @pytest.mark.parametrize(("language", "headers"), [

@@ -8,20 +8,16 @@ import os
 import signal
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from nyhetsbrev import store
 from nyhetsbrev.cli import recipients_import
-from tests.fixtures import one_line_error
-from tests.test_replace_lists import _csv, _members, _person
-
-REPO = Path(__file__).resolve().parent.parent
-
-
-def _db():
-    return store.open_db(Path(os.environ["NYHETSBREV_DB"]))
+from tests.fixtures import REPO, one_line_error
+from tests.recipient_helpers import database
+from tests.recipient_helpers import members as _members
+from tests.recipient_helpers import person_row as _person
+from tests.recipient_helpers import rows_csv as _csv
 
 
 def test_someone_added_while_the_question_waits_is_not_taken_off_unseen(cli, tmp_path, monkeypatch):
@@ -29,7 +25,8 @@ def test_someone_added_while_the_question_waits_is_not_taken_off_unseen(cli, tmp
     smaller = _csv(tmp_path / "b.csv", [_person(n) for n in range(5)] + [_person(7)])
 
     def a_colleague_adds_someone_meanwhile(question: str) -> bool:
-        store.add_recipient(_db(), "sen@example.se", ["styrgrupp"], source="add")
+        with database() as db:
+            store.add_recipient(db, "sen@example.se", ["styrgrupp"], source="add")
         return True
 
     monkeypatch.setattr(recipients_import, "_terminal", lambda: True)
@@ -97,11 +94,11 @@ def test_a_replace_killed_half_way_leaves_the_list_as_it_was(cli, tmp_path):
         if process.poll() is None:
             process.kill()
     assert process.returncode == -signal.SIGKILL
-    db = _db()
-    assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    assert _members("styrgrupp") == {f"politiker{n:03d}@example.se" for n in range(10)}
-    assert store.find_recipient(db, "politiker020@example.se") is None
-    assert store.find_recipient(db, "politiker000@example.se")["organisation"] == "Flens kommun"
+    with database() as db:
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert _members("styrgrupp") == {f"politiker{n:03d}@example.se" for n in range(10)}
+        assert store.find_recipient(db, "politiker020@example.se") is None
+        assert store.find_recipient(db, "politiker000@example.se")["organisation"] == "Flens kommun"
     again = cli("recipients", "import", new_file, "--list", "styrgrupp", "--replace", "--yes")
     assert again.exit_code == 0, again.output
     assert "2 added, 6 changed, 4 taken off" in again.stdout

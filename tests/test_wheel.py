@@ -16,9 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.fixtures import REPO
 from tests.starter_helpers import make_own
-
-REPO = Path(__file__).resolve().parent.parent
 REQUIRE = "NYHETSBREV_REQUIRE_WHEEL"
 pytestmark = pytest.mark.timeout(900)  # one build and one fresh install for the whole file
 
