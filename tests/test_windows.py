@@ -15,6 +15,7 @@ from types import SimpleNamespace
 import pytest
 
 from nyhetsbrev.project.scaffold import init_project
+from tests.identity_server import TENANT
 from tests.send_helpers import add_people, ledger_rows, project, smtp, stopped_midway  # noqa: F401  (fixtures)
 
 PACKAGE = Path(__file__).resolve().parent.parent / "nyhetsbrev"
@@ -75,10 +76,19 @@ def _posix_only_uses():
     for path in sorted(PACKAGE.rglob("*.py")):
         text = path.read_text(encoding="utf-8")
         for node in ast.walk(ast.parse(text)):
-            name = (node.attr if isinstance(node, ast.Attribute) else
-                    node.names[0].name if isinstance(node, (ast.Import, ast.ImportFrom)) and node.names else None)
-            if name in POSIX_ONLY:
-                yield path, node.lineno, name, text
+            for name in _names(node):
+                if name in POSIX_ONLY:
+                    yield path, node.lineno, name, text
+
+
+def _names(node: ast.AST) -> list[str]:
+    """The names a node uses: an attribute's, and every module and name an import names (each part of a dotted one)."""
+    if isinstance(node, ast.Attribute):
+        return [node.attr]
+    if not isinstance(node, (ast.Import, ast.ImportFrom)):
+        return []
+    dotted = [alias.name for alias in node.names] + ([node.module] if isinstance(node, ast.ImportFrom) and node.module else [])
+    return [part for name in dotted for part in name.split(".")]
 
 
 def test_no_posix_only_call_without_an_alternative():
@@ -103,7 +113,7 @@ def test_the_sign_in_cache_is_dpapi_on_windows_and_never_a_plain_file_there(monk
     monkeypatch.setattr(sys, "platform", "win32")
     monkeypatch.setattr(persistence, "FilePersistenceWithDataProtection", Protected)
     monkeypatch.setenv("LOCALAPPDATA", str(tmp_path / "AppData Å" / "Local"))
-    settings = SimpleNamespace(tenant="exempel.onmicrosoft.com", client_id="00000000-0000-0000-0000-000000000000",
+    settings = SimpleNamespace(tenant=TENANT, client_id="00000000-0000-0000-0000-000000000000",
                                username="nyhetsbrev@example.se")
     stored, protected = oauth._stored(settings)
     assert protected and stored.path.parent == tmp_path / "AppData Å" / "Local" / "nyhetsbrev"
