@@ -446,6 +446,7 @@ def test_the_connections_reports_wake_the_send_once_per_batch_and_lose_none():
     """Reports from the connection threads: nothing is lost between put and take, an urgent report (a failure the
     send must act on) wakes it at once, and a batch wakes it when the count it waits for is in."""
     import threading
+    import time
 
     from nyhetsbrev.mail.jobs import Reports, in_flight_limit
 
@@ -471,8 +472,10 @@ def test_the_connections_reports_wake_the_send_once_per_batch_and_lose_none():
     waiting = threading.Thread(target=lambda: taken.append(reports.take(5, timeout=60)))
     taken: list = []
     waiting.start()
-    while reports.wake_at != 5:  # the take is waiting for five
+    deadline = time.monotonic() + 60
+    while reports.wake_at != 5 and time.monotonic() < deadline:  # the take is waiting for five
         threading.Event().wait(0.01)
+    assert reports.wake_at == 5, reports.wake_at
     reports.put("e")
     assert not reports.ready.is_set()  # one of five: no wake yet
     reports.put("f", urgent=True)
