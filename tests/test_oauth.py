@@ -99,7 +99,7 @@ def test_silent_refresh_then_a_failed_refresh_stops_before_sending(project, iden
     data = [p for p in Path(os.environ["NYHETSBREV_DB"]).parent.iterdir() if p.is_file()]  # not the sign-in cache
     for token in tokens:
         assert_nowhere(token, outputs=outputs, logs=[caplog.text], folders=[project, tmp_path / "outbox"], files=data,
-                       data=False)
+                       data=False, repository=False)  # issued at run time: no committed file can hold it
 
 
 def test_a_refused_token_says_to_sign_in_again_and_sends_nothing(project, identity, mailserver, cli):
