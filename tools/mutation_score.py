@@ -4,8 +4,9 @@ Reads the `.meta` files mutmut 3 writes beside each mutated copy (mutants/<path>
 of the test run of each mutant). Killed is what mutmut itself calls killed (the tests failed); a
 mutant it calls a timeout is counted apart and NOT as killed. A survivor is equivalent (left out of
 the score) when docs/mutation.md names it with its reason, or when it only changes the letter case of
-SQL, a mail header's name or a codec's name. Every other mutant (survived, no tests, timeout) is
-listed by name: `.venv/bin/mutmut show NAME` shows its change.
+SQL keywords and names (never a quoted SQL value), of a mail header's name read from a message, or of a codec's
+name given to encode/decode (see _case_only_lines). Every other mutant (survived, no tests, timeout, caught by
+nothing) is listed by name: `.venv/bin/mutmut show NAME` shows its change.
 
     python -m tools.mutation_score              # the table and the surviving mutants
     python -m tools.mutation_score --diff jobs  # also the change of each survivor in modules matching 'jobs'
@@ -23,15 +24,28 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 MUTANTS = ROOT / "mutants"
-# A mutant whose only change is the letter case of SQL (SQLite reads keywords and names in any case), of a mail
-# header's or MIME parameter's name (case-insensitive in email) or of a codec's name is equivalent.
-_SQL = re.compile(r"\b(SELECT|INSERT|DELETE|UPDATE|PRAGMA|CREATE)\b", re.I)
+# A mutant whose only change is the letter case of SQL keywords and names (SQLite reads them in any case), of a mail
+# header's or MIME parameter's name read from a message (case-insensitive in email) or of a codec's name is equivalent;
+# _case_only_lines says exactly when.
+_SQL_START = re.compile(r"\s*(SELECT|INSERT|DELETE|UPDATE|PRAGMA|CREATE|WITH|REPLACE|DROP|ALTER|BEGIN|COMMIT|ROLLBACK)\b")
+_SQL_VALUE = re.compile(r"'[^']*'|[:@$]\w+")   # quoted values and named parameters: compared byte for byte
+_LITERAL = re.compile(r'([A-Za-z]{0,2})"((?:[^"\\\n]|\\.)*)"')   # a double-quoted literal on one line, with its prefix
 _CODECS = {"utf-8", "cp1252", "latin-1", "ascii", "us-ascii"}
-_MAIL_NAMES = {"message-id", "date", "from", "to", "cc", "subject", "content-type", "content-type: ",
-               "content-disposition", "name"}
+_CODEC_CALL = re.compile(r"\.(encode|decode)\($")
+_MAIL_NAMES = {"message-id", "date", "from", "to", "cc", "subject", "content-type", "content-disposition", "name"}
+_MAIL_CALL = re.compile(r"(\.(get|get_all|get_param)\(|\b(msg|message|head|part)\[)$")
 EQUIVALENT_LIST = ROOT / "docs" / "mutation.md"  # lines "- `name`: why" under "## Equivalent mutants"
-KILLED = {1, 3}          # mutmut: the tests failed (3: pytest's internal error)
-TIMEOUT = {36, 24, -24, 152, 255}
+# mutmut's own verdict for each exit code (mutmut.stats.status_by_exit_code); the copy below is 3.8.1's, for when
+# mutmut is not installed here. "caught by type check" counts as killed.
+_MUTMUT_3_8_1 = {
+    1: "killed", 3: "killed", 0: "survived", 5: "no tests", 2: "check was interrupted by user", None: "not checked",
+    33: "no tests", 34: "skipped", 35: "suspicious", 36: "timeout", 37: "caught by type check", -24: "timeout",
+    24: "timeout", 152: "timeout", 255: "timeout", -11: "segfault", -9: "segfault",
+}
+try:
+    from mutmut.stats import status_by_exit_code as _STATUS_BY_EXIT_CODE
+except Exception:  # noqa: BLE001  (not installed: it is only in the `mutate` extra; or a release that moved it)
+    _STATUS_BY_EXIT_CODE = _MUTMUT_3_8_1
 WANTED = 0.90            # the issue's bar, per module
 
 
@@ -42,11 +56,12 @@ def _modules() -> list[str]:
 
 
 def _status(code: int | None) -> str:
-    if code in KILLED:
-        return "killed"
-    if code in TIMEOUT:
-        return "timeout"
-    return {0: "survived", 5: "no tests", 33: "no tests", None: "not checked", 34: "skipped"}.get(code, "suspicious")
+    """mutmut's verdict for a mutant's exit code; a mutant the type check caught counts as killed."""
+    try:
+        status = _STATUS_BY_EXIT_CODE[code]
+    except KeyError:
+        status = "suspicious"
+    return "killed" if status == "caught by type check" else status
 
 
 def _diff(path: str, name: str) -> str:
@@ -74,27 +89,73 @@ def _changed_lines(path: str, name: str) -> tuple[list[str], list[str]]:
 
 
 def _case_only(path: str, name: str) -> bool:
-    """True when the mutant changes only the letter case of SQL, a mail header or parameter name, or a codec name."""
+    """True when the mutant changes only letter case that cannot matter (see _case_only_lines)."""
     try:
         old, new = _changed_lines(path, name)
     except (OSError, KeyError, ValueError):
         return False
+    return _case_only_lines(old, new)
+
+
+def _case_only_lines(old: list[str], new: list[str]) -> bool:
+    """True when each changed line differs from the original only in the letter case of double-quoted literals, and
+    each changed literal is one of: SQL that starts with an upper-case keyword, with every single-quoted value and
+    named parameter unchanged; a mail header's or MIME parameter's name read from a message (msg[...], .get(,
+    .get_all(, .get_param(); a codec's name given to .encode( or .decode(. The code outside double-quoted
+    literals (single-quoted literals, names, f-string fields) must be byte-identical."""
     if not old or len(old) != len(new):
         return False
     for before, after in zip(old, new):
         if before == after or before.lower() != after.lower() or len(before) != len(after):
             return False
-        for literal in re.finditer(r'"([^"]*)"', before):
-            changed = after[literal.start(1):literal.end(1)]
-            text = literal.group(1)
+        literals = list(_LITERAL.finditer(before))
+        if _outside(before, literals) != _outside(after, literals):
+            return False
+        for literal in literals:
+            text, changed = literal.group(2), after[literal.start(2):literal.end(2)]
             if changed == text:
                 continue
-            mail_name = text.lower() in _MAIL_NAMES and "environ" not in before
-            if not (_SQL.search(text) or text.lower() in _CODECS or mail_name):
+            if "f" in literal.group(1).lower() and re.findall(r"\{[^}]*\}", text) != re.findall(r"\{[^}]*\}", changed):
                 return False
-        if before.replace('"', "") == before:  # no literal at all: a name's case changed
-            return False
+            if not _case_cannot_matter(before[:literal.start()], text, changed):
+                return False
     return True
+
+
+def _outside(line: str, literals: list[re.Match]) -> str:
+    """The line with the contents of the given double-quoted literals left out."""
+    kept, at = [], 0
+    for literal in literals:
+        kept.append(line[at:literal.start(2)])
+        at = literal.end(2)
+    return "".join(kept) + line[at:]
+
+
+def _case_cannot_matter(preceding: str, text: str, changed: str) -> bool:
+    """Whether a literal's change of letter case changes nothing, given the code before it on its line."""
+    if _SQL_START.match(text) and _SQL_VALUE.findall(text) == _SQL_VALUE.findall(changed):
+        return True
+    if "environ" in preceding:
+        return False
+    call = _enclosing_call(preceding)
+    if text.lower() in _CODECS:
+        return bool(_CODEC_CALL.search(call))
+    return text.lower() in _MAIL_NAMES and bool(_MAIL_CALL.search(call))
+
+
+def _enclosing_call(preceding: str) -> str:
+    """The code before the innermost bracket still open at the end of `preceding`, that bracket included ("" if
+    none is open on this line)."""
+    depth = 0
+    for at in range(len(preceding) - 1, -1, -1):
+        char = preceding[at]
+        if char in ")]}":
+            depth += 1
+        elif char in "([{":
+            if depth == 0:
+                return preceding[:at + 1]
+            depth -= 1
+    return ""
 
 
 def _named_equivalents() -> set[str]:
