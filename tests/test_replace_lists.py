@@ -174,9 +174,9 @@ def test_a_csv_whose_address_column_has_another_name_is_refused_and_changes_noth
     for command in ("unsubscribe", "remove"):
         line = one_line_error(cli("recipients", command, "--from-file", other), where=str(other))
         assert "no e-mail column" in line and "'Adress'" in line
-    db = _db()
-    assert db.execute("SELECT count(*) FROM suppressions").fetchone()[0] == 0
-    assert not store.is_suppressed(db, "politiker000@example.se")
+    with database() as db:
+        assert db.execute("SELECT count(*) FROM suppressions").fetchone()[0] == 0
+        assert not store.is_suppressed(db, "politiker000@example.se")
     assert _members("politiker") == {f"politiker{n:03d}@example.se" for n in range(3)}
 
 
@@ -189,7 +189,8 @@ def test_a_line_that_is_no_address_refuses_the_file_with_its_line(cli, tmp_path)
         assert "politiker001 at example.se" in line
     bad_cell = _csv(tmp_path / "b.csv", [_person(0), ["politiker001@@example.se", "X", "Y", "Z"]])
     one_line_error(cli("recipients", "unsubscribe", "--from-file", bad_cell), where=f"{bad_cell}:3")
-    assert _db().execute("SELECT count(*) FROM suppressions").fetchone()[0] == 0
+    with database() as db:
+        assert db.execute("SELECT count(*) FROM suppressions").fetchone()[0] == 0
     assert _members("politiker") == {f"politiker{n:03d}@example.se" for n in range(3)}
 
 
@@ -207,7 +208,8 @@ def test_unsubscribe_and_remove_from_an_xlsx_file(cli, tmp_path):
     assert _members("politiker") == {"politiker002@example.se", "politiker003@example.se"}
     result = cli("recipients", "unsubscribe", "--from-file", sheet)
     assert result.exit_code == 0 and "politiker001@example.se unsubscribed" in result.stdout
-    assert store.is_suppressed(_db(), "politiker000@example.se") and not store.is_suppressed(_db(), "politiker002@example.se")
+    with database() as db:
+        assert store.is_suppressed(db, "politiker000@example.se") and not store.is_suppressed(db, "politiker002@example.se")
 
 
 def test_remove_with_a_bad_list_name_is_one_error_not_a_person_not_found(cli, tmp_path):
