@@ -14,9 +14,9 @@ from urllib.parse import quote, urlsplit
 
 import pytest
 
+from tests.fixtures import REPO
 from tests.send_helpers import make_project
 
-REPO = Path(__file__).resolve().parent.parent
 ONE_CLICK = "List-Unsubscribe=One-Click"
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
