@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import secrets
-from pathlib import Path
 
 import pytest
 
@@ -12,6 +11,7 @@ from tests.inbox_helpers import (
     SAMPLES, bounce_for, inbox_project, mailbox_events, plain_message, record_sent, suppressed,
 )
 from tests.fixtures import assert_nowhere
+from tests.inbox_helpers import write_messages as _write
 from tests.send_helpers import add_people, send, smtp  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.timeout(60)
@@ -32,13 +32,6 @@ def sent26(tmp_path):
     people[ATTACKER] = ("26:1", _random_id())
     record_sent(people)
     return project, people
-
-
-def _write(folder: Path, messages: dict[str, bytes]) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, raw in messages.items():
-        (folder / f"{name}.eml").write_bytes(raw)
-    return folder
 
 
 def _forged_dsn(victim: str, in_reply_to: str | None, *, headers_id: str | None = None, n: int = 0) -> bytes:
