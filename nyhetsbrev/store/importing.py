@@ -237,11 +237,10 @@ class BatchCounts:
         report.change(self.changes)
 
 
-def _field_changes(email: str, old: tuple, new: tuple, old_attributes: str, new_attributes: str) -> list[FieldChange]:
-    """The fields (and extra columns) whose values differ, old → new."""
+def _field_changes(email: str, old: tuple, new: tuple, before: dict[str, str], after: dict[str, str]) -> list[FieldChange]:
+    """The fields (and extra columns, before and after as dicts) whose values differ, old → new."""
     changes = [FieldChange(email, name, a or "", b or "") for name, a, b in zip(FIELDS, old, new) if a != b]
-    if old_attributes != new_attributes:
-        before, after = json.loads(old_attributes or "{}"), json.loads(new_attributes or "{}")
+    if before != after:
         changes += [FieldChange(email, name, before.get(name, ""), after.get(name, ""))
                     for name in sorted(set(before) | set(after)) if before.get(name) != after.get(name)]
     return changes
@@ -283,14 +282,16 @@ def apply_batch(db: Database, batch: list[FileRow], list_ids: dict[str, int], fi
         else:
             recipient_id, *old_values, old_attributes = existing
             values = tuple(fields.get(f) or old for f, old in zip(FIELDS, old_values))
-            attributes = old_attributes
+            attributes, before, after = old_attributes, {}, {}  # the dicts only when the file has extra columns
             if row.attributes:
-                attributes = _attributes_json({**json.loads(old_attributes or "{}"), **row.attributes})
+                before = json.loads(old_attributes or "{}")
+                after = {**before, **row.attributes}
+                attributes = _attributes_json(after)
             changed = values != tuple(old_values) or attributes != old_attributes
             if changed:
                 writer.changed.append((*values, attributes, now, recipient_id))
                 counts.changed += 1
-                counts.changes += _field_changes(row.email, tuple(old_values), values, old_attributes, attributes)
+                counts.changes += _field_changes(row.email, tuple(old_values), values, before, after)
             counted = False
             if any((recipient_id, list_id) not in members for list_id in ids):
                 counts.joined += 1
