@@ -11,8 +11,8 @@ from pathlib import Path
 from ..errors import NyhetsbrevError, StoreError
 from .recipient_files import FIELDS, FileRow, open_recipient_file
 from .db import Database, database_error, utc_now, write_retrying
-from .recipients import clean_list_name
-from .suppressions import address_hasher, load_suppressed
+from .recipients import clean_list_name, find_list
+from .suppressions import Suppressed, address_hasher, load_suppressed
 from ..i18n import _
 
 BATCH = 5000  # rows per committed transaction: the write lock is never held for long
@@ -118,6 +118,14 @@ def _attributes_json(attributes: dict[str, str]) -> str:
     return json.dumps(attributes, ensure_ascii=False, sort_keys=True) if attributes else "{}"
 
 
+def skip_reason(row: FileRow, suppressed: Suppressed, hash_of: Callable[[str], str]) -> str | None:
+    """Why a row is not written: its problem, or that its address unsubscribed or bounced; None for a row to write."""
+    if row.problem:
+        return row.problem
+    reason = suppressed.reason(row.email_key, hash_of)
+    return _("{reason}; not added again").format(reason=reason) if reason else None
+
+
 def import_recipients(
     db: Database, path: Path, lists: list[str], *, dry_run: bool = False, progress: Progress | None = None,
     on_skipped: Callable[[FileRow], None] | None = None, on_batch: Callable[[BatchCounts], None] | None = None,
@@ -146,11 +154,11 @@ def import_recipients(
         for number, row in enumerate(source.rows, start=1):
             if progress and number % PROGRESS_EVERY == 0:
                 progress(row.row, source.size_hint)
-            reason = row.problem or suppressed.reason(row.email_key, hash_of)
+            reason = skip_reason(row, suppressed, hash_of)
             if reason:
                 if on_skipped is not None:
                     on_skipped(row)
-                report.skip(row.row, row.email, reason if row.problem else _("{reason}; not added again").format(reason=reason))
+                report.skip(row.row, row.email, reason)
                 continue
             batch.append(row)
             if len(batch) >= BATCH:
@@ -187,7 +195,7 @@ def _lists(db: Database, names: list[str], report: ImportReport, dry_run: bool) 
     def work() -> dict[str, int]:
         found, created = {}, []
         for name in names:
-            row = db.execute("SELECT id, name FROM lists WHERE name = ?", [name]).fetchone()
+            row = find_list(db, name)
             if row:
                 found[row[1]] = row[0]
             else:

@@ -34,11 +34,16 @@ def clean_list_name(name: str) -> str:
     return cleaned
 
 
+def find_list(db: Database, name: str) -> tuple[int, str] | None:
+    """(id, name as stored) of the list with this cleaned name (case-insensitive), or None."""
+    return db.execute("SELECT id, name FROM lists WHERE name = ?", [name]).fetchone()
+
+
 def list_ids(db: Database, names: list[str], *, create: bool = False) -> dict[str, int]:
     """Name -> id for the named lists (case-insensitive); new lists are made when create, else UnknownList."""
     found: dict[str, int] = {}
     for name in dict.fromkeys(clean_list_name(n) for n in names):
-        row = db.execute("SELECT id, name FROM lists WHERE name = ?", [name]).fetchone()
+        row = find_list(db, name)
         if row:
             found[row[1]] = row[0]
         elif create:

@@ -18,15 +18,15 @@ import json
 import marshal
 import sqlite3
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ..errors import StoreError
 from ..i18n import _, ngettext
 from .db import Database, database_error, utc_now, write_retrying
-from .importing import BATCH, PATIENCE, BatchCounts, ImportReport, Progress, apply_batch, import_recipients
+from .importing import BATCH, PATIENCE, BatchCounts, ImportReport, Progress, apply_batch, import_recipients, skip_reason
 from .recipient_files import FileRow
-from .recipients import clean_list_name, list_ids
+from .recipients import clean_list_name, find_list, list_ids
 from .suppressions import address_hasher, load_suppressed
 
 TAKEN_OFF_KEPT = 1000  # addresses kept for the report; the rest are only counted
@@ -68,7 +68,7 @@ class ReplacePlan:
 
 def plan_replace(db: Database, path: Path, list_name: str, *, progress: Progress | None = None) -> ReplacePlan:
     """What replacing the list's members with the file's people would do; writes nothing to the database."""
-    name = _one_list(list_name)
+    name = clean_list_name(list_name)
     rows = _FileStore(db)
     report = import_recipients(db, path, [name], dry_run=True, progress=progress, on_skipped=rows.skipped,
                                on_batch=rows.batch)
@@ -113,19 +113,18 @@ def _replace(db: Database, plan: ReplacePlan, progress: Progress | None) -> Repl
             _("not replacing: list '{name}' changed while the plan was shown: {now} people would be taken off, "
               "not the {shown} shown; nothing was changed").format(name=name, now=total, shown=plan.taken_off_total),
             path=old.file, hint=_("run the same command again to see the new plan"))
-    report = ImportReport(file=old.file, lists=[name], columns=old.columns, kind=old.kind, encoding=old.encoding,
-                          delimiter=old.delimiter, sheet=old.sheet, unchanged=old.unchanged,
-                          lists_created=[] if list_id else [name])
-    report.skipped, report.skipped_total = list(old.skipped), old.skipped_total
+    # The plan's report without its counts of writes: this change counts what it writes itself.
+    report = replace(old, lists=[name], dry_run=False, lists_created=[] if list_id else [name], skipped=list(old.skipped),
+                     imported=0, updated=0, joined=0, changed=0, changes=[], changes_total=0)
     ids = list_ids(db, [name], create=True)
     suppressed, hash_of = load_suppressed(db), address_hasher(db)
     done = 0
     for page in _pending_pages(db):
         good = []
         for row in page:  # someone who unsubscribed while the question waited is not added again
-            reason = suppressed.reason(row.email_key, hash_of)
+            reason = skip_reason(row, suppressed, hash_of)
             if reason:
-                report.skip(row.row, row.email, _("{reason}; not added again").format(reason=reason))
+                report.skip(row.row, row.email, reason)
             else:
                 good.append(row)
         apply_batch(db, good, ids, old.file.name, dry_run=False).count_into(report)
@@ -186,16 +185,9 @@ def _pending_pages(db: Database) -> Iterator[list[FileRow]]:
         after = page[-1][0]
 
 
-def _one_list(list_name: str) -> str:
-    name = clean_list_name(list_name)
-    if not name:
-        raise StoreError(_("no list given"), hint=_("name the list to replace with --list NAME"))
-    return name
-
-
 def _list_id(db: Database, name: str) -> int | None:
-    row = db.execute("SELECT id FROM lists WHERE name = ?", [name]).fetchone()
-    return row[0] if row else None
+    found = find_list(db, name)
+    return found[0] if found else None
 
 
 # People who unsubscribed or bounced: a replace leaves their memberships as they are.
