@@ -389,15 +389,12 @@ def _rows(records, headers: list[str], mapping: dict[str, int], path: Path) -> I
             out.email = raw.replace("\r", "\\r").replace("\n", "\\n").replace("\x00", "\\0")
             if not _FORBIDDEN.search(raw):
                 try:
-                    _as_given, out.email_key, _ascii = check_address(_ANGLE.sub(r"\2", raw))
+                    _as_given, out.email_key, _ascii = check_address(_address_of(raw)[1])
                 except ValueError:
                     pass
             yield out
             continue
-        display = ""
-        angle = _ANGLE.match(raw)
-        if angle:
-            display, raw = angle.group(1).strip(_STRIP + '"'), angle.group(2)
+        display, raw = _address_of(raw)
         try:
             out.email, out.email_key, out.email_ascii = check_address(raw)
         except ValueError as exc:
@@ -421,3 +418,9 @@ def _rows(records, headers: list[str], mapping: dict[str, int], path: Path) -> I
         if first != number:
             out.problem, out.duplicate_of = _("duplicate of row {row}").format(row=first), first
         yield out
+
+
+def _address_of(raw: str) -> tuple[str, str]:
+    """(display name, address) of a cell: 'Anna Berg <anna@example.se>' is split, a bare address has no name."""
+    angle = _ANGLE.match(raw)
+    return (angle.group(1).strip(_STRIP + '"'), angle.group(2)) if angle else ("", raw)
