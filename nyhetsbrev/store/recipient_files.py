@@ -288,7 +288,8 @@ def _check_unpacked_size(path: Path) -> None:
     strings = sum(part.file_size for part in parts if part.filename.lower().endswith("sharedstrings.xml"))
     if total > MAX_XLSX_UNPACKED or strings > MAX_SHARED_STRINGS:
         raise RecipientFileError(
-            _("the workbook unpacks to {value:,.0f} MB, more than the {value2} MB nyhetsbrev reads; nothing was imported").format(value=total / 2**20, value2=MAX_XLSX_UNPACKED // 2**20),
+            _("the workbook unpacks to {value} MB, more than the {value2} MB nyhetsbrev reads; nothing was imported").format(
+                value=group_digits(round(total / 2**20)), value2=group_digits(MAX_XLSX_UNPACKED // 2**20)),
             path=path, hint=_("save the list as CSV, or {split_hint}").format(split_hint=_(_SPLIT_HINT).format(max_rows=group_digits(MAX_ROWS))),
         )
 
