@@ -6,6 +6,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
@@ -252,3 +254,10 @@ def test_a_name_excel_would_run_as_a_formula_is_inert_in_every_export(cli, tmp_p
             assert cell.value == formula and cell.data_type == "s"  # text, never a formula
     again = cli("recipients", "import", out, "--list", "politiker", "--replace", "--dry-run")
     assert "0 added, 0 changed, 0 taken off" in again.stdout
+
+
+def test_a_refused_replace_of_two_lists_creates_no_database(cli, tmp_path):
+    people = _csv(tmp_path / "a.csv", [_person(0)])
+    line = one_line_error(cli("recipients", "import", people, "--list", "politiker", "--list", "kultur", "--replace"))
+    assert "exactly one --list" in line
+    assert not Path(os.environ["NYHETSBREV_DB"]).exists()

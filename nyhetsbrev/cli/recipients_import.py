@@ -12,7 +12,7 @@ from rich.table import Table
 
 from .app import confirm, console, err_console, escape, terminal_json
 from .progress import Bar
-from .recipients import FIELD_LABELS, LISTS_TO_ADD_TO, Format, recipients_app
+from .recipients import FIELD_LABELS, LISTS_TO_ADD_TO, Format, open_database, recipients_app
 from ..i18n import N_, _, ngettext
 
 SKIPPED_SHOWN = 100
@@ -41,13 +41,14 @@ def import_(
 
     from ..errors import NyhetsbrevError
     from ..store import import_recipients
-    from .recipients import open_database
 
     if output is Format.csv:
         raise NyhetsbrevError(_("--format csv is not a report format"), hint=_("use --format table or --format json"))
     if allow_large_removal and not (replace and yes):
         raise NyhetsbrevError(_("--allow-large-removal goes with --replace --yes"),
                               hint=_("see 'nyhetsbrev recipients import --help'"))
+    if replace and len(lists) != 1:
+        raise NyhetsbrevError(_("--replace takes exactly one --list"), hint=_("replace one list at a time"))
     db = open_database(ctx)
     columns = (TextColumn(_("importing")), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     if not replace:
@@ -57,8 +58,6 @@ def import_(
         return
     from ..store.replacing import apply_replace, plan_replace, problem_rows_error
 
-    if len(lists) != 1:
-        raise NyhetsbrevError(_("--replace takes exactly one --list"), hint=_("replace one list at a time"))
     with Bar(*columns) as bar:
         plan = plan_replace(db, file, lists[0], progress=bar.show)
     if dry_run or output is not Format.json:  # JSON: one document, what was done
