@@ -261,3 +261,21 @@ def test_a_refused_replace_of_two_lists_creates_no_database(cli, tmp_path):
     line = one_line_error(cli("recipients", "import", people, "--list", "politiker", "--list", "kultur", "--replace"))
     assert "exactly one --list" in line
     assert not Path(os.environ["NYHETSBREV_DB"]).exists()
+
+
+def test_the_lines_past_those_shown_say_truly_where_to_see_them(cli, tmp_path):
+    many = 1002  # more than a report keeps
+    cli("recipients", "import", _csv(tmp_path / "a.csv", [_person(n) for n in range(many)]), "--list", "politiker")
+    moved = _csv(tmp_path / "b.csv", [_person(n, "Region Sörmland") for n in range(many)])
+    table = cli("recipients", "import", moved, "--list", "politiker", "--dry-run").stdout
+    assert "… and 902 more changed fields (--all or --format json shows the first 1000)" in table
+    every = cli("recipients", "import", moved, "--list", "politiker", "--dry-run", "--all").stdout
+    assert "… and 2 more changed fields (only the first 1000 are kept)" in every
+    report = json.loads(cli("recipients", "import", moved, "--list", "politiker", "--dry-run", "--format", "json").stdout)
+    assert (len(report["changes"]), report["changes_total"]) == (1000, many)
+    one = _csv(tmp_path / "c.csv", [_person(0)])
+    plan = cli("recipients", "import", one, "--list", "politiker", "--replace", "--dry-run").stdout
+    assert "… and 901 more (--format json shows the first 1000)" in plan
+    few = _csv(tmp_path / "d.csv", [_person(n) for n in range(850)])
+    assert "… and 52 more (see them with --format json)" in cli(
+        "recipients", "import", few, "--list", "politiker", "--replace", "--dry-run").stdout

@@ -141,8 +141,9 @@ def _print_report(report, show_all: bool, dry_note: bool) -> None:
                           escape(change.old), escape(change.new))
         console.print(table)
         if len(shown) < report.changes_total:
-            console.print(_("… and {more} more changed fields (see them with --format json).").format(
-                more=report.changes_total - len(shown)))
+            console.print(_("… and {more} more changed fields ({how}).").format(
+                more=report.changes_total - len(shown), how=_where_the_rest_are(len(shown), len(report.changes),
+                                                                               report.changes_total, with_all=True)))
     summary = Table(_("imported"), _("updated"), _("unchanged"), _("skipped"), title=_("Lists: {join}").format(join=escape(', '.join(report.lists))),
                     title_justify="left")
     summary.add_row(str(report.imported), str(report.updated), str(report.unchanged), str(report.skipped_total))
@@ -160,7 +161,9 @@ def _print_plan(plan) -> None:
             table.add_row(escape(address))
         console.print(table)
         if plan.taken_off_total > TAKEN_OFF_SHOWN:
-            console.print(_("… and {more} more (see them with --format json).").format(more=plan.taken_off_total - TAKEN_OFF_SHOWN))
+            console.print(_("… and {more} more ({how}).").format(
+                more=plan.taken_off_total - TAKEN_OFF_SHOWN,
+                how=_where_the_rest_are(TAKEN_OFF_SHOWN, len(plan.taken_off), plan.taken_off_total, with_all=False)))
     console.print(_("Replacing list {name} ({members} now): {added} added, {changed} changed, {off} taken off. "
                     "Taken off a list is not unsubscribed: they stay on their other lists.").format(
         name=escape(plan.list_name), members=plan.members_before, added=plan.added, changed=plan.changed, off=plan.taken_off_total))
@@ -169,3 +172,13 @@ def _print_plan(plan) -> None:
             "[yellow]The replace would be refused: {count} row cannot be read as a person (see the skipped rows).[/]",
             "[yellow]The replace would be refused: {count} rows cannot be read as a person (see the skipped rows).[/]",
             plan.problem_rows).format(count=plan.problem_rows))
+
+
+def _where_the_rest_are(shown: int, kept: int, total: int, *, with_all: bool) -> str:
+    """Where the lines not shown can be seen: only the first `kept` of `total` are kept for the report."""
+    if shown >= kept:
+        return _("only the first {count} are kept").format(count=kept)
+    how = _("--all or --format json") if with_all else _("--format json")
+    if kept >= total:
+        return _("see them with {how}").format(how=how)
+    return _("{how} shows the first {count}").format(how=how, count=kept)
