@@ -52,11 +52,6 @@ def interleaved_runs(commands: dict[str, list[str]], runs: int, **kwargs) -> dic
     return results
 
 
-def interleaved(commands: dict[str, list[str]], runs: int, **kwargs) -> dict[str, list[float]]:
-    """Wall-clock seconds of several commands taking turns, so machine noise hits them alike."""
-    return {name: [run.seconds for run in done] for name, done in interleaved_runs(commands, runs, **kwargs).items()}
-
-
 # Runs `nyhetsbrev ARGS` and writes the process's own peak resident memory (KiB) to $BENCH_PEAK_FILE. VmHWM belongs
 # to the process image, so nothing of the parent is counted, unlike ru_maxrss, which a child inherits from the
 # process it was forked from.
