@@ -184,3 +184,18 @@ def test_a_rejected_sender_or_recipient_leaves_the_session_usable(pipelining):
                        conn.send("a@example.org", "b@example.org", MESSAGE)]
     assert [(r.kind, r.code) for r in results] == [("failed", 553), ("deferred", 450), ("sent", 250)]
     assert server.connections == 1 and [r.rcpt_tos for r in server.received] == [["b@example.org"]]
+
+
+@pytest.mark.parametrize("address", [
+    "a@example.org", "First.Last+tag@example.se", "o'brien@example.org", "#!$%&*+/=?^_`{|}~-@example.org",
+    "a..b@example.org", ".a@example.org", "a@example.org.", "a@-example.org", "=?utf-8?q?x?=@example.org",
+    '"quoted local"@example.org', "user@[192.0.2.1]", "åsa@exempel.se", "Namn <a@example.org>", "<a@example.org>",
+    "a@b@example.org", "no-at-sign", "",
+])
+def test_an_envelope_address_is_written_as_smtplib_writes_it(address):
+    """MAIL FROM and RCPT TO: the quick way for plain addresses gives what smtplib.quoteaddr gives, for any address."""
+    import smtplib
+
+    from nyhetsbrev.mail.transport import _angled
+
+    assert _angled(address) == smtplib.quoteaddr(address)
