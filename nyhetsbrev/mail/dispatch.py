@@ -86,12 +86,12 @@ class Dispatcher:
     def __init__(self, db, issue: str, smtp: SmtpSettings, sender: str, prepare: Prepare,
                  new_message_id: Callable[[], str], options: Options,
                  progress: Callable[[Tally], None] | None = None, lists: Mapping[int, str] | None = None,
-                 versions: tuple[ledger.Versions, Callable[[tuple[str, ...]], object]] | None = None) -> None:
+                 made: ledger.Versions | None = None, make: Callable[[tuple[str, ...]], object] | None = None) -> None:
         """lists: the lists sent to ({id: name}); each batch is checked against them (and the suppressions) as it is
-        claimed. versions: (the version made for some lists or None, make it) for people whose lists changed."""
+        claimed. made: the version made for some lists, or None; make: make it (for people whose lists changed)."""
         self.db, self.issue, self.smtp, self.sender = db, issue, smtp, sender
         self.lists = None if lists is None else dict(lists)
-        self.versions = versions
+        self.made, self.make = made, make
         self.prepare, self.new_message_id, self.options = prepare, new_message_id, options
         self.progress = progress or (lambda tally: None)
         self.jobs: queue.SimpleQueue = queue.SimpleQueue()  # the C one: a put and a get cost a fraction of Queue's
@@ -219,13 +219,12 @@ class Dispatcher:
             waiting: list[tuple[str, ...]] = []
             if batch or not self.in_flight:
                 checked = self._write(claims=[(job.key, None if job.row.message_id else job.message_id) for job in batch])
-                if checked or checked.moved or checked.waiting:
-                    batch, waiting = self._sort_out(batch, checked, todo)
+                batch, waiting = self._sort_out(batch, checked, todo)
             for job in batch:  # queued before anything can fail: a claimed message is in flight, or pending again
                 self.in_flight[job.key] = job
                 self.jobs.put(job)
             for lists in waiting:  # may render (and fail); those claimed above are put back to pending on the way out
-                self.versions[1](lists)
+                self.make(lists)
             for job, result in handled:
                 if result.kind == transport.DEFERRED and job.attempt <= self.options.retries:
                     delay = self.options.base() * (2 ** (job.attempt - 1))
@@ -262,7 +261,7 @@ class Dispatcher:
         """
         outcomes, self.unwritten = self.unwritten, []
         return ledger.write(self.db, self.issue, outcomes=outcomes, claims=claims, lists=self.lists if claims else None,
-                            versions=self.versions[0] if self.versions else None, now=self.clock.iso())
+                            versions=self.made, now=self.clock.iso())
 
     def _sort_out(self, batch: list[Job], checked: ledger.Checked, todo: deque) -> tuple[list[Job], list[tuple[str, ...]]]:
         """The batch as claimed: without the people skipped, each with the lists they are on now; and the lists

@@ -174,35 +174,48 @@ def send(
             if confirm is not None and plan.to_send and not confirm(plan):
                 return SendReport(plan, cancelled=True, recovered=recovered, elapsed=time.monotonic() - started)
             ledger.enqueue(db, issue_key, entries, ids)
-            rows = [r for r in ledger.due(db, issue_key, resend_unknown=resend_unknown) if r.email_key in people]
-
-            def prepare(row: ledger.Row, message_id: str) -> tuple[str, bytes]:
-                # row.lists: the lists they are on as their message was claimed, which decide the sections they get.
-                return _personal(renderer.template(renderer.audience(row.lists)), people[row.email_key][0], message_id, key,
-                                 wire=True)
-
-            # Each batch is checked again as it is claimed: who unsubscribes or leaves the lists meanwhile is skipped,
-            # and who leaves one of several lists gets the version for the lists they are still on.
             named = {list_id: name for name, list_id in list_ids(db, list(lists)).items()}
-            dispatcher = Dispatcher(db, issue_key, smtp, sender, prepare, ids, options, progress, lists=named,
-                                    versions=(renderer.made, renderer.version))
-            try:
-                tally = dispatcher.run(rows)
-            except KeyboardInterrupt:
-                sent_now = dispatcher.tally.sent
-                raise SendInterrupted(issue_key, sent_now, plan.already_sent + sent_now,
-                                      max(0, plan.to_send - dispatcher.tally.done)) from None
-            finally:  # also when the send pauses or stops: what this run learnt about bad addresses is kept
-                bounced = _suppress_bad_addresses(db, issue_key, dispatcher.failures, key)
+            tally, bounced = _dispatch(db, plan, _due_rows(db, issue_key, people, resend_unknown), people, renderer,
+                                       smtp=smtp, sender=sender, key=key, ids=ids, lists=named, options=options, progress=progress)
             left = {state: ledger.in_state(db, issue_key, state) for state in (ledger.FAILED, ledger.DEFERRED, ledger.UNKNOWN)}
-            still = ledger.still_to_send(db, issue_key, [
-                row.email_key for row in ledger.due(db, issue_key, resend_unknown=resend_unknown) if row.email_key in people
-            ], named) if tally.limit_until else 0
+            still = ledger.still_to_send(db, issue_key, [row.email_key for row in _due_rows(
+                db, issue_key, people, resend_unknown)], named) if tally.limit_until else 0
         return SendReport(plan, tally=tally, recovered=recovered, failed=left[ledger.FAILED], bounced=bounced,
                           deferred=left[ledger.DEFERRED], unknown=left[ledger.UNKNOWN],
                           elapsed=time.monotonic() - started, limit_until=tally.limit_until, left=still)
     finally:
         db.close()
+
+
+def _due_rows(db, issue_key: str, people: dict, resend_unknown: bool) -> list[ledger.Row]:
+    """The ledger's rows still to send now, of the people this send is for."""
+    return [row for row in ledger.due(db, issue_key, resend_unknown=resend_unknown) if row.email_key in people]
+
+
+def _dispatch(db, plan: SendPlan, rows: list[ledger.Row], people: dict, renderer: Renderer, *, smtp: SmtpSettings, sender: str,
+              key: bytes, ids: message.MessageIds, lists: dict[int, str], options: Options,
+              progress: Callable[[Tally], None] | None) -> tuple[Tally, list[str]]:
+    """Send rows (the ledger locked and filled); (the tally, the addresses suppressed as bounced by this run)."""
+    issue_key = plan.issue
+
+    def prepare(row: ledger.Row, message_id: str) -> tuple[str, bytes]:
+        # row.lists: the lists they are on as their message was claimed, which decide the sections they get.
+        return _personal(renderer.template(renderer.audience(row.lists)), people[row.email_key][0], message_id, key,
+                         wire=True)
+
+    # Each batch is checked again as it is claimed: who unsubscribes or leaves the lists meanwhile is skipped,
+    # and who leaves one of several lists gets the version for the lists they are still on.
+    dispatcher = Dispatcher(db, issue_key, smtp, sender, prepare, ids, options, progress,
+                            lists=lists, made=renderer.made, make=renderer.version)
+    try:
+        tally = dispatcher.run(rows)
+    except KeyboardInterrupt:
+        sent_now = dispatcher.tally.sent
+        raise SendInterrupted(issue_key, sent_now, plan.already_sent + sent_now,
+                              max(0, plan.to_send - dispatcher.tally.done)) from None
+    finally:  # also when the send pauses or stops: what this run learnt about bad addresses is kept
+        bounced = _suppress_bad_addresses(db, issue_key, dispatcher.failures, key)
+    return tally, bounced
 
 
 def check_options(*, test: bool, outbox: bool, resend_unknown: bool = False, allow_changes: bool = False,
