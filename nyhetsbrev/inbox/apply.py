@@ -6,7 +6,7 @@ import shlex
 from dataclasses import dataclass
 
 from ..errors import TokenError
-from ..mail.message import is_unguessable_id
+from ..mail.message_ids import is_unguessable_id
 from ..i18n import N_, _
 from ..store import mailbox_events as events
 from ..store.db import Database, write_retrying

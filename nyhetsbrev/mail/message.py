@@ -27,7 +27,6 @@ if hasattr(POLICY, "verify_generated_headers"):  # Python 3.11.10+ / 3.12.5+ (CV
     POLICY = POLICY.clone(verify_generated_headers=True)
 
 TEST_PREFIX = "[TEST] "
-MESSAGE_ID_BYTES = 16  # random bytes in each Message-ID (the contract asks for at least 96 bits)
 _URL_SAFE = re.compile(r"[A-Za-z0-9._~-]*")
 _SRC = re.compile(r"""(\bsrc\s*=\s*)(["'])([^"']*)\2""", re.I)
 _PERSONAL_MARK = "X-Nyhetsbrev-Personal"
@@ -56,30 +55,6 @@ def web_url(settings: Settings, issue: Issue, audience: frozenset[str] | None = 
     version = version_key(audience)
     base = f"{settings.archive_url.rstrip('/')}/{issue.id.folder}/"
     return base + (f"{web_version_folder(key, issue.id.folder, version)}/" if version and key else "")
-
-
-_RANDOM_ID = re.compile(r"<\d{2}-\d{1,4}\.[0-9a-f]{%d}@[^<>\s]+>" % (2 * MESSAGE_ID_BYTES))
-
-
-def is_unguessable_id(message_id: str) -> bool:
-    """True for a Message-ID of the random kind MessageIds makes; False for the counter kind sent before
-    (`<22-1.<16 hex>.<n>@…>`, where one reader's Message-ID tells the next reader's) and anything else."""
-    return bool(_RANDOM_ID.fullmatch(message_id or ""))
-
-
-class MessageIds:
-    """Message-IDs that cannot be guessed from one another: 128 random bits each (no counter, no time).
-
-    A bounce or complaint is believed only when it carries the Message-ID of a sent message, so knowing one
-    recipient's must not tell another's. Drawing 16 bytes from the OS costs about a microsecond a message.
-    """
-
-    def __init__(self, domain: str, issue: Issue) -> None:
-        self._prefix = f"<{issue.id.folder}."
-        self._suffix = f"@{domain}>"
-
-    def __call__(self) -> str:
-        return f"{self._prefix}{secrets.token_hex(MESSAGE_ID_BYTES)}{self._suffix}"
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from typing import Callable, Sequence
 from . import limits, message, transport
 from ..publish import pipeline
 from .dispatch import Dispatcher, Options, Tally
+from .message_ids import MessageIds
 from .versions import Renderer, version_name
 from ..errors import CheckFailed, SendError, SendInterrupted
 from ..i18n import _
@@ -123,7 +124,7 @@ def send(
     plan = SendPlan(str(issue.id), message.subject_line(project.settings, issue, test=bool(test)), lists, mode,
                     resend_unknown=resend_unknown, warnings=_warnings(project), language=project.settings.language)
     sender = message.sender_address(project.settings)
-    ids = message.MessageIds(sender.rpartition("@")[2], issue)
+    ids = MessageIds(sender.rpartition("@")[2], issue)
     db = open_db(default_db_path(root))
     try:
         key = signing_key(db)
@@ -193,7 +194,7 @@ def _due_rows(db, issue_key: str, people: dict, resend_unknown: bool) -> list[le
 
 
 def _dispatch(db, plan: SendPlan, rows: list[ledger.Row], people: dict, renderer: Renderer, *, smtp: SmtpSettings, sender: str,
-              key: bytes, ids: message.MessageIds, lists: dict[int, str], options: Options,
+              key: bytes, ids: MessageIds, lists: dict[int, str], options: Options,
               progress: Callable[[Tally], None] | None) -> tuple[Tally, list[str]]:
     """Send rows (the ledger locked and filled); (the tally, the addresses suppressed as bounced by this run)."""
     issue_key = plan.issue
@@ -316,7 +317,7 @@ def _personal(template: message.MessageTemplate, item: dict, message_id: str, ke
 
 
 def _send_tests(project: Project, issue: Issue, full, addresses: list[str], plan: SendPlan,
-                key: bytes, ids: message.MessageIds, dry_run: bool, started: float) -> SendReport:
+                key: bytes, ids: MessageIds, dry_run: bool, started: float) -> SendReport:
     smtp = project.settings.smtp
     plan.recipients = plan.to_send = len(addresses)
     plan.destination = _via(smtp)
@@ -338,7 +339,7 @@ def _send_tests(project: Project, issue: Issue, full, addresses: list[str], plan
 
 
 def _write_outbox(folder: Path, people: dict, renderer: Renderer, key: bytes,
-                  ids: message.MessageIds) -> tuple[list[Path], list[tuple[str, str]]]:
+                  ids: MessageIds) -> tuple[list[Path], list[tuple[str, str]]]:
     """One .eml file per recipient, each written whole; the people whose message cannot be made, with why."""
     folder.mkdir(parents=True, exist_ok=True)
     written, failed = [], []

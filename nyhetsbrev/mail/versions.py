@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 
 from . import message
+from .message_ids import MessageIds
 from ..i18n import _
 from ..project.models import Issue, Project
 from ..publish import pipeline
@@ -54,7 +55,7 @@ class Renderer:
         """version(lists) when that version is made already, else None (nothing is rendered)."""
         return self._fingerprints.get(self.audience(lists))
 
-    def sizes(self, key: bytes, ids: message.MessageIds) -> list[tuple[str, int]]:
+    def sizes(self, key: bytes, ids: MessageIds) -> list[tuple[str, int]]:
         """The size of one message of each version built so far, as sent (for a typical recipient)."""
         sample = "mottagare.exempel@example.org"
         return [
