@@ -49,17 +49,18 @@ def apply_many(db: Database, verdicts: list[Verdict], source: str = "mailbox") -
 
     def work() -> list[Outcome]:
         outcomes = []
-        for verdict in verdicts:  # first every guess at another reader's Message-ID, whatever order they came in
-            if verdict.kind in (BOUNCE, COMPLAINT):
-                _note_guesses(db, verdict)
-        for verdict in verdicts:
+        returned = [_returned(db, verdict) if verdict.kind in (BOUNCE, COMPLAINT) else None for verdict in verdicts]
+        for verdict, found in zip(verdicts, returned):  # first every guess at another reader's Message-ID, in any order
+            if found is not None:
+                _note_guesses(db, verdict, found)
+        for verdict, found in zip(verdicts, returned):
             if verdict.kind == UNREADABLE:
                 outcomes.append(_unreadable(db, verdict, source))
                 continue
             if events.is_handled(db, verdict.key):
                 outcomes.append(Outcome(ALREADY, verdict, note=_("handled by an earlier run")))
                 continue
-            outcome = _decide(db, verdict, source)
+            outcome = _decide(db, verdict, source, found)
             if outcome.set_aside:
                 events.remember(db, verdict.key, verdict.kind, source)
             outcomes.append(outcome)
@@ -68,11 +69,25 @@ def apply_many(db: Database, verdicts: list[Verdict], source: str = "mailbox") -
     return write_retrying(db, work)
 
 
-def _decide(db: Database, verdict: Verdict, source: str) -> Outcome:
+@dataclass(frozen=True)
+class _Returned:
+    """What a report points at, looked up once: the sent messages of its Message-IDs and the addresses it names."""
+
+    sent: tuple[tuple[str, events.SentTo], ...]  # (Message-ID, the ledger row sent with it), for each one nyhetsbrev sent
+    named: tuple[str, ...]  # the recipients and addresses it names, as comparison keys, in the report's order
+
+
+def _returned(db: Database, verdict: Verdict) -> _Returned:
+    sent = ((message_id, events.sent_message(db, (message_id,))) for message_id in verdict.returned_ids)
+    return _Returned(tuple((message_id, row) for message_id, row in sent if row is not None),
+                     tuple(normalise_address(a) for a in (*verdict.recipients, *verdict.addresses)))
+
+
+def _decide(db: Database, verdict: Verdict, source: str, returned: _Returned | None) -> Outcome:
     if verdict.kind == BOUNCE:
-        return _bounce(db, verdict, source)
+        return _bounce(db, verdict, source, returned)
     if verdict.kind == COMPLAINT:
-        return _complaint(db, verdict, source)
+        return _complaint(db, verdict, source, returned)
     if verdict.kind == UNSUBSCRIBE:
         return _unsubscribe(db, verdict, source)
     if verdict.kind == AUTO_REPLY:
@@ -81,7 +96,7 @@ def _decide(db: Database, verdict: Verdict, source: str) -> Outcome:
     return Outcome(PERSON, verdict, note=_("a person writing"))
 
 
-def _whom(db: Database, verdict: Verdict) -> tuple[str | None, str | None, str]:
+def _whom(db: Database, verdict: Verdict, returned: _Returned) -> tuple[str | None, str | None, str]:
     """(address, issue, why not) by the returned message's Message-ID in the send ledger, and by nothing else.
 
     Anyone can write a report naming any address; only the mail system that got a message knows its Message-ID.
@@ -89,18 +104,15 @@ def _whom(db: Database, verdict: Verdict) -> tuple[str | None, str | None, str]:
     before they were random differ from one another only by a counter, so a reader could change hers into another's:
     one of those counts only when the report also names that ledger row's own address as the recipient.
     """
-    found: dict[str, tuple] = {}
-    for message_id in verdict.returned_ids:
-        sent = events.sent_message(db, (message_id,))
-        if sent is not None:
-            person = found.setdefault(normalise_address(sent.email), [sent, False])
-            person[1] = person[1] or is_unguessable_id(message_id)
+    found: dict[str, tuple[events.SentTo, bool]] = {}  # each person's first row, and whether any of theirs is random
+    for message_id, sent in returned.sent:
+        first, unguessable = found.get(normalise_address(sent.email), (sent, False))
+        found[normalise_address(sent.email)] = (first, unguessable or is_unguessable_id(message_id))
     if len(found) > 1:
         return None, None, _("it carries the Message-IDs of messages to different people")
     if found:
         key, (sent, unguessable) = next(iter(found.items()))
-        named = {normalise_address(a) for a in (*verdict.recipients, *verdict.addresses)}
-        if not unguessable and key not in named:
+        if not unguessable and key not in returned.named:
             return None, None, _("it carries an old-style Message-ID (one that can be guessed from another reader's) "
                                  "and does not name that message's recipient")
         if not unguessable and events.guessed(db, sent.email):
@@ -112,17 +124,16 @@ def _whom(db: Database, verdict: Verdict) -> tuple[str | None, str | None, str]:
     return None, None, _("it carries no Message-ID of a message nyhetsbrev sent")
 
 
-def _note_guesses(db: Database, verdict: Verdict) -> None:
+def _note_guesses(db: Database, verdict: Verdict, returned: _Returned) -> None:
     """Remember each known address a report names beside another reader's old-style Message-ID.
 
     Counter-style Message-IDs can be tried one by one with a victim's address: a wrong try marks the address, and
     from then on no old-style report about it is applied by itself (one blind try at most, instead of as many as
     there are readers). Recorded once per message, so running again changes nothing more.
     """
-    named = {normalise_address(a) for a in (*verdict.recipients, *verdict.addresses)[:GUESS_NAMES] if "@" in a}
-    for message_id in verdict.returned_ids:
-        sent = events.sent_message(db, (message_id,))
-        if sent is None or is_unguessable_id(message_id):
+    named = {address for address in returned.named[:GUESS_NAMES] if "@" in address}
+    for message_id, sent in returned.sent:
+        if is_unguessable_id(message_id):
             continue
         for address in named - {normalise_address(sent.email)}:
             if events.known_address(db, address):  # a stranger's address is not kept
@@ -154,8 +165,8 @@ def _any_forgotten(db: Database, verdict: Verdict) -> bool:
     return any("@" in a and _forgotten(db, a) for a in verdict.addresses)
 
 
-def _bounce(db: Database, verdict: Verdict, source: str) -> Outcome:
-    address, issue, why = _whom(db, verdict)
+def _bounce(db: Database, verdict: Verdict, source: str, returned: _Returned) -> Outcome:
+    address, issue, why = _whom(db, verdict, returned)
     if address is None and not _any_forgotten(db, verdict):
         return Outcome(PERSON, verdict, note=_("a bounce naming {addresses}, not applied: {why}").format(
             addresses=_listed(verdict.addresses), why=why))
@@ -174,8 +185,8 @@ def _bounce(db: Database, verdict: Verdict, source: str) -> Outcome:
         detail=_(verdict.detail) if verdict.detail else "", count=count, limit=TEMPORARY_LIMIT).strip())
 
 
-def _complaint(db: Database, verdict: Verdict, source: str) -> Outcome:
-    address, issue, why = _whom(db, verdict)
+def _complaint(db: Database, verdict: Verdict, source: str, returned: _Returned) -> Outcome:
+    address, issue, why = _whom(db, verdict, returned)
     if address is None and not _any_forgotten(db, verdict):
         return Outcome(PERSON, verdict, note=_("a complaint naming {addresses}, not applied: {why}").format(
             addresses=_listed(verdict.addresses), why=why))
