@@ -12,6 +12,9 @@ _HEADER_MESSAGE_ID = re.compile(r"^Message-ID:[ \t]*(<[^<>\s]{1,500}>)", re.I | 
 _ID = re.compile(r"<[^<>\s]{1,500}>")
 _STATUS = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
 _STATUS_LINE = re.compile(r"\b[45]\d\d[ -][245]\.\d{1,3}\.\d{1,3}\b[^\n]{0,300}")
+RETURNED_MESSAGE = ("message/rfc822", "message/global")  # the message that came back, whole
+RETURNED_HEADERS = ("text/rfc822-headers", "message/rfc822-headers", "message/global-headers")  # or its headers only
+DELIVERY_STATUS = ("message/delivery-status", "message/global-delivery-status")
 RETURNED_IDS = 20  # Message-IDs looked up per report: a report is about one message
 DETECT_LIMIT = 32 * 1024  # bytes flufl.bounce's detectors read (line by line, dozens of patterns): the failure is on top
 
@@ -73,11 +76,9 @@ def address(value) -> str:
 def _dsn_fields(msg: Message):
     """(action, status, recipient, diagnostic) for each recipient block of an RFC 3464 delivery-status part."""
     for part in msg.walk():
-        if part.get_content_type() not in ("message/delivery-status", "message/global-delivery-status"):
+        if part.get_content_type() not in DELIVERY_STATUS:
             continue
-        payload = part.get_payload()
-        blocks = payload if isinstance(payload, list) else _blocks(str(payload))
-        for block in blocks:
+        for block in _status_blocks(part):
             recipient = block.get("Final-Recipient") or block.get("Original-Recipient")
             if not recipient:
                 continue
@@ -85,6 +86,30 @@ def _dsn_fields(msg: Message):
             status = (_STATUS.search(str(block.get("Status", ""))[:100]) or [""])[0]
             diagnostic = " ".join(str(block.get("Diagnostic-Code", "")).partition(";")[2].split())[:300]
             yield str(block.get("Action", "")).strip().lower(), status, found, diagnostic
+
+
+def _status_blocks(part: Message) -> list[Message]:
+    """The per-message and per-recipient header blocks of a delivery-status part."""
+    payload = part.get_payload()
+    return payload if isinstance(payload, list) else _blocks(str(payload))
+
+
+def _feedback_fields(part: Message) -> Message:
+    """The fields of a message/feedback-report part (RFC 5965), as headers."""
+    payload = part.get_payload()
+    return payload[0] if isinstance(payload, list) and payload else parse(str(payload).encode("utf-8", "replace"))
+
+
+def _inner_message(part: Message) -> Message:
+    """The message (or only its headers) that a returned-message part carries."""
+    inner = part.get_payload()
+    inner = inner[0] if isinstance(inner, list) and inner else inner
+    return inner if isinstance(inner, Message) else parse(text_of(part).encode("utf-8", "replace"))
+
+
+def _to_addresses(inner: Message) -> list[str]:
+    """The addresses in the To of a returned message."""
+    return [a for _n, a in getaddresses([str(v)[:2000] for v in inner.get_all("To", []) or []]) if a]
 
 
 def _blocks(text: str) -> list[Message]:
@@ -116,12 +141,12 @@ def returned_ids(msg: Message, raw: bytes, own_id: str | None) -> tuple[str, ...
     found: list[str] = []
     for part in msg.walk():
         kind = part.get_content_type()
-        if kind in ("message/rfc822", "message/global"):
+        if kind in RETURNED_MESSAGE:
             inner = part.get_payload()
             inner = inner[0] if isinstance(inner, list) and inner else inner
             if isinstance(inner, Message) and inner.get("Message-ID"):
                 found.append(clean_id(inner["Message-ID"]))
-        elif kind in ("text/rfc822-headers", "message/rfc822-headers", "message/global-headers"):
+        elif kind in RETURNED_HEADERS:
             found += _HEADER_MESSAGE_ID.findall(text_of(part))
     for name in ("In-Reply-To", "References"):
         found += _ID.findall(str(msg.get(name, ""))[:10000])
@@ -136,22 +161,14 @@ def recipients_named(msg: Message) -> tuple[str, ...]:
     found: list[str] = []
     for part in msg.walk():
         kind = part.get_content_type()
-        if kind in ("message/delivery-status", "message/global-delivery-status"):
-            payload = part.get_payload()
-            for block in payload if isinstance(payload, list) else _blocks(str(payload)):
+        if kind in DELIVERY_STATUS:
+            for block in _status_blocks(part):
                 for name in ("Final-Recipient", "Original-Recipient"):
                     found += [address(str(v).partition(";")[2] or str(v)) for v in block.get_all(name, []) or []]
         elif kind == "message/feedback-report":
-            payload = part.get_payload()
-            fields = payload[0] if isinstance(payload, list) and payload else parse(str(payload).encode("utf-8", "replace"))
-            found += [address(v) for v in fields.get_all("Original-Rcpt-To", []) or []]
-        elif kind in ("message/rfc822", "message/global", "text/rfc822-headers", "message/rfc822-headers",
-                      "message/global-headers"):
-            inner = part.get_payload()
-            inner = inner[0] if isinstance(inner, list) and inner else inner
-            if not isinstance(inner, Message):
-                inner = parse(text_of(part).encode("utf-8", "replace"))
-            found += [a for _n, a in getaddresses([str(v)[:2000] for v in inner.get_all("To", []) or []]) if a]
+            found += [address(v) for v in _feedback_fields(part).get_all("Original-Rcpt-To", []) or []]
+        elif kind in RETURNED_MESSAGE + RETURNED_HEADERS:
+            found += _to_addresses(_inner_message(part))
         if len(found) > 100:
             break
     return tuple(dict.fromkeys(a for a in found if a))[:100]
@@ -162,16 +179,13 @@ def feedback(msg: Message) -> tuple[str, list[str]]:
     kind, recipients = "", []
     for part in msg.walk():
         if part.get_content_type() == "message/feedback-report":
-            payload = part.get_payload()
-            fields = payload[0] if isinstance(payload, list) and payload else parse(str(payload).encode("utf-8", "replace"))
+            fields = _feedback_fields(part)
             kind = str(fields.get("Feedback-Type", "")).strip().lower()[:100]
             recipients = [address(v) for v in fields.get_all("Original-Rcpt-To", []) or []]
     if not recipients:  # the reported message's To, when the report does not name the recipient
         for part in msg.walk():
             if part.get_content_type() in ("message/rfc822", "text/rfc822-headers"):
-                inner = part.get_payload()
-                inner = inner[0] if isinstance(inner, list) and inner else parse(text_of(part).encode("utf-8", "replace"))
-                recipients = [a for _n, a in getaddresses([str(v)[:2000] for v in inner.get_all("To", []) or []]) if a]
+                recipients = _to_addresses(_inner_message(part))
                 break
     return kind, list(dict.fromkeys(recipients))
 
