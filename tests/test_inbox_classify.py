@@ -149,6 +149,17 @@ def test_feedback_that_is_not_abuse_or_fraud_is_not_a_complaint(feedback, kind, 
     assert (verdict.kind, verdict.detail) == (kind, detail)
 
 
+@pytest.mark.parametrize("returned", [b"message/rfc822", b"message/global", b"text/rfc822-headers",
+                                      b"message/rfc822-headers", b"message/global-headers"])
+def test_a_complaint_naming_no_recipient_is_about_the_to_of_the_message_it_returns_in_any_form(returned):
+    """Without Original-Rcpt-To the complaint is about the returned message's To, whether the report returns the
+    message whole or its headers only, also in the forms for international addresses (RFC 6533)."""
+    raw = (SAMPLES / "arf-abuse.eml").read_bytes().replace(b"Original-Rcpt-To: <per.nilsson@example.org>\n", b"")
+    raw = raw.replace(b"Content-Type: message/rfc822", b"Content-Type: " + returned)
+    verdict = _classify(raw)
+    assert (verdict.kind, verdict.addresses) == (COMPLAINT, ("per.nilsson@example.org",))
+
+
 @pytest.mark.parametrize(("feedback", "detail"), [
     (b"Feedback-Type: not-spam", "återkopplingsrapport av typen 'not-spam' (inget klagomål)"),
     (b"Feedback-Type: abuse", "återkopplingsrapport: abuse"),

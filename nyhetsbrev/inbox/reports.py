@@ -184,7 +184,7 @@ def feedback(msg: Message) -> tuple[str, list[str]]:
             recipients = [address(v) for v in fields.get_all("Original-Rcpt-To", []) or []]
     if not recipients:  # the reported message's To, when the report does not name the recipient
         for part in msg.walk():
-            if part.get_content_type() in ("message/rfc822", "text/rfc822-headers"):
+            if part.get_content_type() in RETURNED_MESSAGE + RETURNED_HEADERS:
                 recipients = _to_addresses(_inner_message(part))
                 break
     return kind, list(dict.fromkeys(recipients))
