@@ -15,6 +15,7 @@ from email.utils import formatdate, parseaddr
 from urllib.parse import quote
 
 from .header_lines import subject_header, to_header
+from .wire import dot_stuffed, ended
 from ..errors import SendError
 from ..project.headers import check_header_text, envelope_address
 from ..render.issue import version_key
@@ -107,17 +108,16 @@ class MessageTemplate:
         fixed = self._fixed if self._fixed is not None else self._stuff_fixed()
         out, line_start, tail = [], True, b""
         for piece in pieces:
-            stuffed = fixed[id(piece)][not line_start] if id(piece) in fixed else _stuffed(piece, line_start)
+            stuffed = fixed[id(piece)][not line_start] if id(piece) in fixed else dot_stuffed(piece, line_start)
             if piece:
                 out.append(stuffed)
                 line_start, tail = piece.endswith(b"\n"), piece[-2:] if len(piece) > 1 else (tail + piece)[-2:]
-        out.append(b".\r\n" if tail == b"\r\n" else b"\r\n.\r\n")
-        return address, b"".join(out)
+        return address, ended(b"".join(out))
 
     def _stuff_fixed(self) -> dict[int, tuple[bytes, bytes]]:
         """Each fixed part stuffed as at the start of a line and as in the middle of one, by its identity."""
         parts = (*self._head, *self._bodies, *self._text.segments, *self._html.segments)
-        self._fixed = {id(part): (_stuffed(part, True), _stuffed(part, False)) for part in parts}
+        self._fixed = {id(part): (dot_stuffed(part, True), dot_stuffed(part, False)) for part in parts}
         return self._fixed
 
     def _pieces(self, address: str, name: str | None, *, message_id: str, token: str,
@@ -139,12 +139,6 @@ class MessageTemplate:
         top, middle, end = self._bodies
         return address, [before, personal, after, top, *self._text.pieces(in_text), middle,
                          *self._html.pieces(in_html), end]
-
-
-def _stuffed(piece: bytes, line_start: bool) -> bytes:
-    """piece with one more dot on each line that starts with a dot (RFC 5321 4.5.2); line_start: it begins a line."""
-    piece = piece.replace(b"\n.", b"\n..")
-    return b"." + piece if line_start and piece.startswith(b".") else piece
 
 
 _last_date: list = [0, ""]
