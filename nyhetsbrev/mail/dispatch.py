@@ -15,6 +15,7 @@ from typing import Callable, Mapping
 
 from . import limits, replies, transport
 from .jobs import Job, Reports, in_flight_limit
+from ..interrupts import stop_signals
 from ..errors import SendError, SendPaused, SmtpUnavailable, TransportError
 from ..project.models import Rate, SmtpSettings
 from ..store import ledger
@@ -73,11 +74,6 @@ class Options:
 
 # (row, message_id) -> (envelope recipient, the message as DATA sends it: dot-stuffed, ended by CRLF . CRLF)
 Prepare = Callable[[ledger.Row, str], tuple[str, bytes]]
-
-
-def stop_signals() -> tuple[int, ...]:
-    """The signals that stop a send: Ctrl-C and `kill` (SIGTERM), and on Windows Ctrl-Break (SIGBREAK) too."""
-    return (signal.SIGINT, signal.SIGTERM) + ((signal.SIGBREAK,) if hasattr(signal, "SIGBREAK") else ())
 
 
 class Dispatcher:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ...errors import ServeError
+from ...interrupts import stop_signals
 from ...store.tokens import TOKEN_PATTERN
 from .app import UnsubscribeApp
 from ...i18n import _
@@ -190,6 +191,6 @@ def _stop_on_sigterm() -> None:
     def stop(_signum, _frame):
         raise KeyboardInterrupt
 
-    signal.signal(signal.SIGTERM, stop)
-    if hasattr(signal, "SIGBREAK"):  # Windows: Ctrl-Break in the console window
-        signal.signal(signal.SIGBREAK, stop)
+    for signum in stop_signals():
+        if signum != signal.SIGINT:  # Ctrl-C raises KeyboardInterrupt already (unless it is ignored, as it stays)
+            signal.signal(signum, stop)
