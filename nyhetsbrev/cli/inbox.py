@@ -10,7 +10,6 @@ from rich.table import Column, Table
 from .app import app, console, err_console, escape, project_root
 from .progress import Bar
 from ..i18n import N_, _, ngettext
-from ..project.front_matter import shorten
 
 SHOWN = 50
 NEEDS_A_PERSON = 3  # exit status: a message could not be read and waits for a person
@@ -74,6 +73,8 @@ def _show(report) -> None:
 
 
 def _show_changes(report) -> None:
+    from ..project.front_matter import shorten  # only when there are changes to show: not on every command's start-up
+
     table = Table(Column(_("address"), no_wrap=True), _("would be done") if report.dry_run else _("done"), _("why"),
                   _("message date"), title=_("Changes"), title_justify="left")
     for outcome in report.changes[:SHOWN]:
