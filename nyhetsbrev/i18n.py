@@ -13,6 +13,7 @@ A string that must exist before a message can be translated (a module constant) 
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import sys
@@ -187,17 +188,25 @@ _FIELDS = {
 }
 
 
+@functools.lru_cache(maxsize=32)
+def _parts(pattern: str) -> tuple[str, ...] | None:
+    """The fields and separators of a pattern made of d, MMMM, y, HH, mm, ss, spaces and colons; None for others."""
+    parts = tuple(match.group() for match in re.finditer(r"([A-Za-z])\1*|.", pattern))  # 'dd' is one field, not two
+    return parts if all(part in _FIELDS or part in " :" for part in parts) else None
+
+
 def _without_babel(value, pattern: str, lang: str) -> str | None:
     """value in a pattern made of d, MMMM, y, HH, mm, ss, spaces and colons, as Babel writes it; None for others."""
     months = _MONTHS.get(lang)
-    parts = [match.group() for match in re.finditer(r"([A-Za-z])\1*|.", pattern)]  # 'dd' is one field, not two
-    if months is None or not all(part in _FIELDS or part in " :" for part in parts):
+    parts = _parts(pattern)
+    if months is None or parts is None:
         return None
     return "".join(_FIELDS[part](value, months) if part in _FIELDS else part for part in parts)
 
 
 def format_datetime(value, format: str = "medium") -> str:
-    """A date and time in the interface language through Babel ('3 dec. 2026 20:14'), never '8:14:37 PM'."""
+    """A date and time in the interface language ('3 dec. 2026 20:14'), never '8:14:37 PM'; Babel only for patterns
+    the month table cannot write."""
     lang = language()
     if (quick := _without_babel(value, format, lang)) is not None:
         return quick
