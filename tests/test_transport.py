@@ -55,6 +55,34 @@ def test_every_reply_keeps_its_code_and_text_for_the_ledger(reply, expected):
     assert (result.kind, result.code, result.reply, str(result)) == expected
 
 
+SAME_REJECTION = [  # two replies to two recipients that a run of identical policy rejections (a pause) counts alike
+    ("550 5.7.1 <anna@example.se>: Recipient address rejected: Access denied",
+     "550 5.7.1 <bo@example.se>: Recipient address rejected: Access denied"),
+    ("550 5.7.1 Message to anna@example.se rejected by policy (queue id 4A3F9C21B7)",
+     "550 5.7.1 Message to bo@example.se rejected by policy (queue id 9E8D7C6B5A)"),
+    ("554 5.7.1 Rejected by policy [id=a3f9c21b7e0d]", "554 5.7.1 Rejected by policy [id=0e8d7c6b5af1]"),
+    ("550 5.7.1 Message rejected by policy <anna@example.se>", "550 5.7.1 Message rejected by policy"),
+    ("550 5.7.1   Message rejected\tby policy", "550 5.7.1 Message rejected by policy"),
+]
+OTHER_REJECTION = [  # a different refusal ends the run
+    ("550 5.7.1 Message rejected: sender domain not authorised (SPF)",
+     "550 5.7.26 Unauthenticated mail is prohibited (DMARC)"),
+    ("550 5.7.1 Message rejected by policy", "554 5.7.1 Message rejected by policy"),
+    ("550 5.7.1 Rejected (see 4A3F9C2)", "550 5.7.1 Rejected (see 9E8D7C6)"),  # too short to be a queue id
+]
+
+
+@pytest.mark.parametrize(("first", "second", "same"),
+                         [(a, b, True) for a, b in SAME_REJECTION] + [(a, b, False) for a, b in OTHER_REJECTION])
+def test_policy_rejections_differing_only_in_whom_they_name_are_one_rejection(first, second, same):
+    """A send pauses after a run of identical 5.7.x refusals (about the sender, not the people): the recipient's
+    address and a queue id in the server's words do not make a refusal another one."""
+    from nyhetsbrev.mail.replies import policy_key
+
+    keys = [policy_key(transport.classify(int(reply[:3]), reply[4:])) for reply in (first, second)]
+    assert (keys[0] == keys[1]) is same, keys
+
+
 @pytest.mark.parametrize("pipelining", [True, False])
 def test_scripted_replies_on_a_live_server(pipelining):
     with FaultServer(pipelining=pipelining) as server:

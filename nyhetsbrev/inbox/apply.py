@@ -202,16 +202,16 @@ def _listed(addresses: tuple[str, ...]) -> str:
 
 def _unsubscribe(db: Database, verdict: Verdict, source: str) -> Outcome:
     """Only a valid token unsubscribes; words, and requests about others, are a person's to decide."""
-    key = signing_key(db) if verdict.tokens else b""
-    for token in verdict.tokens:
-        try:
-            address = verify_token(key, token)
-        except TokenError:
-            continue
-        return _unsubscribed(db, verdict, address, source, N_("with the link's token"))
     if verdict.tokens:
+        key = signing_key(db)
+        for token in verdict.tokens:
+            try:
+                address = verify_token(key, token)
+            except TokenError:
+                continue
+            return _unsubscribed(db, verdict, address, source, N_("with the link's token"))
         return Outcome(PERSON, verdict, note=_("asks to unsubscribe, but its token does not verify"))
-    writer = (events.on_a_list(db, verdict.sender) if verdict.sender else None)
+    writer = events.on_a_list(db, verdict.sender)  # None for no sender: no one on a list has an empty address
     named = [events.on_a_list(db, a) or a for a in verdict.named]
     whom = named or ([writer] if writer else [])
     # '--' ends the options: whatever an address holds, the command reads it as an address.
