@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from nyhetsbrev.inbox.classify import OTHER, UNREADABLE, classify, reason, unreadable
+from nyhetsbrev.inbox.classify import OTHER, UNREADABLE, Verdict, classify, reason, unreadable
 from nyhetsbrev.inbox.run import read_inbox
 from tests.inbox_helpers import (
     TOKEN_OWNER, deliver, inbox_project, mailbox_events, plain_message, record_sent, sample, suppressed, token_for,
@@ -101,6 +101,18 @@ def test_an_unreadable_message_is_named_by_its_head_even_without_a_blank_line_or
     assert unreadable(raw, "x", key="maildir/cur/1").key == "maildir/cur/1"
 
 
+def test_an_unreadable_messages_head_is_read_only_to_64_kib():
+    """A crafted head of megabytes cannot make the listing slow: what lies beyond its first 64 KiB (here the
+    subject, starting just past it) is not read; the sender before it is."""
+    top = b"From: Nils Nystad <nils.nystad@example.net>\r\n"
+    filler = b"X-Filler: " + b"x" * (64 * 1024 + 4 - len(top) - 12) + b"\r\n"
+    raw = top + filler + b"Subject: Hej igen\r\n\r\n" + nested(41)
+    assert len(top + filler) == 64 * 1024 + 4
+    verdict = classify(raw)
+    assert verdict == Verdict(UNREADABLE, key="sha256:" + hashlib.sha256(raw).hexdigest(), message_id=None, date=None,
+                              sender="nils.nystad@example.net", subject="", detail="more than 40 nested parts")
+
+
 def test_with_from_the_others_are_applied_and_the_nested_one_listed(cli, tmp_path):
     project = inbox_project(tmp_path / "project")
     record_sent()
@@ -184,6 +196,7 @@ def test_a_raw_8bit_subject_is_shown_decoded(cli, tmp_path, encoding):
     ("SV: =?utf-8?q?Nyhetsbrev?= för Sörmland".encode(), "SV: Nyhetsbrev för Sörmland"),
     ("Fråga =?iso-8859-1?q?fr=E5n?= mig".encode("cp1252"), "Fråga från mig"),
     (b"Hej \x81 d\xe5", "Hej \ufffd då"),  # 0x81 is neither UTF-8 nor Windows-1252: one replacement character
+    ("Pris =? 100 kr för Sörmland".encode(), "Pris =? 100 kr för Sörmland"),  # '=?' that starts no encoded word
 ])
 def test_raw_8bit_beside_encoded_words_is_shown_decoded_and_the_message_read(subject, shown):
     raw = plain_message("eva@example.se", "placeholder", "En fråga.").replace(b"Subject: placeholder", b"Subject: " + subject)

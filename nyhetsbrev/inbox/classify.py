@@ -177,17 +177,14 @@ def printable(text: str) -> str:
 
 
 def _eight_bit(value: Header) -> str:
-    chunks = []
-    for chunk, charset in decode_header(value):
-        if isinstance(chunk, str):
-            chunks.append(chunk)
-            continue
-        chunk = chunk[:HEADER_LIMIT]
-        try:
-            chunks.append(chunk.decode(charset if charset and charset != "unknown-8bit" else "utf-8"))
-        except (UnicodeDecodeError, LookupError):
-            chunks.append(chunk.decode("cp1252", "replace"))
-    text = "".join(chunks)
+    # compat32 gives a header with raw 8-bit bytes as a Header of one chunk in the unknown-8bit charset: the bytes as
+    # received, which are read as UTF-8, else as Windows-1252.
+    [(chunk, _charset)] = decode_header(value)
+    chunk = chunk[:HEADER_LIMIT]
+    try:
+        text = chunk.decode("utf-8")
+    except UnicodeDecodeError:
+        text = chunk.decode("cp1252", "replace")
     if "=?" in text:  # encoded words beside the raw bytes (decode_header gives the plain runs back as Latin-1 bytes)
         try:
             text = "".join(part.decode(charset or "raw-unicode-escape") if isinstance(part, bytes) else part
@@ -287,7 +284,7 @@ def _named(text: str, besides: set[str]) -> tuple[str, ...]:
         word = word.strip(".!?")
         if word.startswith("-"):
             continue
-        if 3 <= len(word) <= 254 and "@" in word.strip("@") and normalise_address(word) not in skip:
+        if len(word) <= 254 and "@" in word.strip("@") and normalise_address(word) not in skip:  # so x@y at least
             found.append(printable(word))
     return tuple(dict.fromkeys(found))[:10]
 
@@ -309,11 +306,12 @@ def own_text(msg: Message) -> str:
 
 def _own_parts(msg: Message):
     """The parts of the message itself, in order: never those of a message attached to it (a newsletter forwarded
-    as an attachment carries someone else's token near the top of its text) nor attached files."""
+    as an attachment carries someone else's token near the top of its text) nor attached files. Only multipart parts
+    are opened, so an attached message (message/…) is never entered; it is not a text part itself."""
     stack = [msg]
     while stack:
         part = stack.pop()
-        if part is not msg and (part.get_content_maintype() == "message" or part.get_content_disposition() == "attachment"):
+        if part is not msg and part.get_content_disposition() == "attachment":
             continue
         yield part
         if part.get_content_maintype() == "multipart" and isinstance(part.get_payload(), list):
