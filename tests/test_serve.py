@@ -363,7 +363,9 @@ def test_a_lock_held_too_long_gets_503_try_again_and_saves_nothing(served_projec
         statuses.append(status)
         sent_headers.extend(headers)
 
+    released = another_writer.let_go_after(3)  # it gives up after 0.3 s; one that waited for ever would get it then
     body = b"".join(application(environ, start_response))
+    assert not released.is_set(), "the request waited for the lock instead of giving up"
     another_writer.let_go()
     application.close()
     assert statuses == ["503 Service Unavailable"]
@@ -487,6 +489,7 @@ def test_a_request_that_breaks_gets_the_error_page_and_a_log_note_without_the_re
 @pytest.mark.parametrize(("url", "path"), [
     (None, "/avregistrera"), ("", "/avregistrera"), ("https://www.example.org", "/"), ("https://www.example.org/", "/"),
     ("https://www.example.org/nyhetsbrev/avsluta/", "/nyhetsbrev/avsluta"), ("https://example.org/%C3%A5ngra", "/ångra"),
+    ("https://example.org/INBOX/", "/INBOX"),  # only slashes come off the end
 ])
 def test_the_service_answers_on_the_path_of_the_unsubscribe_url(url, path):
     from nyhetsbrev.web.unsubscribe.app import served_path
@@ -529,7 +532,72 @@ def test_the_app_answers_on_the_path_the_project_configures(served_project):
     try:
         link = f"token={token_for(anna)}"
         assert _wsgi(app, "GET", link)[0] == "404 Not Found"
+        for near in ("/nyhetsbrev/avslutaX", "/nyhetsbrev/avsluta/X", "/nyhetsbrev"):  # only the path itself
+            assert _wsgi(app, "POST", link, body=ONE_CLICK.encode(), PATH_INFO=near)[0] == "404 Not Found"
+        assert suppression(anna) is None
         assert _wsgi(app, "POST", link, body=ONE_CLICK.encode(), PATH_INFO="/nyhetsbrev/avsluta")[0] == "200 OK"
     finally:
         app.close()
     assert events(anna)[-1] == ("unsubscribed", "one-click")
+
+
+def test_an_unsubscribe_url_at_the_sites_root_is_answered_there(served_project):
+    """A site whose unsubscribe_url is its root (https://www.example.org/) gets the service on /, and only there."""
+    from nyhetsbrev.web.unsubscribe import UnsubscribeApp
+
+    settings = served_project / "nyhetsbrev.toml"
+    settings.write_text(settings.read_text(encoding="utf-8").replace(
+        "https://www.example.org/avregistrera", "https://www.example.org/"), encoding="utf-8")
+    (anna,) = add_people(1, ["politiker"], prefix="anna")
+    app = UnsubscribeApp(served_project)
+    try:
+        link = f"token={token_for(anna)}"
+        assert _wsgi(app, "POST", link, body=ONE_CLICK.encode())[0] == "404 Not Found"  # /avregistrera
+        assert suppression(anna) is None
+        assert _wsgi(app, "POST", link, body=ONE_CLICK.encode(), PATH_INFO="/")[0] == "200 OK"
+    finally:
+        app.close()
+    assert events(anna)[-1] == ("unsubscribed", "one-click")
+
+
+def test_the_app_finds_the_projects_own_database_when_none_is_named(served_project, monkeypatch):
+    """Without NYHETSBREV_DB the app uses the project's recipients/nyhetsbrev.db, the one the send reads."""
+    from nyhetsbrev.store.db import DB_RELATIVE
+    from nyhetsbrev.web.unsubscribe import UnsubscribeApp
+
+    own = served_project / DB_RELATIVE
+    own.parent.mkdir(exist_ok=True)
+    monkeypatch.setenv("NYHETSBREV_DB", str(own))
+    (anna,) = add_people(1, ["politiker"], prefix="anna")
+    link = f"token={token_for(anna)}"
+    monkeypatch.delenv("NYHETSBREV_DB")
+    app = UnsubscribeApp(served_project)
+    try:
+        assert app.db_path == own
+        assert _wsgi(app, query=link, body=ONE_CLICK.encode())[0] == "200 OK"
+    finally:
+        app.close()
+    monkeypatch.setenv("NYHETSBREV_DB", str(own))
+    assert suppression(anna) == "unsubscribed"
+
+
+def test_a_database_gone_while_the_service_runs_is_not_made_again_empty(served_project):
+    """If the database file disappears (moved, restored elsewhere) the click is not saved into a new empty database
+    that no send reads: the reader is asked to try again, and no database appears."""
+    from nyhetsbrev.web.unsubscribe import UnsubscribeApp
+    from tests.serve_helpers import open_database
+
+    (anna,) = add_people(1, ["politiker"], prefix="anna")
+    link = f"token={token_for(anna)}"
+    db = open_database()
+    path = Path(db.execute("PRAGMA database_list").fetchone()[2])
+    db.close()
+    app = UnsubscribeApp(served_project)
+    try:
+        moved = path.with_name("moved.db")
+        path.rename(moved)
+        status, _, _, environ = _wsgi(app, query=link, body=ONE_CLICK.encode())
+        assert status == "503 Service Unavailable" and environ["nyhetsbrev.note"].startswith("not saved: ")
+        assert not path.exists()
+    finally:
+        app.close()

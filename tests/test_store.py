@@ -143,7 +143,7 @@ def test_unsubscribe_then_reimport_stays_unsubscribed(db, tmp_path):
     assert store.unsubscribe(db, "mia.berg@example.se") is False
     report = store.import_recipients(db, path, ["Styrgrupp", "Ny"])
     reasons = {s.row: s.reason for s in report.skipped}
-    assert reasons[13].startswith("unsubscribed")
+    assert re.fullmatch(r"unsubscribed \d{4}-\d\d-\d\d; not added again", reasons[13]), reasons[13]  # since which day
     assert store.is_suppressed(db, "Mia.Berg@Example.se") == "unsubscribed"
     reached = {r["email"] for r, _ in store.recipients_for_lists(db, ["Styrgrupp", "Ny"])}
     assert reached == QUIRKS_OK - {"mia.berg@example.se"}
@@ -166,8 +166,10 @@ def test_bounce_suppresses_and_is_recorded(db, tmp_path):
     assert [r["email"] for r, _ in store.recipients_for_lists(db, ["A"])] == ["a@example.se"]
     events = store.export_person(db, "b@example.se")["events"]
     assert [e["event"] for e in events] == ["subscribed", "bounced"]
-    with pytest.raises(StoreError):
+    with pytest.raises(StoreError) as refused:
         store.suppress(db, "b@example.se", "annoyed", "x")
+    assert str(refused.value).startswith("unknown suppression reason 'annoyed'")
+    assert refused.value.hint == "use one of: unsubscribed, bounced"  # what the caller can give instead
 
 
 def test_recipients_for_lists_is_a_union_each_address_once(db, tmp_path):
@@ -216,7 +218,7 @@ def test_forget_leaves_only_the_keyed_hash(db, tmp_path):
     assert db.execute("SELECT count(*) FROM later_feature").fetchone()[0] == 1
     assert store.is_suppressed(db, "erik.oberg@example.se") == "forgotten"
     report = store.import_recipients(db, quirks_csv(tmp_path), ["Styrgrupp"])
-    assert {s.row: s.reason for s in report.skipped}[3].startswith("forgotten")
+    assert {s.row: s.reason for s in report.skipped}[3] == "forgotten on request; not added again"
     assert report.unchanged == 4
     person = store.export_person(db, target)
     assert person["recipient"] is None and [s["reason"] for s in person["suppressions"]] == ["forgotten"]
@@ -358,3 +360,112 @@ def test_forget_touches_no_one_whose_address_merely_contains_it(db):
     assert [r[0] for r in db.execute("SELECT email FROM send_ledger")] == ["anna@example.se"]
     assert sorted(r[0] for r in db.execute("SELECT note FROM later_feature")) == ["to anna@example.se", "xa@example.se"]
     assert _emails(db) == {"anna@example.se"}
+
+
+def test_forget_erases_every_mention_whatever_the_column_and_however_the_domain_is_written(db):
+    """A later feature may keep the address in any column: SQLite keeps text in a JSON, BLOB or untyped column too."""
+    store.add_recipient(db, "Bo@bäckebo.example.se", ["A"])
+    store.add_recipient(db, "bo@example.se", ["A"])
+    db.execute("CREATE TABLE later_feature (n INTEGER, untyped, payload JSON, raw BLOB, note VARCHAR(80), long CLOB,"
+               " address TEXT, tag TEXT)")
+    rows = [  # (n, untyped, payload, raw, note, long, address, tag): each names the person in one column only
+        (1, "till bo@bäckebo.example.se", None, None, None, None, None, "a"),
+        (2, None, '{"to": "bo@bäckebo.example.se"}', None, None, None, None, "a"),
+        (3, None, None, b"\xff\x00 <bo@b\xc3\xa4ckebo.example.se> \xfe", None, None, None, "a"),
+        (4, None, None, None, "550 <Bo@BÄCKEBO.example.se>", None, None, "a"),
+        (5, None, None, None, None, "svar från BO@BÄCKEBO.EXAMPLE.SE", None, "a"),
+        (6, None, None, None, None, None, "Bo@BÄCKEBO.Example.se", "a"),
+        (7, "till bo@example.se", '{"to": "bo@example.se"}', b"bo@example.se", "n\xe4mnd: 7@b\xe4ckebo.example.se",
+         None, "bo@example.se", "other"),
+        (8, None, None, None, None, None, None, "bo@bäckebo.example.se.org"),
+    ]
+    db.execute("INSERT INTO later_feature VALUES " + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?)"] * len(rows)),
+               [value for row in rows for value in row])
+    ids = {p["email_key"]: p["id"] for p, _ in store.recipients_for_lists(db, ["A"])}
+    db.execute("CREATE TABLE later_ids (recipient_id INTEGER)")  # a feature that keeps only whom a row is about
+    db.execute("INSERT INTO later_ids VALUES (?), (?)", [ids["bo@bäckebo.example.se"], ids["bo@example.se"]])
+    result = store.forget(db, "bo@bäckebo.example.se")
+    assert result.rows["later_feature"] == 6 and result.rows["later_ids"] == 1
+    assert [r[0] for r in db.execute("SELECT n FROM later_feature ORDER BY n")] == [7, 8]
+    assert db.execute("SELECT recipient_id FROM later_ids").fetchall() == [(ids["bo@example.se"],)]
+    assert _emails(db) == {"bo@example.se"}
+    assert store.is_suppressed(db, "Bo@BÄCKEBO.example.se") == "forgotten"
+
+
+def test_forget_erases_the_address_as_the_list_wrote_it(db):
+    """A list saved on a Mac writes ä as a + ¨ (NFD); forget typed with ä still finds the rows that copied it."""
+    import unicodedata
+
+    as_written = unicodedata.normalize("NFD", "Asa@bäckebo.example.se")
+    store.add_recipient(db, as_written, ["A"])
+    assert db.execute("SELECT email FROM recipients").fetchone()[0] == as_written
+    db.execute("CREATE TABLE later_feature (note TEXT)")
+    db.execute("INSERT INTO later_feature VALUES (?), ('other')", [f"bounce for <{as_written}>"])
+    result = store.forget(db, "asa@bäckebo.example.se")
+    assert result.rows["later_feature"] == 1 and result.rows["recipients"] == 1
+    assert db.execute("SELECT note FROM later_feature").fetchall() == [("other",)]
+
+
+def test_forget_leaves_no_trace_in_the_space_sqlite_freed_earlier(db):
+    """SQLite's own default keeps a deleted or rewritten row's bytes in the file until the page is reused.
+
+    Some builds zero them (Debian's); python.org's and most others do not: forget rewrites the whole file.
+    """
+    db_path = Path(os.environ["NYHETSBREV_DB"])
+    db.execute("PRAGMA secure_delete=OFF")
+    for n in range(30):
+        store.add_recipient(db, f"p{n}@example.se", ["A"])
+    store.add_recipient(db, "Ola.Person@Example.se", ["A"], details={"name": "Ola Tidigarenamn", "title": "Rektor"})
+    store.unsubscribe(db, "ola.person@example.se")
+    store.add_recipient(db, "ola.person@example.se", ["A"], resubscribe=True, details={"name": "Ola"})
+    for n in range(30, 40):
+        store.add_recipient(db, f"p{n}@example.se", ["A"])
+    assert store.forget(db, "ola.person@example.se").clean
+    raw = _raw_bytes(db_path).lower()
+    for trace in (b"ola.person", b"tidigarenamn"):
+        assert trace not in raw, trace
+
+
+def test_checking_a_list_against_the_suppressions_hashes_addresses_only_when_someone_is_forgotten(db):
+    """Only a forgotten person's hash needs the key: with nobody forgotten no address is hashed (nor the key read)."""
+    from nyhetsbrev.store.suppressions import address_hasher, load_suppressed
+
+    store.suppress(db, "b@example.se", "bounced", "send 22:1")
+    hashed: list[str] = []
+    real = address_hasher(db)
+
+    def hash_of(key: str) -> str:
+        hashed.append(key)
+        return real(key)
+
+    suppressed = load_suppressed(db)
+    assert suppressed.reason("a@example.se", hash_of) is None
+    assert re.fullmatch(r"bounced \d{4}-\d\d-\d\d", suppressed.reason("b@example.se", hash_of))
+    assert hashed == []
+    store.forget(db, "c@example.se")
+    suppressed = load_suppressed(db)
+    assert suppressed.reason("c@example.se", hash_of) == "forgotten on request"
+    assert suppressed.reason("a@example.se", hash_of) is None and hashed == ["c@example.se", "a@example.se"]
+
+
+def test_a_suppression_holds_what_it_was_told_and_never_brings_a_forgotten_person_back(db):
+    store.add_recipient(db, "Bo@Example.se", ["A"])
+    with pytest.raises(StoreError) as refused:
+        store.suppress(db, "bo", "bounced", "send 22:1")
+    assert str(refused.value).startswith("'bo' is not an e-mail address")
+    assert refused.value.hint == "give the whole address, name@example.se"
+    assert _counts(db)["suppressions"] == 0
+    assert store.suppress(db, " BO@example.se ", "bounced", "send 22:1", detail="550 5.1.1 no such user") is True
+    assert store.suppress(db, "bo@example.se", "bounced", "send 22:2") is False  # the first one stands
+    key = store.signing_key(db)
+    row = db.execute("SELECT reason, email_key, address_hash, source, detail, at FROM suppressions").fetchall()
+    assert [r[:5] for r in row] == [
+        ("bounced", "bo@example.se", address_hash(key, "bo@example.se"), "send 22:1", "550 5.1.1 no such user")]
+    events = db.execute("SELECT event, source, at, list_id FROM subscription_events ORDER BY id").fetchall()
+    assert events[1:] == [("bounced", "send 22:1", row[0][5], None)] and ISO_UTC.match(row[0][5])
+
+    store.forget(db, "bo@example.se")
+    for reason in ("bounced", "unsubscribed"):  # a late bounce or click: the person stays forgotten, no address kept
+        assert store.suppress(db, "bo@example.se", reason, "inbox", secret=key) is False
+    assert db.execute("SELECT reason, email_key, detail FROM suppressions").fetchall() == [("forgotten", None, None)]
+    assert store.is_suppressed(db, "Bo@example.se") == "forgotten"

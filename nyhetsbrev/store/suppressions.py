@@ -100,7 +100,7 @@ class Suppressed:
         """Why the address with this comparison key is suppressed (hash_of(key) is called only when needed)."""
         found = self.by_key.get(key)
         if found:
-            return _(_REASON_ON.get(found[0], "{reason} {date}")).format(reason=found[0], date=found[1][:10])
+            return _(_REASON_ON[found[0]]).format(date=found[1][:10])  # by_key holds only these two reasons
         if self.forgotten and hash_of(key) in self.forgotten:
             return _("forgotten on request")
         return None
@@ -180,9 +180,6 @@ def forget(db: Database, address: str, source: str = "cli") -> Forgotten:
     return Forgotten({t: n for t, n in rows.items() if n}, clean=clean)
 
 
-_ADDRESS_COLUMNS = {"email", "email_key", "email_ascii", "address"}
-
-
 def _other_tables(db: Database) -> list[str]:
     """Tables added by later features (the send ledger): forget must reach them too."""
     return [
@@ -192,31 +189,30 @@ def _other_tables(db: Database) -> list[str]:
 
 
 def _erase_from(db: Database, table: str, recipient_id: int | None, forms: set[str]) -> int:
-    """Delete rows of table that belong to the person: by recipient_id or address column, or mentioning the address."""
+    """Delete rows of table that belong to the person: by recipient_id, or holding the address in any column."""
     lowered = sorted({form.lower() for form in forms if form})
-    exact, params, free_text = [], [], []
-    for _cid, name, kind, *_ in db.execute(f'PRAGMA table_info("{table}")').fetchall():
-        if name == "recipient_id":
-            if recipient_id is not None:
-                exact.append('"recipient_id" = ?')
-                params.append(recipient_id)
-        elif name in _ADDRESS_COLUMNS:
-            exact.append(f'lower("{name}") IN ({", ".join("?" * len(lowered))})')
-            params.extend(lowered)
-        elif not kind or any(t in kind.upper() for t in ("CHAR", "TEXT", "CLOB")):
-            free_text.append(name)
-    deleted = db.execute(f'DELETE FROM "{table}" WHERE {" OR ".join(exact)}', params).rowcount if exact else 0
+    columns = [name for _cid, name, *_ in db.execute(f'PRAGMA table_info("{table}")').fetchall()]
+    deleted = 0
+    if recipient_id is not None and "recipient_id" in columns:
+        deleted = db.execute(f'DELETE FROM "{table}" WHERE recipient_id = ?', [recipient_id]).rowcount
     # A mention must be the whole address: forgetting a@example.se must not touch anna@example.se's rows.
     mention = re.compile("|".join(rf"(?<![\w.+-]){re.escape(form)}(?![\w-]|\.\w)" for form in lowered))
-    for name in free_text:
-        column = f'lower(CAST("{name}" AS TEXT))'
-        rowids = [
-            rowid for rowid, value in db.execute(
-                f'SELECT rowid, {column} FROM "{table}" WHERE ' + " OR ".join(f"instr({column}, ?) > 0" for _ in lowered),
-                lowered,
-            )
-            if mention.search(value)
-        ]
-        for rowid in rowids:
-            deleted += db.execute(f'DELETE FROM "{table}" WHERE rowid = ?', [rowid]).rowcount
+    # Every column is read, whatever type it was declared with (SQLite keeps text in a JSON, BLOB or INTEGER column
+    # all the same), and lowered here: SQLite's lower() leaves Ä as it is, so Bo@BÄCKEBO.se would not be found
+    # there. Only rows with an @ (X'40') in some value can mention an address, so only those leave SQLite.
+    quoted = [f'"{name}"' for name in columns]
+    rowids = [
+        rowid for rowid, *values in db.execute(
+            f'SELECT rowid, {", ".join(quoted)} FROM "{table}" WHERE '
+            + " OR ".join(f"instr(CAST({column} AS BLOB), X'40') > 0" for column in quoted)
+        )
+        if any(mention.search(_as_text(value).lower()) for value in values)
+    ]
+    for rowid in rowids:
+        deleted += db.execute(f'DELETE FROM "{table}" WHERE rowid = ?', [rowid]).rowcount
     return deleted
+
+
+def _as_text(value) -> str:
+    """A column's value as text: bytes as UTF-8 (what cannot be read as such replaced)."""
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
