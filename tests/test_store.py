@@ -426,6 +426,15 @@ def test_forget_leaves_no_trace_in_the_space_sqlite_freed_earlier(db):
         assert trace not in raw, trace
 
 
+@pytest.mark.parametrize("setting", [0, 1])
+def test_forget_gives_the_connection_back_with_its_own_secure_delete_setting(db, setting):
+    """forget zeroes what it deletes, then leaves the connection as it found it (this build's default or the caller's)."""
+    db.execute(f"PRAGMA secure_delete={setting}")
+    store.add_recipient(db, "ola.person@example.se", ["A"])
+    store.forget(db, "ola.person@example.se")
+    assert db.execute("PRAGMA secure_delete").fetchone()[0] == setting
+
+
 def test_checking_a_list_against_the_suppressions_hashes_addresses_only_when_someone_is_forgotten(db):
     """Only a forgotten person's hash needs the key: with nobody forgotten no address is hashed (nor the key read)."""
     from nyhetsbrev.store.suppressions import address_hasher, load_suppressed

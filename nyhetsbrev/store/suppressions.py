@@ -157,6 +157,7 @@ def forget(db: Database, address: str, source: str = "cli") -> Forgotten:
     if found:
         forms.update((found[1], found[2]))
     rows: dict[str, int] = {}
+    before = db.execute("PRAGMA secure_delete").fetchone()[0]  # this build's default, or the caller's
     db.execute("PRAGMA secure_delete=ON")  # deleted cells are zeroed, not left in free space
     try:
         with write_lock(db):
@@ -176,7 +177,7 @@ def forget(db: Database, address: str, source: str = "cli") -> Forgotten:
             )
         clean = checkpoint(db, vacuum=True)
     finally:
-        db.execute("PRAGMA secure_delete=OFF")
+        db.execute(f"PRAGMA secure_delete={int(before)}")
     return Forgotten({t: n for t, n in rows.items() if n}, clean=clean)
 
 
