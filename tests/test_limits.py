@@ -82,6 +82,38 @@ def test_rate_30_per_minute_spreads_90_messages_over_3_simulated_minutes(tmp_pat
     assert _most_in_any_window(arrivals, 60.0) == 30
 
 
+def test_a_stop_while_a_message_waits_for_its_slot_under_the_rate_keeps_it_from_going_out(tmp_path, smtp):
+    """At one message an hour, the second waits for its slot; Ctrl-C or `kill` then stops the send and that message
+    never goes out: it is pending for the next run, not sent after the stop."""
+    import signal
+
+    from nyhetsbrev.errors import SendInterrupted
+
+    class SlotFarAway(FakeClock):
+        """A wait that a stop can cut short lasts until the stop (the slot is an hour away); one that it cannot
+        cut short is over at once, as if the hour had passed."""
+
+        def sleep(self, seconds: float, stop: threading.Event | None = None) -> bool:
+            if stop is None:
+                return super().sleep(seconds)
+            assert stop.wait(60), "nothing stopped the send"
+            return True
+
+    project = _project(tmp_path, 'rate = "1/h"\n')
+    people = add_people(2, ["politiker"])
+    clock = SlotFarAway(1_800_000_000.0)
+
+    def stop_after_the_first(tally) -> None:
+        if tally.sent == 1:
+            signal.getsignal(signal.SIGTERM)(signal.SIGTERM, None)  # what `kill` runs: the handler the send set
+
+    with pytest.raises(SendInterrupted):
+        send_issue(project, "22:1", ["politiker"], options=Options(connections=1, retry_base=0.05, clock=clock),
+                   progress=stop_after_the_first)
+    assert smtp.recipients() == [people[0]]
+    assert {email: state for email, (state, _, _) in ledger_rows().items()} == {people[0]: "sent", people[1]: "pending"}
+
+
 def test_rate_limiter_gives_each_message_its_own_slot_over_all_connections():
     clock = FakeClock(1000.0)
     limiter = limits.RateLimiter(4.0, clock)  # 0.25 s apart

@@ -81,12 +81,12 @@ class Dispatcher:
 
     def __init__(self, db, issue: str, smtp: SmtpSettings, sender: str, prepare: Prepare,
                  new_message_id: Callable[[], str], options: Options,
-                 progress: Callable[[Tally], None] | None = None, lists: Mapping[int, str] | None = None,
+                 progress: Callable[[Tally], None] | None = None, *, lists: Mapping[int, str],
                  made: ledger.Versions | None = None, make: Callable[[tuple[str, ...]], object] | None = None) -> None:
         """lists: the lists sent to ({id: name}); each batch is checked against them (and the suppressions) as it is
         claimed. made: the version made for some lists, or None; make: make it (for people whose lists changed)."""
         self.db, self.issue, self.smtp, self.sender = db, issue, smtp, sender
-        self.lists = None if lists is None else dict(lists)
+        self.lists = dict(lists)
         self.made, self.make = made, make
         self.prepare, self.new_message_id, self.options = prepare, new_message_id, options
         self.progress = progress or (lambda tally: None)
@@ -142,9 +142,10 @@ class Dispatcher:
                 _("the server rejected {held} messages in a row with the same policy reply ({paused}); the send is paused and those messages are pending again").format(held=held, paused=self.paused),
                 hint=_("fix the cause with your mail provider (sender authentication such as SPF/DKIM, relay permission or content), then run the same command again to continue"),
             )
-        # A connection that could not be (re)opened gave its message back as pending: every connection gone with
-        # people still to send, or the last messages' connection gone. Either way the run did not send them all.
-        if self.last_error is not None and self.tally.limit_until is None and self.tally.done < self.tally.total:
+        # A connection that could not be (re)opened gave its message back as pending, not to be sent in this run:
+        # every connection gone with people still to send, or the last messages' connection gone. Either way the
+        # run did not send them all (unless it stopped at the daily limit, which says what is left).
+        if self.last_error is not None and self.tally.limit_until is None:
             raise self._stopped_by(self.last_error) from None
         return self.tally
 
@@ -257,8 +258,8 @@ class Dispatcher:
         Returns what the check of the claims found: who the ledger skipped, and who is on other lists now.
         """
         outcomes, self.unwritten = self.unwritten, []
-        return ledger.write(self.db, self.issue, outcomes=outcomes, claims=claims, lists=self.lists if claims else None,
-                            versions=self.made, now=self.clock.iso())
+        return ledger.write(self.db, self.issue, outcomes=outcomes, claims=claims, lists=self.lists, versions=self.made,
+                            now=self.clock.iso())
 
     def _sort_out(self, batch: list[Job], checked: ledger.Checked, todo: deque) -> tuple[list[Job], list[tuple[str, ...]]]:
         """The batch as claimed: without the people skipped, each with the lists they are on now; and the lists
