@@ -133,6 +133,43 @@ def certificate(tmp_path_factory) -> tuple[Path, Path]:
     return make_certificate(tmp_path_factory.mktemp("tls"))
 
 
+def quick_reconnects(monkeypatch) -> None:
+    """The connections wait a hundredth of the usual between their tries to reach a server again (0.2 s growing to
+    2 s, 3.7 s in all): for a test whose server stays away, where waiting for it to come back shows nothing more."""
+    import time
+    import types
+
+    from nyhetsbrev.mail import transport
+
+    monkeypatch.setattr(transport, "time", types.SimpleNamespace(sleep=lambda seconds: time.sleep(seconds / 100)))
+
+
+def fail_a_spinning_send(monkeypatch, most: int = 10_000) -> None:
+    """Fail a send that asks the system clock `most` times without waiting in between: it spins, and on its own would
+    hang at full CPU. A count of questions decides, not a time (a whole send of a few hundred asks a few hundred)."""
+    from nyhetsbrev.mail import limits
+
+    asked = [0]
+
+    def counted(real):
+        def ask(self):
+            asked[0] += 1
+            if asked[0] > most:
+                raise AssertionError(f"the send asked the time {most} times without waiting: it spins")
+            return real(self)
+        return ask
+
+    real_sleep = limits.Clock.sleep
+
+    def sleep(self, seconds, stop=None):
+        asked[0] = 0
+        return real_sleep(self, seconds, stop)
+
+    monkeypatch.setattr(limits.Clock, "time", counted(limits.Clock.time))
+    monkeypatch.setattr(limits.Clock, "monotonic", counted(limits.Clock.monotonic))
+    monkeypatch.setattr(limits.Clock, "sleep", sleep)
+
+
 def send(project: Path, lists=("politiker",), **kwargs):
     """sender.send with small back-off delays."""
     from nyhetsbrev.mail.dispatch import Options

@@ -242,12 +242,13 @@ def test_a_version_that_cannot_be_made_mid_send_leaves_no_one_claimed_who_was_no
         db.close()
 
 
-def test_the_daily_limit_leaves_out_of_what_is_left_those_no_longer_wanted(tmp_path, smtp):
+def test_the_daily_limit_leaves_out_of_what_is_left_those_no_longer_wanted(tmp_path, smtp, monkeypatch):
     """The summary's 'N left to send' counts only people a later run will send: not those skipped during the run,
     nor those unsubscribed meanwhile whose turn had not come."""
     from nyhetsbrev.store import unsubscribe
-    from tests.send_helpers import SETTINGS, make_project
+    from tests.send_helpers import SETTINGS, fail_a_spinning_send, make_project
 
+    fail_a_spinning_send(monkeypatch)  # the system clock here: a send that never stops waiting must not hang
     project = make_project(tmp_path / "limited", settings=SETTINGS + "\n[smtp]\ndaily_limit = 20\n")
     people = add_people(40, ["politiker"])
     gone = people[15:18] + people[30:32]  # three whose turn comes during the run, two after the limit

@@ -81,12 +81,12 @@ class Dispatcher:
 
     def __init__(self, db, issue: str, smtp: SmtpSettings, sender: str, prepare: Prepare,
                  new_message_id: Callable[[], str], options: Options,
-                 progress: Callable[[Tally], None] | None = None, lists: Mapping[int, str] | None = None,
+                 progress: Callable[[Tally], None] | None = None, *, lists: Mapping[int, str],
                  made: ledger.Versions | None = None, make: Callable[[tuple[str, ...]], object] | None = None) -> None:
         """lists: the lists sent to ({id: name}); each batch is checked against them (and the suppressions) as it is
         claimed. made: the version made for some lists, or None; make: make it (for people whose lists changed)."""
         self.db, self.issue, self.smtp, self.sender = db, issue, smtp, sender
-        self.lists = None if lists is None else dict(lists)
+        self.lists = dict(lists)
         self.made, self.make = made, make
         self.prepare, self.new_message_id, self.options = prepare, new_message_id, options
         self.progress = progress or (lambda tally: None)
@@ -127,7 +127,6 @@ class Dispatcher:
             threads.append(thread)
         todo = deque((row, 1) for row in rows)
         retries: list[tuple[float, int, ledger.Row, int]] = []
-        held = 0
         try:
             with self._interrupts_at_safe_points():
                 self._loop(todo, retries)
@@ -143,17 +142,20 @@ class Dispatcher:
                 _("the server rejected {held} messages in a row with the same policy reply ({paused}); the send is paused and those messages are pending again").format(held=held, paused=self.paused),
                 hint=_("fix the cause with your mail provider (sender authentication such as SPF/DKIM, relay permission or content), then run the same command again to continue"),
             )
-        if self.alive == 0 and self.last_error is not None and (todo or retries):
+        # A connection that could not be (re)opened gave its message back as pending, not to be sent in this run:
+        # every connection gone with people still to send, or the last messages' connection gone. Either way the
+        # run did not send them all (unless it stopped at the daily limit, which says what is left).
+        if self.last_error is not None and self.tally.limit_until is None:
             raise self._stopped_by(self.last_error) from None
         return self.tally
 
     def _stopped_by(self, exc: TransportError) -> TransportError:
-        """The error that stopped every connection mid-send, saying how far the send came and how to continue.
+        """The error of a connection that left messages unsent, saying how far the send came and how to continue.
 
         A server gone away gets the hint to run the command again; an error with a hint of its own (such as a
         sign-in that must be renewed with 'nyhetsbrev login') keeps it, followed by that.
         """
-        left = max(0, self.tally.total - self.tally.done)
+        left = self.tally.total - self.tally.done  # at least one: raised only while some are still to send
         what = _("the send stopped after {sent_now} messages in this run: {error}").format(
             sent_now=self.tally.sent, error=exc.what)
         if exc.hint and not isinstance(exc, SmtpUnavailable):
@@ -197,7 +199,7 @@ class Dispatcher:
             if self.alive == 0 or self.crashed is not None:
                 return
             if todo and not self.in_flight and self.paused is None and self.budget is not None and not self.budget.left:
-                if not self._wait_for_daily_limit(len(todo) + len(retries)):
+                if not self._wait_for_daily_limit():
                     return
                 continue
             if not self.in_flight and (self.paused is not None or not todo):
@@ -230,7 +232,7 @@ class Dispatcher:
                     self.tally.retrying += 1
             self.progress(self.tally)
 
-    def _wait_for_daily_limit(self, left: int) -> bool:
+    def _wait_for_daily_limit(self) -> bool:
         """The daily limit is used up: wait when a slot frees soon (True), else stop the send here (False)."""
         if self.budget.refresh():
             self.tally.limit_wait_until = None
@@ -256,8 +258,8 @@ class Dispatcher:
         Returns what the check of the claims found: who the ledger skipped, and who is on other lists now.
         """
         outcomes, self.unwritten = self.unwritten, []
-        return ledger.write(self.db, self.issue, outcomes=outcomes, claims=claims, lists=self.lists if claims else None,
-                            versions=self.made, now=self.clock.iso())
+        return ledger.write(self.db, self.issue, outcomes=outcomes, claims=claims, lists=self.lists, versions=self.made,
+                            now=self.clock.iso())
 
     def _sort_out(self, batch: list[Job], checked: ledger.Checked, todo: deque) -> tuple[list[Job], list[tuple[str, ...]]]:
         """The batch as claimed: without the people skipped, each with the lists they are on now; and the lists
