@@ -69,7 +69,7 @@ _COLUMNS = "email_key, email, recipient_id, lists, state, message_id, attempts, 
 
 def _row(values: tuple) -> Row:
     key, email, rid, lists, state, mid, attempts, reply, nxt, updated = values
-    return Row(key, email, rid, tuple(json.loads(lists or "[]")), state, mid, attempts, reply, nxt, updated)
+    return Row(key, email, rid, tuple(json.loads(lists)), state, mid, attempts, reply, nxt, updated)
 
 
 def _seen(state: str, running: bool = False) -> str:
@@ -359,7 +359,7 @@ def versions_sent(db, issue: str) -> list[tuple[str, str, int, str]]:
 
 def delivered(db, issue: str) -> list[tuple[tuple[str, ...], str, str, int]]:
     """(lists, version key, fingerprint, count) of the messages that went out or may have (sent, unknown)."""
-    return [(tuple(json.loads(lists or "[]")), version, fingerprint, count) for lists, version, fingerprint, count in db.execute(
+    return [(tuple(json.loads(lists)), version, fingerprint, count) for lists, version, fingerprint, count in db.execute(
         "SELECT lists, version, fingerprint, count(*) FROM send_ledger WHERE issue = ? AND state IN (?, ?, ?)"
         " AND fingerprint IS NOT NULL GROUP BY lists, version, fingerprint", [issue, SENT, UNKNOWN, SENDING]
     )]
