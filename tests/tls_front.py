@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import http.server
+import select
 import socket
 import ssl
 import threading
@@ -67,22 +68,27 @@ class TlsFront(_InThread):
             client.close()
             return
         backend = socket.create_connection(("127.0.0.1", self.backend_port), timeout=30)
-        threading.Thread(target=_pump, args=(backend, secure), daemon=True).start()
-        _pump(secure, backend)
-
-
-def _pump(source: socket.socket, target: socket.socket) -> None:
-    try:
-        while data := source.recv(65536):
-            target.sendall(data)
-    except OSError:
-        pass
-    finally:
-        for sock in (source, target):
-            try:
-                sock.close()
-            except OSError:
-                pass
+        # One thread reads and writes both sides: OpenSSL does not allow one connection to be read in one thread
+        # while another writes to it (under load that garbled records: the client saw "wrong version number").
+        other = {secure: backend, backend: secure}
+        try:
+            while True:
+                ready = [secure] if secure.pending() else select.select([secure, backend], [], [], 30)[0]
+                if not ready:
+                    return
+                for source in ready:
+                    data = source.recv(65536)
+                    if not data:
+                        return
+                    other[source].sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (secure, backend):
+                try:
+                    sock.close()
+                except OSError:
+                    pass
 
 
 class StaticSite(_InThread):
