@@ -165,15 +165,22 @@ def test_daily_limit_stops_cleanly_and_the_same_command_continues_after_24_hours
     assert sorted(smtp.recipients()) == sorted(people)  # each person exactly once over the three runs
 
 
-def test_a_daily_limit_that_frees_a_slot_soon_is_waited_for_and_the_send_goes_on(tmp_path, smtp):
-    """Yesterday's messages age out of the 24-hour window in 5 minutes: the send waits for them, never sends early."""
-    project = _project(tmp_path, "daily_limit = 5\n")
-    yesterday = add_people(3, ["profession"], prefix="yesterday")
-    today = add_people(4, ["politiker"])
+def _sent_yesterday(tmp_path, smtp, limit: int, yesterday: int, today: int):
+    """A project with a daily limit, on a test clock; `yesterday` people of 'profession' were sent 22:1 at its start
+    and `today` people of 'politiker' are still to get it. Returns (project, clock, start, yesterday's, today's)."""
+    project = _project(tmp_path, f"daily_limit = {limit}\n")
+    before = add_people(yesterday, ["profession"], prefix="yesterday")
+    now = add_people(today, ["politiker"])
     start = 1_800_000_000.0
     clock = FakeClock(start)
     smtp.clock = clock.time
-    assert send_issue(project, "22:1", ["profession"], options=Options(retry_base=0.05, clock=clock)).tally.sent == 3
+    assert send_issue(project, "22:1", ["profession"], options=Options(retry_base=0.05, clock=clock)).tally.sent == yesterday
+    return project, clock, start, before, now
+
+
+def test_a_daily_limit_that_frees_a_slot_soon_is_waited_for_and_the_send_goes_on(tmp_path, smtp):
+    """Yesterday's messages age out of the 24-hour window in 5 minutes: the send waits for them, never sends early."""
+    project, clock, start, yesterday, today = _sent_yesterday(tmp_path, smtp, 5, 3, 4)
 
     clock.now = start + 24 * 3600 - 299.5  # two slots left now; yesterday's three free theirs in five minutes
     waits = []
@@ -195,13 +202,7 @@ def test_a_slot_freeing_in_exactly_the_longest_wait_is_waited_for_also_when_it_f
     """The daily limit frees a slot in exactly 15 minutes, the longest a send waits for one: the send waits rather than
     stop. And when yesterday's message ages out between the count and the question 'when is the next slot free',
     the send goes on at once, neither stopping with people left nor sending early."""
-    project = _project(tmp_path, "daily_limit = 2\n")
-    yesterday = add_people(1, ["profession"], prefix="yesterday")
-    today = add_people(2, ["politiker"])
-    start = 1_800_000_000.0
-    clock = FakeClock(start)
-    smtp.clock = clock.time
-    assert send_issue(project, "22:1", ["profession"], options=Options(retry_base=0.05, clock=clock)).tally.sent == 1
+    project, clock, start, yesterday, today = _sent_yesterday(tmp_path, smtp, 2, 1, 2)
     freed = start + 24 * 3600 + 1  # the first whole second in which yesterday's message no longer counts
     clock.now = freed - limits.WAIT_AT_MOST
     counted_none_left = []
