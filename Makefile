@@ -67,13 +67,14 @@ guide-screenshots: $(STAMP) $(MO)
 # function; tools/mutation_score.py prints killed/total per module and the survivors (docs/mutation.md).
 # A full run starts from nothing; `make mutate ONLY='nyhetsbrev.mail.jobs*'` re-runs some mutants in place.
 MUTATE_STAMP := $(VENV)/.mutate-installed
-MUTATE_CHILDREN ?= 2
+MUTATE_CHILDREN ?= 3
 $(MUTATE_STAMP): pyproject.toml $(STAMP)
 	$(BIN)/python -m pip install -q -e '.[test,mutate]'
 	touch $(MUTATE_STAMP)
 
 mutate: $(MUTATE_STAMP) $(MO)
 	$(if $(ONLY),,rm -rf mutants)
+	$(if $(ONLY)$(ALL),,$(BIN)/python -m tools.mutation_score --seed)
 	NYHETSBREV_REQUIRE_BROWSER=1 NYHETSBREV_REQUIRE_DOVECOT=1 NYHETSBREV_REQUIRE_POSTFIX=1 \
 	  $(BIN)/mutmut run --max-children $(MUTATE_CHILDREN) $(ONLY) > mutants.log 2>&1 || (tail -40 mutants.log; false)
 	$(BIN)/python -m tools.mutation_score

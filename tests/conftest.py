@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -18,6 +20,26 @@ settings.register_profile(
 settings.register_profile("thorough", max_examples=2000, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+# Under `make mutate`, a mutant that makes a send or a wait hang should cost seconds, not the minute or two its
+# file's timeout allows: each test then gets a bound from its own usual time, measured by mutmut's first pass of
+# the whole selection (mutants/mutmut-stats.json). Generous enough that no test is cut short by a busy machine.
+MUTANT_GRACE_SECONDS = 10.0
+MUTANT_SLOWDOWN = 5.0
+
+
+def pytest_collection_modifyitems(config, items):
+    """Under `make mutate`, give each test a time bound from its own usual duration instead of its file's."""
+    if "__mutmut_" not in os.environ.get("MUTANT_UNDER_TEST", ""):
+        return
+    stats = Path("mutmut-stats.json")   # mutmut runs the tests inside mutants/, where it keeps this file
+    if not stats.is_file():
+        return
+    usual = json.loads(stats.read_text("utf-8")).get("duration_by_test", {})
+    for item in items:
+        if item.nodeid in usual:
+            bound = MUTANT_GRACE_SECONDS + MUTANT_SLOWDOWN * usual[item.nodeid]
+            item.add_marker(pytest.mark.timeout(round(bound, 1)), append=False)
 
 
 @pytest.fixture(autouse=True)

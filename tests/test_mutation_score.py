@@ -3,6 +3,8 @@ change what the program does (tools/mutation_score.py)."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tools.mutation_score import _case_only_lines, _status
@@ -66,3 +68,61 @@ def test_a_mutant_that_changes_more_than_case_is_not_equivalent():
 ])
 def test_mutmuts_verdict_is_read_as_mutmut_reads_it_and_a_type_check_counts_as_killed(code, status):
     assert _status(code) == status
+
+
+@pytest.fixture
+def run_folder(tmp_path, monkeypatch):
+    """A mutants/ folder, docs/mutation.md and pin file of one module, in a temp dir."""
+    import tools.mutation_score as score
+
+    monkeypatch.setattr(score, "MUTANTS", tmp_path / "mutants")
+    monkeypatch.setattr(score, "PINS", tmp_path / "equivalent_mutants.json")
+    monkeypatch.setattr(score, "EQUIVALENT_LIST", tmp_path / "mutation.md")
+    monkeypatch.setattr(score, "_modules", lambda: ["pkg/mod.py"])
+    (tmp_path / "mutation.md").write_text(
+        "## Equivalent mutants\n\n- `pkg.mod.x_f__mutmut_2`: why.\n- `pkg.mod.x_g__mutmut_1`: why.\n", "utf-8")
+    return score
+
+
+def _write_meta(score, codes: dict, hashes: dict) -> None:
+    meta = score.MUTANTS / "pkg" / "mod.py.meta"
+    meta.parent.mkdir(parents=True, exist_ok=True)
+    meta.write_text(json.dumps({"exit_code_by_key": codes, "hash_by_function_name": hashes,
+                                "type_check_error_by_key": {}, "durations_by_key": {},
+                                "estimated_durations_by_key": {}}), "utf-8")
+
+
+def test_only_a_named_equivalent_that_survived_is_pinned_and_a_fresh_run_gets_it_as_skipped(run_folder, capsys):
+    score = run_folder
+    _write_meta(score, {"pkg.mod.x_f__mutmut_1": 1, "pkg.mod.x_f__mutmut_2": 0, "pkg.mod.x_f__mutmut_3": 0,
+                        "pkg.mod.x_g__mutmut_1": 1}, {"x_f": "aaa", "x_g": "bbb"})
+    assert score.main(["--pin"]) == 0
+    # killed x_g__mutmut_1 is named but was not equivalent in this run; x_f__mutmut_3 survived unnamed
+    assert json.loads(score.PINS.read_text("utf-8")) == {
+        "pkg/mod.py": {"functions": {"x_f": "aaa"}, "mutants": ["pkg.mod.x_f__mutmut_2"]}}
+
+    (score.MUTANTS / "pkg" / "mod.py.meta").unlink()
+    assert score.main(["--seed"]) == 0
+    seeded = json.loads((score.MUTANTS / "pkg" / "mod.py.meta").read_text("utf-8"))
+    assert seeded["exit_code_by_key"] == {"pkg.mod.x_f__mutmut_2": score.SKIPPED}
+    assert seeded["hash_by_function_name"] == {"x_f": "aaa"}
+    assert score.main(["--seed"]) == 1, "seeding over a run's results would hide them"
+
+
+@pytest.mark.parametrize(("hash_now", "expected"), [
+    ("aaa", "1 equivalent (1 pinned, not re-run)"),
+    ("changed", "1 skipped"),       # its function changed since it was judged: not an equivalent any more
+])
+def test_a_skipped_mutant_counts_as_equivalent_only_while_its_function_is_unchanged(run_folder, capsys, hash_now,
+                                                                                      expected):
+    score = run_folder
+    score.PINS.write_text(json.dumps(
+        {"pkg/mod.py": {"functions": {"x_f": "aaa"}, "mutants": ["pkg.mod.x_f__mutmut_2"]}}), "utf-8")
+    _write_meta(score, {"pkg.mod.x_f__mutmut_1": 1, "pkg.mod.x_f__mutmut_2": score.SKIPPED}, {"x_f": hash_now})
+    code = score.main([])
+    out = capsys.readouterr().out
+    assert expected in out
+    if hash_now == "aaa":
+        assert code == 0 and "1/2      100.0%" in out
+    else:
+        assert code == 1 and "skipped     pkg.mod.x_f__mutmut_2" in out

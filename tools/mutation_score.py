@@ -10,6 +10,14 @@ nothing) is listed by name: `.venv/bin/mutmut show NAME` shows its change.
 
     python -m tools.mutation_score              # the table and the surviving mutants
     python -m tools.mutation_score --diff jobs  # also the change of each survivor in modules matching 'jobs'
+    python -m tools.mutation_score --pin        # after a run: pin each equivalent that survived to its function
+    python -m tools.mutation_score --seed       # before a run (make mutate does it): pinned ones are not re-run
+
+An equivalent mutant survives every run by definition, yet each run would spend all the tests that reach its
+function on it. So each equivalent that survived a run is pinned (tools/equivalent_mutants.json) to the hash mutmut
+gives its function; `--seed` hands mutmut those as "skipped" before a full run, and mutmut itself carries a result
+over only while the function's hash is unchanged, so any change to the function puts its mutants back in the run.
+`make mutate ALL=1` runs them all.
 """
 
 from __future__ import annotations
@@ -35,6 +43,8 @@ _CODEC_CALL = re.compile(r"\.(encode|decode)\($")
 _MAIL_NAMES = {"message-id", "date", "from", "to", "cc", "subject", "content-type", "content-disposition", "name"}
 _MAIL_CALL = re.compile(r"(\.(get|get_all|get_param)\(|\b(msg|message|head|part)\[)$")
 EQUIVALENT_LIST = ROOT / "docs" / "mutation.md"  # lines "- `name`: why" under "## Equivalent mutants"
+PINS = ROOT / "tools" / "equivalent_mutants.json"  # module -> {"functions": {function: mutmut's hash}, "mutants": [...]}
+SKIPPED = 34                                       # mutmut's exit code for "skipped": kept, never run
 # mutmut's own verdict for each exit code (mutmut.stats.status_by_exit_code); the copy below is 3.8.1's, for when
 # mutmut is not installed here. "caught by type check" counts as killed.
 _MUTMUT_3_8_1 = {
@@ -167,11 +177,70 @@ def _named_equivalents() -> set[str]:
     return set(re.findall(r"`([\w.ǁ]+__mutmut_\d+)`", section))
 
 
+def _function(name: str) -> str:
+    """The function a mutant changes, as mutmut keys it in a .meta file ("x_forget", "xǁDispatcherǁ_loop")."""
+    return name.rsplit(".", 1)[1].rsplit("__mutmut_", 1)[0]
+
+
+def _pins() -> dict[str, dict]:
+    """The pinned equivalents of each module, with the hash of each function they were judged in."""
+    return json.loads(PINS.read_text("utf-8")) if PINS.exists() else {}
+
+
+def _still_pinned(pinned: dict, hashes: dict[str, str]) -> set[str]:
+    """The pinned mutants whose function still has the hash it had when they were judged equivalent."""
+    return {name for name in pinned.get("mutants", [])
+            if hashes.get(_function(name)) == pinned["functions"].get(_function(name))}
+
+
+def seed() -> int:
+    """Write the pinned equivalents into a fresh mutants/ as skipped, for mutmut to keep where the function is unchanged."""
+    for path, pinned in _pins().items():
+        meta = MUTANTS / (path + ".meta")
+        if meta.exists():
+            print(f"{meta} exists: seed only a fresh mutants/ (make mutate removes it first)", file=sys.stderr)
+            return 1
+        meta.parent.mkdir(parents=True, exist_ok=True)
+        meta.write_text(json.dumps({
+            "exit_code_by_key": {name: SKIPPED for name in pinned["mutants"]},
+            "hash_by_function_name": pinned["functions"], "type_check_error_by_key": {},
+            "durations_by_key": {}, "estimated_durations_by_key": {},
+        }), "utf-8")
+    return 0
+
+
+def pin() -> int:
+    """Pin each equivalent that survived its run, or was skipped as pinned, to its function's current hash."""
+    named, old, pins = _named_equivalents(), _pins(), {}
+    for path in _modules():
+        meta = MUTANTS / (path + ".meta")
+        if not meta.exists():
+            continue
+        data = json.loads(meta.read_text("utf-8"))
+        kept = sorted(
+            name for name, code in data["exit_code_by_key"].items()
+            if (code == SKIPPED and name in _still_pinned(old.get(path, {}), data["hash_by_function_name"]))
+            or (_status(code) == "survived" and (name in named or _case_only(path, name))))
+        if kept:
+            hashes = data["hash_by_function_name"]
+            pins[path] = {"functions": {f: hashes[f] for f in sorted({_function(n) for n in kept})}, "mutants": kept}
+    PINS.write_text(json.dumps(pins, indent=1, ensure_ascii=False) + "\n", "utf-8")
+    print(f"{sum(len(p['mutants']) for p in pins.values())} equivalent mutants pinned in {PINS.name}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Print killed/total per module, the survivors by name; exit 1 when a module is below 90 %."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--diff", metavar="MODULE", help="print the change of each survivor in matching modules")
+    parser.add_argument("--pin", action="store_true", help="pin each equivalent that survived to its function")
+    parser.add_argument("--seed", action="store_true", help="hand the pinned equivalents to a fresh run as skipped")
     args = parser.parse_args(argv)
+    if args.seed:
+        return seed()
+    if args.pin:
+        return pin()
+    pins = _pins()
     below = False
     rows, survivors = [], []
     named = _named_equivalents()
@@ -181,17 +250,25 @@ def main(argv: list[str] | None = None) -> int:
             rows.append((path, 0, 0, 0, "no results: run `make mutate`"))
             below = True
             continue
-        codes = json.loads(meta.read_text("utf-8"))["exit_code_by_key"]
+        data = json.loads(meta.read_text("utf-8"))
+        codes = data["exit_code_by_key"]
+        pinned = _still_pinned(pins.get(path, {}), data["hash_by_function_name"])
         counts: dict[str, int] = {}
+        not_rerun = 0
         for name, code in sorted(codes.items()):
             status = _status(code)
             if status == "survived" and (name in named or _case_only(path, name)):
                 status = "equivalent"
+            elif code == SKIPPED and name in pinned and (name in named or _case_only(path, name)):
+                status = "equivalent"
+                not_rerun += 1
             counts[status] = counts.get(status, 0) + 1
             if status not in ("killed", "not checked", "equivalent"):
                 survivors.append((path, name, status))
         killed, total = counts.get("killed", 0), len(codes)
         rest = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()) if s != "killed")
+        if not_rerun:
+            rest = rest.replace(" equivalent", f" equivalent ({not_rerun} pinned, not re-run)", 1)
         counted = total - counts.get("equivalent", 0)
         rows.append((path, killed, total, killed / counted if counted else 0, rest))
         below |= not counted or killed / counted < WANTED or "not checked" in counts
