@@ -599,3 +599,62 @@ def test_the_connections_reports_wake_the_send_once_per_batch_and_lose_none():
     assert taken == [["e", "f"]]  # woken early by the urgent one: what is in is taken
     # At most three messages per live connection are claimed and unanswered: what a crash can leave 'unknown'.
     assert [in_flight_limit(n) for n in (1, 4)] == [3, 12]
+
+
+def test_every_person_still_deferred_when_the_retries_are_used_up_is_counted_in_the_summary(project, smtp):
+    from nyhetsbrev.mail.dispatch import Options
+
+    people = add_people(3, ["politiker"])
+    for address in people[:2]:
+        smtp.script(address, "rcpt", "451 4.7.1 Try again later")
+    report = send(project, options=Options(connections=1, retry_base=0.05, retries=0))
+    assert report.tally.deferred == 2 and report.tally.sent == 1
+    assert sorted(address for address, _ in report.deferred) == sorted(people[:2])
+
+
+def test_a_message_whose_connection_keeps_dropping_is_retried_and_sent_in_the_same_run(project, smtp, monkeypatch):
+    quick_reconnects(monkeypatch)
+    people = add_people(3, ["politiker"])
+    smtp.script(people[1], "rcpt", *["421 4.3.2 Service shutting down"] * 3)  # every try on a new connection, then 250
+    report = send(project, connections=1)
+    assert Counter(smtp.recipients()) == Counter(people)
+    assert report.tally.sent == 3 and report.tally.deferred == 0 and ledger_rows()[people[1]][0] == "sent"
+
+
+def test_no_more_than_three_messages_per_connection_are_ever_claimed_unanswered_so_a_crash_leaves_no_more_unknown(
+        project, smtp):
+    from nyhetsbrev.mail.dispatch import Options, in_flight_limit
+    from nyhetsbrev.store import open_db
+
+    add_people(10, ["politiker"])
+    smtp.hold(2)  # the third message waits: the send refills while exactly one is still on the wire
+    claimed: list[int] = []
+
+    def count_claimed(tally) -> None:
+        db = open_db(Path(os.environ["NYHETSBREV_DB"]))
+        try:  # what a crash now would leave 'unknown'
+            claimed.append(db.execute("SELECT count(*) FROM send_ledger WHERE state = 'sending'").fetchone()[0])
+        finally:
+            db.close()
+        if tally.sent >= 2:
+            smtp.hold(None)
+
+    report = send(project, options=Options(connections=1, retry_base=0.05), progress=count_claimed)
+    assert report.tally.sent == 10
+    assert max(claimed) == in_flight_limit(1) == 3
+
+
+def test_the_replies_in_before_a_wait_for_a_retry_are_recorded_before_it_so_status_and_a_crash_then_see_them(
+        project, smtp):
+    from nyhetsbrev.mail.dispatch import Options
+
+    people = add_people(3, ["politiker"])
+    smtp.script(people[2], "rcpt", "451 4.7.1 Try again later")  # the last one: nothing else is left to send
+    during_wait: list[dict] = []
+
+    def look(tally) -> None:
+        if tally.retrying and not during_wait:
+            during_wait.append(ledger_rows())
+
+    send(project, options=Options(connections=1, retry_base=0.05), progress=look)
+    assert [during_wait[0][address][0] for address in people] == ["sent", "sent", "deferred"]

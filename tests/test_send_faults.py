@@ -205,3 +205,48 @@ def test_an_isolated_policy_rejection_is_recorded_failed_never_sent(project, smt
     assert sorted(address for address, _ in report.failed) == sorted(refused)
     assert not set(refused) & set(smtp.recipients())
     assert send(project, options=Options(connections=1, retry_base=0.05)).tally.total == 0  # nobody sent twice
+
+
+def test_a_bug_after_a_message_was_made_leaves_that_person_unknown_and_a_rerun_never_sends_it_twice(project, smtp,
+                                                                                                      monkeypatch):
+    from nyhetsbrev.mail import transport
+
+    people = add_people(3, ["politiker"])
+    real = transport.deliver
+
+    def deliver(conn, sender, recipient, data, *args, **kwargs):
+        if recipient == people[1]:  # its bytes are made: it may be on the wire when the bug strikes
+            raise ValueError("a bug while handing the message over")
+        return real(conn, sender, recipient, data, *args, **kwargs)
+
+    monkeypatch.setattr(transport, "deliver", deliver)
+    with pytest.raises(ValueError, match="a bug while handing"):
+        send(project, connections=1)
+    state, _, reply = ledger_rows()[people[1]]
+    assert (state, reply) == ("unknown", "the send stopped on an error: a bug while handing the message over")
+    monkeypatch.setattr(transport, "deliver", real)
+    rerun = send(project, connections=1)
+    assert Counter(smtp.recipients()) == Counter([people[0], people[2]])  # the one it may have reached is not resent
+    assert rerun.unknown == [(people[1], reply)] and ledger_rows()[people[1]][0] == "unknown"
+
+
+def test_two_different_policy_rejections_in_a_row_are_two_failures_not_a_pause(project, smtp):
+    people = add_people(3, ["politiker"])
+    smtp.script(people[0], "data", POLICY)
+    smtp.script(people[1], "data", "554 5.7.26 Unauthenticated mail is prohibited (DMARC)")
+    report = send(project, options=Options(connections=1, retry_base=0.05, pause_after=2))
+    rows = ledger_rows()
+    assert [rows[address][0] for address in people] == ["failed", "failed", "sent"]
+    assert report.tally.failed == 2 and report.tally.sent == 1
+
+
+def test_a_deferral_between_two_identical_policy_rejections_does_not_end_their_run_so_the_send_pauses(project, smtp):
+    """A temporary refusal says nothing about whether the server accepts the sender again: the run goes on."""
+    people = add_people(4, ["politiker"])
+    smtp.script(people[0], "data", POLICY)
+    smtp.script(people[1], "data", "451 4.7.1 Try again later")
+    smtp.script(people[2], "data", POLICY)
+    with pytest.raises(SendPaused):
+        send(project, options=Options(connections=1, retry_base=0.05, pause_after=2))
+    rows = ledger_rows()
+    assert rows[people[0]][0] == rows[people[2]][0] == "pending"  # not failed: they go out once the cause is fixed

@@ -286,3 +286,23 @@ def test_a_late_bounce_for_the_first_copy_of_a_resent_message_is_applied(project
     result = cli("--project", project, "inbox", "--from", folder)
     assert result.exit_code == 0, result.output
     assert suppressed() == {people[1]: "bounced"}
+
+
+def test_two_people_who_unsubscribe_before_their_turn_are_both_counted_in_the_skipped_line(project, smtp):
+    from nyhetsbrev.cli.send import skipped_line
+    from nyhetsbrev.store import unsubscribe
+
+    people = add_people(4, ["politiker"])
+
+    def unsubscribe_two_on_confirming(plan) -> bool:  # after the plan was made, before anyone is claimed
+        db = open_db(Path(os.environ["NYHETSBREV_DB"]))
+        try:
+            for address in people[1:3]:
+                unsubscribe(db, address, "test")
+        finally:
+            db.close()
+        return True
+
+    report = send(project, confirm=unsubscribe_two_on_confirming)
+    assert sorted(smtp.recipients()) == sorted([people[0], people[3]])
+    assert skipped_line(report.tally.skipped_why) == "2 skipped while the send ran, never sent the issue: unsubscribed 2."
