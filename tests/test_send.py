@@ -599,3 +599,15 @@ def test_the_connections_reports_wake_the_send_once_per_batch_and_lose_none():
     assert taken == [["e", "f"]]  # woken early by the urgent one: what is in is taken
     # At most three messages per live connection are claimed and unanswered: what a crash can leave 'unknown'.
     assert [in_flight_limit(n) for n in (1, 4)] == [3, 12]
+
+
+def test_a_line_that_starts_with_a_dot_arrives_with_one_dot_and_the_message_ends_where_it_ends(project, smtp):
+    """SMTP doubles a dot at the start of a line in transit (the style sheet has many such lines); the reader gets one."""
+    add_people(1, ["politiker"])
+    send(project)
+    [received] = smtp.received
+    lines = received.data.split(b"\r\n")
+    assert b".nb-text p, .nb-timeline p { margin: 0 0 14px; }" in lines
+    assert not [line for line in lines if line.startswith(b"..")]
+    assert received.data.endswith(b"--\r\n")  # the last MIME boundary: no stray dot line after it
+    assert ".nb-text p, .nb-timeline p {" in received.message.get_body(("html",)).get_content()
