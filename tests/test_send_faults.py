@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -361,3 +362,47 @@ def test_a_connection_that_takes_a_message_as_the_send_stops_puts_it_back_and_th
     assert sorted(smtp.recipients()) == sorted(people[:2])
     states = {email: state for email, (state, _, _) in ledger_rows().items()}
     assert states == {**dict.fromkeys(people[:2], "sent"), **dict.fromkeys(people[2:], "pending")}
+
+
+def test_a_stop_ends_at_its_deadline_before_the_server_answers_and_the_next_run_counts_that_message_unknown(
+        tmp_path, smtp, monkeypatch):
+    """A stop waits for the replies on the wire until the SMTP timeout + 5 s, however slowly the server goes on: the
+    send's clock is made to pass that deadline as the stop begins, and the server answers only then."""
+    import signal
+    import threading
+    import types
+
+    from nyhetsbrev.errors import SendInterrupted
+    from nyhetsbrev.mail import dispatch
+
+    root = make_project(tmp_path / "p", settings=SETTINGS + "\n[smtp]\ntimeout = 1\n")
+    people = add_people(4, ["politiker"])
+    smtp.hold(1)  # the second message waits for its reply
+    stopping = threading.Event()
+    late = [0.0]
+
+    def monotonic() -> float:
+        if stopping.is_set():  # each look at the clock during the stop finds it a thousand seconds later
+            late[0] += 1000.0
+            smtp.hold(None)
+        return time.monotonic() + late[0]
+
+    def stop_when_held() -> None:
+        assert smtp.wait_until_held(timeout=30)
+        signal.getsignal(signal.SIGTERM)(signal.SIGTERM, None)  # what `kill` runs: the handler the send set
+        stopping.set()
+
+    monkeypatch.setattr(dispatch, "time", types.SimpleNamespace(monotonic=monotonic))
+    helper = threading.Thread(target=stop_when_held, daemon=True)
+    helper.start()
+    try:
+        with pytest.raises(SendInterrupted):
+            send(root, options=Options(connections=1, retry_base=0.05))
+    finally:
+        smtp.hold(None)
+        helper.join(timeout=60)
+    monkeypatch.setattr(dispatch, "time", time)
+    assert smtp.recipients() == people[:2]  # the second arrived, after the stop had stopped waiting for it
+    again = send(root)
+    assert again.recovered == 1 and again.tally.sent == 2  # counted unknown, not sent twice
+    assert sorted(smtp.recipients()) == sorted(people)
