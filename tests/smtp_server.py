@@ -92,6 +92,9 @@ class _Handler:
         return reply
 
     async def handle_EHLO(self, smtp, session, envelope, hostname, responses):
+        if self.s.away:  # a connection is taken, then dropped at its greeting: the sender cannot get through
+            smtp.transport.close()
+            await asyncio.sleep(30)  # cancelled when the connection is gone
         session.host_name = hostname
         if self.s.pipelining:  # commands are read one line at a time, so pipelined ones simply wait their turn
             responses.insert(-1, "250-PIPELINING")
@@ -130,6 +133,8 @@ class _Handler:
                          self.s.clock())
             )
             gone = self.s.gone_at is not None and len(self.s.received) >= self.s.gone_at
+            if self.s.away_at is not None and len(self.s.received) >= self.s.away_at:
+                self.s.away, self.s.always["mail"] = True, DROP
         if gone:  # this message is accepted; then no new connection, and every open one dropped at its next MAIL
             self.s.always["mail"] = DROP
             self.s.controller.server.close()
@@ -214,6 +219,8 @@ class FaultServer:
         self.hold_at: int | None = None  # messages beyond this many wait for their reply (see hold)
         self.waiting = 0  # messages waiting at the hold now
         self.gone_at: int | None = None  # the server goes away after accepting this many messages (see gone_after)
+        self.away_at: int | None = None  # the server cannot be reached after this many messages, until back() (see away_after)
+        self.away = False
         self.clock = time.monotonic  # what Received.at is read from
         self.bearer_tokens: set[str] = set()  # access tokens the XOAUTH2 mechanism accepts
         kwargs: dict = {"ready_timeout": 10, "data_size_limit": 10_000_000}
@@ -271,6 +278,17 @@ class FaultServer:
         Messages already past MAIL on another connection are still accepted, as a real server finishing its work.
         """
         self.gone_at = count
+
+    def away_after(self, count: int) -> None:
+        """After accepting count messages the server cannot be reached until back(): the open connections are dropped
+        at their next MAIL, and each new one at its greeting."""
+        self.away_at = count
+
+    def back(self) -> None:
+        """The server can be reached again (after away_after)."""
+        with self.lock:
+            self.away_at, self.away = None, False
+            self.always.pop("mail", None)
 
     def wait_until_held(self, timeout: float = 60.0) -> bool:
         """Wait until the hold is reached and a message waits at it (the sender has got to that point)."""

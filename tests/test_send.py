@@ -658,3 +658,15 @@ def test_the_replies_in_before_a_wait_for_a_retry_are_recorded_before_it_so_stat
 
     send(project, options=Options(connections=1, retry_base=0.05), progress=look)
     assert [during_wait[0][address][0] for address in people] == ["sent", "sent", "deferred"]
+
+
+def test_a_line_that_starts_with_a_dot_arrives_with_one_dot_and_the_message_ends_where_it_ends(project, smtp):
+    """SMTP doubles a dot at the start of a line in transit (the style sheet has many such lines); the reader gets one."""
+    add_people(1, ["politiker"])
+    send(project)
+    [received] = smtp.received
+    lines = received.data.split(b"\r\n")
+    assert b".nb-text p, .nb-timeline p { margin: 0 0 14px; }" in lines
+    assert not [line for line in lines if line.startswith(b"..")]
+    assert received.data.endswith(b"--\r\n")  # the last MIME boundary: no stray dot line after it
+    assert ".nb-text p, .nb-timeline p {" in received.message.get_body(("html",)).get_content()
