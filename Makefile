@@ -62,10 +62,11 @@ screenshots: $(STAMP)
 guide-screenshots: $(STAMP) $(MO)
 	$(BIN)/python -m tests.guide_screenshots
 
-# Mutation testing (not in CI: about half an hour on two cores). mutmut changes the modules listed under
+# Mutation testing (not in CI: about 20 minutes on two cores). mutmut changes the modules listed under
 # [tool.mutmut] in pyproject.toml one small change at a time and runs the tests that exercise the changed
 # function; tools/mutation_score.py prints killed/total per module and the survivors (docs/mutation.md).
-# A full run starts from nothing; `make mutate ONLY='nyhetsbrev.mail.jobs*'` re-runs some mutants in place.
+# A full run starts from nothing but the pinned equivalents (tools/equivalent_mutants.json; ALL=1 runs them too);
+# `make mutate ONLY='nyhetsbrev.mail.jobs*'` re-runs some mutants in place.
 MUTATE_STAMP := $(VENV)/.mutate-installed
 MUTATE_CHILDREN ?= 3
 $(MUTATE_STAMP): pyproject.toml $(STAMP)
