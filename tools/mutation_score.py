@@ -14,9 +14,10 @@ nothing) is listed by name: `.venv/bin/mutmut show NAME` shows its change.
     python -m tools.mutation_score --seed       # before a run (make mutate does it): pinned ones are not re-run
 
 An equivalent mutant survives every run by definition, yet each run would spend all the tests that reach its
-function on it. So each equivalent that survived a run is pinned (tools/equivalent_mutants.json) to the hash mutmut
-gives its function; `--seed` hands mutmut those as "skipped" before a full run, and mutmut itself carries a result
-over only while the function's hash is unchanged, so any change to the function puts its mutants back in the run.
+function on it. So each equivalent that survived a run is pinned (tools/equivalent_mutants.json) with the mutmut
+release, the hash mutmut gives its function and a hash of its change; `--seed` hands mutmut those as "skipped"
+before a full run, mutmut itself carries a result over only while the function's hash is unchanged, and the table
+counts a skipped mutant as equivalent only while its function and its change are the pinned ones.
 `make mutate ALL=1` runs them all.
 """
 
@@ -24,6 +25,9 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import functools
+import hashlib
+import importlib.metadata
 import json
 import re
 import sys
@@ -74,13 +78,18 @@ def _status(code: int | None) -> str:
     return "killed" if status == "caught by type check" else status
 
 
+@functools.lru_cache(maxsize=16)
+def _mutated(mutated: Path) -> tuple[list[str], dict]:
+    """The lines of a mutated copy and mutmut's line span of each function in it."""
+    spans = json.loads(mutated.with_name(mutated.name + ".spans").read_text("utf-8"))["spans"]
+    return mutated.read_text("utf-8").splitlines(), spans
+
+
 def _diff(path: str, name: str) -> str:
     """The change one mutant makes to its function, as a unified diff."""
-    mutated = MUTANTS / path
-    spans = json.loads((MUTANTS / (path + ".spans")).read_text("utf-8"))["spans"]
+    lines, spans = _mutated(MUTANTS / path)
     function = name.rsplit(".", 1)[1]
     original = function.rsplit("__mutmut_", 1)[0] + "__mutmut_orig"
-    lines = mutated.read_text("utf-8").splitlines()
 
     def body(key: str) -> list[str]:
         start, end = spans[key]
@@ -182,24 +191,52 @@ def _function(name: str) -> str:
     return name.rsplit(".", 1)[1].rsplit("__mutmut_", 1)[0]
 
 
+def _mutmut_version() -> str | None:
+    """The installed mutmut's version (pins hold only for the version that numbered the mutants)."""
+    try:
+        return importlib.metadata.version("mutmut")
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
 def _pins() -> dict[str, dict]:
-    """The pinned equivalents of each module, with the hash of each function they were judged in."""
-    return json.loads(PINS.read_text("utf-8")) if PINS.exists() else {}
+    """The pinned equivalents of each module: the hash of each function and of each mutant's change when judged."""
+    if not PINS.exists():
+        return {}
+    pins = json.loads(PINS.read_text("utf-8"))
+    return pins["modules"] if pins.get("mutmut") == _mutmut_version() else {}
 
 
-def _still_pinned(pinned: dict, hashes: dict[str, str]) -> set[str]:
-    """The pinned mutants whose function still has the hash it had when they were judged equivalent."""
-    return {name for name in pinned.get("mutants", [])
-            if hashes.get(_function(name)) == pinned["functions"].get(_function(name))}
+def _change_hash(path: str, name: str) -> str:
+    """A short hash of the change a mutant makes (its diff, with a line of context each side)."""
+    return hashlib.sha256(_diff(path, name).encode("utf-8")).hexdigest()[:12]
+
+
+def _still_pinned(pinned: dict, hashes: dict[str, str], path: str) -> set[str]:
+    """The pinned mutants whose function and change are still the ones judged equivalent."""
+    kept = set()
+    for name, change in pinned.get("mutants", {}).items():
+        if hashes.get(_function(name)) != pinned["functions"].get(_function(name)):
+            continue
+        try:
+            if _change_hash(path, name) == change:
+                kept.add(name)
+        except (OSError, KeyError, ValueError):
+            continue
+    return kept
 
 
 def seed() -> int:
     """Write the pinned equivalents into a fresh mutants/ as skipped, for mutmut to keep where the function is unchanged."""
-    for path, pinned in _pins().items():
+    pins = _pins()
+    existing = [MUTANTS / (path + ".meta") for path in pins if (MUTANTS / (path + ".meta")).exists()]
+    if existing:
+        print(f"{existing[0]} exists: seed only a fresh mutants/ (make mutate removes it first)", file=sys.stderr)
+        return 1
+    if PINS.exists() and not pins:
+        print(f"{PINS.name} was made with another mutmut than {_mutmut_version()}: every mutant is run", file=sys.stderr)
+    for path, pinned in pins.items():
         meta = MUTANTS / (path + ".meta")
-        if meta.exists():
-            print(f"{meta} exists: seed only a fresh mutants/ (make mutate removes it first)", file=sys.stderr)
-            return 1
         meta.parent.mkdir(parents=True, exist_ok=True)
         meta.write_text(json.dumps({
             "exit_code_by_key": {name: SKIPPED for name in pinned["mutants"]},
@@ -210,21 +247,24 @@ def seed() -> int:
 
 
 def pin() -> int:
-    """Pin each equivalent that survived its run, or was skipped as pinned, to its function's current hash."""
+    """Pin each equivalent that survived its run, or was skipped as still pinned, to its function and its change."""
     named, old, pins = _named_equivalents(), _pins(), {}
     for path in _modules():
         meta = MUTANTS / (path + ".meta")
         if not meta.exists():
             continue
         data = json.loads(meta.read_text("utf-8"))
+        hashes = data["hash_by_function_name"]
+        still = _still_pinned(old.get(path, {}), hashes, path)
         kept = sorted(
             name for name, code in data["exit_code_by_key"].items()
-            if (code == SKIPPED and name in _still_pinned(old.get(path, {}), data["hash_by_function_name"]))
-            or (_status(code) == "survived" and (name in named or _case_only(path, name))))
+            if (_status(code) == "survived" or (code == SKIPPED and name in still))
+            and (name in named or _case_only(path, name)))
         if kept:
-            hashes = data["hash_by_function_name"]
-            pins[path] = {"functions": {f: hashes[f] for f in sorted({_function(n) for n in kept})}, "mutants": kept}
-    PINS.write_text(json.dumps(pins, indent=1, ensure_ascii=False) + "\n", "utf-8")
+            pins[path] = {"functions": {f: hashes[f] for f in sorted({_function(n) for n in kept})},
+                          "mutants": {name: _change_hash(path, name) for name in kept}}
+    PINS.write_text(json.dumps({"mutmut": _mutmut_version(), "modules": pins}, indent=1, ensure_ascii=False) + "\n",
+                    "utf-8")
     print(f"{sum(len(p['mutants']) for p in pins.values())} equivalent mutants pinned in {PINS.name}")
     return 0
 
@@ -252,7 +292,7 @@ def main(argv: list[str] | None = None) -> int:
             continue
         data = json.loads(meta.read_text("utf-8"))
         codes = data["exit_code_by_key"]
-        pinned = _still_pinned(pins.get(path, {}), data["hash_by_function_name"])
+        pinned = _still_pinned(pins.get(path, {}), data["hash_by_function_name"], path)
         counts: dict[str, int] = {}
         not_rerun = 0
         for name, code in sorted(codes.items()):
