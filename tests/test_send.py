@@ -667,3 +667,29 @@ def test_a_line_that_starts_with_a_dot_arrives_with_one_dot_and_the_message_ends
     assert received.data.endswith(b"--\r\n")  # the last MIME boundary: no stray dot line after it
     assert ".nb-text p, .nb-timeline p {" in received.message.get_body(("html",)).get_content()
 
+
+def test_while_the_server_holds_a_message_and_nothing_more_can_be_claimed_the_send_waits_for_its_reply(
+        project, smtp, monkeypatch):
+    """A slow server must not make the send turn at full CPU on the sender's machine: while a message waits for its
+    reply, the send asks to be woken by a reply instead of looking again and again."""
+    import threading
+
+    from nyhetsbrev.mail import jobs
+    from nyhetsbrev.mail.dispatch import Options
+
+    people = add_people(6, ["politiker"])
+    smtp.hold(1)  # the second message waits for its reply: the send can claim no more than it has
+    asked: list[int] = []  # how many replies the send waited for, each time it looked while the server held one
+    real_take = jobs.Reports.take
+
+    def take(self, wanted: int, timeout: float) -> list:
+        if threading.current_thread() is threading.main_thread() and smtp.waiting:
+            asked.append(wanted)
+            if len(asked) >= 5:
+                smtp.hold(None)
+        return real_take(self, wanted, timeout)
+
+    monkeypatch.setattr(jobs.Reports, "take", take)
+    report = send(project, options=Options(connections=1, retry_base=0.05))
+    assert report.tally.sent == 6 and sorted(smtp.recipients()) == sorted(people)
+    assert len(asked) >= 5 and any(wanted >= 1 for wanted in asked)
