@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import struct
+import time
 import zlib
 from pathlib import Path
 
@@ -142,6 +143,16 @@ def quick_reconnects(monkeypatch) -> None:
     from nyhetsbrev.mail import transport
 
     monkeypatch.setattr(transport, "time", types.SimpleNamespace(sleep=lambda seconds: time.sleep(seconds / 100)))
+
+
+def wait_until(condition, timeout: float = 30, every: float = 0.005) -> bool:
+    """Wait until condition() is true (True); fail if it is not within `timeout` seconds."""
+    ends = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() >= ends:
+            raise AssertionError(f"still not so after {timeout} s")
+        time.sleep(every)
+    return True
 
 
 def fail_a_spinning_send(monkeypatch, most: int = 10_000) -> None:

@@ -92,7 +92,9 @@ class _Handler:
         return reply
 
     async def handle_EHLO(self, smtp, session, envelope, hostname, responses):
-        if self.s.away:  # a connection is taken, then dropped at its greeting: the sender cannot get through
+        with self.s.lock:
+            away = self.s.away
+        if away:  # a connection is taken, then dropped at its greeting: the sender cannot get through
             smtp.transport.close()
             await asyncio.sleep(30)  # cancelled when the connection is gone
         session.host_name = hostname
@@ -133,8 +135,8 @@ class _Handler:
                          self.s.clock())
             )
             gone = self.s.gone_at is not None and len(self.s.received) >= self.s.gone_at
-            if self.s.away_at is not None and len(self.s.received) >= self.s.away_at:
-                self.s.away, self.s.always["mail"] = True, DROP
+            if self.s.away_at is not None and len(self.s.received) >= self.s.away_at and not self.s.away:
+                self.s.away, self.s.mail_before_away, self.s.always["mail"] = True, self.s.always.get("mail"), DROP
         if gone:  # this message is accepted; then no new connection, and every open one dropped at its next MAIL
             self.s.always["mail"] = DROP
             self.s.controller.server.close()
@@ -221,6 +223,7 @@ class FaultServer:
         self.gone_at: int | None = None  # the server goes away after accepting this many messages (see gone_after)
         self.away_at: int | None = None  # the server cannot be reached after this many messages, until back() (see away_after)
         self.away = False
+        self.mail_before_away: str | None = None  # the MAIL reply a test had set before away_after took it over
         self.clock = time.monotonic  # what Received.at is read from
         self.bearer_tokens: set[str] = set()  # access tokens the XOAUTH2 mechanism accepts
         kwargs: dict = {"ready_timeout": 10, "data_size_limit": 10_000_000}
@@ -287,8 +290,12 @@ class FaultServer:
     def back(self) -> None:
         """The server can be reached again (after away_after)."""
         with self.lock:
-            self.away_at, self.away = None, False
-            self.always.pop("mail", None)
+            if self.away and self.always.get("mail") == DROP:
+                if self.mail_before_away is None:
+                    self.always.pop("mail", None)
+                else:
+                    self.always["mail"] = self.mail_before_away
+            self.away_at, self.away, self.mail_before_away = None, False, None
 
     def wait_until_held(self, timeout: float = 60.0) -> bool:
         """Wait until the hold is reached and a message waits at it (the sender has got to that point)."""

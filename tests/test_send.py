@@ -624,18 +624,14 @@ def test_a_message_whose_connection_keeps_dropping_is_retried_and_sent_in_the_sa
 def test_no_more_than_three_messages_per_connection_are_ever_claimed_unanswered_so_a_crash_leaves_no_more_unknown(
         project, smtp):
     from nyhetsbrev.mail.dispatch import Options, in_flight_limit
-    from nyhetsbrev.store import open_db
 
     add_people(10, ["politiker"])
     smtp.hold(2)  # the third message waits: the send refills while exactly one is still on the wire
     claimed: list[int] = []
 
     def count_claimed(tally) -> None:
-        db = open_db(Path(os.environ["NYHETSBREV_DB"]))
-        try:  # what a crash now would leave 'unknown'
-            claimed.append(db.execute("SELECT count(*) FROM send_ledger WHERE state = 'sending'").fetchone()[0])
-        finally:
-            db.close()
+        # what a crash now would leave 'unknown'
+        claimed.append(sum(state == "sending" for state, _, _ in ledger_rows().values()))
         if tally.sent >= 2:
             smtp.hold(None)
 
@@ -670,3 +666,30 @@ def test_a_line_that_starts_with_a_dot_arrives_with_one_dot_and_the_message_ends
     assert not [line for line in lines if line.startswith(b"..")]
     assert received.data.endswith(b"--\r\n")  # the last MIME boundary: no stray dot line after it
     assert ".nb-text p, .nb-timeline p {" in received.message.get_body(("html",)).get_content()
+
+
+def test_while_the_server_holds_a_message_and_nothing_more_can_be_claimed_the_send_waits_for_its_reply(
+        project, smtp, monkeypatch):
+    """A slow server must not make the send turn at full CPU on the sender's machine: while a message waits for its
+    reply, the send asks to be woken by a reply instead of looking again and again."""
+    import threading
+
+    from nyhetsbrev.mail import jobs
+    from nyhetsbrev.mail.dispatch import Options
+
+    people = add_people(6, ["politiker"])
+    smtp.hold(1)  # the second message waits for its reply: the send can claim no more than it has
+    asked: list[int] = []  # how many replies the send waited for, each time it looked while the server held one
+    real_take = jobs.Reports.take
+
+    def take(self, wanted: int, timeout: float) -> list:
+        if threading.current_thread() is threading.main_thread() and smtp.waiting:
+            asked.append(wanted)
+            if len(asked) >= 5:
+                smtp.hold(None)
+        return real_take(self, wanted, timeout)
+
+    monkeypatch.setattr(jobs.Reports, "take", take)
+    report = send(project, options=Options(connections=1, retry_base=0.05))
+    assert report.tally.sent == 6 and sorted(smtp.recipients()) == sorted(people)
+    assert len(asked) >= 5 and any(wanted >= 1 for wanted in asked)

@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import contextlib
 import http.client
-import time
 
 import pytest
 
-from tests.send_helpers import add_people
+from tests.send_helpers import add_people, wait_until
 from tests.serve_helpers import FORM, ONE_CLICK, ServedHere, SlowClients, served_project, suppression, token_for  # noqa: F401
 
 pytestmark = pytest.mark.timeout(120)
@@ -28,7 +27,7 @@ class Running(ServedHere):
 
     def wait_for_connections(self, count: int) -> bool:
         """Wait until the server has accepted at least `count` connections."""
-        return wait_until(lambda: self.open_connections() >= count)
+        return wait_until(lambda: self.open_connections() >= count, timeout=60, every=0.05)
 
 
 def one_click(port: int, token: str) -> int:
@@ -41,16 +40,6 @@ def one_click(port: int, token: str) -> int:
         return response.status
     finally:
         conn.close()
-
-
-def wait_until(condition, timeout: float = 60) -> bool:
-    """Wait (generously) until condition() is true; whether it became true."""
-    ends = time.monotonic() + timeout
-    while time.monotonic() < ends:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 @contextlib.contextmanager
@@ -87,7 +76,7 @@ def test_a_one_click_post_is_answered_while_150_slow_clients_hold_connections(se
 
 def test_a_connection_that_does_not_finish_its_request_in_time_is_closed(served_project, person):
     with slow_clients_at(served_project, 5, every=0.2, request_deadline=1) as (running, slow):
-        assert wait_until(lambda: slow.closed_by_server() == 5), "slow connections were kept open"
+        assert wait_until(lambda: slow.closed_by_server() == 5, timeout=60, every=0.05), "slow connections were kept open"
         still_running = slow.running
         status = one_click(running.port, token_for(person))  # a prompt client is not cut off
     assert still_running, "the connections ended by themselves: nothing was tested"
