@@ -4,6 +4,7 @@ answered is recorded sent, what was not put on the wire stays pending, and nothi
 from __future__ import annotations
 
 import signal
+import threading
 import time
 
 import pytest
@@ -14,9 +15,28 @@ from tests.send_helpers import SETTINGS, add_people, ledger_rows, make_project, 
 pytestmark = pytest.mark.timeout(60)
 
 
+def states() -> dict[str, str]:
+    """Each person's state in the ledger."""
+    return {email: state for email, (state, _, _) in ledger_rows().items()}
+
+
 def sending() -> int:
     """How many people the ledger has as being sent now (claimed, not yet answered)."""
-    return sum(state == "sending" for state, _, _ in ledger_rows().values())
+    return list(states().values()).count("sending")
+
+
+def send_stopped_by(stopper, root, smtp, connections: int = 1) -> None:
+    """Run a send while `stopper` runs beside it and stops it; the send must end as a stopped send does."""
+    from nyhetsbrev.errors import SendInterrupted
+
+    helper = threading.Thread(target=stopper, daemon=True)
+    helper.start()
+    try:
+        with pytest.raises(SendInterrupted):
+            send(root, options=Options(connections=connections, retry_base=0.05))
+    finally:
+        smtp.hold(None)
+        helper.join(timeout=60)
 
 
 def kill_the_send() -> None:
@@ -34,10 +54,6 @@ def stop_the_send() -> None:
 def test_a_stop_waits_for_the_reply_to_the_message_on_the_wire_and_records_it_sent(tmp_path, smtp):
     """With a short SMTP timeout (4 s) too: a stop waits for the message on the wire as long as its connection does,
     so a reply that comes during the stop is recorded, and the person is not left unknown (or sent twice later)."""
-    import threading
-
-    from nyhetsbrev.errors import SendInterrupted
-
     root = make_project(tmp_path / "p", settings=SETTINGS + "\n[smtp]\ntimeout = 4\n")
     people = add_people(5, ["politiker"])
     smtp.hold(1)  # the second message waits for its reply
@@ -47,24 +63,15 @@ def test_a_stop_waits_for_the_reply_to_the_message_on_the_wire_and_records_it_se
         stop_the_send()  # only the message on the wire is left
         smtp.hold(None)
 
-    helper = threading.Thread(target=stop_then_answer, daemon=True)
-    helper.start()
-    try:
-        with pytest.raises(SendInterrupted):
-            send(root, options=Options(connections=1, retry_base=0.05))
-    finally:
-        smtp.hold(None)
-        helper.join(timeout=60)
+    send_stopped_by(stop_then_answer, root, smtp)
     assert smtp.recipients() == people[:2]
-    states = {email: state for email, (state, _, _) in ledger_rows().items()}
-    assert states == {people[0]: "sent", people[1]: "sent", **dict.fromkeys(people[2:], "pending")}
+    assert states() == {people[0]: "sent", people[1]: "sent", **dict.fromkeys(people[2:], "pending")}
 
 
 def test_a_stop_while_the_server_cannot_be_reached_keeps_the_waiting_message_from_going_out_later(project, smtp,
                                                                                                    monkeypatch):
     """The connection of the second message tries to reach the server again; a stop ends its tries at once, so that
     message stays pending for the next run and is not sent after the stop should the server be back meanwhile."""
-    import threading
     import types
 
     from nyhetsbrev.errors import SendInterrupted
@@ -85,17 +92,13 @@ def test_a_stop_while_the_server_cannot_be_reached_keeps_the_waiting_message_fro
     with pytest.raises(SendInterrupted):
         send(project, options=Options(connections=1, retry_base=0.05))
     assert smtp.recipients() == people[:1]
-    states = {email: state for email, (state, _, _) in ledger_rows().items()}
-    assert states == {people[0]: "sent", **dict.fromkeys(people[1:], "pending")}
+    assert states() == {people[0]: "sent", **dict.fromkeys(people[1:], "pending")}
 
 
 def test_a_connection_that_takes_a_message_as_the_send_stops_puts_it_back_and_the_stop_ends_cleanly(project, smtp,
                                                                                                       monkeypatch):
     """The messages on the wire are answered just as the stop begins, and a connection takes the next one before the
     stop has taken back those queued: it is kept from going out, and pending for the next run."""
-    import threading
-
-    from nyhetsbrev.errors import SendInterrupted
     from nyhetsbrev.mail import dispatch
 
     people = add_people(8, ["politiker"])
@@ -132,27 +135,17 @@ def test_a_connection_that_takes_a_message_as_the_send_stops_puts_it_back_and_th
         kill_the_send()
 
     monkeypatch.setattr(dispatch.Dispatcher, "__init__", init)
-    helper = threading.Thread(target=stop_when_both_wait, daemon=True)
-    helper.start()
-    try:
-        with pytest.raises(SendInterrupted):
-            send(project, options=Options(connections=2, retry_base=0.05))
-    finally:
-        smtp.hold(None)
-        helper.join(timeout=60)
+    send_stopped_by(stop_when_both_wait, project, smtp, connections=2)
     assert sorted(smtp.recipients()) == sorted(people[:2])
-    states = {email: state for email, (state, _, _) in ledger_rows().items()}
-    assert states == {**dict.fromkeys(people[:2], "sent"), **dict.fromkeys(people[2:], "pending")}
+    assert states() == {**dict.fromkeys(people[:2], "sent"), **dict.fromkeys(people[2:], "pending")}
 
 
 def test_a_stop_ends_at_its_deadline_before_the_server_answers_and_the_next_run_counts_that_message_unknown(
         tmp_path, smtp, monkeypatch):
     """A stop waits for the replies on the wire until the SMTP timeout + 5 s, however slowly the server goes on: the
     send's clock is made to pass that deadline as the stop begins, and the server answers only then."""
-    import threading
     import types
 
-    from nyhetsbrev.errors import SendInterrupted
     from nyhetsbrev.mail import dispatch
 
     root = make_project(tmp_path / "p", settings=SETTINGS + "\n[smtp]\ntimeout = 30\n")
@@ -178,14 +171,7 @@ def test_a_stop_ends_at_its_deadline_before_the_server_answers_and_the_next_run_
 
     monkeypatch.setattr(dispatch.Dispatcher, "_shutdown", shutdown)
     monkeypatch.setattr(dispatch, "time", types.SimpleNamespace(monotonic=monotonic))
-    helper = threading.Thread(target=stop_when_held, daemon=True)
-    helper.start()
-    try:
-        with pytest.raises(SendInterrupted):
-            send(root, options=Options(connections=1, retry_base=0.05))
-    finally:
-        smtp.hold(None)
-        helper.join(timeout=60)
+    send_stopped_by(stop_when_held, root, smtp)
     monkeypatch.setattr(dispatch, "time", time)
     assert smtp.recipients() == people[:2]  # the second arrived, after the stop had stopped waiting for it
     again = send(root)
