@@ -137,7 +137,6 @@ def certificate(tmp_path_factory) -> tuple[Path, Path]:
 def quick_reconnects(monkeypatch) -> None:
     """The connections wait a hundredth of the usual between their tries to reach a server again (0.2 s growing to
     2 s, 3.7 s in all): for a test whose server stays away, where waiting for it to come back shows nothing more."""
-    import time
     import types
 
     from nyhetsbrev.mail import transport
